@@ -1,0 +1,99 @@
+//! The `erp` command line: `serve`, `admin ...`.
+
+mod admin;
+mod demo;
+mod serve;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Default database when none is given.
+pub const DEFAULT_DB: &str = "sqlite://erp.db";
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// ERP platform kernel.
+#[derive(Debug, Parser)]
+#[command(name = "erp", version, about = "Modular ERP/CRM platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Administer users and companies directly in the database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// Options of `erp serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long = "db", env = "ERP_DATABASE_URL", default_value = DEFAULT_DB)]
+    pub db: String,
+    /// Address to listen on.
+    #[arg(long, env = "ERP_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+    /// Create (once) a demo company with sample data and print how to log in.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user.
+    CreateUser(CreateUserArgs),
+    /// Create a company with an existing user as owner.
+    CreateCompany(CreateCompanyArgs),
+}
+
+#[derive(Debug, Args)]
+struct DbArg {
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long = "db", env = "ERP_DATABASE_URL", default_value = DEFAULT_DB)]
+    db: String,
+}
+
+#[derive(Debug, Args)]
+struct CreateUserArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Login e-mail.
+    #[arg(long)]
+    email: String,
+    /// Initial password (at least 8 characters).
+    #[arg(long)]
+    password: String,
+    /// Display name (defaults to the e-mail).
+    #[arg(long)]
+    name: Option<String>,
+    /// Make the user a platform operator.
+    #[arg(long)]
+    superadmin: bool,
+}
+
+#[derive(Debug, Args)]
+struct CreateCompanyArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Company name.
+    #[arg(long)]
+    name: String,
+    /// E-mail of the user who becomes owner.
+    #[arg(long)]
+    owner: String,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Admin(AdminCommand::CreateUser(a)) => {
+            admin::create_user(&a.db.db, &a.email, &a.password, a.name.as_deref(), a.superadmin)
+        }
+        Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
+    }
+}

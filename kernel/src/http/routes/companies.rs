@@ -1,0 +1,103 @@
+//! `/api/v1/companies`: create (platform operators), list the caller's, get one.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ListOf, PageQuery, company_read, time};
+use crate::access::permissions::COMPANY_READ;
+use crate::audit::{self, Entry, Outcome};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::identity::companies::{self, Company};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateCompany {
+    /// Company name.
+    name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CompanyOut {
+    /// Company id.
+    id: String,
+    /// Name.
+    name: String,
+    /// Creation time.
+    created_at: String,
+    /// The caller's role in it.
+    role: String,
+}
+
+fn out(c: Company, role: String) -> CompanyOut {
+    CompanyOut { id: c.id, name: c.name, created_at: time(c.created_at), role }
+}
+
+/// Creates a company; the caller becomes its owner (platform operators only).
+#[utoipa::path(post, path = "/api/v1/companies", tag = "companies", security(("bearer" = [])), request_body = CreateCompany,
+    responses((status = 201, body = CompanyOut), (status = 403, description = "not a platform operator"), (status = 422, description = "invalid input")))]
+pub(crate) async fn create_company(
+    auth: Auth,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateCompany>,
+) -> Result<(StatusCode, Json<CompanyOut>), ApiError> {
+    auth.require_superadmin()?;
+    let actor = auth.actor();
+    let owner = auth.user.id.clone();
+    let company = state
+        .db
+        .write(move |conn| {
+            let company = companies::create(conn, &body.name, &owner)?;
+            audit::record(
+                conn,
+                Entry {
+                    company_id: Some(&company.id),
+                    actor: &actor,
+                    action: "company.create",
+                    object_type: "company",
+                    object_id: Some(&company.id),
+                    outcome: Outcome::Success,
+                    detail: serde_json::json!({ "name": company.name }),
+                },
+            )?;
+            Ok::<_, ApiError>(company)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(out(company, companies::OWNER_ROLE.to_string()))))
+}
+
+/// The companies the caller belongs to.
+#[utoipa::path(get, path = "/api/v1/companies", tag = "companies", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = ListOf<CompanyOut>)))]
+pub(crate) async fn list_companies(
+    auth: Auth,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<ListOf<CompanyOut>>, ApiError> {
+    let page = q.request()?;
+    let user_id = auth.user.id.clone();
+    let found =
+        state.db.read(move |conn| companies::list_for_user(conn, &user_id, &page).map_err(ApiError::from)).await?;
+    Ok(Json(ListOf::from_page(found, |(c, role)| out(c, role))))
+}
+
+/// One company the caller belongs to.
+#[utoipa::path(get, path = "/api/v1/companies/{id}", tag = "companies", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Company id")), responses((status = 200, body = CompanyOut), (status = 404, description = "no such company, or not a member")))]
+pub(crate) async fn get_company(
+    auth: Auth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<CompanyOut>, ApiError> {
+    let found = company_read(&state, &auth, &id, |conn, scope| {
+        scope.require(COMPANY_READ)?;
+        let company = companies::get(conn, &scope.company_id)?.ok_or_else(ApiError::not_found)?;
+        Ok(out(company, scope.role.clone()))
+    })
+    .await?;
+    Ok(Json(found))
+}

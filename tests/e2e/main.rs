@@ -1,0 +1,11 @@
+//! End-to-end tests: a real server, real HTTP, real databases (SQLite and PostgreSQL).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod bad_input;
+mod companies;
+mod durability;
+mod identity;
+mod isolation;
+mod openapi;

@@ -1,0 +1,342 @@
+//! Test harness: a real server over a real database (a temporary SQLite file, or a uniquely
+//! named PostgreSQL database dropped afterwards), driven through real HTTP.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use erp_kernel::http::{self, AppState};
+use erp_kernel::identity::IdentityError;
+use erp_kernel::identity::users::{self, NewUser};
+use erp_kernel::storage::{Db, DbConn};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Password every test user gets.
+pub const PASSWORD: &str = "test-password-1";
+
+/// Runs one async test body on both backends: `both_backends!(name => body_fn)` generates
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::support::TestApp::start($crate::support::Backend::Sqlite).await {
+                        super::$name(&app).await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::support::TestApp::start($crate::support::Backend::Postgres).await {
+                        super::$name(&app).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("ERP_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{}_{}_{}", std::process::id(), n, nanos)
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Creates the database; `None` when PostgreSQL is unreachable outside CI (the test then
+    /// skips loudly). Under `CI=true` an unreachable PostgreSQL fails the test.
+    pub fn create(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("erp.db").display());
+                Some(TestDb { url, pg_name: None, _dir: Some(dir) })
+            }
+            Backend::Postgres => {
+                let admin = format!("{}/postgres", pg_admin_url());
+                let mut conn = match PgConnection::establish(&admin) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        if std::env::var("CI").as_deref() == Ok("true") {
+                            panic!("PostgreSQL is required under CI but unreachable at {admin}: {e}");
+                        }
+                        eprintln!("\n*** SKIPPING PostgreSQL test: cannot connect to {admin}: {e} ***\n");
+                        return None;
+                    }
+                };
+                let name = format!("erp_test_{}", unique_suffix());
+                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
+                Some(TestDb { url: format!("{}/{name}", pg_admin_url()), pg_name: Some(name), _dir: None })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name {
+            let admin = format!("{}/postgres", pg_admin_url());
+            match PgConnection::establish(&admin) {
+                Ok(mut conn) => {
+                    if let Err(e) = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")) {
+                        eprintln!("could not drop test database {name}: {e}");
+                    }
+                }
+                Err(e) => eprintln!("could not drop test database {name}: {e}"),
+            }
+        }
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    /// The error code of a JSON error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the status and that error answers have the JSON error shape.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected answer: {}", self.body);
+        if status >= 400 {
+            assert!(self.body["error"]["code"].is_string(), "error body without code: {}", self.body);
+            assert!(self.body["error"]["message"].is_string(), "error body without message: {}", self.body);
+        }
+        &self.body
+    }
+}
+
+/// A running server on a fresh database, plus a logged-in platform operator.
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub client: reqwest::Client,
+    /// Token of the platform operator `root@example.com`.
+    pub root: String,
+    server: tokio::task::JoinHandle<()>,
+    _db_guard: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    /// Starts a server; `None` when the backend is unavailable and the test should skip.
+    pub async fn start(backend: Backend) -> Option<TestApp> {
+        let guard = tokio::task::spawn_blocking(move || TestDb::create(backend)).await.expect("join")?;
+        let url = guard.url.clone();
+        let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.expect("join").expect("open db");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = http::router(AppState::new(db.clone()));
+        let server = tokio::spawn(async move {
+            let _ = http::serve(listener, router, std::future::pending()).await;
+        });
+        let client = reqwest::Client::builder().build().expect("client");
+        let mut app =
+            TestApp { base: format!("http://{addr}"), db, client, root: String::new(), server, _db_guard: guard };
+        let db = app.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let new = NewUser {
+                email: "root@example.com".into(),
+                password: PASSWORD.into(),
+                name: "Root".into(),
+                is_superadmin: true,
+            };
+            let prepared = users::prepare(&new)?;
+            db.write_blocking(|conn| users::insert(conn, &prepared))
+        })
+        .await
+        .expect("join")
+        .map_err(|e: IdentityError| e.to_string())
+        .expect("create root");
+        app.root = app.login("root@example.com", PASSWORD).await;
+        Some(app)
+    }
+
+    /// Sends a request; `body` is sent as JSON when present.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        Self::read(res).await
+    }
+
+    /// Sends a raw body with a content type.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path)).body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let res = req.send().await.expect("request");
+        Self::read(res).await
+    }
+
+    async fn read(res: reqwest::Response) -> Resp {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Resp { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Logs in and returns the token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let r = self
+            .call(Method::POST, "/api/v1/auth/login", None, Some(json!({ "email": email, "password": password })))
+            .await;
+        r.expect(200)["token"].as_str().expect("token").to_string()
+    }
+
+    /// Creates a user through the API and logs them in: (user id, token).
+    pub async fn user(&self, email: &str) -> (String, String) {
+        let r = self
+            .post("/api/v1/users", &self.root, json!({ "email": email, "password": PASSWORD, "name": email }))
+            .await;
+        let id = r.expect(201)["id"].as_str().expect("id").to_string();
+        (id, self.login(email, PASSWORD).await)
+    }
+
+    /// Creates a company (root is owner) and adds `members` with their roles.
+    pub async fn company(&self, name: &str, members: &[(&str, &str)]) -> String {
+        let r = self.post("/api/v1/companies", &self.root, json!({ "name": name })).await;
+        let id = r.expect(201)["id"].as_str().expect("id").to_string();
+        for (email, role) in members {
+            self.post(&format!("/api/v1/companies/{id}/members"), &self.root, json!({ "email": email, "role": role }))
+                .await
+                .expect(201);
+        }
+        id
+    }
+
+    /// Every row of every kernel table as text, to prove that a request changed nothing.
+    pub async fn snapshot(&self) -> Vec<(String, Vec<String>)> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.read_blocking(snapshot)).await.expect("join").expect("snapshot")
+    }
+}
+
+#[derive(QueryableByName)]
+struct RowText {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    row: String,
+}
+
+/// Each kernel table with an expression that renders a whole row as text.
+const TABLES: &[(&str, &str)] = &[
+    (
+        "users",
+        "id || '|' || email || '|' || name || '|' || password_hash || '|' || CAST(is_superadmin AS TEXT) || '|' || CAST(failed_logins AS TEXT) || '|' || COALESCE(CAST(locked_until AS TEXT), '')",
+    ),
+    ("companies", "id || '|' || name || '|' || CAST(created_at AS TEXT)"),
+    ("roles", "company_id || '|' || name || '|' || description || '|' || permissions"),
+    ("memberships", "company_id || '|' || user_id || '|' || role"),
+    (
+        "tokens",
+        "id || '|' || user_id || '|' || kind || '|' || name || '|' || token_hash || '|' || COALESCE(CAST(expires_at AS TEXT), '') || '|' || COALESCE(CAST(revoked_at AS TEXT), '')",
+    ),
+    (
+        "audit_log",
+        "id || '|' || COALESCE(company_id, '') || '|' || COALESCE(actor_id, '') || '|' || action || '|' || outcome || '|' || detail",
+    ),
+];
+
+fn table_names(conn: &mut DbConn) -> Result<Vec<String>, diesel::result::Error> {
+    let sql = match conn {
+        DbConn::Sqlite(_) => {
+            "SELECT name AS row FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY 1"
+        }
+        DbConn::Postgres(_) => {
+            "SELECT CAST(tablename AS TEXT) AS row FROM pg_tables WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations' ORDER BY 1"
+        }
+    };
+    Ok(diesel::sql_query(sql).load::<RowText>(conn)?.into_iter().map(|r| r.row).collect())
+}
+
+fn snapshot(conn: &mut DbConn) -> Result<Vec<(String, Vec<String>)>, erp_kernel::storage::StoreError> {
+    let mut known: Vec<&str> = TABLES.iter().map(|(t, _)| *t).collect();
+    known.sort();
+    let actual = table_names(conn)?;
+    assert_eq!(actual, known, "the snapshot must cover every table; update TABLES in tests/e2e/support.rs");
+    let mut out = Vec::new();
+    for (table, expr) in TABLES {
+        let rows = diesel::sql_query(format!("SELECT {expr} AS row FROM {table} ORDER BY 1")).load::<RowText>(conn)?;
+        out.push((table.to_string(), rows.into_iter().map(|r| r.row).collect()));
+    }
+    Ok(out)
+}

@@ -1,4 +1,266 @@
 //! The SDK for writing plugins for the ERP platform.
 //!
-//! Plugins depend on this crate only, never on the kernel. The plugin runtime fills it with
-//! the WIT bindings, the plugin trait and the test kit.
+//! A plugin is a WebAssembly component built with plain
+//! `cargo build --release --target wasm32-wasip2`. It depends on this crate only, never on the
+//! kernel. It implements [`Plugin`] (every method has a default), registers itself with
+//! [`export_plugin!`], and declares its collections, commands, permissions and subscriptions in
+//! a `plugin.toml` beside its `Cargo.toml`; [`export_plugin!`] embeds that manifest in the
+//! component, so the built `.wasm` file is the whole package.
+//!
+//! ```
+//! use erp_sdk::{Plugin, Error, Result, export_plugin};
+//! use serde_json::{Value, json};
+//!
+//! struct Greeter;
+//!
+//! impl Plugin for Greeter {
+//!     fn command(name: &str, input: Value) -> Result<Value> {
+//!         match name {
+//!             "greet" => {
+//!                 let who = input["name"].as_str().ok_or_else(|| Error::invalid("name", "is required"))?;
+//!                 Ok(json!({ "greeting": format!("Hello, {who}!") }))
+//!             }
+//!             other => Err(Error::not_found(format!("no command {other}"))),
+//!         }
+//!     }
+//! }
+//!
+//! // In a plugin crate (next to its plugin.toml): export_plugin!(Greeter);
+//!
+//! let answer = Greeter::command("greet", json!({ "name": "Anna" })).unwrap();
+//! assert_eq!(answer, json!({ "greeting": "Hello, Anna!" }));
+//! assert!(matches!(Greeter::command("greet", json!({})), Err(Error::Invalid(_))));
+//! ```
+//!
+//! The record store ([`store`]), events ([`events`]), the calling context ([`context`]),
+//! logging ([`log`]), [`now`] and [`new_id`] call into the kernel; they work inside a running
+//! plugin (and in the [test kit](crate#test-kit)), not in plain host code.
+//!
+//! # Test kit
+//!
+//! With the `testkit` feature (as a dev-dependency), `erp_sdk::testkit::TestKernel` builds the
+//! plugin crate for `wasm32-wasip2`, loads it into an in-memory kernel with one company, and
+//! lets an ordinary `cargo test` call its commands, hooks and collections.
+#![deny(missing_docs)]
+
+// Lets the generated bindings name this crate as `::erp_sdk` both here and in plugins.
+extern crate self as erp_sdk;
+
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code)]
+pub mod bindings;
+pub mod context;
+mod error;
+pub mod events;
+pub mod log;
+pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use error::{Error, FieldError, Result};
+pub use events::Event;
+pub use serde_json::{self, Value, json};
+
+#[doc(hidden)]
+pub use bindings as __bindings;
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+use bindings::exports::erp::plugin::handlers as wit;
+
+/// What kind of write a validation hook sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// A new record.
+    Create,
+    /// A change to an existing record.
+    Update,
+    /// A deletion.
+    Delete,
+}
+
+/// A write to one of the plugin's collections, about to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteCheck {
+    /// The collection.
+    pub collection: String,
+    /// Create, update or delete.
+    pub kind: WriteKind,
+    /// The record's id.
+    pub record_id: String,
+    /// The record before (update, delete).
+    pub before: Option<Value>,
+    /// The record after (create, update).
+    pub after: Option<Value>,
+}
+
+/// An inbound webhook request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+/// The answer to an inbound webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Content type of the body.
+    pub content_type: String,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+impl WebhookResponse {
+    /// A JSON answer with status 200.
+    pub fn json(value: &Value) -> WebhookResponse {
+        WebhookResponse { status: 200, content_type: "application/json".into(), body: value.to_string().into_bytes() }
+    }
+}
+
+/// A plugin. Every method has a default, so implement only what the manifest declares.
+/// Methods take no `self`: the kernel runs each call in a fresh, isolated instance, so keep
+/// state in the record store, not in memory.
+pub trait Plugin {
+    /// Runs a command declared in the manifest. The kernel has already checked the caller's
+    /// permission for it.
+    fn command(name: &str, input: Value) -> Result<Value> {
+        let _ = input;
+        Err(Error::not_found(format!("command {name}")))
+    }
+
+    /// Handles an event for a subscription declared in the manifest.
+    fn event(handler: &str, event: &Event) -> Result<()> {
+        let _ = event;
+        Err(Error::not_found(format!("event handler {handler}")))
+    }
+
+    /// Called before every write to the plugin's own collections; an error vetoes the write
+    /// and reaches the caller.
+    fn validate(check: &WriteCheck) -> Result<()> {
+        let _ = check;
+        Ok(())
+    }
+
+    /// Runs a schedule declared in the manifest.
+    fn schedule(name: &str) -> Result<()> {
+        Err(Error::not_found(format!("schedule {name}")))
+    }
+
+    /// Migrates one company's data after an upgrade from `from_version`.
+    fn migrate(from_version: &str) -> Result<()> {
+        let _ = from_version;
+        Ok(())
+    }
+
+    /// Handles an inbound webhook declared in the manifest.
+    fn webhook(name: &str, request: WebhookRequest) -> Result<WebhookResponse> {
+        let _ = request;
+        Err(Error::not_found(format!("webhook {name}")))
+    }
+}
+
+/// The current time, RFC 3339 UTC, as the kernel sees it.
+pub fn now() -> String {
+    bindings::erp::plugin::time::now()
+}
+
+/// A fresh, time-ordered unique id.
+pub fn new_id() -> String {
+    bindings::erp::plugin::ids::new_id()
+}
+
+/// Connects a [`Plugin`] to the generated exports. Used by [`export_plugin!`].
+#[doc(hidden)]
+pub struct Adapter<P>(std::marker::PhantomData<P>);
+
+fn parse_json(field: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| Error::invalid(field, format!("is not JSON: {e}")))
+}
+
+fn parse_opt(field: &str, text: Option<String>) -> Result<Option<Value>> {
+    text.map(|t| parse_json(field, &t)).transpose()
+}
+
+impl<P: Plugin> wit::Guest for Adapter<P> {
+    fn run_command(name: String, input: String) -> Result<String, bindings::erp::plugin::types::Error> {
+        let input = parse_json("input", &input)?;
+        Ok(P::command(&name, input)?.to_string())
+    }
+
+    fn handle_event(handler: String, event: wit::Event) -> Result<(), bindings::erp::plugin::types::Error> {
+        let event = Event {
+            id: event.id,
+            name: event.name,
+            payload: event.payload,
+            actor: event.actor,
+            occurred_at: event.occurred_at,
+            idempotency_key: event.idempotency_key,
+        };
+        Ok(P::event(&handler, &event)?)
+    }
+
+    fn validate_write(check: wit::WriteCheck) -> Result<(), bindings::erp::plugin::types::Error> {
+        let check = WriteCheck {
+            collection: check.collection,
+            kind: match check.kind {
+                wit::WriteKind::Create => WriteKind::Create,
+                wit::WriteKind::Update => WriteKind::Update,
+                wit::WriteKind::Delete => WriteKind::Delete,
+            },
+            record_id: check.record_id,
+            before: parse_opt("before", check.before)?,
+            after: parse_opt("after", check.after)?,
+        };
+        Ok(P::validate(&check)?)
+    }
+
+    fn run_schedule(name: String) -> Result<(), bindings::erp::plugin::types::Error> {
+        Ok(P::schedule(&name)?)
+    }
+
+    fn migrate(from_version: String) -> Result<(), bindings::erp::plugin::types::Error> {
+        Ok(P::migrate(&from_version)?)
+    }
+
+    fn handle_webhook(
+        name: String,
+        request: wit::WebhookRequest,
+    ) -> Result<wit::WebhookResponse, bindings::erp::plugin::types::Error> {
+        let answer =
+            P::webhook(&name, WebhookRequest { method: request.method, headers: request.headers, body: request.body })?;
+        Ok(wit::WebhookResponse { status: answer.status, content_type: answer.content_type, body: answer.body })
+    }
+}
+
+/// Registers a [`Plugin`] type as this component's implementation and embeds the crate's
+/// `plugin.toml` in the component, so the built `.wasm` is the complete package.
+///
+/// Call it once, at the root of the plugin crate: `erp_sdk::export_plugin!(MyPlugin);`
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        type __ErpPluginAdapter = $crate::Adapter<$plugin>;
+        $crate::__bindings::__export_erp_plugin_world!(__ErpPluginAdapter with_types_in $crate::__bindings);
+
+        const _: () = {
+            const MANIFEST: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/plugin.toml"));
+            #[cfg_attr(target_family = "wasm", unsafe(link_section = "erp:manifest"))]
+            #[used]
+            static EMBEDDED_MANIFEST: [u8; MANIFEST.len()] = {
+                let mut out = [0u8; MANIFEST.len()];
+                let mut i = 0;
+                while i < MANIFEST.len() {
+                    out[i] = MANIFEST[i];
+                    i += 1;
+                }
+                out
+            };
+        };
+    };
+}

@@ -35,6 +35,25 @@ fn matrix() -> Vec<Entry> {
         e(Method::PUT, "/api/v1/companies/{id}/roles/{name}", Some(json!({ "permissions": ["*"] }))),
         e(Method::DELETE, "/api/v1/companies/{id}/roles/{name}", None),
         e(Method::GET, "/api/v1/companies/{id}/audit", None),
+        e(Method::GET, "/api/v1/companies/{id}/plugins", None),
+        e(Method::PUT, "/api/v1/companies/{id}/plugins/{name}", Some(json!({}))),
+        e(Method::DELETE, "/api/v1/companies/{id}/plugins/{name}", None),
+        e(Method::POST, "/api/v1/companies/{id}/plugins/{plugin}/commands/{command}", Some(json!({}))),
+        e(Method::GET, "/api/v1/companies/{id}/data/{plugin}/{collection}", None),
+        e(Method::POST, "/api/v1/companies/{id}/data/{plugin}/{collection}", Some(json!({ "title": "planted" }))),
+        e(Method::GET, "/api/v1/companies/{id}/data/{plugin}/{collection}/{record_id}", None),
+        e(
+            Method::PATCH,
+            "/api/v1/companies/{id}/data/{plugin}/{collection}/{record_id}",
+            Some(json!({ "title": "changed" })),
+        ),
+        e(Method::DELETE, "/api/v1/companies/{id}/data/{plugin}/{collection}/{record_id}", None),
+        e(Method::POST, "/api/v1/companies/{id}/data/{plugin}/{collection}/query", Some(json!({}))),
+        e(
+            Method::POST,
+            "/api/v1/companies/{id}/data/{plugin}/{collection}/aggregate",
+            Some(json!({ "metrics": [{ "op": "count" }] })),
+        ),
     ]
 }
 
@@ -55,8 +74,28 @@ async fn company_routes(app: &TestApp) -> BTreeSet<(String, String)> {
     out
 }
 
-fn fill(path: &str, company: &str, user: &str, role: &str) -> String {
-    path.replace("{id}", company).replace("{user_id}", user).replace("{name}", role)
+/// Company B's objects (or objects that exist only in B) to put into a route template.
+struct Ids<'a> {
+    company: &'a str,
+    user: &'a str,
+    role: &'a str,
+    record: &'a str,
+}
+
+fn fill(path: &str, ids: &Ids<'_>) -> String {
+    let name = if path.contains("/roles/") { ids.role } else { "notes" };
+    path.replace("{id}", ids.company)
+        .replace("{user_id}", ids.user)
+        .replace("{name}", name)
+        .replace("{plugin}", "notes")
+        .replace("{collection}", "note")
+        .replace("{command}", "stats")
+        .replace("{record_id}", ids.record)
+}
+
+/// Templates naming an object below the company, which may belong to another company.
+fn names_an_object(path: &str) -> bool {
+    path.contains("{user_id}") || path.contains("{record_id}") || path.contains("/roles/{name}")
 }
 
 async fn cross_company_requests_are_not_found(app: &TestApp) {
@@ -74,17 +113,23 @@ async fn cross_company_requests_are_not_found(app: &TestApp) {
         .await
         .expect(201);
     let bert_id = app.get("/api/v1/me", &bert).await.body["id"].as_str().unwrap().to_string();
+    app.install(&crate::support::package("notes")).await;
+    app.enable(&a, "notes", json!({})).await.expect(200);
+    app.enable(&b, "notes", json!({})).await.expect(200);
+    let note =
+        app.post(&format!("/api/v1/companies/{b}/data/notes/note"), &bert, json!({ "title": "B's secret plan" })).await;
+    let b_note = note.expect(201)["id"].as_str().unwrap().to_string();
 
     let before = app.snapshot().await;
     for entry in matrix() {
         // Company B's ids with Alice's token.
-        let path = fill(entry.path, &b, &bert_id, "b-secret");
+        let path = fill(entry.path, &Ids { company: &b, user: &bert_id, role: "b-secret", record: &b_note });
         let r = app.call(entry.method.clone(), &path, Some(&alice), entry.body.clone()).await;
         assert_eq!(r.status.as_u16(), 404, "{} {path}: {}", entry.method, r.body);
         assert_eq!(r.code(), "not_found");
         // Alice's own company with objects that only exist in company B.
-        if entry.path.contains("{user_id}") || entry.path.contains("{name}") {
-            let path = fill(entry.path, &a, &b_only_id, "b-secret");
+        if names_an_object(entry.path) {
+            let path = fill(entry.path, &Ids { company: &a, user: &b_only_id, role: "b-secret", record: &b_note });
             let r = app.call(entry.method.clone(), &path, Some(&alice), entry.body.clone()).await;
             assert_eq!(r.status.as_u16(), 404, "{} {path}: {}", entry.method, r.body);
         }
@@ -93,4 +138,9 @@ async fn cross_company_requests_are_not_found(app: &TestApp) {
     // Company B is intact from its own side.
     let members = app.get(&format!("/api/v1/companies/{b}/members"), &bert).await;
     assert_eq!(members.expect(200)["items"].as_array().unwrap().len(), 3);
+    let kept = app.get(&format!("/api/v1/companies/{b}/data/notes/note/{b_note}"), &bert).await;
+    assert_eq!(kept.expect(200)["data"]["title"], "B's secret plan");
+    // Alice sees her own company's notes only.
+    let mine = app.get(&format!("/api/v1/companies/{a}/data/notes/note"), &alice).await;
+    assert_eq!(mine.expect(200)["items"], json!([]));
 }

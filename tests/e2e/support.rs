@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use erp_kernel::http::{self, AppState};
 use erp_kernel::identity::IdentityError;
 use erp_kernel::identity::users::{self, NewUser};
+use erp_kernel::plugins::Platform;
 use erp_kernel::storage::{Db, DbConn};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -17,6 +18,12 @@ use serde_json::{Value, json};
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// A compiled plugin package built by the kernel's build script (bundled and test fixtures).
+pub fn package(krate: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("ERP_PLUGIN_PACKAGES")).join(format!("{krate}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("missing plugin package {}: {e}", path.display()))
 }
 
 /// Password every test user gets.
@@ -163,7 +170,8 @@ impl TestApp {
         let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.expect("join").expect("open db");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let router = http::router(AppState::new(db.clone()));
+        let platform = Platform::with_db(db.clone()).expect("plugin runtime");
+        let router = http::router(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ = http::serve(listener, router, std::future::pending()).await;
         });
@@ -284,6 +292,19 @@ impl TestApp {
         id
     }
 
+    /// Installs a plugin package through the API as the platform operator.
+    pub async fn install(&self, package: &[u8]) -> Value {
+        let r = self
+            .call_raw(Method::POST, "/api/v1/plugins", Some(&self.root), Some("application/wasm"), package.to_vec())
+            .await;
+        r.expect(201).clone()
+    }
+
+    /// Enables a plugin in a company as root (an owner of every test company).
+    pub async fn enable(&self, company: &str, plugin: &str, body: Value) -> Resp {
+        self.put(&format!("/api/v1/companies/{company}/plugins/{plugin}"), &self.root, body).await
+    }
+
     /// Every row of every kernel table as text, to prove that a request changed nothing.
     pub async fn snapshot(&self) -> Vec<(String, Vec<String>)> {
         let db = self.db.clone();
@@ -314,6 +335,27 @@ const TABLES: &[(&str, &str)] = &[
         "audit_log",
         "id || '|' || COALESCE(company_id, '') || '|' || COALESCE(actor_id, '') || '|' || action || '|' || outcome || '|' || detail",
     ),
+    ("plugins", "name || '|' || version || '|' || CAST(updated_at AS TEXT)"),
+    ("plugin_versions", "name || '|' || version || '|' || sha256 || '|' || CAST(LENGTH(package) AS TEXT)"),
+    ("plugin_artifacts", "sha256 || '|' || engine || '|' || CAST(LENGTH(artifact) AS TEXT)"),
+    (
+        "company_plugins",
+        "company_id || '|' || plugin || '|' || config || '|' || grants || '|' || COALESCE(webhook_secret_hash, '')",
+    ),
+    (
+        "records",
+        "id || '|' || company_id || '|' || plugin || '|' || collection || '|' || CAST(version AS TEXT) || '|' || data",
+    ),
+    (
+        "record_keys",
+        "record_id || '|' || field || '|' || COALESCE(key_text, '') || '|' || COALESCE(CAST(key_num AS TEXT), '')",
+    ),
+    (
+        "record_unique",
+        "company_id || '|' || plugin || '|' || collection || '|' || field || '|' || value || '|' || record_id",
+    ),
+    ("record_refs", "from_id || '|' || field || '|' || to_id"),
+    ("events", "id || '|' || company_id || '|' || name || '|' || payload"),
 ];
 
 fn table_names(conn: &mut DbConn) -> Result<Vec<String>, diesel::result::Error> {

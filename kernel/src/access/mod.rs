@@ -76,6 +76,21 @@ impl CompanyScope {
         if self.can(permission) { Ok(()) } else { Err(AccessError::Forbidden(permission.to_string())) }
     }
 
+    /// The kernel itself acting in a company (command line, start-up): every permission.
+    pub fn system(company_id: &str) -> CompanyScope {
+        CompanyScope {
+            company_id: company_id.to_string(),
+            user_id: String::new(),
+            role: roles::OWNER.to_string(),
+            permissions: vec!["*".into()],
+        }
+    }
+
+    /// The acting user, or `None` for the kernel itself.
+    pub fn user(&self) -> Option<&str> {
+        (!self.user_id.is_empty()).then_some(self.user_id.as_str())
+    }
+
     /// True for company owners.
     pub fn is_owner(&self) -> bool {
         self.role == roles::OWNER

@@ -14,6 +14,9 @@ pub const ROLES_MANAGE: &str = "kernel.roles.manage";
 /// Read the audit log.
 pub const AUDIT_READ: &str = "kernel.audit.read";
 
+/// Enable, configure and disable plugins for the company.
+pub const PLUGINS_MANAGE: &str = "kernel.plugins.manage";
+
 /// Every permission the kernel itself defines, with a description.
 pub const KERNEL_PERMISSIONS: &[(&str, &str)] = &[
     (COMPANY_READ, "View the company"),
@@ -22,6 +25,7 @@ pub const KERNEL_PERMISSIONS: &[(&str, &str)] = &[
     (ROLES_READ, "List roles"),
     (ROLES_MANAGE, "Create, change and delete custom roles"),
     (AUDIT_READ, "Read the audit log"),
+    (PLUGINS_MANAGE, "Enable, configure and disable plugins"),
 ];
 
 /// True when `grant` allows `required`. `required` is always a concrete permission.

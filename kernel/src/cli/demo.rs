@@ -1,10 +1,16 @@
 //! `erp serve --demo`: a demo company with sample data, created once.
 
-use crate::access::roles;
+use anyhow::Context;
+use serde_json::json;
+
+use crate::access::{CompanyScope, roles};
 use crate::audit::{self, Actor, Entry, Outcome};
 use crate::identity::users::{self, NewUser};
 use crate::identity::{IdentityError, companies, members};
-use crate::storage::Db;
+use crate::plugins::lifecycle::{self, EnableRequest};
+use crate::plugins::{Platform, PluginError};
+use crate::records::{self, Caller, Collection};
+use crate::session::Session;
 
 /// Demo owner's login.
 pub const EMAIL: &str = "demo@example.com";
@@ -20,8 +26,10 @@ pub struct Demo {
     pub company_id: String,
 }
 
-/// Creates the demo owner, company, colleagues and a custom role unless they exist.
-pub fn ensure(db: &Db) -> anyhow::Result<Demo> {
+/// Creates the demo owner, company, colleagues, a custom role and sample data unless they
+/// exist.
+pub fn ensure(platform: &Platform) -> anyhow::Result<Demo> {
+    let db = &platform.db;
     let people = [
         NewUser { email: EMAIL.into(), password: PASSWORD.into(), name: "Demo Owner".into(), is_superadmin: true },
         NewUser {
@@ -84,5 +92,32 @@ pub fn ensure(db: &Db) -> anyhow::Result<Demo> {
         )?;
         Ok(company)
     })?;
+    sample_notes(platform, &company.id).context("creating the demo notes")?;
     Ok(Demo { company_id: company.id })
+}
+
+/// Enables the bundled notes plugin for the demo company and adds a few notes, once.
+fn sample_notes(platform: &Platform, company_id: &str) -> Result<(), PluginError> {
+    let mut session = Session::begin(&platform.db, company_id, None)?;
+    if platform.plugins.enabled_names(session.conn()?, company_id)?.iter().any(|n| n == "notes") {
+        return Ok(());
+    }
+    let scope = CompanyScope::system(company_id);
+    let enabled = lifecycle::enable(platform, &mut session, &scope, "notes", EnableRequest::default())?;
+    let book = Collection::new(enabled.manifest.clone(), "notebook")
+        .ok_or_else(|| PluginError::Internal("notes has no notebook".into()))?;
+    let note = Collection::new(enabled.manifest.clone(), "note")
+        .ok_or_else(|| PluginError::Internal("notes has no note".into()))?;
+    let caller = Caller::User(&scope);
+    let work = records::create(&mut session, platform, caller, &book, json!({ "name": "Work" }))?;
+    let samples = [
+        json!({ "title": "Call Romashka LLC about the renewal", "priority": "high", "due": "2026-12-05", "notebook": work.id, "words": 6, "cost": "0.00" }),
+        json!({ "title": "Prepare the Q4 price list", "priority": "normal", "due": "2026-12-15", "notebook": work.id, "words": 5, "pinned": true }),
+        json!({ "title": "Order office paper", "priority": "low", "notebook": work.id, "words": 3, "cost": "1250.50" }),
+    ];
+    for s in samples {
+        records::create(&mut session, platform, caller, &note, s)?;
+    }
+    session.commit()?;
+    Ok(())
 }

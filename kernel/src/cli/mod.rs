@@ -2,6 +2,7 @@
 
 mod admin;
 mod demo;
+mod plugin;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -26,6 +27,52 @@ enum Command {
     /// Administer users and companies directly in the database.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Install, list and enable plugins; scaffold a new plugin.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Install a plugin package (.wasm), or upgrade the installed plugin to it.
+    Install {
+        #[command(flatten)]
+        db: DbArg,
+        /// The package file.
+        file: std::path::PathBuf,
+    },
+    /// List installed plugins.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Enable a plugin for a company.
+    Enable {
+        #[command(flatten)]
+        db: DbArg,
+        /// Plugin name.
+        name: String,
+        /// Company id.
+        #[arg(long)]
+        company: String,
+        /// Grant a capability the plugin requests (a collection such as crm.customer).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// Configuration as a JSON object.
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Create a new plugin crate that builds, installs and runs as it is.
+    New {
+        /// Plugin name (lower-case letters, digits, '_').
+        name: String,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        path: Option<std::path::PathBuf>,
+        /// Path to the erp-sdk crate (default: the SDK this kernel was built with).
+        #[arg(long)]
+        sdk: Option<std::path::PathBuf>,
+    },
 }
 
 /// Options of `erp serve`.
@@ -95,5 +142,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             admin::create_user(&a.db.db, &a.email, &a.password, a.name.as_deref(), a.superadmin)
         }
         Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
+        Command::Plugin(PluginCommand::Install { db, file }) => plugin::install(&db.db, &file),
+        Command::Plugin(PluginCommand::List { db }) => plugin::list(&db.db),
+        Command::Plugin(PluginCommand::Enable { db, name, company, grants, config }) => {
+            plugin::enable(&db.db, &name, &company, grants, config.as_deref())
+        }
+        Command::Plugin(PluginCommand::New { name, path, sdk }) => {
+            let dir = plugin::scaffold(&name, path.as_deref(), sdk.as_deref())?;
+            println!(
+                "created {}; build it with: cd {} && cargo build --release --target wasm32-wasip2",
+                dir.display(),
+                dir.display()
+            );
+            Ok(())
+        }
     }
 }

@@ -3,8 +3,9 @@
 use anyhow::Context;
 
 use super::{ServeArgs, demo};
+use crate::bundled;
 use crate::http::{self, AppState};
-use crate::storage::Db;
+use crate::plugins::Platform;
 
 /// Runs the server until interrupted.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -15,19 +16,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let url = args.db.clone();
-    let db = tokio::task::spawn_blocking(move || Db::open(&url))
+    let platform = tokio::task::spawn_blocking(move || Platform::open(&url))
         .await?
         .with_context(|| format!("opening database {}", redact(&args.db)))?;
+    let setup = platform.clone();
+    let installed = tokio::task::spawn_blocking(move || bundled::install_all(&setup))
+        .await?
+        .context("installing the bundled plugins")?;
+    for line in installed {
+        tracing::info!(plugin = %line, "installed bundled plugin");
+    }
     let demo = if args.demo {
-        let db = db.clone();
-        Some(tokio::task::spawn_blocking(move || demo::ensure(&db)).await??)
+        let platform = platform.clone();
+        Some(tokio::task::spawn_blocking(move || demo::ensure(&platform)).await??)
     } else {
         None
     };
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let router = http::router(AppState::new(db));
+    let router = http::router(AppState::new(platform));
     tracing::info!(%addr, db = %redact(&args.db), "serving");
     println!("ERP platform listening on http://{addr}");
     println!("API description: http://{addr}/api/v1/openapi.json");

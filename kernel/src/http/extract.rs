@@ -47,6 +47,29 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// A raw request body (plugin packages, webhook payloads), with JSON errors for bodies over
+/// the limit.
+#[derive(Debug)]
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S> FromRequest<S> for RawBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(RawBody(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::too_large("request body is too large"))
+            }
+            Err(e) if e.body_text().contains("length limit") => Err(ApiError::too_large("request body is too large")),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
+    }
+}
+
 /// Path parameters. Anything that does not parse is simply not found.
 #[derive(Debug)]
 pub struct ApiPath<T>(pub T);
@@ -110,8 +133,8 @@ impl Auth {
 }
 
 /// The `x-request-id` header set by the request-id layer.
-pub fn request_id(parts: &Parts) -> Option<String> {
-    parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
+pub fn request_id_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 impl FromRequestParts<AppState> for Auth {
@@ -131,6 +154,6 @@ impl FromRequestParts<AppState> for Auth {
         let found = state.db.read(move |conn| tokens::authenticate(conn, &secret).map_err(ApiError::from)).await?;
         let (user, token_id) =
             found.ok_or_else(|| ApiError::unauthenticated("token is invalid, expired or revoked"))?;
-        Ok(Auth { user, token_id, request_id: request_id(parts) })
+        Ok(Auth { user, token_id, request_id: request_id_of(&parts.headers) })
     }
 }

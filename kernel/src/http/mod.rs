@@ -15,6 +15,7 @@ use axum::http::Request;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::plugins::Platform;
 use crate::storage::Db;
 
 pub use routes::openapi_document;
@@ -27,14 +28,16 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub struct AppState {
     /// The database.
     pub db: Db,
+    /// The kernel's services (database and plugin runtime).
+    pub platform: Platform,
     /// The OpenAPI document, rendered once at start-up.
     openapi: Arc<OnceLock<String>>,
 }
 
 impl AppState {
-    /// State over a database handle.
-    pub fn new(db: Db) -> AppState {
-        AppState { db, openapi: Arc::new(OnceLock::new()) }
+    /// State over the kernel's services.
+    pub fn new(platform: Platform) -> AppState {
+        AppState { db: platform.db.clone(), platform, openapi: Arc::new(OnceLock::new()) }
     }
 }
 

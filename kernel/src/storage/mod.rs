@@ -9,7 +9,9 @@ mod migrate;
 mod pool;
 pub mod schema;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{ArcMutexGuard, Mutex, RawMutex};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
@@ -83,6 +85,44 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// An open write transaction that owns its connection. Dropping it without
+/// [`Tx::commit`] rolls back, so an error or a panic anywhere leaves nothing behind.
+pub struct Tx {
+    conn: r2d2::PooledConnection<pool::Manager>,
+    _writer: Option<ArcMutexGuard<RawMutex, ()>>,
+    open: bool,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").field("open", &self.open).finish()
+    }
+}
+
+impl Tx {
+    /// The connection inside the transaction.
+    pub fn conn(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+
+    /// Commits the transaction.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        self.open = false;
+        <DbConn as diesel::Connection>::TransactionManager::commit_transaction(&mut self.conn)?;
+        Ok(())
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if self.open
+            && let Err(e) = <DbConn as diesel::Connection>::TransactionManager::rollback_transaction(&mut self.conn)
+        {
+            tracing::warn!(error = %e, "rollback failed");
+        }
+    }
+}
+
 impl Db {
     /// Opens a pool for `url` and applies pending migrations.
     pub fn open(url: &str) -> Result<Db, StoreError> {
@@ -114,30 +154,25 @@ impl Db {
         f(&mut conn)
     }
 
+    /// Opens a write transaction (blocking: waits for a connection, and on SQLite for the
+    /// writer's turn).
+    pub fn begin(&self) -> Result<Tx, StoreError> {
+        let mut conn = self.pool.get()?;
+        let writer = self.write_lock.as_ref().map(|lock| lock.lock_arc());
+        begin(&mut conn)?;
+        Ok(Tx { conn, _writer: writer, open: true })
+    }
+
     /// Runs `f` inside one write transaction: committed when `f` returns `Ok`, rolled back
-    /// otherwise (and when `f` panics, because a connection left in a transaction is discarded).
+    /// otherwise (and when `f` panics).
     pub fn write_blocking<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let mut conn = self.pool.get().map_err(StoreError::from)?;
-        let _writer = self.write_lock.as_ref().map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        begin(&mut conn).map_err(StoreError::from)?;
-        match f(&mut conn) {
-            Ok(value) => {
-                <DbConn as diesel::Connection>::TransactionManager::commit_transaction(&mut conn)
-                    .map_err(StoreError::from)?;
-                Ok(value)
-            }
-            Err(err) => {
-                if let Err(rollback) =
-                    <DbConn as diesel::Connection>::TransactionManager::rollback_transaction(&mut conn)
-                {
-                    tracing::warn!(error = %rollback, "rollback failed");
-                }
-                Err(err)
-            }
-        }
+        let mut tx = self.begin()?;
+        let value = f(tx.conn())?;
+        tx.commit()?;
+        Ok(value)
     }
 
     /// Async wrapper of [`Db::read_blocking`] on tokio's blocking pool.
@@ -161,7 +196,8 @@ impl Db {
     }
 }
 
-async fn run_blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
+/// Runs blocking work on tokio's blocking pool, turning a panic into an error.
+pub async fn run_blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,

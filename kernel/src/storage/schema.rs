@@ -68,9 +68,130 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    plugins (name) {
+        name -> Text,
+        version -> Text,
+        installed_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    plugin_versions (name, version) {
+        name -> Text,
+        version -> Text,
+        sha256 -> Text,
+        wit_version -> Text,
+        manifest -> Text,
+        package -> Binary,
+        installed_at -> BigInt,
+        installed_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    plugin_artifacts (sha256, engine) {
+        sha256 -> Text,
+        engine -> Text,
+        artifact -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    company_plugins (company_id, plugin) {
+        company_id -> Text,
+        plugin -> Text,
+        config -> Text,
+        grants -> Text,
+        webhook_secret_hash -> Nullable<Text>,
+        enabled_at -> BigInt,
+        enabled_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    records (id) {
+        id -> Text,
+        company_id -> Text,
+        plugin -> Text,
+        collection -> Text,
+        version -> BigInt,
+        data -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        created_by -> Nullable<Text>,
+        updated_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    record_keys (record_id, field) {
+        record_id -> Text,
+        company_id -> Text,
+        plugin -> Text,
+        collection -> Text,
+        field -> Text,
+        key_text -> Nullable<Text>,
+        key_num -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    record_unique (company_id, plugin, collection, field, value) {
+        company_id -> Text,
+        plugin -> Text,
+        collection -> Text,
+        field -> Text,
+        value -> Text,
+        record_id -> Text,
+    }
+}
+
+diesel::table! {
+    record_refs (from_id, field) {
+        from_id -> Text,
+        field -> Text,
+        to_id -> Text,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        company_id -> Text,
+        name -> Text,
+        source -> Text,
+        payload -> Text,
+        actor_id -> Nullable<Text>,
+        depth -> Integer,
+        occurred_at -> BigInt,
+    }
+}
+
 diesel::joinable!(memberships -> companies (company_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(tokens -> users (user_id));
 diesel::joinable!(roles -> companies (company_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, companies, roles, memberships, tokens, audit_log);
+diesel::joinable!(company_plugins -> plugins (plugin));
+diesel::joinable!(record_keys -> records (record_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    companies,
+    roles,
+    memberships,
+    tokens,
+    audit_log,
+    plugins,
+    plugin_versions,
+    plugin_artifacts,
+    company_plugins,
+    records,
+    record_keys,
+    record_unique,
+    record_refs,
+    events,
+);

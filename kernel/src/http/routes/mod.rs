@@ -2,13 +2,18 @@
 
 mod audit_log;
 mod auth;
+mod commands;
 mod companies;
+mod company_plugins;
 mod health;
 mod me;
 mod members;
+mod plugins;
+mod records;
 mod roles;
 mod tokens;
 mod users;
+mod webhooks;
 
 use axum::extract::State;
 use axum::http::header;
@@ -22,12 +27,13 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::Auth;
-use crate::access::{self, CompanyScope};
+use crate::access::CompanyScope;
 use crate::audit::{self, Actor, Entry, Outcome};
 use crate::clock;
 use crate::ids;
 use crate::paging::{Page, PageRequest};
-use crate::storage::DbConn;
+use crate::session::Session;
+use crate::storage::{DbConn, run_blocking};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,7 +42,10 @@ use crate::storage::DbConn;
     tags(
         (name = "system", description = "Health and API description"),
         (name = "identity", description = "Login, tokens, users and the caller"),
-        (name = "companies", description = "Companies, members, roles and audit")
+        (name = "companies", description = "Companies, members, roles and audit"),
+        (name = "plugins", description = "Installed plugins and their per-company lifecycle"),
+        (name = "records", description = "Records of the collections plugins declare"),
+        (name = "webhooks", description = "Inbound webhooks delivered to plugins")
     )
 )]
 struct ApiDoc;
@@ -67,6 +76,16 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(roles::list_roles, roles::create_role))
         .routes(routes!(roles::update_role, roles::delete_role))
         .routes(routes!(audit_log::list_audit))
+        .routes(plugins::upload_route())
+        .routes(routes!(plugins::get_plugin, plugins::uninstall_plugin))
+        .routes(routes!(company_plugins::list_enabled))
+        .routes(routes!(company_plugins::enable_plugin, company_plugins::disable_plugin))
+        .routes(routes!(commands::run_command))
+        .routes(routes!(records::list_records, records::create_record))
+        .routes(routes!(records::get_record, records::update_record, records::delete_record))
+        .routes(routes!(records::query_records))
+        .routes(routes!(records::aggregate_records))
+        .routes(webhooks::route())
 }
 
 /// The OpenAPI document of the real routes, as JSON text.
@@ -95,18 +114,17 @@ pub(super) async fn no_method() -> ApiError {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
     /// Items per page, 1..=500 (default 50).
-    limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// Cursor from the previous page's `next_cursor`.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 impl PageQuery {
     fn request(&self) -> Result<PageRequest, ApiError> {
         // A bad limit or cursor makes the query string malformed: 400, with the field named.
-        PageRequest::new(self.limit, self.cursor.as_deref()).map_err(|invalid| ApiError {
-            status: axum::http::StatusCode::BAD_REQUEST,
-            code: "bad_request",
-            ..ApiError::invalid(invalid)
+        PageRequest::new(self.limit, self.cursor.as_deref()).map_err(|invalid| {
+            ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", format!("invalid query: {invalid}"))
+                .with_fields(invalid.0)
         })
     }
 }
@@ -115,9 +133,9 @@ impl PageQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ListOf<T> {
     /// The items of this page.
-    items: Vec<T>,
+    pub(crate) items: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.
-    next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 impl<T> ListOf<T> {
@@ -151,34 +169,39 @@ pub(crate) async fn company_read<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let company_id = company_id(company)?;
     let user_id = auth.user.id.clone();
+    let platform = state.platform.clone();
     state
         .db
         .read(move |conn| {
-            let scope = access::company_scope(conn, &user_id, &company_id)?;
+            let scope = platform.company_scope(conn, &user_id, &company_id)?;
             f(conn, &scope)
         })
         .await
 }
 
-/// Runs a change in one company inside one transaction, audit record included. A refusal for
-/// a missing permission is audited on its own, since the refused change never commits.
-pub(crate) async fn company_write<T: Send + 'static>(
+/// Runs a change in one company as one unit of work (one transaction, audit record included),
+/// with the session that plugin calls need. A refusal for a missing permission is audited on
+/// its own, since the refused change never commits.
+pub(crate) async fn company_work<T: Send + 'static>(
     state: &AppState,
     auth: &Auth,
     company: &str,
     action: &'static str,
-    f: impl FnOnce(&mut DbConn, &CompanyScope, &Actor) -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce(&mut Session, &CompanyScope, &Actor) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let company_id = company_id(company)?;
     let actor = auth.actor();
-    let (user_id, cid, inner_actor) = (auth.user.id.clone(), company_id.clone(), actor.clone());
-    let result = state
-        .db
-        .write(move |conn| {
-            let scope = access::company_scope(conn, &user_id, &cid)?;
-            f(conn, &scope, &inner_actor)
-        })
-        .await;
+    let (user_id, cid, inner_actor, platform) =
+        (auth.user.id.clone(), company_id.clone(), actor.clone(), state.platform.clone());
+    let result = run_blocking(move || {
+        let mut session = Session::begin(&platform.db, &cid, Some(&user_id))?;
+        session.request_id = inner_actor.request_id.clone();
+        let scope = platform.company_scope(session.conn()?, &user_id, &cid)?;
+        let value = f(&mut session, &scope, &inner_actor)?;
+        session.commit()?;
+        Ok::<_, ApiError>(value)
+    })
+    .await;
     if let Err(err) = &result
         && err.is_forbidden()
     {
@@ -205,4 +228,15 @@ pub(crate) async fn company_write<T: Send + 'static>(
         }
     }
     result
+}
+
+/// [`company_work`] for changes that only need the connection.
+pub(crate) async fn company_write<T: Send + 'static>(
+    state: &AppState,
+    auth: &Auth,
+    company: &str,
+    action: &'static str,
+    f: impl FnOnce(&mut DbConn, &CompanyScope, &Actor) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    company_work(state, auth, company, action, move |session, scope, actor| f(session.conn()?, scope, actor)).await
 }

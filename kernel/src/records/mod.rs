@@ -1,0 +1,450 @@
+//! The record store: collections declared in plugin manifests, stored by the kernel, always
+//! scoped to one company.
+//!
+//! Every write is validated against the declared schema (types, required, unique, refs,
+//! enums), runs the owner's validation hook when the collection asks for it, bumps the version
+//! for optimistic concurrency, and emits a record event in the same transaction. Reads strip
+//! sensitive fields the caller may not see.
+
+pub mod aggregate;
+pub mod query;
+pub mod store;
+pub mod values;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::access::CompanyScope;
+use crate::events;
+use crate::plugins::manifest::{Access, CapabilitySpec, CollectionSpec, Manifest};
+use crate::session::Session;
+use crate::storage::{DbConn, StoreError};
+use crate::validation::Invalid;
+
+pub use values::check_value;
+
+/// Errors of the record store.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// No such record or collection (or not visible to the caller).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A permission or capability is missing.
+    #[error("missing permission {0}")]
+    Forbidden(String),
+    /// The data failed validation.
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    /// Stale version or a reference that prevents the change.
+    #[error("{0}")]
+    Conflict(String),
+    /// A plugin's hook refused or failed.
+    #[error("{0}")]
+    Plugin(#[from] crate::plugins::PluginError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something that should not happen.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<diesel::result::Error> for RecordError {
+    fn from(e: diesel::result::Error) -> Self {
+        RecordError::Store(StoreError::Query(e))
+    }
+}
+
+/// A declared collection and the manifest that declares it.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    /// Owning plugin.
+    pub plugin: String,
+    /// Collection name.
+    pub name: String,
+    /// The owner's manifest (of the version currently installed).
+    pub manifest: Arc<Manifest>,
+}
+
+impl Collection {
+    /// Looks a collection up in a manifest.
+    pub fn new(manifest: Arc<Manifest>, name: &str) -> Option<Collection> {
+        manifest.collections.contains_key(name).then(|| Collection {
+            plugin: manifest.plugin.name.clone(),
+            name: name.to_string(),
+            manifest,
+        })
+    }
+
+    /// The declaration.
+    pub fn spec(&self) -> Result<&CollectionSpec, RecordError> {
+        self.manifest.collections.get(&self.name).ok_or_else(|| RecordError::NotFound(self.qualified()))
+    }
+
+    /// `plugin.collection`.
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.plugin, self.name)
+    }
+
+    /// Permission to read.
+    pub fn read_permission(&self) -> String {
+        self.manifest.read_permission(&self.name)
+    }
+
+    /// Permission to write.
+    pub fn write_permission(&self) -> String {
+        self.manifest.write_permission(&self.name)
+    }
+
+    /// Permission to see sensitive fields.
+    pub fn sensitive_permission(&self) -> String {
+        self.manifest.sensitive_permission(&self.name)
+    }
+}
+
+/// A stored record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// Id.
+    pub id: String,
+    /// Version, bumped by each change.
+    pub version: i64,
+    /// Fields.
+    pub data: Map<String, Value>,
+    /// Creation time (µs).
+    pub created_at: i64,
+    /// Last change (µs).
+    pub updated_at: i64,
+    /// Creator.
+    pub created_by: Option<String>,
+    /// Last editor.
+    pub updated_by: Option<String>,
+}
+
+/// What a caller may see of a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Visibility {
+    /// Sensitive fields are visible.
+    pub sensitive: bool,
+}
+
+/// Who is using the record store.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// A user through the REST API.
+    User(&'a CompanyScope),
+    /// A plugin through the WIT store interface.
+    Plugin(&'a PluginCaller),
+}
+
+/// A plugin using the store: its own collections fully, others only as declared and granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginCaller {
+    /// The calling plugin.
+    pub name: String,
+    /// Capabilities its manifest declares.
+    pub declared: Vec<CapabilitySpec>,
+    /// Collections (`plugin.collection`) the company's admin granted.
+    pub granted: Vec<String>,
+}
+
+impl Caller<'_> {
+    /// The user behind the call, for `created_by`.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Caller::User(s) => s.user(),
+            Caller::Plugin(_) => None,
+        }
+    }
+
+    /// Checks access and says what the caller may see.
+    pub fn check(&self, coll: &Collection, access: Access) -> Result<Visibility, RecordError> {
+        match self {
+            Caller::User(scope) => {
+                let needed = match access {
+                    Access::Read => coll.read_permission(),
+                    Access::Write => coll.write_permission(),
+                };
+                if !scope.can(&needed) {
+                    return Err(RecordError::Forbidden(needed));
+                }
+                Ok(Visibility { sensitive: scope.can(&coll.sensitive_permission()) })
+            }
+            Caller::Plugin(p) => {
+                if p.name == coll.plugin {
+                    return Ok(Visibility { sensitive: true });
+                }
+                let qualified = coll.qualified();
+                let cap = p.declared.iter().find(|c| c.collection == qualified);
+                match cap {
+                    Some(c) if c.access >= access && p.granted.contains(&qualified) => {
+                        Ok(Visibility { sensitive: c.sensitive })
+                    }
+                    Some(_) if !p.granted.contains(&qualified) => Err(RecordError::Forbidden(format!(
+                        "capability {qualified} (not granted to {} in this company)",
+                        p.name
+                    ))),
+                    _ => Err(RecordError::Forbidden(format!(
+                        "capability {qualified} with {access:?} access (not declared by {})",
+                        p.name
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+/// What kind of write a validation hook sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// New record.
+    Create,
+    /// Changed record.
+    Update,
+    /// Deleted record.
+    Delete,
+}
+
+/// A write about to be stored, as the owner's validation hook sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteCheck {
+    /// Create, update or delete.
+    pub kind: WriteKind,
+    /// The record id.
+    pub record_id: String,
+    /// Before (update, delete).
+    pub before: Option<Value>,
+    /// After (create, update).
+    pub after: Option<Value>,
+}
+
+/// Calls into plugins during writes. The plugin host implements it.
+pub trait Hooks {
+    /// Runs the owning plugin's validation hook; an error vetoes the write.
+    fn validate_write(&self, session: &mut Session, coll: &Collection, check: &WriteCheck) -> Result<(), RecordError>;
+}
+
+/// Hooks that do nothing (kernel-internal writes, tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl Hooks for NoHooks {
+    fn validate_write(&self, _: &mut Session, _: &Collection, _: &WriteCheck) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+fn as_object(data: Value, field: &str) -> Result<Map<String, Value>, RecordError> {
+    match data {
+        Value::Object(m) => Ok(m),
+        _ => Err(RecordError::Invalid(Invalid::one(field, "must be a JSON object of fields"))),
+    }
+}
+
+fn refuse_hidden_writes(coll: &Collection, vis: Visibility, data: &Map<String, Value>) -> Result<(), RecordError> {
+    if vis.sensitive {
+        return Ok(());
+    }
+    let hidden = query::sensitive_fields(coll, data);
+    if hidden.is_empty() {
+        Ok(())
+    } else {
+        Err(RecordError::Forbidden(format!("{} (to write {})", coll.sensitive_permission(), hidden.join(", "))))
+    }
+}
+
+fn emit(session: &mut Session, coll: &Collection, what: &str, payload: Value) -> Result<(), RecordError> {
+    let name = format!("{}.{}.{what}", coll.plugin, coll.name);
+    let (company, actor, depth) = (session.company_id.clone(), session.user_id.clone(), session.depth);
+    events::record(session.conn()?, &company, &name, &coll.plugin, &payload, actor.as_deref(), depth)?;
+    Ok(())
+}
+
+/// Strips what the caller may not see: sensitive fields without the permission, and, for
+/// users, fields the current schema no longer declares (plugins still see those, so that
+/// their migrations can read them).
+fn shown(r: StoredRecord, coll: &Collection, vis: Visibility, caller: Caller<'_>) -> StoredRecord {
+    let mut r = query::visible(r, coll, vis);
+    if matches!(caller, Caller::User(_))
+        && let Ok(spec) = coll.spec()
+    {
+        r.data.retain(|k, _| spec.fields.contains_key(k));
+    }
+    r
+}
+
+/// One record, as the caller may see it.
+pub fn get(
+    conn: &mut DbConn,
+    company_id: &str,
+    caller: Caller<'_>,
+    coll: &Collection,
+    id: &str,
+) -> Result<StoredRecord, RecordError> {
+    let vis = caller.check(coll, Access::Read)?;
+    let found = store::load(conn, company_id, coll, id)?
+        .ok_or_else(|| RecordError::NotFound(format!("{} {id}", coll.qualified())))?;
+    Ok(shown(found, coll, vis, caller))
+}
+
+/// Creates a record.
+pub fn create(
+    session: &mut Session,
+    hooks: &dyn Hooks,
+    caller: Caller<'_>,
+    coll: &Collection,
+    data: Value,
+) -> Result<StoredRecord, RecordError> {
+    let vis = caller.check(coll, Access::Write)?;
+    let data = as_object(data, "data")?;
+    refuse_hidden_writes(coll, vis, &data)?;
+    let spec = coll.spec()?;
+    let data = values::validate_object(&spec.fields, &data)?;
+    let company = session.company_id.clone();
+    store::check_refs(session.conn()?, &company, coll, &data)?;
+    store::check_unique(session.conn()?, &company, coll, &data, None)?;
+    let id_hint = crate::ids::new_id();
+    if spec.validate {
+        let check = WriteCheck {
+            kind: WriteKind::Create,
+            record_id: id_hint,
+            before: None,
+            after: Some(Value::Object(data.clone())),
+        };
+        hooks.validate_write(session, coll, &check)?;
+    }
+    let created = store::insert(session.conn()?, &company, coll, data, caller.user_id())?;
+    emit(session, coll, "created", json!({ "id": created.id, "after": created.data }))?;
+    Ok(shown(created, coll, vis, caller))
+}
+
+/// Applies a patch (`null` clears a field). With `expected_version`, a stale version is a
+/// conflict.
+pub fn update(
+    session: &mut Session,
+    hooks: &dyn Hooks,
+    caller: Caller<'_>,
+    coll: &Collection,
+    id: &str,
+    patch: Value,
+    expected_version: Option<i64>,
+) -> Result<StoredRecord, RecordError> {
+    let vis = caller.check(coll, Access::Write)?;
+    let patch = as_object(patch, "patch")?;
+    refuse_hidden_writes(coll, vis, &patch)?;
+    let company = session.company_id.clone();
+    let current = store::load(session.conn()?, &company, coll, id)?
+        .ok_or_else(|| RecordError::NotFound(format!("{} {id}", coll.qualified())))?;
+    if let Some(v) = expected_version
+        && v != current.version
+    {
+        return Err(RecordError::Conflict(format!(
+            "record {id} is at version {}, not {v}: someone changed it; reload it",
+            current.version
+        )));
+    }
+    let spec = coll.spec()?;
+    // Unknown fields in the patch are errors even when they would be cleared.
+    let unknown: Vec<&String> = patch.keys().filter(|k| !spec.fields.contains_key(*k)).collect();
+    if !unknown.is_empty() {
+        return Err(RecordError::Invalid(Invalid(
+            unknown
+                .into_iter()
+                .map(|k| crate::validation::FieldError::new(k, "is not a field of this collection"))
+                .collect(),
+        )));
+    }
+    // Fields the current schema no longer declares (after an upgrade) are dropped on write.
+    let mut merged = current.data.clone();
+    merged.retain(|k, _| spec.fields.contains_key(k));
+    for (k, v) in patch {
+        if v.is_null() {
+            merged.remove(&k);
+        } else {
+            merged.insert(k, v);
+        }
+    }
+    let merged = values::validate_object(&spec.fields, &merged)?;
+    store::check_refs(session.conn()?, &company, coll, &merged)?;
+    store::check_unique(session.conn()?, &company, coll, &merged, Some(id))?;
+    if spec.validate {
+        let check = WriteCheck {
+            kind: WriteKind::Update,
+            record_id: id.to_string(),
+            before: Some(Value::Object(current.data.clone())),
+            after: Some(Value::Object(merged.clone())),
+        };
+        hooks.validate_write(session, coll, &check)?;
+    }
+    let updated = store::replace(session.conn()?, &company, coll, &current, merged, caller.user_id())?;
+    emit(
+        session,
+        coll,
+        "updated",
+        json!({ "id": id, "version": updated.version, "before": current.data, "after": updated.data }),
+    )?;
+    Ok(shown(updated, coll, vis, caller))
+}
+
+/// Deletes a record no other record refers to.
+pub fn delete(
+    session: &mut Session,
+    hooks: &dyn Hooks,
+    caller: Caller<'_>,
+    coll: &Collection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), RecordError> {
+    caller.check(coll, Access::Write)?;
+    let company = session.company_id.clone();
+    let current = store::load(session.conn()?, &company, coll, id)?
+        .ok_or_else(|| RecordError::NotFound(format!("{} {id}", coll.qualified())))?;
+    if let Some(v) = expected_version
+        && v != current.version
+    {
+        return Err(RecordError::Conflict(format!(
+            "record {id} is at version {}, not {v}: reload it",
+            current.version
+        )));
+    }
+    if coll.spec()?.validate {
+        let check = WriteCheck {
+            kind: WriteKind::Delete,
+            record_id: id.to_string(),
+            before: Some(Value::Object(current.data.clone())),
+            after: None,
+        };
+        hooks.validate_write(session, coll, &check)?;
+    }
+    store::remove(session.conn()?, &company, &current)?;
+    emit(session, coll, "deleted", json!({ "id": id, "before": current.data }))?;
+    Ok(())
+}
+
+/// Runs a query.
+pub fn find(
+    conn: &mut DbConn,
+    company_id: &str,
+    caller: Caller<'_>,
+    coll: &Collection,
+    req: &query::QueryRequest,
+) -> Result<query::RecordPage, RecordError> {
+    let vis = caller.check(coll, Access::Read)?;
+    let plan = query::plan(coll, req, vis)?;
+    let mut page = query::run(conn, company_id, coll, &plan)?;
+    page.records = page.records.into_iter().map(|r| shown(r, coll, vis, caller)).collect();
+    Ok(page)
+}
+
+/// Runs an aggregation.
+pub fn aggregate(
+    conn: &mut DbConn,
+    company_id: &str,
+    caller: Caller<'_>,
+    coll: &Collection,
+    req: &aggregate::AggregateRequest,
+) -> Result<Value, RecordError> {
+    let vis = caller.check(coll, Access::Read)?;
+    aggregate::run(conn, company_id, coll, req, vis)
+}

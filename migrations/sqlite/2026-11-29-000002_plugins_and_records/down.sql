@@ -1,0 +1,9 @@
+DROP TABLE events;
+DROP TABLE record_refs;
+DROP TABLE record_unique;
+DROP TABLE record_keys;
+DROP TABLE records;
+DROP TABLE company_plugins;
+DROP TABLE plugin_artifacts;
+DROP TABLE plugin_versions;
+DROP TABLE plugins;

@@ -1,0 +1,228 @@
+//! The test kit: load a compiled plugin into an in-memory kernel and call it from an ordinary
+//! `cargo test`, without a server.
+//!
+//! ```no_run
+//! use erp_sdk::testkit::TestKernel;
+//! use serde_json::json;
+//!
+//! let kernel = TestKernel::for_crate(env!("CARGO_MANIFEST_DIR")).expect("plugin loads");
+//! let answer = kernel.command("add", json!({ "title": "Buy paper" })).expect("command runs");
+//! assert!(answer["id"].is_string());
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use erp_kernel::access::CompanyScope;
+use erp_kernel::audit::Actor;
+use erp_kernel::identity::users::{self, NewUser};
+use erp_kernel::identity::{IdentityError, companies};
+use erp_kernel::plugins::lifecycle::{self, EnableRequest};
+use erp_kernel::plugins::{GuestError, Platform, PluginError};
+use erp_kernel::records::{self, Caller, Collection};
+use erp_kernel::session::Session;
+use erp_kernel::storage::Db;
+use serde_json::Value;
+
+use crate::error::{Error, FieldError};
+
+/// An in-memory kernel with one company in which the plugin under test is enabled.
+pub struct TestKernel {
+    platform: Platform,
+    company_id: String,
+    plugin: String,
+    _dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for TestKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestKernel").field("plugin", &self.plugin).field("company_id", &self.company_id).finish()
+    }
+}
+
+fn kernel_error(e: impl std::fmt::Display) -> Error {
+    Error::Failed(e.to_string())
+}
+
+fn from_plugin_error(e: PluginError) -> Error {
+    match e {
+        PluginError::Refused { error, .. } => match error {
+            GuestError::AccessDenied(m) => Error::AccessDenied(m),
+            GuestError::NotFound(m) => Error::NotFound(m),
+            GuestError::Invalid(v) => {
+                Error::Invalid(v.into_iter().map(|f| FieldError { field: f.field, message: f.message }).collect())
+            }
+            GuestError::Conflict(m) => Error::Conflict(m),
+            GuestError::LimitExceeded(m) => Error::LimitExceeded(m),
+            GuestError::Failed(m) => Error::Failed(m),
+        },
+        PluginError::NotFound(m) => Error::NotFound(m),
+        PluginError::Forbidden(m) => Error::AccessDenied(m),
+        PluginError::InvalidInput(i) => {
+            Error::Invalid(i.0.into_iter().map(|f| FieldError { field: f.field, message: f.message }).collect())
+        }
+        PluginError::Conflict(m) => Error::Conflict(m),
+        other => Error::Failed(other.to_string()),
+    }
+}
+
+/// Builds the plugin crate in `crate_dir` for `wasm32-wasip2` (release) and returns the path
+/// of its package.
+pub fn build_plugin(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Error> {
+    let crate_dir = crate_dir.as_ref();
+    let target = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().find(|p| p.join("CACHEDIR.TAG").exists()).map(Path::to_path_buf))
+        .unwrap_or_else(|| crate_dir.join("target"))
+        .join("testkit-wasm");
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .map_err(|e| Error::Failed(format!("reading {}: {e}", manifest.display())))?;
+    let name = text
+        .lines()
+        .find_map(|l| {
+            l.trim().strip_prefix("name").map(|r| r.trim().trim_start_matches('=').trim().trim_matches('"').to_string())
+        })
+        .ok_or_else(|| Error::Failed("no package name in Cargo.toml".into()))?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target)
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .status()
+        .map_err(|e| Error::Failed(format!("cannot run cargo: {e}")))?;
+    if !status.success() {
+        return Err(Error::Failed(format!("building {} for wasm32-wasip2 failed", crate_dir.display())));
+    }
+    Ok(target.join("wasm32-wasip2").join("release").join(format!("{}.wasm", name.replace('-', "_"))))
+}
+
+impl TestKernel {
+    /// Builds the plugin crate at `crate_dir` and loads it (pass `env!("CARGO_MANIFEST_DIR")`).
+    pub fn for_crate(crate_dir: impl AsRef<Path>) -> Result<TestKernel, Error> {
+        let package = build_plugin(crate_dir)?;
+        let bytes =
+            std::fs::read(&package).map_err(|e| Error::Failed(format!("reading {}: {e}", package.display())))?;
+        TestKernel::for_package(&bytes)
+    }
+
+    /// Loads a plugin package into a fresh kernel with one company and enables it there.
+    pub fn for_package(bytes: &[u8]) -> Result<TestKernel, Error> {
+        let dir = tempfile::tempdir().map_err(kernel_error)?;
+        let db = Db::open(&format!("sqlite://{}", dir.path().join("kernel.db").display())).map_err(kernel_error)?;
+        let platform = Platform::with_db(db).map_err(kernel_error)?;
+        let owner = users::prepare(&NewUser {
+            email: "owner@test.example".into(),
+            password: "test-kit-password".into(),
+            name: "Test Owner".into(),
+            is_superadmin: true,
+        })
+        .map_err(kernel_error)?;
+        let company = platform
+            .db
+            .write_blocking(|conn| {
+                let user = users::insert(conn, &owner)?;
+                companies::create(conn, "Test Company", &user.id)
+            })
+            .map_err(|e: IdentityError| kernel_error(e))?;
+        let installed = lifecycle::install(&platform, bytes, &Actor::system()).map_err(|e| match e {
+            PluginError::Invalid(problems) => Error::Failed(format!("invalid package: {}", problems.join("; "))),
+            other => from_plugin_error(other),
+        })?;
+        let kernel = TestKernel { platform, company_id: company.id, plugin: installed.name, _dir: dir };
+        kernel.enable(&kernel.plugin.clone(), Vec::new(), Value::Null)?;
+        Ok(kernel)
+    }
+
+    /// The test company's id.
+    pub fn company_id(&self) -> &str {
+        &self.company_id
+    }
+
+    /// Installs another plugin (a dependency, say) without enabling it.
+    pub fn install(&self, bytes: &[u8]) -> Result<String, Error> {
+        lifecycle::install(&self.platform, bytes, &Actor::system()).map(|i| i.name).map_err(from_plugin_error)
+    }
+
+    /// Enables (or reconfigures) a plugin in the test company.
+    pub fn enable(&self, name: &str, grants: Vec<String>, config: Value) -> Result<(), Error> {
+        self.work(|platform, session, scope| {
+            lifecycle::enable(platform, session, scope, name, EnableRequest { grants, config, webhook_secret: None })
+                .map(|_| ())
+        })
+    }
+
+    fn work<T>(
+        &self,
+        f: impl FnOnce(&Platform, &mut Session, &CompanyScope) -> Result<T, PluginError>,
+    ) -> Result<T, Error> {
+        let mut session = Session::begin(&self.platform.db, &self.company_id, None).map_err(kernel_error)?;
+        let scope = CompanyScope::system(&self.company_id);
+        let value = f(&self.platform, &mut session, &scope).map_err(from_plugin_error)?;
+        session.commit().map_err(kernel_error)?;
+        Ok(value)
+    }
+
+    /// Runs a command of the plugin under test with every permission. Errors the plugin
+    /// returns come back as they are; a trap or limit comes back as `Error::Failed`.
+    pub fn command(&self, command: &str, input: Value) -> Result<Value, Error> {
+        let plugin = self.plugin.clone();
+        self.work(|platform, session, scope| lifecycle::run_command(platform, session, scope, &plugin, command, input))
+    }
+
+    /// Runs a command as a user holding only `permissions`.
+    pub fn command_as(&self, permissions: &[&str], command: &str, input: Value) -> Result<Value, Error> {
+        let plugin = self.plugin.clone();
+        self.work(|platform, session, scope| {
+            let limited =
+                CompanyScope { permissions: permissions.iter().map(|p| p.to_string()).collect(), ..scope.clone() };
+            lifecycle::run_command(platform, session, &limited, &plugin, command, input)
+        })
+    }
+
+    fn collection(&self, session: &mut Session, name: &str) -> Result<Collection, PluginError> {
+        let (plugin, coll) = name.split_once('.').unwrap_or((&self.plugin, name));
+        let conn = session.conn()?;
+        let active = self.platform.plugins.active(conn, &self.company_id, plugin)?;
+        Collection::new(Arc::clone(&active.loaded.manifest), coll)
+            .ok_or_else(|| PluginError::NotFound(format!("collection {name}")))
+    }
+
+    /// Creates a record as the test company's owner (running the plugin's validation hook).
+    pub fn create(&self, collection: &str, data: Value) -> Result<Value, Error> {
+        self.work(|platform, session, scope| {
+            let coll = self.collection(session, collection)?;
+            let r = records::create(session, platform, Caller::User(scope), &coll, data)?;
+            Ok(record_json(r))
+        })
+    }
+
+    /// Reads a record.
+    pub fn get(&self, collection: &str, id: &str) -> Result<Value, Error> {
+        self.work(|_, session, scope| {
+            let coll = self.collection(session, collection)?;
+            let conn = session.conn()?;
+            Ok(record_json(records::get(conn, &self.company_id, Caller::User(scope), &coll, id)?))
+        })
+    }
+
+    /// Runs a query (the JSON form of [`crate::store::Query`]) and returns the records.
+    pub fn query(&self, collection: &str, query: Value) -> Result<Vec<Value>, Error> {
+        let req: records::query::QueryRequest =
+            serde_json::from_value(query).map_err(|e| Error::invalid("query", e.to_string()))?;
+        self.work(|_, session, scope| {
+            let coll = self.collection(session, collection)?;
+            let conn = session.conn()?;
+            let page = records::find(conn, &self.company_id, Caller::User(scope), &coll, &req)?;
+            Ok(page.records.into_iter().map(record_json).collect())
+        })
+    }
+}
+
+fn record_json(r: records::StoredRecord) -> Value {
+    serde_json::json!({ "id": r.id, "version": r.version, "data": r.data })
+}

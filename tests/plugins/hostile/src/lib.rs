@@ -1,0 +1,55 @@
+//! A plugin that misbehaves on purpose, to prove the sandbox holds.
+
+use erp_sdk::{Error, Plugin, Result, Value, events, json, store};
+
+/// The plugin.
+pub struct Hostile;
+
+fn mark(label: &str) -> Result<String> {
+    Ok(store::create("mark", &json!({ "label": label }))?.id)
+}
+
+impl Plugin for Hostile {
+    fn command(name: &str, _input: Value) -> Result<Value> {
+        match name {
+            "ok" => Ok(json!({ "id": mark("ok")? })),
+            "write-then-loop" => {
+                mark("before loop")?;
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "write-then-bomb" => {
+                mark("before bomb")?;
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 16 * 1024 * 1024]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "write-then-panic" => {
+                mark("before panic")?;
+                panic!("hostile plugin panics on purpose");
+            }
+            "huge-answer" => Ok(Value::String("x".repeat(8 * 1024 * 1024))),
+            "chatty" => {
+                for i in 0..100_000 {
+                    println!("line {i} of a very chatty plugin that prints far too much");
+                }
+                Ok(json!({ "id": mark("chatty")? }))
+            }
+            "publish-foreign" => Ok(json!({ "event": events::publish("notes.note.created", &json!({}))? })),
+            "big-argument" => {
+                let big = "y".repeat(2 * 1024 * 1024);
+                match store::create("mark", &json!({ "label": big })) {
+                    Err(Error::LimitExceeded(m)) => Ok(json!({ "refused": m })),
+                    other => Err(Error::failed(format!("expected a limit, got {other:?}"))),
+                }
+            }
+            other => Err(Error::not_found(format!("command {other}"))),
+        }
+    }
+}
+
+erp_sdk::export_plugin!(Hostile);

@@ -9,3 +9,6 @@ mod durability;
 mod identity;
 mod isolation;
 mod openapi;
+mod plugins;
+mod records;
+mod sandbox;

@@ -426,42 +426,146 @@ impl Manifest {
     }
 }
 
+/// Map-valued keys of the manifest: one entry of them can be set aside when it is broken, so
+/// that the rest of the manifest is still checked.
+const MAP_KEYS: &[&str] = &["collections", "fields", "config", "views", "dependencies", "input"];
+
+/// Most type errors reported for one manifest.
+const MAX_TYPE_ERRORS: usize = 50;
+
 /// Parses and validates `plugin.toml` text against the WIT versions the kernel supports.
+/// Every unknown key, every wrong type and every semantic problem is reported, each with
+/// its line.
 pub fn parse(text: &str, supported_wit: &[Version]) -> Result<Manifest, Vec<Problem>> {
     let doc = match toml::de::DeTable::parse(text) {
         Ok(doc) => doc,
         Err(e) => return Err(vec![from_toml_error(text, &e)]),
     };
-    let mut unknown = Vec::new();
-    let deserializer = match toml::Deserializer::parse(text) {
-        Ok(d) => d,
+    let mut value: toml::Value = match toml::from_str::<toml::Table>(text) {
+        Ok(t) => toml::Value::Table(t),
         Err(e) => return Err(vec![from_toml_error(text, &e)]),
     };
-    let parsed: Result<Manifest, _> = serde_ignored::deserialize(deserializer, |path| unknown.push(path.to_string()));
-    let mut problems: Vec<Problem> = unknown
-        .iter()
-        .map(|path| Problem {
-            line: line_of_path(text, doc.get_ref(), path),
-            path: path.clone(),
-            message: "unknown key".to_string(),
-        })
-        .collect();
-    problems.sort_by_key(|p| p.line);
-    let manifest = match parsed {
-        Ok(m) => m,
-        Err(e) => {
-            problems.push(from_toml_error(text, &e));
-            return Err(problems);
+    let at = |path: String, message: String| Problem { line: line_of_path(text, doc.get_ref(), &path), path, message };
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut unknown: BTreeSet<String> = BTreeSet::new();
+    let mut removed = Removed::default();
+    let mut parsed = None;
+    // Each round reports one wrong type and sets aside the entry that holds it, so that the
+    // next round can check the rest.
+    for _ in 0..MAX_TYPE_ERRORS {
+        let mut found = Vec::new();
+        let result: Result<Manifest, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+            value.clone(),
+            &mut |path: serde_ignored::Path<'_>| found.push(path.to_string().replace(".?", "")),
+        ));
+        unknown.extend(
+            found.iter().map(|p| removed.original(&p.split('.').map(str::to_string).collect::<Vec<_>>()).join(".")),
+        );
+        match result {
+            Ok(m) => {
+                parsed = Some(m);
+                break;
+            }
+            Err(e) => {
+                let segments: Vec<String> = e
+                    .path()
+                    .iter()
+                    .filter_map(|s| match s {
+                        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                        serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                        serde_path_to_error::Segment::Unknown => None,
+                    })
+                    .collect();
+                let message = e.inner().to_string();
+                let message = message.lines().next().unwrap_or_default().to_string();
+                problems.push(at(removed.original(&segments).join("."), message));
+                if !set_aside(&mut value, &segments, &mut removed) {
+                    break;
+                }
+            }
         }
+    }
+    let type_errors = !problems.is_empty();
+    problems.extend(unknown.into_iter().map(|path| at(path, "unknown key".to_string())));
+    let Some(manifest) = parsed.filter(|_| !type_errors) else {
+        // With wrong types set aside, semantic checks would report follow-up noise.
+        problems.sort_by_key(|p| p.line);
+        return Err(problems);
     };
     let mut v = Validator { manifest: &manifest, problems: Vec::new() };
     v.run(supported_wit);
-    problems.extend(v.problems.into_iter().map(|(path, message)| Problem {
-        line: line_of_path(text, doc.get_ref(), &path),
-        path,
-        message,
-    }));
+    problems.extend(v.problems.into_iter().map(|(path, message)| at(path, message)));
+    problems.sort_by_key(|p| p.line);
     if problems.is_empty() { Ok(manifest) } else { Err(problems) }
+}
+
+/// Array elements set aside so far, to report later problems at their original positions.
+#[derive(Default)]
+struct Removed(Vec<(String, usize)>);
+
+impl Removed {
+    /// The original index of element `current` of the array at `array`.
+    fn index(&self, array: &str, current: usize) -> usize {
+        let mut gone: Vec<usize> = self.0.iter().filter(|(a, _)| a == array).map(|(_, i)| *i).collect();
+        gone.sort_unstable();
+        let mut original = current;
+        for g in gone {
+            if g <= original {
+                original += 1;
+            }
+        }
+        original
+    }
+
+    /// `path` (with current indices) translated to the document's original indices.
+    fn original(&self, path: &[String]) -> Vec<String> {
+        path.iter()
+            .enumerate()
+            .map(|(i, seg)| match seg.parse::<usize>() {
+                Ok(n) if i > 0 => self.index(&path[..i].join("."), n).to_string(),
+                _ => seg.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Removes the innermost map entry or array element that holds the broken value at `path`,
+/// so that checking can go on. False when the error sits in a fixed section.
+fn set_aside(value: &mut toml::Value, path: &[String], removed: &mut Removed) -> bool {
+    let cut = (1..path.len()).rev().find(|&i| {
+        let parent = &path[i - 1];
+        MAP_KEYS.contains(&parent.as_str()) || path[i].parse::<usize>().is_ok()
+    });
+    let Some(cut) = cut else { return false };
+    let mut node = value;
+    for seg in &path[..cut] {
+        node = match node {
+            toml::Value::Table(t) => match t.get_mut(seg) {
+                Some(v) => v,
+                None => return false,
+            },
+            toml::Value::Array(a) => match seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match node {
+        toml::Value::Table(t) => t.remove(&path[cut]).is_some(),
+        toml::Value::Array(a) => match path[cut].parse::<usize>() {
+            Ok(i) if i < a.len() => {
+                a.remove(i);
+                let array = path[..cut].join(".");
+                let original = removed.index(&array, i);
+                removed.0.push((array, original));
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 fn from_toml_error(text: &str, e: &toml::de::Error) -> Problem {
@@ -942,6 +1046,25 @@ stage_field = "status"
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, Some(line_of(&text, "required = \"yes\"")), "{}", problems[0]);
         assert!(problems[0].message.contains("bool"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn type_errors_in_several_places_are_all_reported() {
+        let text = GOOD.replace("required = true", "required = \"yes\"").replace(
+            "[[commands]]\nname = \"pay\"\npermission = \"shop.order.write\"",
+            "[[commands]]\nname = 5\npermission = \"shop.order.write\"\n\n[[commands]]\nname = \"refund\"\npermission = \"shop.order.write\"\ncolour = 1",
+        );
+        let problems = parse(&text, &wit()).expect_err("several problems");
+        let found: Vec<(Option<usize>, &str)> = problems.iter().map(|p| (p.line, p.path.as_str())).collect();
+        assert_eq!(
+            found,
+            vec![
+                (Some(line_of(&text, "required = \"yes\"")), "collections.order.fields.number.required"),
+                (Some(line_of(&text, "name = 5")), "commands.0.name"),
+                (Some(line_of(&text, "colour = 1")), "commands.1.colour"),
+            ],
+            "{problems:?}"
+        );
     }
 
     #[test]

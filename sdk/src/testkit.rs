@@ -75,7 +75,7 @@ pub fn build_plugin(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Error> {
         .ok()
         .and_then(|exe| exe.ancestors().find(|p| p.join("CACHEDIR.TAG").exists()).map(Path::to_path_buf))
         .unwrap_or_else(|| crate_dir.join("target"))
-        .join("testkit-wasm");
+        .join("wasm-plugins");
     let manifest = crate_dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| Error::Failed(format!("reading {}: {e}", manifest.display())))?;
@@ -90,6 +90,9 @@ pub fn build_plugin(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Error> {
         .arg(&target)
         .arg("--manifest-path")
         .arg(&manifest)
+        // The same settings as the kernel's own plugin builds, so their artifacts are reused.
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")

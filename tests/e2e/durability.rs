@@ -8,16 +8,17 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const ERP: &str = env!("CARGO_BIN_EXE_erp");
+pub(crate) const ERP: &str = env!("CARGO_BIN_EXE_erp");
 
-fn admin(args: &[&str]) -> String {
+/// Runs `erp` with arguments and returns its trimmed output; fails the test on error.
+pub(crate) fn admin(args: &[&str]) -> String {
     let out = Command::new(ERP).args(args).env("ERP_LOG", "warn").output().expect("run erp admin");
     assert!(out.status.success(), "erp {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Starts `erp serve` and returns the child with its base URL.
-fn start(db: &str) -> (Child, String) {
+pub(crate) fn start(db: &str) -> (Child, String) {
     let mut child = Command::new(ERP)
         .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
         .env("ERP_LOG", "warn")

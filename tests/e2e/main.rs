@@ -12,3 +12,4 @@ mod openapi;
 mod plugins;
 mod records;
 mod sandbox;
+mod scaffold;

@@ -1,6 +1,7 @@
 //! The `erp` command line: `serve`, `admin ...`.
 
 mod admin;
+mod bench;
 mod demo;
 mod plugin;
 mod serve;
@@ -30,6 +31,18 @@ enum Command {
     /// Install, list and enable plugins; scaffold a new plugin.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Measure the plugin runtime and the record store; prints figures and ratios.
+    Bench {
+        /// Database URL (default: a fresh SQLite file in the temp directory).
+        #[arg(long = "db")]
+        db: Option<String>,
+        /// Records in the collection for the query benchmark.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// Repetitions of the per-call benchmarks.
+        #[arg(long, default_value_t = 5_000)]
+        calls: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             admin::create_user(&a.db.db, &a.email, &a.password, a.name.as_deref(), a.superadmin)
         }
         Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
+        Command::Bench { db, records, calls } => bench::run(bench::BenchOptions { db, records, calls }),
         Command::Plugin(PluginCommand::Install { db, file }) => plugin::install(&db.db, &file),
         Command::Plugin(PluginCommand::List { db }) => plugin::list(&db.db),
         Command::Plugin(PluginCommand::Enable { db, name, company, grants, config }) => {

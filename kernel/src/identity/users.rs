@@ -45,6 +45,13 @@ pub struct PreparedUser {
     is_superadmin: bool,
 }
 
+impl PreparedUser {
+    /// The normalised e-mail.
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+}
+
 /// Stores a prepared user; `Conflict` when the e-mail is taken.
 pub fn insert(conn: &mut DbConn, user: &PreparedUser) -> Result<User, IdentityError> {
     if find_by_email(conn, &user.email)?.is_some() {

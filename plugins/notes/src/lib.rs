@@ -33,6 +33,15 @@ impl Plugin for Notes {
         match name {
             "archive" => archive(&input),
             "stats" => stats(),
+            "add" => {
+                let title = input["title"].as_str().ok_or_else(|| Error::invalid("title", "is required"))?;
+                let note = store::create(
+                    "note",
+                    &Note { title: title.to_string(), body: None, priority: None, pinned: None },
+                )?;
+                Ok(json!({ "id": note.id }))
+            }
+            "ping" => Ok(json!({})),
             other => Err(Error::not_found(format!("command {other}"))),
         }
     }

@@ -9,8 +9,22 @@ use std::process::Command;
 const BUNDLED: &[&str] = &["notes"];
 
 /// Test fixture plugins (crates under tests/plugins/).
-const FIXTURES: &[&str] =
-    &["hostile", "fs_reader", "bad_manifest", "needs_ghost", "legacy", "ledger_v1", "ledger_v2", "ledger_v3", "spy"];
+const FIXTURES: &[&str] = &[
+    "hostile",
+    "fs_reader",
+    "bad_manifest",
+    "needs_ghost",
+    "legacy",
+    "ledger_v1",
+    "ledger_v2",
+    "ledger_v3",
+    "spy",
+    "counter",
+    "flaky",
+    "guard",
+    "ticker",
+    "sink",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));

@@ -13,6 +13,19 @@ use crate::storage::{DbConn, StoreError};
 /// Largest event payload, in bytes of JSON.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
 
+/// An event to write.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    /// `<source>.<name>`, such as `crm.deal.won`.
+    pub name: &'a str,
+    /// The plugin that published it, or `kernel`.
+    pub source: &'a str,
+    /// The payload.
+    pub payload: Value,
+    /// For record events: the collection (of the source plugin) the record belongs to.
+    pub collection: Option<&'a str>,
+}
+
 /// Writes an event; returns its id.
 pub fn record(
     conn: &mut DbConn,
@@ -23,6 +36,18 @@ pub fn record(
     actor: Option<&str>,
     depth: u32,
 ) -> Result<String, StoreError> {
+    insert(conn, company_id, &NewEvent { name, source, payload: payload.clone(), collection: None }, actor, depth)
+}
+
+/// Writes an event row; returns its id.
+pub fn insert(
+    conn: &mut DbConn,
+    company_id: &str,
+    ev: &NewEvent<'_>,
+    actor: Option<&str>,
+    depth: u32,
+) -> Result<String, StoreError> {
+    let (name, source, payload) = (ev.name, ev.source, &ev.payload);
     let id = ids::new_id();
     diesel::insert_into(events::table)
         .values((
@@ -34,6 +59,7 @@ pub fn record(
             events::actor_id.eq(actor),
             events::depth.eq(depth as i32),
             events::occurred_at.eq(clock::now()),
+            events::collection.eq(ev.collection),
         ))
         .execute(conn)?;
     Ok(id)

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod bundled;
+pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod events;

@@ -22,6 +22,9 @@ pub struct Session {
     pub locale: String,
     /// How many plugin invocations deep this work is.
     pub depth: u32,
+    /// How many events led to this work (0 for a user's own change); events it emits get
+    /// this as their depth.
+    pub chain: u32,
 }
 
 impl Session {
@@ -34,6 +37,7 @@ impl Session {
             request_id: None,
             locale: "en".to_string(),
             depth: 0,
+            chain: 0,
         })
     }
 
@@ -46,6 +50,7 @@ impl Session {
             request_id: None,
             locale: "en".to_string(),
             depth: 0,
+            chain: 0,
         }
     }
 
@@ -71,6 +76,7 @@ impl Session {
             request_id: self.request_id.clone(),
             locale: self.locale.clone(),
             depth: self.depth + 1,
+            chain: self.chain,
         }
     }
 

@@ -31,6 +31,29 @@ impl Event {
     }
 }
 
+/// Honours an event's idempotency key: records it in `collection` (which must declare a
+/// unique text field `key`) and answers `true` the first time, `false` when this delivery was
+/// already applied. Inside the kernel a handler's writes and its delivery commit together,
+/// so this matters for effects outside the kernel (a message sent, a call made).
+///
+/// ```no_run
+/// # use erp_sdk::{Event, Result};
+/// # fn send_sms(_: &str) {}
+/// fn on_deal_won(event: &Event) -> Result<()> {
+///     if erp_sdk::events::first_time(event, "processed")? {
+///         send_sms("Congratulations!");
+///     }
+///     Ok(())
+/// }
+/// ```
+pub fn first_time(event: &Event, collection: &str) -> Result<bool> {
+    match crate::store::create::<serde_json::Value>(collection, &serde_json::json!({ "key": event.idempotency_key })) {
+        Ok(_) => Ok(true),
+        Err(crate::Error::Invalid(fields)) if fields.iter().any(|f| f.field == "key") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Publishes an event named `<this plugin>.<something>` with a payload. It commits with the current change or not
 /// at all. Returns the event id.
 pub fn publish(name: &str, payload: &impl Serialize) -> Result<String> {

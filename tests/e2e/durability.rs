@@ -1,9 +1,10 @@
 //! A server killed with SIGKILL in the middle of a stream of acknowledged writes loses none
-//! of them: every 201 the client saw is there after a restart (SQLite file).
+//! of them, and every committed event still reaches its subscriber exactly once (SQLite file).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -17,13 +18,31 @@ pub(crate) fn admin(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Starts `erp serve` and returns the child with its base URL.
-pub(crate) fn start(db: &str) -> (Child, String) {
+/// A running `erp serve`, killed when dropped (so a failing test leaves no server behind).
+pub(crate) struct Server(Child);
+
+impl Server {
+    /// Kills the server without warning (SIGKILL) and waits for it.
+    pub(crate) fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()?;
+        self.0.wait().map(|_| ())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `erp serve` and returns it with its base URL.
+pub(crate) fn start(db: &str) -> (Server, String) {
     let mut child = Command::new(ERP)
         .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
         .env("ERP_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::null())
         .spawn()
         .expect("spawn erp serve");
     let stdout = child.stdout.take().unwrap();
@@ -36,7 +55,7 @@ pub(crate) fn start(db: &str) -> (Child, String) {
     };
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines.by_ref() {});
-    (child, base)
+    (Server(child), base)
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> String {
@@ -101,7 +120,6 @@ async fn sigkill_during_writes_loses_no_acknowledged_write() {
         }
     }
     child.kill().unwrap();
-    child.wait().unwrap();
     for w in writers {
         w.await.unwrap();
     }
@@ -123,6 +141,151 @@ async fn sigkill_during_writes_loses_no_acknowledged_write() {
         roles["items"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect();
     let lost: Vec<&String> = acked.iter().filter(|n| !stored.contains(*n)).collect();
     child.kill().unwrap();
-    child.wait().unwrap();
     assert!(lost.is_empty(), "{} acknowledged writes lost after SIGKILL: {lost:?}", lost.len());
+}
+
+/// Everything the writers need to reach the current server process.
+#[derive(Clone, Default)]
+struct Target {
+    base: String,
+    token: String,
+}
+
+async fn everything(client: &reqwest::Client, url: String, token: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page_url = match &cursor {
+            Some(c) => format!("{url}?limit=500&cursor={c}"),
+            None => format!("{url}?limit=500"),
+        };
+        let page: Value = client.get(page_url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_while_events_flow_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("events.db").display());
+    admin(&[
+        "admin",
+        "create-user",
+        "--db",
+        &db,
+        "--email",
+        "root@example.com",
+        "--password",
+        "durable-password",
+        "--superadmin",
+    ]);
+    let company = admin(&["admin", "create-company", "--db", &db, "--name", "Busy Ltd", "--owner", "root@example.com"]);
+    let (mut child, base) = start(&db);
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let token = login(&client, &base).await;
+    let counter = crate::support::package("counter");
+    let r = client
+        .post(format!("{base}/api/v1/plugins"))
+        .bearer_auth(&token)
+        .header("content-type", "application/wasm")
+        .body(counter)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    for (plugin, body) in [("notes", json!({})), ("counter", json!({ "grants": ["notes.note"] }))] {
+        let r = client
+            .put(format!("{base}/api/v1/companies/{company}/plugins/{plugin}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+
+    let target = Arc::new(Mutex::new(Target { base: base.clone(), token }));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut writers = Vec::new();
+    for w in 0..3 {
+        let (client, company, target, stop, acked) =
+            (client.clone(), company.clone(), target.clone(), stop.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = { target.lock().unwrap().clone() };
+                let sent = client
+                    .post(format!("{}/api/v1/companies/{company}/data/notes/note", t.base))
+                    .bearer_auth(&t.token)
+                    .json(&json!({ "title": format!("w{w} n{i}") }))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().as_u16() == 201 => {
+                        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+                        acked.lock().unwrap().push(id);
+                        i += 1;
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        }));
+    }
+    // Kill the server three times while notes are written and their events delivered.
+    for round in 0..3 {
+        tokio::time::sleep(Duration::from_millis(600 + round * 250)).await;
+        child.kill().unwrap();
+        let (next, base) = start(&db);
+        child = next;
+        let token = login(&client, &base).await;
+        *target.lock().unwrap() = Target { base, token };
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let t = { target.lock().unwrap().clone() };
+    // Wait for the queue to drain.
+    let mut drained = false;
+    for _ in 0..1200 {
+        let m: Value = client
+            .get(format!("{}/api/v1/events/metrics", t.base))
+            .bearer_auth(&t.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if m["queue_depth"] == 0 {
+            assert_eq!(m["dead_letters"], 0, "{m}");
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(drained, "every committed event is delivered after the restarts");
+    let notes = everything(&client, format!("{}/api/v1/companies/{company}/data/notes/note", t.base), &t.token).await;
+    let seen = everything(&client, format!("{}/api/v1/companies/{company}/data/counter/seen", t.base), &t.token).await;
+    child.kill().unwrap();
+    let note_ids: std::collections::HashSet<String> =
+        notes.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 20, "writes flowed: {}", acked.len());
+    assert!(acked.iter().all(|a| note_ids.contains(a)), "acknowledged notes survive the kills");
+    let created: Vec<&Value> = seen.iter().filter(|s| s["data"]["event"] == "notes.note.created").collect();
+    let mut delivered: Vec<String> =
+        created.iter().map(|s| s["data"]["payload"]["id"].as_str().unwrap().to_string()).collect();
+    delivered.sort();
+    let before = delivered.len();
+    delivered.dedup();
+    assert_eq!(before, delivered.len(), "the subscriber applied each event once");
+    let delivered: std::collections::HashSet<String> = delivered.into_iter().collect();
+    assert_eq!(delivered, note_ids, "every committed note's event reached the subscriber, and nothing else");
 }

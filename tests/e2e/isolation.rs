@@ -54,6 +54,8 @@ fn matrix() -> Vec<Entry> {
             "/api/v1/companies/{id}/data/{plugin}/{collection}/aggregate",
             Some(json!({ "metrics": [{ "op": "count" }] })),
         ),
+        e(Method::GET, "/api/v1/companies/{id}/events", None),
+        e(Method::POST, "/api/v1/companies/{id}/events/{event_id}/replay", Some(json!({}))),
     ]
 }
 
@@ -80,6 +82,7 @@ struct Ids<'a> {
     user: &'a str,
     role: &'a str,
     record: &'a str,
+    event: &'a str,
 }
 
 fn fill(path: &str, ids: &Ids<'_>) -> String {
@@ -91,11 +94,15 @@ fn fill(path: &str, ids: &Ids<'_>) -> String {
         .replace("{collection}", "note")
         .replace("{command}", "stats")
         .replace("{record_id}", ids.record)
+        .replace("{event_id}", ids.event)
 }
 
 /// Templates naming an object below the company, which may belong to another company.
 fn names_an_object(path: &str) -> bool {
-    path.contains("{user_id}") || path.contains("{record_id}") || path.contains("/roles/{name}")
+    path.contains("{user_id}")
+        || path.contains("{record_id}")
+        || path.contains("{event_id}")
+        || path.contains("/roles/{name}")
 }
 
 async fn cross_company_requests_are_not_found(app: &TestApp) {
@@ -119,17 +126,23 @@ async fn cross_company_requests_are_not_found(app: &TestApp) {
     let note =
         app.post(&format!("/api/v1/companies/{b}/data/notes/note"), &bert, json!({ "title": "B's secret plan" })).await;
     let b_note = note.expect(201)["id"].as_str().unwrap().to_string();
+    let b_events = app.get(&format!("/api/v1/companies/{b}/events"), &bert).await;
+    let b_event = b_events.expect(200)["items"][0]["id"].as_str().unwrap().to_string();
 
     let before = app.snapshot().await;
     for entry in matrix() {
         // Company B's ids with Alice's token.
-        let path = fill(entry.path, &Ids { company: &b, user: &bert_id, role: "b-secret", record: &b_note });
+        let path =
+            fill(entry.path, &Ids { company: &b, user: &bert_id, role: "b-secret", record: &b_note, event: &b_event });
         let r = app.call(entry.method.clone(), &path, Some(&alice), entry.body.clone()).await;
         assert_eq!(r.status.as_u16(), 404, "{} {path}: {}", entry.method, r.body);
         assert_eq!(r.code(), "not_found");
         // Alice's own company with objects that only exist in company B.
         if names_an_object(entry.path) {
-            let path = fill(entry.path, &Ids { company: &a, user: &b_only_id, role: "b-secret", record: &b_note });
+            let path = fill(
+                entry.path,
+                &Ids { company: &a, user: &b_only_id, role: "b-secret", record: &b_note, event: &b_event },
+            );
             let r = app.call(entry.method.clone(), &path, Some(&alice), entry.body.clone()).await;
             assert_eq!(r.status.as_u16(), 404, "{} {path}: {}", entry.method, r.body);
         }

@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod bus;
 mod companies;
 mod durability;
 mod identity;

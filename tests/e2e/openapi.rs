@@ -30,6 +30,7 @@ async fn openapi_documents_real_routes(app: &TestApp) {
             .replace("{company_id}", "0190f4a2-0000-7000-8000-000000000000")
             .replace("{user_id}", "0190f4a2-0000-7000-8000-000000000001")
             .replace("{record_id}", "0190f4a2-0000-7000-8000-000000000003")
+            .replace("{event_id}", "0190f4a2-0000-7000-8000-000000000004")
             .replace("{token_id}", "0190f4a2-0000-7000-8000-000000000002")
             .replace("{name}", "x")
             .replace("{plugin}", "x")

@@ -99,7 +99,9 @@ async fn bad_packages_are_refused_with_every_problem(app: &TestApp) {
     assert!(core.body["error"]["message"].as_str().unwrap().contains("core WebAssembly module"), "{}", core.body);
     let empty = upload(Vec::new()).await;
     empty.expect(422);
-    let too_big = upload(vec![0u8; 33 * 1024 * 1024]).await;
+    let too_big = app
+        .call_oversized("POST", "/api/v1/plugins", Some(&app.root), "application/wasm", vec![0u8; 33 * 1024 * 1024])
+        .await;
     too_big.expect(413);
 
     assert_eq!(app.get("/api/v1/plugins", &app.root).await.body["items"], json!([]));

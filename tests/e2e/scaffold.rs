@@ -78,6 +78,5 @@ async fn scaffolded_plugin_builds_installs_and_runs() {
     let count: Value =
         client.post(command("count")).bearer_auth(&token).json(&json!({})).send().await.unwrap().json().await.unwrap();
     child.kill().unwrap();
-    child.wait().unwrap();
     assert_eq!(count, json!({ "open": 1 }));
 }

@@ -26,6 +26,33 @@ pub fn package(krate: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("missing plugin package {}: {e}", path.display()))
 }
 
+/// Event-bus settings for tests: quick retries, short leases, tight polling.
+pub fn fast_bus() -> erp_kernel::bus::BusConfig {
+    erp_kernel::bus::BusConfig {
+        backoff_base: std::time::Duration::from_millis(30),
+        backoff_max: std::time::Duration::from_millis(300),
+        max_attempts: 3,
+        lease: std::time::Duration::from_secs(5),
+        batch: 64,
+        idle_poll: std::time::Duration::from_millis(5),
+        schedule_tick: std::time::Duration::from_millis(50),
+    }
+}
+
+/// Polls `check` until it is true or `secs` pass.
+pub async fn eventually(secs: u64, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
 /// Password every test user gets.
 pub const PASSWORD: &str = "test-password-1";
 
@@ -149,6 +176,8 @@ impl Resp {
 pub struct TestApp {
     pub base: String,
     pub db: Db,
+    /// The kernel behind the server (start its event workers with `start_bus`).
+    pub platform: Platform,
     pub client: reqwest::Client,
     /// Token of the platform operator `root@example.com`.
     pub root: String,
@@ -170,14 +199,21 @@ impl TestApp {
         let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.expect("join").expect("open db");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let platform = Platform::with_db(db.clone()).expect("plugin runtime");
+        let platform = Platform::with_config(db.clone(), fast_bus()).expect("plugin runtime");
         let router = http::router(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ = http::serve(listener, router, std::future::pending()).await;
         });
         let client = reqwest::Client::builder().build().expect("client");
-        let mut app =
-            TestApp { base: format!("http://{addr}"), db, client, root: String::new(), server, _db_guard: guard };
+        let mut app = TestApp {
+            base: format!("http://{addr}"),
+            db,
+            platform,
+            client,
+            root: String::new(),
+            server,
+            _db_guard: guard,
+        };
         let db = app.db.clone();
         tokio::task::spawn_blocking(move || {
             let new = NewUser {
@@ -228,6 +264,43 @@ impl TestApp {
         }
         let res = req.send().await.expect("request");
         Self::read(res).await
+    }
+
+    /// Sends a body the server will refuse before reading all of it, over a plain socket: the
+    /// server may answer and close while the body is still being written, which an ordinary
+    /// client reports as a broken connection instead of the answer.
+    pub async fn call_oversized(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Resp {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.base.trim_start_matches("http://").to_string();
+        let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        let (mut reader, mut writer) = stream.into_split();
+        let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\n{auth}content-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let sender = tokio::spawn(async move {
+            let _ = writer.write_all(head.as_bytes()).await;
+            let _ = writer.write_all(&body).await;
+        });
+        let mut raw = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(20), reader.read_to_end(&mut raw)).await;
+        sender.abort();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+        let code: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // The answer may be chunked: take the JSON object inside.
+        let json = body.find('{').and_then(|start| body.rfind('}').map(|end| &body[start..=end])).unwrap_or("");
+        let body = serde_json::from_str(json).unwrap_or(Value::Null);
+        Resp { status, body, headers: reqwest::header::HeaderMap::new() }
     }
 
     async fn read(res: reqwest::Response) -> Resp {
@@ -305,6 +378,11 @@ impl TestApp {
         self.put(&format!("/api/v1/companies/{company}/plugins/{plugin}"), &self.root, body).await
     }
 
+    /// Starts this node's event dispatcher and scheduler (stopped when dropped).
+    pub fn start_bus(&self) -> erp_kernel::bus::Workers {
+        erp_kernel::bus::start(&self.platform).expect("workers")
+    }
+
     /// Every row of every kernel table as text, to prove that a request changed nothing.
     pub async fn snapshot(&self) -> Vec<(String, Vec<String>)> {
         let db = self.db.clone();
@@ -356,6 +434,11 @@ const TABLES: &[(&str, &str)] = &[
     ),
     ("record_refs", "from_id || '|' || field || '|' || to_id"),
     ("events", "id || '|' || company_id || '|' || name || '|' || payload"),
+    ("deliveries", "id || '|' || event_id || '|' || plugin || '|' || state || '|' || CAST(attempts AS TEXT)"),
+    (
+        "schedule_runs",
+        "company_id || '|' || plugin || '|' || schedule || '|' || CAST(next_run_at AS TEXT) || '|' || CAST(runs AS TEXT)",
+    ),
 ];
 
 fn table_names(conn: &mut DbConn) -> Result<Vec<String>, diesel::result::Error> {

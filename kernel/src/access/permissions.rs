@@ -17,6 +17,11 @@ pub const AUDIT_READ: &str = "kernel.audit.read";
 /// Enable, configure and disable plugins for the company.
 pub const PLUGINS_MANAGE: &str = "kernel.plugins.manage";
 
+/// Read the event log with delivery states.
+pub const EVENTS_READ: &str = "kernel.events.read";
+/// Replay dead-lettered deliveries.
+pub const EVENTS_MANAGE: &str = "kernel.events.manage";
+
 /// Every permission the kernel itself defines, with a description.
 pub const KERNEL_PERMISSIONS: &[(&str, &str)] = &[
     (COMPANY_READ, "View the company"),
@@ -26,6 +31,8 @@ pub const KERNEL_PERMISSIONS: &[(&str, &str)] = &[
     (ROLES_MANAGE, "Create, change and delete custom roles"),
     (AUDIT_READ, "Read the audit log"),
     (PLUGINS_MANAGE, "Enable, configure and disable plugins"),
+    (EVENTS_READ, "Read the event log and delivery states"),
+    (EVENTS_MANAGE, "Replay dead-lettered deliveries"),
 ];
 
 /// True when `grant` allows `required`. `required` is always a concrete permission.

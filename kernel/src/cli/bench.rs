@@ -36,6 +36,8 @@ pub struct BenchOptions {
     pub records: usize,
     /// Repetitions of the per-call benchmarks.
     pub calls: usize,
+    /// Events for the delivery throughput benchmark.
+    pub events: usize,
 }
 
 fn per_op(total: Duration, n: usize) -> f64 {
@@ -190,6 +192,105 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
         millis(p99.as_secs_f64()),
         p50.as_secs_f64() / 5e-3
     );
+
+    // 4. After-commit events to a no-op subscriber.
+    event_bench(&platform, &company_id, opts.events)?;
+    Ok(())
+}
+
+/// The no-op subscriber package built next to the kernel (absent outside a source build).
+fn sink_package() -> Option<Vec<u8>> {
+    std::fs::read(std::path::Path::new(env!("ERP_PLUGIN_PACKAGES")).join("sink.wasm")).ok()
+}
+
+/// Queues `n` committed `notes.note.created` events with one delivery each to the sink, in
+/// transactions of 500, with raw inserts (the same rows `emit` writes).
+fn queue_events(platform: &Platform, company_id: &str, n: usize) -> anyhow::Result<()> {
+    let mut done = 0;
+    while done < n {
+        let end = (done + 500).min(n);
+        let now = crate::clock::now();
+        let mut evs = Vec::new();
+        let mut dels = Vec::new();
+        for _ in done..end {
+            let (eid, did) = (ids::new_id(), ids::new_id());
+            evs.push(format!("('{eid}', '{company_id}', 'notes.note.created', 'notes', '{{\"id\": \"{eid}\"}}', NULL, 0, {now}, 'note')"));
+            dels.push(format!("('{did}', '{eid}', '{company_id}', 'sink', 'drop', 'pending', 0, {now}, {now})"));
+        }
+        let sql = format!(
+            "INSERT INTO events (id, company_id, name, source, payload, actor_id, depth, occurred_at, collection) VALUES {}; \
+             INSERT INTO deliveries (id, event_id, company_id, plugin, handler, state, attempts, next_attempt_at, created_at) VALUES {};",
+            evs.join(", "),
+            dels.join(", ")
+        );
+        platform.db.write_blocking(|conn| conn.batch_execute(&sql).map_err(crate::storage::StoreError::from))?;
+        done = end;
+    }
+    Ok(())
+}
+
+fn pending(platform: &Platform) -> anyhow::Result<i64> {
+    use crate::storage::schema::deliveries;
+    use diesel::prelude::*;
+    Ok(platform.db.read_blocking(|conn| {
+        deliveries::table
+            .filter(deliveries::state.eq("pending"))
+            .count()
+            .get_result(conn)
+            .map_err(crate::storage::StoreError::from)
+    })?)
+}
+
+fn event_bench(platform: &Platform, company_id: &str, n: usize) -> anyhow::Result<()> {
+    let Some(sink) = sink_package() else {
+        println!("events: skipped (the sink test plugin is not built next to this binary)");
+        return Ok(());
+    };
+    lifecycle::install(platform, &sink, &crate::audit::Actor::system())?;
+    {
+        let mut session = Session::begin(&platform.db, company_id, None)?;
+        lifecycle::enable(platform, &mut session, &CompanyScope::system(company_id), "sink", EnableRequest::default())?;
+        session.commit()?;
+    }
+    // Throughput: a full queue drained by one node.
+    queue_events(platform, company_id, n)?;
+    let started = Instant::now();
+    let workers = crate::bus::start(platform)?;
+    while pending(platform)? > 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    workers.stop();
+    println!(
+        "after-commit events delivered to a no-op subscriber: {rate:.0} events/s ({n} events); target 10000 events/s ({:.2}x the target)",
+        rate / 10_000.0
+    );
+    // Latency at half that rate, for three seconds.
+    platform.bus.stats.reset_latencies();
+    let workers = crate::bus::start(platform)?;
+    let per_tick = ((rate / 2.0) / 100.0).max(1.0) as usize;
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        let tick = Instant::now();
+        queue_events(platform, company_id, per_tick)?;
+        sent += per_tick;
+        std::thread::sleep(Duration::from_millis(10).saturating_sub(tick.elapsed()));
+    }
+    while pending(platform)? > 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    workers.stop();
+    let offered = sent as f64 / 3.0;
+    match platform.bus.stats.latency_percentiles() {
+        Some((p50, p99)) => println!(
+            "commit-to-delivery latency at {offered:.0} events/s: p50 {} , p99 {}; target p99 under 50 ms ({:.2}x the target)",
+            millis(p50 as f64 / 1e6),
+            millis(p99 as f64 / 1e6),
+            p99 as f64 / 50_000.0
+        ),
+        None => println!("commit-to-delivery latency: no deliveries measured"),
+    }
     Ok(())
 }
 

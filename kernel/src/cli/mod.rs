@@ -42,6 +42,9 @@ enum Command {
         /// Repetitions of the per-call benchmarks.
         #[arg(long, default_value_t = 5_000)]
         calls: usize,
+        /// Events for the delivery throughput benchmark.
+        #[arg(long, default_value_t = 50_000)]
+        events: usize,
     },
 }
 
@@ -155,7 +158,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             admin::create_user(&a.db.db, &a.email, &a.password, a.name.as_deref(), a.superadmin)
         }
         Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
-        Command::Bench { db, records, calls } => bench::run(bench::BenchOptions { db, records, calls }),
+        Command::Bench { db, records, calls, events } => bench::run(bench::BenchOptions { db, records, calls, events }),
         Command::Plugin(PluginCommand::Install { db, file }) => plugin::install(&db.db, &file),
         Command::Plugin(PluginCommand::List { db }) => plugin::list(&db.db),
         Command::Plugin(PluginCommand::Enable { db, name, company, grants, config }) => {

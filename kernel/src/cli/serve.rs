@@ -32,6 +32,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let workers = crate::bus::start(&platform).context("starting the event dispatcher and scheduler")?;
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -44,6 +45,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("Log in as {} with password {}", demo::EMAIL, demo::PASSWORD);
     }
     http::serve(listener, router, shutdown_signal()).await?;
+    tokio::task::spawn_blocking(move || workers.stop()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::access::CompanyScope;
 use crate::access::permissions::{COMPANY_READ, PLUGINS_MANAGE};
 use crate::audit::{self, Actor, Entry, Outcome};
 use crate::clock;
-use crate::events;
+use crate::events::NewEvent;
 use crate::records::values::validate_object;
 use crate::records::{self, Collection};
 use crate::session::Session;
@@ -483,14 +483,11 @@ pub fn enable(
         },
     )?;
     if existing.is_none() {
-        events::record(
-            conn,
-            &company,
-            "kernel.plugin.enabled",
-            "kernel",
-            &json!({ "plugin": name, "version": m.plugin.version.to_string() }),
-            scope.user(),
-            0,
+        let payload = json!({ "plugin": name, "version": m.plugin.version.to_string() });
+        crate::bus::emit(
+            platform,
+            session,
+            NewEvent { name: "kernel.plugin.enabled", source: "kernel", payload, collection: None },
         )?;
     }
     Ok(Enabled { manifest: loaded.manifest.clone(), grants, config, enabled_at, has_webhook_secret: has_secret })
@@ -530,7 +527,12 @@ pub fn disable(
             detail: json!({}),
         },
     )?;
-    events::record(conn, &company, "kernel.plugin.disabled", "kernel", &json!({ "plugin": name }), scope.user(), 0)?;
+    let payload = json!({ "plugin": name });
+    crate::bus::emit(
+        platform,
+        session,
+        NewEvent { name: "kernel.plugin.disabled", source: "kernel", payload, collection: None },
+    )?;
     Ok(())
 }
 

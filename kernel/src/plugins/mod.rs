@@ -10,6 +10,8 @@ pub mod registry;
 use std::sync::Arc;
 
 use crate::access::{self, AccessError, CompanyScope};
+use crate::bus::{Bus, BusConfig};
+use crate::events::NewEvent;
 use crate::records::{Collection, Hooks, RecordError, WriteCheck};
 use crate::session::Session;
 use crate::storage::{Db, StoreError};
@@ -145,25 +147,32 @@ impl From<diesel::result::Error> for PluginError {
     }
 }
 
-/// The kernel's shared services: the database and the plugin runtime. Cheap to clone.
+/// The kernel's shared services: the database, the plugin runtime and the event bus. Cheap
+/// to clone.
 #[derive(Clone, Debug)]
 pub struct Platform {
     /// The database.
     pub db: Db,
     /// The plugin runtime and registry.
     pub plugins: PluginHost,
+    /// The event bus of this node.
+    pub bus: Bus,
 }
 
 impl Platform {
     /// Opens the database at `url` and starts the plugin runtime.
     pub fn open(url: &str) -> anyhow::Result<Platform> {
-        let db = Db::open(url)?;
-        Ok(Platform { db, plugins: PluginHost::new()? })
+        Platform::with_db(Db::open(url)?)
     }
 
     /// Wraps an open database.
     pub fn with_db(db: Db) -> anyhow::Result<Platform> {
-        Ok(Platform { db, plugins: PluginHost::new()? })
+        Platform::with_config(db, BusConfig::default())
+    }
+
+    /// Wraps an open database, with explicit event-bus settings.
+    pub fn with_config(db: Db, bus: BusConfig) -> anyhow::Result<Platform> {
+        Ok(Platform { db, plugins: PluginHost::new()?, bus: Bus::new(bus) })
     }
 }
 
@@ -194,6 +203,11 @@ impl Hooks for Platform {
         let active =
             Arc::new(self.plugins.active(session.conn()?, &company, &coll.plugin).map_err(RecordError::Plugin)?);
         self.plugins.invoke(self, session, &active, None, host::Call::Validate { collection: &coll.name, check })?;
+        Ok(())
+    }
+
+    fn publish(&self, session: &mut Session, event: NewEvent<'_>) -> Result<(), RecordError> {
+        crate::bus::emit(self, session, event)?;
         Ok(())
     }
 }

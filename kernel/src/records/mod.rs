@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::access::CompanyScope;
-use crate::events;
+use crate::events::{self, NewEvent};
 use crate::plugins::manifest::{Access, CapabilitySpec, CollectionSpec, Manifest};
 use crate::session::Session;
 use crate::storage::{DbConn, StoreError};
@@ -223,6 +223,9 @@ pub struct WriteCheck {
 pub trait Hooks {
     /// Runs the owning plugin's validation hook; an error vetoes the write.
     fn validate_write(&self, session: &mut Session, coll: &Collection, check: &WriteCheck) -> Result<(), RecordError>;
+
+    /// Emits a record event (synchronous subscribers may veto).
+    fn publish(&self, session: &mut Session, event: NewEvent<'_>) -> Result<(), RecordError>;
 }
 
 /// Hooks that do nothing (kernel-internal writes, tests).
@@ -231,6 +234,12 @@ pub struct NoHooks;
 
 impl Hooks for NoHooks {
     fn validate_write(&self, _: &mut Session, _: &Collection, _: &WriteCheck) -> Result<(), RecordError> {
+        Ok(())
+    }
+
+    fn publish(&self, session: &mut Session, event: NewEvent<'_>) -> Result<(), RecordError> {
+        let (company, actor, depth) = (session.company_id.clone(), session.user_id.clone(), session.chain);
+        events::insert(session.conn()?, &company, &event, actor.as_deref(), depth)?;
         Ok(())
     }
 }
@@ -254,11 +263,15 @@ fn refuse_hidden_writes(coll: &Collection, vis: Visibility, data: &Map<String, V
     }
 }
 
-fn emit(session: &mut Session, coll: &Collection, what: &str, payload: Value) -> Result<(), RecordError> {
+fn emit(
+    session: &mut Session,
+    hooks: &dyn Hooks,
+    coll: &Collection,
+    what: &str,
+    payload: Value,
+) -> Result<(), RecordError> {
     let name = format!("{}.{}.{what}", coll.plugin, coll.name);
-    let (company, actor, depth) = (session.company_id.clone(), session.user_id.clone(), session.depth);
-    events::record(session.conn()?, &company, &name, &coll.plugin, &payload, actor.as_deref(), depth)?;
-    Ok(())
+    hooks.publish(session, NewEvent { name: &name, source: &coll.plugin, payload, collection: Some(&coll.name) })
 }
 
 /// Strips what the caller may not see: sensitive fields without the permission, and, for
@@ -315,7 +328,7 @@ pub fn create(
         hooks.validate_write(session, coll, &check)?;
     }
     let created = store::insert(session.conn()?, &company, coll, data, caller.user_id())?;
-    emit(session, coll, "created", json!({ "id": created.id, "after": created.data }))?;
+    emit(session, hooks, coll, "created", json!({ "id": created.id, "after": created.data }))?;
     Ok(shown(created, coll, vis, caller))
 }
 
@@ -380,6 +393,7 @@ pub fn update(
     let updated = store::replace(session.conn()?, &company, coll, &current, merged, caller.user_id())?;
     emit(
         session,
+        hooks,
         coll,
         "updated",
         json!({ "id": id, "version": updated.version, "before": current.data, "after": updated.data }),
@@ -418,7 +432,7 @@ pub fn delete(
         hooks.validate_write(session, coll, &check)?;
     }
     store::remove(session.conn()?, &company, &current)?;
-    emit(session, coll, "deleted", json!({ "id": id, "before": current.data }))?;
+    emit(session, hooks, coll, "deleted", json!({ "id": id, "before": current.data }))?;
     Ok(())
 }
 

@@ -167,6 +167,41 @@ diesel::table! {
         actor_id -> Nullable<Text>,
         depth -> Integer,
         occurred_at -> BigInt,
+        collection -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        event_id -> Text,
+        company_id -> Text,
+        plugin -> Text,
+        handler -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+        delivered_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    schedule_runs (company_id, plugin, schedule) {
+        company_id -> Text,
+        plugin -> Text,
+        schedule -> Text,
+        next_run_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_started_at -> Nullable<BigInt>,
+        last_finished_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        runs -> BigInt,
     }
 }
 
@@ -177,6 +212,7 @@ diesel::joinable!(roles -> companies (company_id));
 
 diesel::joinable!(company_plugins -> plugins (plugin));
 diesel::joinable!(record_keys -> records (record_id));
+diesel::joinable!(deliveries -> events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -194,4 +230,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     record_unique,
     record_refs,
     events,
+    deliveries,
+    schedule_runs,
 );

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::{ListOf, PageQuery, company_read, time};
 use crate::access::permissions::COMPANY_READ;
 use crate::audit::{self, Entry, Outcome};
+use crate::events::NewEvent;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
@@ -52,6 +53,14 @@ pub(crate) async fn create_company(
         .db
         .write(move |conn| {
             let company = companies::create(conn, &body.name, &owner)?;
+            // A new company has no plugins enabled yet, so nobody can subscribe to this one.
+            let event = NewEvent {
+                name: "kernel.company.created",
+                source: "kernel",
+                payload: serde_json::json!({ "name": company.name }),
+                collection: None,
+            };
+            crate::events::insert(conn, &company.id, &event, Some(&owner), 0)?;
             audit::record(
                 conn,
                 Entry {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ListOf, PageQuery, company_read, company_write, time};
+use super::{ListOf, PageQuery, company_read, company_work, kernel_event, time};
 use crate::access::permissions::{MEMBERS_MANAGE, MEMBERS_READ};
 use crate::access::{CompanyScope, roles};
 use crate::audit::{self, Actor, Entry, Outcome};
@@ -117,14 +117,24 @@ pub(crate) async fn add_member(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> Result<(StatusCode, Json<MemberOut>), ApiError> {
-    let member = company_write(&state, &auth, &id, "member.add", move |conn, scope, actor| {
+    let platform = state.platform.clone();
+    let member = company_work(&state, &auth, &id, "member.add", move |session, scope, actor| {
         scope.require(MEMBERS_MANAGE)?;
+        let conn = session.conn()?;
         let user = users::find_by_email(conn, &body.email)?
             .ok_or_else(|| Invalid::one("email", "no user with this e-mail"))?;
         check_grantable(conn, scope, &body.role)?;
         members::add(conn, &scope.company_id, &user.id, &body.role)?;
         audit_member(conn, scope, actor, "member.add", &user.id, serde_json::json!({ "role": body.role }))?;
-        members::get(conn, &scope.company_id, &user.id)?.ok_or_else(|| ApiError::internal("member vanished"))
+        let member =
+            members::get(conn, &scope.company_id, &user.id)?.ok_or_else(|| ApiError::internal("member vanished"))?;
+        kernel_event(
+            &platform,
+            session,
+            "kernel.member.added",
+            serde_json::json!({ "user_id": user.id, "role": body.role }),
+        )?;
+        Ok(member)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(member.into())))
@@ -141,8 +151,10 @@ pub(crate) async fn update_member(
     ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<Json<MemberOut>, ApiError> {
     let user_id = ids::parse(&user_id).ok_or_else(ApiError::not_found)?;
-    let member = company_write(&state, &auth, &id, "member.update", move |conn, scope, actor| {
+    let platform = state.platform.clone();
+    let member = company_work(&state, &auth, &id, "member.update", move |session, scope, actor| {
         scope.require(MEMBERS_MANAGE)?;
+        let conn = session.conn()?;
         let current = members::get(conn, &scope.company_id, &user_id)?.ok_or_else(ApiError::not_found)?;
         check_grantable(conn, scope, &body.role)?;
         if current.role == roles::OWNER && body.role != roles::OWNER {
@@ -162,7 +174,10 @@ pub(crate) async fn update_member(
             &user_id,
             serde_json::json!({ "from": current.role, "to": body.role }),
         )?;
-        members::get(conn, &scope.company_id, &user_id)?.ok_or_else(ApiError::not_found)
+        let member = members::get(conn, &scope.company_id, &user_id)?.ok_or_else(ApiError::not_found)?;
+        let payload = serde_json::json!({ "user_id": user_id, "from": current.role, "to": body.role });
+        kernel_event(&platform, session, "kernel.member.role_changed", payload)?;
+        Ok(member)
     })
     .await?;
     Ok(Json(member.into()))
@@ -178,10 +193,12 @@ pub(crate) async fn remove_member(
     ApiPath((id, user_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let user_id = ids::parse(&user_id).ok_or_else(ApiError::not_found)?;
-    company_write(&state, &auth, &id, "member.remove", move |conn, scope, actor| {
+    let platform = state.platform.clone();
+    company_work(&state, &auth, &id, "member.remove", move |session, scope, actor| {
         if user_id != scope.user_id {
             scope.require(MEMBERS_MANAGE)?;
         }
+        let conn = session.conn()?;
         let current = members::get(conn, &scope.company_id, &user_id)?.ok_or_else(ApiError::not_found)?;
         if current.role == roles::OWNER {
             if !scope.is_owner() {
@@ -192,7 +209,8 @@ pub(crate) async fn remove_member(
             }
         }
         members::remove(conn, &scope.company_id, &user_id)?;
-        audit_member(conn, scope, actor, "member.remove", &user_id, serde_json::json!({ "role": current.role }))
+        audit_member(conn, scope, actor, "member.remove", &user_id, serde_json::json!({ "role": current.role }))?;
+        kernel_event(&platform, session, "kernel.member.removed", serde_json::json!({ "user_id": user_id }))
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -5,6 +5,7 @@ mod auth;
 mod commands;
 mod companies;
 mod company_plugins;
+mod events;
 mod health;
 mod me;
 mod members;
@@ -30,8 +31,10 @@ use super::extract::Auth;
 use crate::access::CompanyScope;
 use crate::audit::{self, Actor, Entry, Outcome};
 use crate::clock;
+use crate::events::NewEvent;
 use crate::ids;
 use crate::paging::{Page, PageRequest};
+use crate::plugins::Platform;
 use crate::session::Session;
 use crate::storage::{DbConn, run_blocking};
 
@@ -45,7 +48,8 @@ use crate::storage::{DbConn, run_blocking};
         (name = "companies", description = "Companies, members, roles and audit"),
         (name = "plugins", description = "Installed plugins and their per-company lifecycle"),
         (name = "records", description = "Records of the collections plugins declare"),
-        (name = "webhooks", description = "Inbound webhooks delivered to plugins")
+        (name = "webhooks", description = "Inbound webhooks delivered to plugins"),
+        (name = "events", description = "The event log, deliveries and dead letters")
     )
 )]
 struct ApiDoc;
@@ -86,6 +90,9 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(records::query_records))
         .routes(routes!(records::aggregate_records))
         .routes(webhooks::route())
+        .routes(routes!(events::list_events))
+        .routes(routes!(events::replay_event))
+        .routes(routes!(events::metrics))
 }
 
 /// The OpenAPI document of the real routes, as JSON text.
@@ -228,6 +235,17 @@ pub(crate) async fn company_work<T: Send + 'static>(
         }
     }
     result
+}
+
+/// Emits a kernel event (`kernel.member.added`, ...) in the unit of work.
+pub(crate) fn kernel_event(
+    platform: &Platform,
+    session: &mut Session,
+    name: &str,
+    payload: serde_json::Value,
+) -> Result<(), ApiError> {
+    crate::bus::emit(platform, session, NewEvent { name, source: "kernel", payload, collection: None })?;
+    Ok(())
 }
 
 /// [`company_work`] for changes that only need the connection.

@@ -92,6 +92,15 @@ pub enum Call<'a> {
         /// The write.
         check: &'a WriteCheck,
     },
+    /// `handle-event` for a subscription.
+    Event {
+        /// Handler name from the subscription.
+        handler: &'a str,
+        /// The event, as this subscriber may see it.
+        event: &'a DeliveredEvent,
+        /// Inside the transaction (hook budget) or after commit (command budget).
+        sync: bool,
+    },
     /// `run-schedule`.
     Schedule {
         /// Schedule name.
@@ -117,18 +126,36 @@ pub enum Call<'a> {
 
 impl Call<'_> {
     fn is_hook(&self) -> bool {
-        matches!(self, Call::Validate { .. })
+        matches!(self, Call::Validate { .. } | Call::Event { sync: true, .. })
     }
 
     fn describe(&self) -> String {
         match self {
             Call::Command { name, .. } => format!("command {name}"),
             Call::Validate { collection, .. } => format!("validation of {collection}"),
+            Call::Event { handler, event, .. } => format!("handler {handler} for {}", event.name),
             Call::Schedule { name } => format!("schedule {name}"),
             Call::Migrate { from } => format!("migration from {from}"),
             Call::Webhook { name, .. } => format!("webhook {name}"),
         }
     }
+}
+
+/// An event as delivered to one subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredEvent {
+    /// Event id.
+    pub id: String,
+    /// Event name.
+    pub name: String,
+    /// Payload as the subscriber may see it (JSON text).
+    pub payload: String,
+    /// Who caused it.
+    pub actor: Option<String>,
+    /// When (RFC 3339).
+    pub occurred_at: String,
+    /// Stable across redeliveries to this subscriber.
+    pub idempotency_key: String,
 }
 
 /// What a plugin answered.
@@ -389,6 +416,17 @@ impl PluginHost {
                     after: check.after.as_ref().map(|v| v.to_string()),
                 };
                 h.call_validate_write(&mut *store, &arg)?.map(|()| Answer::Done)
+            }
+            Call::Event { handler, event, .. } => {
+                let arg = wit::Event {
+                    id: event.id.clone(),
+                    name: event.name.clone(),
+                    payload: event.payload.clone(),
+                    actor: event.actor.clone(),
+                    occurred_at: event.occurred_at.clone(),
+                    idempotency_key: event.idempotency_key.clone(),
+                };
+                h.call_handle_event(&mut *store, handler, &arg)?.map(|()| Answer::Done)
             }
             Call::Schedule { name } => h.call_run_schedule(&mut *store, name)?.map(|()| Answer::Done),
             Call::Migrate { from } => h.call_migrate(&mut *store, from)?.map(|()| Answer::Done),

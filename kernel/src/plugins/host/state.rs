@@ -336,21 +336,10 @@ impl events::Host for HostState {
         }
         let result = (|| {
             let payload = parse_json("payload", &payload)?;
-            let (company, actor, depth, source) = (
-                self.session.company_id.clone(),
-                self.session.user_id.clone(),
-                self.session.depth,
-                self.plugin().to_string(),
-            );
-            Ok(crate::events::record(
-                self.session.conn()?,
-                &company,
-                &name,
-                &source,
-                &payload,
-                actor.as_deref(),
-                depth,
-            )?)
+            let source = self.plugin().to_string();
+            let platform = self.platform.clone();
+            let event = crate::events::NewEvent { name: &name, source: &source, payload, collection: None };
+            Ok(crate::bus::emit(&platform, &mut self.session, event)?)
         })();
         self.answer(result)
     }

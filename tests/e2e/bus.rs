@@ -15,6 +15,8 @@ use crate::both_backends;
 use crate::support::{TestApp, eventually, fast_bus, package};
 
 both_backends!(
+    deliveries_keep_event_order_per_subscriber,
+    a_worker_whose_lease_expired_cannot_complete,
     after_commit_events_reach_enabled_subscribers_with_visible_fields,
     failing_subscriber_backs_off_dead_letters_and_replays,
     synchronous_hooks_veto_the_whole_change,
@@ -381,4 +383,69 @@ async fn two_nodes_share_one_queue(app: &TestApp) {
     .unwrap()
     .unwrap();
     assert_eq!(not_done, 0);
+}
+
+async fn notes_in_order(app: &TestApp, co: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let r = app
+            .post(&format!("/api/v1/companies/{co}/data/notes/note"), &app.root, json!({ "title": format!("n{i}") }))
+            .await;
+        ids.push(r.expect(201)["id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
+async fn deliveries_keep_event_order_per_subscriber(app: &TestApp) {
+    install(app, &["notes", "counter", "flaky"]).await;
+    let co = setup(
+        app,
+        "Acme",
+        &[("notes", json!({})), ("counter", json!({})), ("flaky", json!({ "config": { "fail": false } }))],
+    )
+    .await;
+    let ids = notes_in_order(app, &co, 40).await;
+    let _workers = app.start_bus();
+    assert!(eventually(30, async || seen(app, &co).await.len() == 40).await);
+    // `seen` records get time-ordered ids as they are written: the order the events arrived.
+    let arrived: Vec<String> =
+        seen(app, &co).await.iter().map(|s| s["payload"]["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(arrived, ids, "each subscriber gets a company's events in the order they happened");
+    let got = app.get(&format!("/api/v1/companies/{co}/data/flaky/got?limit=500"), &app.root).await;
+    assert_eq!(got.expect(200)["items"].as_array().unwrap().len(), 40);
+}
+
+async fn a_worker_whose_lease_expired_cannot_complete(app: &TestApp) {
+    install(app, &["notes", "counter"]).await;
+    let co = setup(app, "Acme", &[("notes", json!({})), ("counter", json!({}))]).await;
+    notes_in_order(app, &co, 5).await;
+    let slow = Platform::with_config(app.db.clone(), fast_bus()).unwrap();
+    let quick = Platform::with_config(app.db.clone(), fast_bus()).unwrap();
+    let db = app.db.clone();
+    let (stale, fresh) = tokio::task::spawn_blocking(move || {
+        use erp_kernel::bus::dispatch;
+        // The slow node claims the work, then stalls past its lease.
+        let claimed = dispatch::claim(&slow).unwrap();
+        assert_eq!(claimed.len(), 5);
+        db.write_blocking(|conn| {
+            diesel::update(deliveries::table)
+                .set(deliveries::lease_until.eq(Some(1_i64)))
+                .execute(conn)
+                .map_err(StoreError::from)
+        })
+        .unwrap();
+        // Another node takes the expired leases and delivers.
+        let taken = dispatch::claim(&quick).unwrap();
+        assert_eq!(taken.len(), 5, "expired leases can be claimed again");
+        let fresh = dispatch::deliver(&quick, taken).unwrap();
+        // The stale node wakes up and tries to finish: nothing of its work may stick.
+        let stale = dispatch::deliver(&slow, claimed).unwrap();
+        (stale, fresh)
+    })
+    .await
+    .unwrap();
+    assert_eq!(fresh, 5);
+    assert_eq!(stale, 0, "a worker that lost its lease completes nothing");
+    assert_eq!(seen(app, &co).await.len(), 5, "each event applied once");
+    assert!(delivery_states(app, &co).await.iter().all(|(_, s)| s == "done"));
 }

@@ -165,12 +165,16 @@ fn undo(conn: &mut DbConn) -> Result<(), StoreError> {
     Ok(<DbConn as Connection>::TransactionManager::rollback_transaction(conn)?)
 }
 
-/// Marks a delivery done, if this node still holds its lease.
-fn complete(conn: &mut DbConn, id: &str, me: &str, attempts: i32) -> Result<bool, StoreError> {
-    let n = diesel::update(deliveries::table.filter(deliveries::id.eq(id)).filter(deliveries::lease_owner.eq(me)))
+/// Marks deliveries done, if this node still holds all their leases; false otherwise (the
+/// caller then rolls everything back).
+fn complete(conn: &mut DbConn, ids: &[String], me: &str) -> Result<bool, StoreError> {
+    if ids.is_empty() {
+        return Ok(true);
+    }
+    let n = diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)).filter(deliveries::lease_owner.eq(me)))
         .set((
             deliveries::state.eq("done"),
-            deliveries::attempts.eq(attempts + 1),
+            deliveries::attempts.eq(deliveries::attempts + 1),
             deliveries::delivered_at.eq(clock::now()),
             deliveries::delivered_by.eq(me),
             deliveries::lease_owner.eq(None::<String>),
@@ -178,7 +182,7 @@ fn complete(conn: &mut DbConn, id: &str, me: &str, attempts: i32) -> Result<bool
             deliveries::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
-    Ok(n == 1)
+    Ok(n == ids.len())
 }
 
 /// Records a failed attempt: retry later with backoff, or dead letter after the last attempt.
@@ -244,6 +248,8 @@ pub fn deliver(platform: &Platform, claimed: Vec<Claimed>) -> Result<usize, Plug
     let mut owners: HashMap<String, Option<Arc<Manifest>>> = HashMap::new();
     let mut failed_queues: HashSet<(String, String)> = HashSet::new();
     let mut skipped: Vec<String> = Vec::new();
+    let mut done: Vec<String> = Vec::new();
+    let mut latencies: Vec<i64> = Vec::new();
     let mut settled = 0;
     for c in claimed.iter().filter(|c| held.contains(&c.id)) {
         let queue = (c.company_id.clone(), c.plugin.clone());
@@ -308,14 +314,9 @@ pub fn deliver(platform: &Platform, claimed: Vec<Claimed>) -> Result<usize, Plug
         match outcome {
             Ok(_) => {
                 release(tx.conn())?;
-                if complete(tx.conn(), &c.id, &me, c.attempts)? {
-                    platform.bus.stats.delivered(clock::now() - ev.occurred_at);
-                    settled += 1;
-                } else {
-                    // Lease lost under us: give everything back.
-                    drop(tx);
-                    return Ok(0);
-                }
+                done.push(c.id.clone());
+                latencies.push(ev.occurred_at);
+                settled += 1;
             }
             Err(e) => {
                 undo(tx.conn())?;
@@ -325,6 +326,10 @@ pub fn deliver(platform: &Platform, claimed: Vec<Claimed>) -> Result<usize, Plug
             }
         }
     }
+    if !complete(tx.conn(), &done, &me)? {
+        // A lease was lost under us: give everything back; the new holder delivers.
+        return Ok(0);
+    }
     if !skipped.is_empty() {
         diesel::update(
             deliveries::table.filter(deliveries::id.eq_any(&skipped)).filter(deliveries::lease_owner.eq(&me)),
@@ -333,6 +338,10 @@ pub fn deliver(platform: &Platform, claimed: Vec<Claimed>) -> Result<usize, Plug
         .execute(tx.conn())?;
     }
     tx.commit()?;
+    let now = clock::now();
+    for occurred in latencies {
+        platform.bus.stats.delivered(now - occurred);
+    }
     Ok(settled)
 }
 

@@ -48,7 +48,7 @@ impl Default for BusConfig {
             backoff_max: Duration::from_secs(600),
             max_attempts: 8,
             lease: Duration::from_secs(30),
-            batch: 256,
+            batch: 512,
             idle_poll: Duration::from_millis(10),
             schedule_tick: Duration::from_millis(500),
         }

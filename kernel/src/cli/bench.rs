@@ -348,6 +348,13 @@ fn bulk_notes(platform: &Platform, company_id: &str, n: usize) -> anyhow::Result
         platform.db.write_blocking(|conn| conn.batch_execute(&sql).map_err(crate::storage::StoreError::from))?;
         done = end;
     }
+    // A bulk load leaves PostgreSQL's planner statistics stale until autovacuum catches up;
+    // measure the steady state.
+    if platform.db.backend() == Backend::Postgres {
+        platform.db.read_blocking(|conn| {
+            conn.batch_execute("ANALYZE records; ANALYZE record_keys;").map_err(crate::storage::StoreError::from)
+        })?;
+    }
     Ok(())
 }
 

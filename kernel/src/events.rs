@@ -26,19 +26,6 @@ pub struct NewEvent<'a> {
     pub collection: Option<&'a str>,
 }
 
-/// Writes an event; returns its id.
-pub fn record(
-    conn: &mut DbConn,
-    company_id: &str,
-    name: &str,
-    source: &str,
-    payload: &Value,
-    actor: Option<&str>,
-    depth: u32,
-) -> Result<String, StoreError> {
-    insert(conn, company_id, &NewEvent { name, source, payload: payload.clone(), collection: None }, actor, depth)
-}
-
 /// Writes an event row; returns its id.
 pub fn insert(
     conn: &mut DbConn,

@@ -87,6 +87,31 @@ impl Session {
         }
     }
 
+    /// Runs `f` inside a savepoint: when it fails, everything it did is undone, even if a
+    /// caller further up (a plugin, say) ignores the error and carries on.
+    pub fn atomically<T, E>(&mut self, f: impl FnOnce(&mut Session) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        use diesel::connection::TransactionManager;
+        type Manager = <DbConn as diesel::Connection>::TransactionManager;
+        Manager::begin_transaction(self.conn()?).map_err(StoreError::from)?;
+        match f(self) {
+            Ok(value) => {
+                Manager::commit_transaction(self.conn()?).map_err(StoreError::from)?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Ok(conn) = self.conn()
+                    && let Err(undo) = Manager::rollback_transaction(conn)
+                {
+                    tracing::warn!(error = %undo, "rollback to savepoint failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Commits the work.
     pub fn commit(mut self) -> Result<(), StoreError> {
         match self.tx.take() {

@@ -18,11 +18,12 @@ use erp_kernel::access::CompanyScope;
 use erp_kernel::audit::Actor;
 use erp_kernel::identity::users::{self, NewUser};
 use erp_kernel::identity::{IdentityError, companies};
+use erp_kernel::plugins::host::Call;
 use erp_kernel::plugins::lifecycle::{self, EnableRequest};
 use erp_kernel::plugins::{GuestError, Platform, PluginError};
 use erp_kernel::records::{self, Caller, Collection};
 use erp_kernel::session::Session;
-use erp_kernel::storage::Db;
+use erp_kernel::storage::{Db, StoreError};
 use serde_json::Value;
 
 use crate::error::{Error, FieldError};
@@ -163,7 +164,15 @@ impl TestKernel {
         &self,
         f: impl FnOnce(&Platform, &mut Session, &CompanyScope) -> Result<T, PluginError>,
     ) -> Result<T, Error> {
-        let mut session = Session::begin(&self.platform.db, &self.company_id, None).map_err(kernel_error)?;
+        self.work_as(None, f)
+    }
+
+    fn work_as<T>(
+        &self,
+        user: Option<&str>,
+        f: impl FnOnce(&Platform, &mut Session, &CompanyScope) -> Result<T, PluginError>,
+    ) -> Result<T, Error> {
+        let mut session = Session::begin(&self.platform.db, &self.company_id, user).map_err(kernel_error)?;
         let scope = CompanyScope::system(&self.company_id);
         let value = f(&self.platform, &mut session, &scope).map_err(from_plugin_error)?;
         session.commit().map_err(kernel_error)?;
@@ -179,12 +188,86 @@ impl TestKernel {
 
     /// Runs a command as a user holding only `permissions`.
     pub fn command_as(&self, permissions: &[&str], command: &str, input: Value) -> Result<Value, Error> {
+        self.command_as_user("", permissions, command, input)
+    }
+
+    /// Runs a command as the user `user_id` holding only `permissions` (the plugin sees the
+    /// id in its calling context).
+    pub fn command_as_user(
+        &self,
+        user_id: &str,
+        permissions: &[&str],
+        command: &str,
+        input: Value,
+    ) -> Result<Value, Error> {
         let plugin = self.plugin.clone();
-        self.work(|platform, session, scope| {
-            let limited =
-                CompanyScope { permissions: permissions.iter().map(|p| p.to_string()).collect(), ..scope.clone() };
+        let user = (!user_id.is_empty()).then_some(user_id);
+        self.work_as(user, |platform, session, scope| {
+            let limited = CompanyScope {
+                permissions: permissions.iter().map(|p| p.to_string()).collect(),
+                user_id: user_id.to_string(),
+                ..scope.clone()
+            };
             lifecycle::run_command(platform, session, &limited, &plugin, command, input)
         })
+    }
+
+    /// Sends an inbound webhook to the plugin under test (no secret needed here) and returns
+    /// the plugin's answer: (status, content type, body). A refusal comes back as an error.
+    pub fn webhook(&self, name: &str, content_type: &str, body: &[u8]) -> Result<(u16, String, Vec<u8>), Error> {
+        let plugin = self.plugin.clone();
+        self.work(|platform, session, _| {
+            let company = session.company_id.clone();
+            let active = Arc::new(platform.plugins.active(session.conn()?, &company, &plugin)?);
+            if !active.loaded.manifest.webhooks.iter().any(|w| w.name == name) {
+                return Err(PluginError::NotFound(format!("webhook {name}")));
+            }
+            let headers = vec![("content-type".to_string(), content_type.to_string())];
+            let answer = lifecycle::run_webhook(platform, session, &active, name, "POST", headers, body.to_vec())?;
+            Ok((answer.status, answer.content_type, answer.body))
+        })
+    }
+
+    /// Runs one of the plugin's schedules now, as the kernel's scheduler would.
+    pub fn schedule(&self, name: &str) -> Result<(), Error> {
+        let plugin = self.plugin.clone();
+        self.work(|platform, session, _| {
+            let company = session.company_id.clone();
+            let active = Arc::new(platform.plugins.active(session.conn()?, &company, &plugin)?);
+            if !active.loaded.manifest.schedules.iter().any(|s| s.name == name) {
+                return Err(PluginError::NotFound(format!("schedule {name}")));
+            }
+            platform.plugins.invoke(platform, session, &active, None, Call::Schedule { name }).map(|_| ())
+        })
+    }
+
+    /// Names and payloads of the events published in the test company so far, oldest first.
+    pub fn events(&self) -> Result<Vec<(String, Value)>, Error> {
+        let company = self.company_id.clone();
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .platform
+                .db
+                .read_blocking(|conn| {
+                    erp_kernel::bus::log::list(
+                        conn,
+                        &company,
+                        &erp_kernel::bus::log::LogFilter::default(),
+                        &erp_kernel::paging::PageRequest::new(Some(500), cursor.as_deref())
+                            .map_err(|e| StoreError::Task(e.to_string()))?,
+                    )
+                })
+                .map_err(kernel_error)?;
+            out.extend(page.items.into_iter().map(|e| (e.name, e.payload)));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        out.reverse();
+        Ok(out)
     }
 
     fn collection(&self, session: &mut Session, name: &str) -> Result<Collection, PluginError> {

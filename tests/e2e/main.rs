@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod bus;
 mod companies;
+mod crm;
 mod durability;
 mod identity;
 mod isolation;

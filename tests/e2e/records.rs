@@ -293,6 +293,19 @@ async fn queries_filter_sort_and_page(app: &TestApp) {
         assert!(!r.body["error"]["fields"].as_array().unwrap().is_empty(), "{q}: {}", r.body);
     }
     app.post(&format!("{}/query", data(&co, "note")), &app.root, json!({ "unknown": 1 })).await.expect(422);
+    // A cursor from one sort does not fit another.
+    let by_words = app
+        .post(&format!("{}/query", data(&co, "note")), &app.root, json!({ "sort": { "field": "words" }, "limit": 2 }))
+        .await;
+    let cursor = by_words.expect(200)["next_cursor"].as_str().unwrap().to_string();
+    let mixed = app
+        .post(
+            &format!("{}/query", data(&co, "note")),
+            &app.root,
+            json!({ "sort": { "field": "title" }, "cursor": cursor }),
+        )
+        .await;
+    mixed.expect(422);
 }
 
 async fn aggregates_are_exact(app: &TestApp) {
@@ -428,6 +441,53 @@ async fn record_permissions_follow_roles(app: &TestApp) {
         .expect(200);
     assert_eq!(app.get(&data(&co, "note"), &bob).await.expect(200)["items"].as_array().unwrap().len(), 1);
     app.post(&data(&co, "note"), &bob, json!({ "title": "Nope" })).await.expect(403);
+    // Write without read: a change would show the record, so it is refused.
+    app.post(
+        &format!("/api/v1/companies/{co}/roles"),
+        &app.root,
+        json!({ "name": "scribe", "permissions": ["notes.note.write"] }),
+    )
+    .await
+    .expect(201);
+    app.patch(&format!("/api/v1/companies/{co}/members/{bob_id}"), &app.root, json!({ "role": "scribe" }))
+        .await
+        .expect(200);
+    let note = app.get(&data(&co, "note"), &app.root).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    app.patch(&format!("{}/{note}", data(&co, "note")), &bob, json!({})).await.expect(403);
+    // The event log shows record fields only to those who may read the collection.
+    app.post(
+        &format!("/api/v1/companies/{co}/roles"),
+        &app.root,
+        json!({ "name": "watcher", "permissions": ["kernel.events.read"] }),
+    )
+    .await
+    .expect(201);
+    app.patch(&format!("/api/v1/companies/{co}/members/{bob_id}"), &app.root, json!({ "role": "watcher" }))
+        .await
+        .expect(200);
+    let log = app.get(&format!("/api/v1/companies/{co}/events?name=notes.note.created"), &bob).await;
+    let payload = log.expect(200)["items"][0]["payload"].clone();
+    assert!(payload["id"].is_string() && payload.get("after").is_none(), "{payload}");
+    app.get(&format!("/api/v1/companies/{co}/events"), &anna).await.expect(403);
+    // Someone who manages members but holds less than an admin cannot demote one.
+    app.post(
+        &format!("/api/v1/companies/{co}/roles"),
+        &app.root,
+        json!({ "name": "hr", "permissions": ["kernel.members.manage", "kernel.members.read"] }),
+    )
+    .await
+    .expect(201);
+    let anna_id = app.get("/api/v1/me", &anna).await.body["id"].as_str().unwrap().to_string();
+    app.patch(&format!("/api/v1/companies/{co}/members/{anna_id}"), &app.root, json!({ "role": "admin" }))
+        .await
+        .expect(200);
+    app.patch(&format!("/api/v1/companies/{co}/members/{bob_id}"), &app.root, json!({ "role": "hr" }))
+        .await
+        .expect(200);
+    app.patch(&format!("/api/v1/companies/{co}/members/{anna_id}"), &bob, json!({ "role": "member" }))
+        .await
+        .expect(403);
+    app.delete(&format!("/api/v1/companies/{co}/members/{anna_id}"), &bob).await.expect(403);
     // Refusals are audited.
     let log = app.get(&format!("/api/v1/companies/{co}/audit"), &app.root).await;
     assert!(
@@ -535,8 +595,28 @@ async fn webhooks_need_the_company_secret(app: &TestApp) {
 }
 
 async fn plugins_reach_other_collections_only_when_granted(app: &TestApp) {
+    let (_, manager) = app.user("manager@example.com").await;
     let co = with_notes(app, &[]).await;
     app.install(&package("spy")).await;
+    // A plugin manager who cannot read notes cannot give a plugin notes either.
+    app.post(
+        &format!("/api/v1/companies/{co}/roles"),
+        &app.root,
+        json!({ "name": "plugin-admin", "permissions": ["kernel.plugins.manage", "spy.run"] }),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("/api/v1/companies/{co}/members"),
+        &app.root,
+        json!({ "email": "manager@example.com", "role": "plugin-admin" }),
+    )
+    .await
+    .expect(201);
+    let r =
+        app.put(&format!("/api/v1/companies/{co}/plugins/spy"), &manager, json!({ "grants": ["notes.note"] })).await;
+    r.expect(403);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("notes.note.read"), "{}", r.body);
     app.enable(&co, "spy", json!({})).await.expect(200);
     let book = app.post(&data(&co, "notebook"), &app.root, json!({ "name": "Private" })).await.expect(201).clone();
     let note = app

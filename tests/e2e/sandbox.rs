@@ -6,7 +6,11 @@ use serde_json::json;
 use crate::both_backends;
 use crate::support::{TestApp, package};
 
-both_backends!(hostile_plugins_are_stopped_and_rolled_back, plugins_cannot_publish_under_another_name);
+both_backends!(
+    hostile_plugins_are_stopped_and_rolled_back,
+    plugins_cannot_publish_under_another_name,
+    an_ignored_veto_still_leaves_nothing
+);
 
 async fn marks(app: &TestApp, co: &str) -> usize {
     let r = app.get(&format!("/api/v1/companies/{co}/data/hostile/mark?limit=500"), &app.root).await;
@@ -30,6 +34,7 @@ async fn hostile_plugins_are_stopped_and_rolled_back(app: &TestApp) {
         ("write-then-bomb", 500, "plugin_limit_exceeded", "memory limit"),
         ("write-then-panic", 500, "plugin_failed", "panicked"),
         ("huge-answer", 500, "plugin_limit_exceeded", "answered"),
+        ("leak-handles", 500, "plugin_failed", "failed"),
     ];
     for (command, status, code, words) in cases {
         let r = run(command).await;
@@ -74,4 +79,30 @@ async fn plugins_cannot_publish_under_another_name(app: &TestApp) {
     r.expect(403);
     assert_eq!(r.code(), "plugin_refused");
     assert!(r.body["error"]["message"].as_str().unwrap().contains("may only publish"), "{}", r.body);
+    // Nor fake the kernel's record events of its own collections.
+    let r = app
+        .post(&format!("/api/v1/companies/{co}/plugins/hostile/commands/spoof-record-event"), &app.root, json!({}))
+        .await;
+    r.expect(403);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("the kernel emits those"), "{}", r.body);
+}
+
+async fn an_ignored_veto_still_leaves_nothing(app: &TestApp) {
+    let co = app.company("Acme", &[]).await;
+    app.install(&package("notes")).await;
+    app.install(&package("hostile")).await;
+    app.enable(&co, "notes", json!({})).await.expect(200);
+    app.enable(&co, "hostile", json!({ "grants": ["notes.note"] })).await.expect(200);
+    let r =
+        app.post(&format!("/api/v1/companies/{co}/plugins/hostile/commands/ignore-veto"), &app.root, json!({})).await;
+    assert_eq!(r.expect(200)["refused"], true);
+    let notes = app.get(&format!("/api/v1/companies/{co}/data/notes/note"), &app.root).await;
+    assert_eq!(
+        notes.expect(200)["items"],
+        json!([]),
+        "the vetoed note must not exist although the caller ignored the veto"
+    );
+    let events = app.get(&format!("/api/v1/companies/{co}/events?name=notes.note.created"), &app.root).await;
+    assert_eq!(events.expect(200)["items"], json!([]), "nor its event");
+    assert_eq!(marks(app, &co).await, 1, "the caller's own later write stands");
 }

@@ -24,6 +24,9 @@ use crate::session::Session;
 use crate::storage::schema::{deliveries, events};
 use crate::storage::{DbConn, StoreError};
 
+/// Longest one batch keeps its transaction open before leaving the rest for the next batch.
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A delivery this node claimed.
 #[derive(Debug, Clone, Queryable)]
 pub struct Claimed {
@@ -205,7 +208,6 @@ fn fail(platform: &Platform, conn: &mut DbConn, c: &Claimed, error: &str, dead_n
         deliveries::lease_until.eq(None::<i64>),
     ))
     .execute(conn)?;
-    platform.bus.stats.failed(&c.plugin);
     if dead {
         tracing::warn!(plugin = %c.plugin, delivery = %c.id, attempts, error, "delivery moved to dead letters");
     }
@@ -251,9 +253,12 @@ pub fn deliver(platform: &Platform, claimed: Vec<Claimed>) -> Result<usize, Plug
     let mut done: Vec<String> = Vec::new();
     let mut latencies: Vec<i64> = Vec::new();
     let mut settled = 0;
+    // Bound the time one batch holds its transaction (on SQLite, the only writer's turn);
+    // what is left is released and claimed again.
+    let started = std::time::Instant::now();
     for c in claimed.iter().filter(|c| held.contains(&c.id)) {
         let queue = (c.company_id.clone(), c.plugin.clone());
-        if failed_queues.contains(&queue) {
+        if failed_queues.contains(&queue) || started.elapsed() > BATCH_TIME {
             skipped.push(c.id.clone());
             continue;
         }
@@ -264,7 +269,12 @@ pub fn deliver(platform: &Platform, claimed: Vec<Claimed>) -> Result<usize, Plug
         let active = match actives.get(&queue) {
             Some(a) => a.clone(),
             None => {
-                let a = platform.plugins.active(tx.conn(), &c.company_id, &c.plugin).ok().map(Arc::new);
+                // Not enabled (any more) is a dead letter; any other failure aborts the batch.
+                let a = match platform.plugins.active(tx.conn(), &c.company_id, &c.plugin) {
+                    Ok(a) => Some(Arc::new(a)),
+                    Err(PluginError::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                };
                 actives.insert(queue.clone(), a.clone());
                 a
             }

@@ -62,8 +62,9 @@ pub(crate) fn subscribers(
 }
 
 /// The payload as one subscriber may see it. Record events carry the record's fields: the
-/// owning plugin sees all of them; another plugin sees them only through a granted
-/// capability on that collection, and sensitive fields only if the capability asks for them.
+/// owning plugin sees all of them; another plugin sees the declared ones only through a
+/// granted capability on that collection, and sensitive fields only if the capability asks
+/// for them. Without the owner's schema, no fields at all.
 pub(crate) fn visible_payload(
     payload: &Value,
     source: &str,
@@ -79,25 +80,29 @@ pub(crate) fn visible_payload(
     let qualified = format!("{source}.{collection}");
     let cap =
         subscriber.capabilities.iter().find(|c| c.collection == qualified).filter(|_| grants.contains(&qualified));
+    record_fields_for(payload, owner.and_then(|m| m.collections.get(collection)), cap.map(|c| c.sensitive))
+}
+
+/// A record event's payload cut for one reader: `None` when it may not read the collection
+/// (the fields go), else whether it may see sensitive fields.
+pub(crate) fn record_fields_for(
+    payload: &Value,
+    spec: Option<&crate::plugins::manifest::CollectionSpec>,
+    read: Option<bool>,
+) -> Value {
     let mut out = payload.clone();
     let Some(obj) = out.as_object_mut() else { return out };
-    match cap {
-        None => {
-            obj.remove("before");
-            obj.remove("after");
-        }
-        Some(c) if !c.sensitive => {
-            let hidden: Vec<String> = owner
-                .and_then(|m| m.collections.get(collection))
-                .map(|c| c.fields.iter().filter(|(_, f)| f.sensitive).map(|(n, _)| n.clone()).collect())
-                .unwrap_or_default();
-            for side in ["before", "after"] {
+    for side in ["before", "after"] {
+        match read {
+            None => {
+                obj.remove(side);
+            }
+            Some(sensitive) => {
                 if let Some(Value::Object(fields)) = obj.get_mut(side) {
-                    fields.retain(|k, _| !hidden.contains(k));
+                    crate::records::readable_fields(fields, spec, sensitive);
                 }
             }
         }
-        Some(_) => {}
     }
     out
 }

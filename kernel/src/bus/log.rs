@@ -50,8 +50,44 @@ pub struct LoggedEvent {
     pub depth: i32,
     /// When.
     pub occurred_at: i64,
+    /// For record events, the source plugin's collection.
+    pub collection: Option<String>,
     /// Deliveries to after-commit subscribers.
     pub deliveries: Vec<DeliveryState>,
+}
+
+/// Cuts record events' payloads to what the reader may see: without the collection's read
+/// permission, no fields; without its sensitive permission, no sensitive fields; under the
+/// collection's record rule, no fields of records that are not the reader's.
+pub fn visible_to(
+    platform: &Platform,
+    conn: &mut DbConn,
+    scope: &crate::access::CompanyScope,
+    events: &mut [LoggedEvent],
+) -> Result<(), StoreError> {
+    for e in events.iter_mut() {
+        let Some(collection) = &e.collection else { continue };
+        let owner =
+            platform.plugins.current_manifest(conn, &e.source).map_err(|err| StoreError::Task(err.to_string()))?;
+        let mut read = owner.as_ref().and_then(|m| {
+            scope.can(&m.read_permission(collection)).then(|| scope.can(&m.sensitive_permission(collection)))
+        });
+        // Under a record rule, events of records that were never the reader's show no fields.
+        if let Some((field, all)) = owner.as_ref().and_then(|m| m.owner_rule(collection))
+            && !scope.can(&all)
+        {
+            let user = scope.user().unwrap_or_default();
+            let theirs = ["before", "after"]
+                .iter()
+                .any(|side| e.payload.get(side).and_then(|r| r.get(&field)).and_then(Value::as_str) == Some(user));
+            if !theirs {
+                read = None;
+            }
+        }
+        let spec = owner.as_ref().and_then(|m| m.collections.get(collection));
+        e.payload = crate::bus::emit::record_fields_for(&e.payload, spec, read);
+    }
+    Ok(())
 }
 
 /// Filters for the event log.
@@ -65,10 +101,18 @@ pub struct LogFilter {
     pub until: Option<Micros>,
 }
 
-type EventCols =
-    (events::id, events::name, events::source, events::payload, events::actor_id, events::depth, events::occurred_at);
-/// An event row: (id, name, source, payload, actor, depth, occurred_at).
-type EventTuple = (String, String, String, String, Option<String>, i32, i64);
+type EventCols = (
+    events::id,
+    events::name,
+    events::source,
+    events::payload,
+    events::actor_id,
+    events::depth,
+    events::occurred_at,
+    events::collection,
+);
+/// An event row: (id, name, source, payload, actor, depth, occurred_at, collection).
+type EventTuple = (String, String, String, String, Option<String>, i32, i64, Option<String>);
 
 /// A company's events, newest first.
 pub fn list(
@@ -85,6 +129,7 @@ pub fn list(
         events::actor_id,
         events::depth,
         events::occurred_at,
+        events::collection,
     );
     let mut q = events::table.filter(events::company_id.eq(company_id)).into_boxed();
     if let Some(name) = &filter.name {
@@ -123,7 +168,7 @@ pub fn list(
             deliveries::delivered_at,
         ))
         .load(conn)?;
-    Ok(page.map(|(id, name, source, payload, actor_id, depth, occurred_at)| LoggedEvent {
+    Ok(page.map(|(id, name, source, payload, actor_id, depth, occurred_at, collection)| LoggedEvent {
         deliveries: all.iter().filter(|d| d.event_id == id).cloned().collect(),
         payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
         id,
@@ -132,6 +177,7 @@ pub fn list(
         actor_id,
         depth,
         occurred_at,
+        collection,
     }))
 }
 

@@ -55,11 +55,10 @@ impl Default for BusConfig {
     }
 }
 
-/// Per-node delivery statistics (latency from commit to delivery, failures per plugin).
+/// Per-node delivery statistics (deliveries, latency from commit to delivery).
 #[derive(Debug, Default)]
 pub struct Stats {
     latencies: Mutex<VecDeque<i64>>,
-    failures: Mutex<std::collections::BTreeMap<String, u64>>,
     delivered: std::sync::atomic::AtomicU64,
 }
 
@@ -76,10 +75,6 @@ impl Stats {
         l.push_back(latency_micros.max(0));
     }
 
-    pub(crate) fn failed(&self, plugin: &str) {
-        *self.failures.lock().entry(plugin.to_string()).or_default() += 1;
-    }
-
     /// Deliveries completed by this node since start.
     pub fn delivered_total(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)
@@ -94,11 +89,6 @@ impl Stats {
         v.sort_unstable();
         let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
         Some((at(0.5), at(0.99)))
-    }
-
-    /// Failed attempts per plugin on this node since start.
-    pub fn failures(&self) -> std::collections::BTreeMap<String, u64> {
-        self.failures.lock().clone()
     }
 
     /// Forgets the recent latencies (benchmarks measure one phase at a time).
@@ -184,11 +174,16 @@ pub fn start(platform: &Platform) -> std::io::Result<Workers> {
         let (p, stop) = (platform.clone(), stop.clone());
         threads.push(std::thread::Builder::new().name("event-dispatch".into()).spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                match dispatch::run_once(&p) {
-                    Ok(0) => std::thread::sleep(p.bus.config.idle_poll),
-                    Ok(_) => {}
-                    Err(e) => {
+                // A panic (a bug) must not end delivery for good: log it and go on.
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch::run_once(&p))) {
+                    Ok(Ok(0)) => std::thread::sleep(p.bus.config.idle_poll),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
                         tracing::error!(error = %e, "event dispatch failed");
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                    Err(_) => {
+                        tracing::error!("event dispatch panicked; continuing");
                         std::thread::sleep(Duration::from_millis(500));
                     }
                 }
@@ -199,8 +194,10 @@ pub fn start(platform: &Platform) -> std::io::Result<Workers> {
         let (p, stop) = (platform.clone(), stop.clone());
         threads.push(std::thread::Builder::new().name("scheduler".into()).spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                if let Err(e) = scheduler::tick(&p) {
-                    tracing::error!(error = %e, "scheduler failed");
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scheduler::tick(&p))) {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "scheduler failed"),
+                    Err(_) => tracing::error!("scheduler panicked; continuing"),
                 }
                 std::thread::sleep(p.bus.config.schedule_tick);
             }

@@ -124,7 +124,23 @@ pub fn tick(platform: &Platform) -> Result<usize, PluginError> {
         Ok::<_, PluginError>(due)
     })?;
     for d in &due {
-        run_one(platform, d, &me)?;
+        // One failing run must not hold up the others.
+        if let Err(e) = run_one(platform, d, &me) {
+            tracing::error!(plugin = %d.plugin, schedule = %d.schedule, error = %e, "could not run a schedule");
+            let released = platform.db.write_blocking(|conn| {
+                diesel::update(
+                    schedule_runs::table
+                        .find((&d.company_id, &d.plugin, &d.schedule))
+                        .filter(schedule_runs::lease_owner.eq(&me)),
+                )
+                .set((schedule_runs::lease_owner.eq(None::<String>), schedule_runs::lease_until.eq(None::<i64>)))
+                .execute(conn)
+                .map_err(crate::storage::StoreError::from)
+            });
+            if let Err(e) = released {
+                tracing::error!(error = %e, "could not release a schedule lease");
+            }
+        }
     }
     Ok(due.len())
 }
@@ -133,7 +149,9 @@ fn run_one(platform: &Platform, d: &Due, me: &str) -> Result<(), PluginError> {
     let mut session = Session::begin(&platform.db, &d.company_id, None)?;
     let active = match platform.plugins.active(session.conn()?, &d.company_id, &d.plugin) {
         Ok(a) => Arc::new(a),
-        Err(_) => return Ok(()),
+        // Disabled since: the next tick removes the row.
+        Err(PluginError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
     };
     let Some(spec) = active.loaded.manifest.schedules.iter().find(|s| s.name == d.schedule).cloned() else {
         return Ok(());

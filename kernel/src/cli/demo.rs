@@ -93,6 +93,12 @@ pub fn ensure(platform: &Platform) -> anyhow::Result<Demo> {
         Ok(company)
     })?;
     sample_notes(platform, &company.id).context("creating the demo notes")?;
+    let mut team = Vec::new();
+    for email in [EMAIL, "anna.sales@example.com"] {
+        let user = db.read_blocking(|conn| users::find_by_email(conn, email))?.context("a demo user is missing")?;
+        team.push((user.id, user.name));
+    }
+    super::demo_crm::sample_crm(platform, &company.id, &team).context("creating the demo CRM data")?;
     Ok(Demo { company_id: company.id })
 }
 

@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod demo;
+mod demo_crm;
 mod plugin;
 mod serve;
 

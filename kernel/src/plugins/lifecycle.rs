@@ -127,15 +127,16 @@ pub fn install(platform: &Platform, bytes: &[u8], actor: &Actor) -> Result<Insta
     let inspected = package::inspect(&platform.plugins, bytes).map_err(PluginError::Invalid)?;
     let mut tx = platform.db.begin()?;
     let result = install_in(platform, tx.conn(), &inspected, actor)?;
-    let migrations = match &result.upgraded_from {
+    match result.upgraded_from {
         Some(from) => {
             drop(tx);
-            return upgrade(platform, inspected, from.clone(), actor);
+            upgrade(platform, inspected, from, actor)
         }
-        None => 0,
-    };
-    tx.commit()?;
-    Ok(Installed { migrated_companies: migrations, ..result })
+        None => {
+            tx.commit()?;
+            Ok(result)
+        }
+    }
 }
 
 fn dependency_problems(conn: &mut DbConn, manifest: &Manifest) -> Result<Vec<String>, PluginError> {
@@ -253,11 +254,22 @@ fn upgrade(platform: &Platform, p: Inspected, from: String, actor: &Actor) -> Re
         .set((plugins::version.eq(&version), plugins::updated_at.eq(clock::now())))
         .execute(conn)?;
     let loaded = platform.plugins.load(conn, &name, &version)?;
-    for cname in p.manifest.collections.keys() {
-        if indexes_changed(&old, &p.manifest, cname)
-            && let Some(coll) = Collection::new(loaded.manifest.clone(), cname)
-        {
-            records::store::reindex(conn, &coll).map_err(|e| PluginError::Internal(e.to_string()))?;
+    let revoke = widened_capabilities(&old, &p.manifest);
+    if !revoke.is_empty() {
+        let rows: Vec<(String, String)> = company_plugins::table
+            .filter(company_plugins::plugin.eq(&name))
+            .select((company_plugins::company_id, company_plugins::grants))
+            .load(conn)?;
+        for (company, grants) in rows {
+            let mut list: Vec<String> = serde_json::from_str(&grants).unwrap_or_default();
+            let before = list.len();
+            list.retain(|g| !revoke.contains(g));
+            if list.len() != before {
+                let text = serde_json::to_string(&list).map_err(|e| PluginError::Internal(e.to_string()))?;
+                diesel::update(company_plugins::table.find((&company, &name)))
+                    .set(company_plugins::grants.eq(text))
+                    .execute(conn)?;
+            }
         }
     }
     audit::record(
@@ -269,7 +281,7 @@ fn upgrade(platform: &Platform, p: Inspected, from: String, actor: &Actor) -> Re
             object_type: "plugin",
             object_id: Some(&name),
             outcome: Outcome::Success,
-            detail: json!({ "from": from, "to": version, "sha256": p.sha256 }),
+            detail: json!({ "from": from, "to": version, "sha256": p.sha256, "revoked_grants": revoke }),
         },
     )?;
     let companies: Vec<String> = company_plugins::table
@@ -289,6 +301,14 @@ fn upgrade(platform: &Platform, p: Inspected, from: String, actor: &Actor) -> Re
             migrated += 1;
         }
         tx = current.ok_or_else(|| PluginError::Internal("transaction lost during migration".into()))?;
+    }
+    // Indexes last: the migration may first make the data fit them (say, a field that became unique).
+    for cname in p.manifest.collections.keys() {
+        if indexes_changed(&old, &p.manifest, cname)
+            && let Some(coll) = Collection::new(loaded.manifest.clone(), cname)
+        {
+            records::store::reindex(tx.conn(), &coll).map_err(|e| PluginError::Internal(e.to_string()))?;
+        }
     }
     tx.commit()?;
     Ok(Installed { name, version, upgraded_from: Some(from), migrated_companies: migrated })
@@ -380,6 +400,26 @@ fn validate_config(fields: &std::collections::BTreeMap<String, FieldSpec>, confi
     Ok(Value::Object(checked))
 }
 
+fn forbidden(e: crate::access::AccessError, why: &str) -> PluginError {
+    match e {
+        crate::access::AccessError::Forbidden(p) => PluginError::Forbidden(format!("{p} ({why})")),
+        other => PluginError::Internal(other.to_string()),
+    }
+}
+
+/// Collections whose capability a new version widens (more access, or sensitive fields) or
+/// drops: their grants must be given again.
+fn widened_capabilities(old: &Manifest, new: &Manifest) -> Vec<String> {
+    old.capabilities
+        .iter()
+        .filter(|o| match new.capabilities.iter().find(|n| n.collection == o.collection) {
+            None => true,
+            Some(n) => n.access > o.access || (n.sensitive && !o.sensitive),
+        })
+        .map(|c| c.collection.clone())
+        .collect()
+}
+
 /// Enables (or reconfigures) a plugin for the scope's company.
 pub fn enable(
     platform: &Platform,
@@ -408,12 +448,28 @@ pub fn enable(
             ));
         }
     }
-    let declared: BTreeSet<&str> = m.capabilities.iter().map(|c| c.collection.as_str()).collect();
     for g in &req.grants {
-        if !declared.contains(g.as_str()) {
+        let Some(cap) = m.capabilities.iter().find(|c| &c.collection == g) else {
             problems.push(FieldError::new("grants", format!("{name} does not request access to {g}")));
+            continue;
+        };
+        // Nobody hands a plugin more than they hold themselves.
+        let (owner, coll) = g.split_once('.').unwrap_or((g.as_str(), ""));
+        if let Some(target) = platform.plugins.current_manifest(conn, owner)? {
+            let mut needed = vec![target.read_permission(coll)];
+            if cap.access == crate::plugins::manifest::Access::Write {
+                needed.push(target.write_permission(coll));
+            }
+            if cap.sensitive {
+                needed.push(target.sensitive_permission(coll));
+            }
+            scope.require_covers(&needed).map_err(|e| forbidden(e, &format!("to grant {g} to {name}")))?;
         }
     }
+    // Enabling gives members the plugin's default permissions: only for those who hold them.
+    scope
+        .require_covers(&m.default_permissions(crate::access::roles::MEMBER))
+        .map_err(|e| forbidden(e, &format!("to give members {name}'s default permissions")))?;
     if let Some(secret) = &req.webhook_secret
         && (secret.len() < 16 || secret.len() > 256)
     {
@@ -551,12 +607,14 @@ pub fn list_enabled(platform: &Platform, conn: &mut DbConn, scope: &CompanyScope
         ))
         .load(conn)?;
     let mut out = Vec::new();
+    // Configuration may hold credentials: only those who manage plugins see it.
+    let manager = scope.can(PLUGINS_MANAGE);
     for (name, config, grants, enabled_at, secret) in rows {
-        let Some(loaded) = platform.plugins.current(conn, &name)? else { continue };
+        let Some(manifest) = platform.plugins.current_manifest(conn, &name)? else { continue };
         out.push(Enabled {
-            manifest: loaded.manifest.clone(),
+            manifest,
             grants: serde_json::from_str(&grants).unwrap_or_default(),
-            config: serde_json::from_str(&config).unwrap_or(Value::Null),
+            config: if manager { serde_json::from_str(&config).unwrap_or(Value::Null) } else { Value::Null },
             enabled_at,
             has_webhook_secret: secret.is_some(),
         });
@@ -667,5 +725,46 @@ pub fn run_webhook(
     )? {
         Answer::Webhook { status, content_type, body } => Ok(WebhookAnswer { status, content_type, body }),
         other => Err(PluginError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::manifest::{Access, CapabilitySpec, parse};
+
+    fn with_caps(caps: &[(&str, Access, bool)]) -> Manifest {
+        let mut m =
+            parse("[plugin]\nname = \"x\"\nversion = \"1.0.0\"\nwit = \"0.1.1\"\n", &[semver::Version::new(0, 1, 1)])
+                .expect("manifest");
+        m.capabilities = caps
+            .iter()
+            .map(|(c, a, s)| CapabilitySpec {
+                collection: c.to_string(),
+                access: *a,
+                sensitive: *s,
+                reason: String::new(),
+            })
+            .collect();
+        m
+    }
+
+    #[test]
+    fn widened_or_dropped_capabilities_lose_their_grants() {
+        let old = with_caps(&[
+            ("a.x", Access::Read, false),
+            ("a.y", Access::Read, false),
+            ("a.z", Access::Write, true),
+            ("a.w", Access::Read, false),
+        ]);
+        let new = with_caps(&[
+            ("a.x", Access::Read, false),
+            ("a.y", Access::Write, false),
+            ("a.z", Access::Read, false),
+            ("a.v", Access::Read, true),
+        ]);
+        assert_eq!(widened_capabilities(&old, &new), vec!["a.y".to_string(), "a.w".to_string()]);
+        let sensitive = with_caps(&[("a.x", Access::Read, true)]);
+        assert_eq!(widened_capabilities(&old, &sensitive).first().map(String::as_str), Some("a.x"));
     }
 }

@@ -226,6 +226,11 @@ pub struct CollectionSpec {
     pub write_permission: Option<String>,
     /// Needed to see sensitive fields; defaults to `<plugin>.<collection>.sensitive`.
     pub sensitive_permission: Option<String>,
+    /// A record rule: the text field holding the id of the user a record belongs to. Users
+    /// without `all_permission` see and change only the records that are theirs.
+    pub owner_field: Option<String>,
+    /// Lifts the record rule of `owner_field`; defaults to `<plugin>.<collection>.all`.
+    pub all_permission: Option<String>,
     /// Run the plugin's `validate-write` hook before each write.
     #[serde(default)]
     pub validate: bool,
@@ -337,7 +342,7 @@ pub struct ViewSpec {
     /// Columns of the list view.
     #[serde(default)]
     pub list_columns: Vec<String>,
-    /// Enum field whose values are kanban columns.
+    /// Enum field whose values are kanban columns, or a ref field whose target records are.
     pub stage_field: Option<String>,
     /// Date fields of a calendar view.
     pub calendar: Option<CalendarSpec>,
@@ -404,6 +409,14 @@ impl Manifest {
             .unwrap_or_else(|| format!("{}.{collection}.sensitive", self.plugin.name))
     }
 
+    /// The record rule of a collection: its owner field and the permission that lifts it.
+    pub fn owner_rule(&self, collection: &str) -> Option<(String, String)> {
+        let c = self.collections.get(collection)?;
+        let field = c.owner_field.clone()?;
+        let all = c.all_permission.clone().unwrap_or_else(|| format!("{}.{collection}.all", self.plugin.name));
+        Some((field, all))
+    }
+
     /// Every permission this plugin defines, declared or implied by its collections.
     pub fn defined_permissions(&self) -> BTreeSet<String> {
         let mut all: BTreeSet<String> = self.permissions.iter().map(|p| p.name.clone()).collect();
@@ -411,6 +424,9 @@ impl Manifest {
             all.insert(self.read_permission(name));
             all.insert(self.write_permission(name));
             all.insert(self.sensitive_permission(name));
+            if let Some((_, p)) = self.owner_rule(name) {
+                all.insert(p);
+            }
         }
         all
     }
@@ -745,10 +761,24 @@ impl Validator<'_> {
             ("read_permission", &coll.read_permission),
             ("write_permission", &coll.write_permission),
             ("sensitive_permission", &coll.sensitive_permission),
+            ("all_permission", &coll.all_permission),
         ] {
             if let Some(p) = perm {
                 self.check_own_permission(&format!("{base}.{key}"), plugin, p);
             }
+        }
+        match (&coll.owner_field, &coll.all_permission) {
+            (Some(f), _) => match coll.fields.get(f) {
+                Some(spec) if spec.kind == FieldType::Text && spec.is_indexed() && !spec.sensitive => {}
+                _ => self.problem(
+                    format!("{base}.owner_field"),
+                    format!("{f} must be an indexed, non-sensitive text field of {cname} (it holds a user id)"),
+                ),
+            },
+            (None, Some(_)) => {
+                self.problem(format!("{base}.all_permission"), "only a collection with owner_field has it")
+            }
+            (None, None) => {}
         }
         if coll.fields.is_empty() {
             self.problem(format!("{base}.fields"), "a collection needs at least one field");
@@ -924,8 +954,9 @@ impl Validator<'_> {
             }
             if let Some(s) = &view.stage_field {
                 match coll.fields.get(s) {
-                    Some(f) if f.kind == FieldType::Enum => {}
-                    _ => self.problem(format!("{base}.stage_field"), format!("{s} is not an enum field of {cname}")),
+                    Some(f) if matches!(f.kind, FieldType::Enum | FieldType::Ref) => {}
+                    _ => self
+                        .problem(format!("{base}.stage_field"), format!("{s} is not an enum or ref field of {cname}")),
                 }
             }
             if let Some(cal) = &view.calendar {
@@ -1109,4 +1140,29 @@ stage_field = "status"
         assert_eq!(parse_interval("h"), None);
         assert_eq!(parse_interval("5w"), None);
     }
+
+    #[test]
+    fn record_rules_need_an_indexed_text_owner_field() {
+        let good = GOOD.replace(
+            "read_permission = \"shop.order.read\"\n",
+            "read_permission = \"shop.order.read\"\nowner_field = \"number\"\n",
+        );
+        let m = parse(&good, &wit()).expect("valid");
+        assert_eq!(m.owner_rule("order"), Some(("number".to_string(), "shop.order.all".to_string())));
+        assert!(m.defined_permissions().contains("shop.order.all"));
+        for (rule, path) in [
+            ("owner_field = \"status\"\n", "collections.order.owner_field"),
+            ("owner_field = \"ghost\"\n", "collections.order.owner_field"),
+            ("all_permission = \"shop.order.all\"\n", "collections.order.all_permission"),
+            ("owner_field = \"number\"\nall_permission = \"crm.deal.all\"\n", "collections.order.all_permission"),
+        ] {
+            let bad = GOOD.replace(
+                "read_permission = \"shop.order.read\"\n",
+                &format!("read_permission = \"shop.order.read\"\n{rule}"),
+            );
+            let problems = parse(&bad, &wit()).expect_err(rule);
+            assert!(problems.iter().any(|p| p.path == path), "{rule}: {problems:?}");
+        }
+    }
+
 }

@@ -125,7 +125,7 @@ pub fn run(
                 Err(e) => return Err(e),
             },
         };
-        let kind = target.as_ref().map(target_kind).unwrap_or(FieldType::Int);
+        let kind = target.as_ref().map(Target::kind).unwrap_or(FieldType::Int);
         if matches!(op, MetricOp::Sum | MetricOp::Avg) && !matches!(kind, FieldType::Int | FieldType::Decimal) {
             errors.push(FieldError::new(format!("{path}.field"), "sum and avg need an int or decimal field"));
             continue;
@@ -144,7 +144,7 @@ pub fn run(
     query::scan(conn, company_id, coll, filter.as_ref(), MAX_ROWS, |r| {
         let mut key = Map::new();
         for (name, t) in &groups_by {
-            key.insert(name.clone(), target_value(t, r).unwrap_or(Value::Null));
+            key.insert(name.clone(), t.value_of(r).unwrap_or(Value::Null));
         }
         let id = Value::Object(key.clone()).to_string();
         if !groups.contains_key(&id) && groups.len() >= MAX_GROUPS {
@@ -154,11 +154,16 @@ pub fn run(
         for (m, acc) in metrics.iter().zip(entry.1.iter_mut()) {
             acc.count += 1;
             let Some(t) = &m.target else { continue };
-            let Some(v) = target_value(t, r) else { continue };
+            let Some(v) = t.value_of(r) else { continue };
             if let Some(d) = values::decimal(&v)
                 && matches!(m.kind, FieldType::Int | FieldType::Decimal)
             {
-                acc.sum += d;
+                acc.sum = acc.sum.checked_add(d).ok_or_else(|| {
+                    RecordError::Invalid(Invalid::one(
+                        format!("metrics.{}", m.name),
+                        "the sum is too large for an exact decimal",
+                    ))
+                })?;
             }
             acc.n += 1;
             if acc.min.as_ref().is_none_or(|cur| values::compare(m.kind, &v, cur) == Some(Ordering::Less)) {
@@ -195,23 +200,6 @@ pub fn run(
         })
         .collect();
     Ok(json!({ "groups": out }))
-}
-
-fn target_kind(t: &Target) -> FieldType {
-    match t {
-        Target::Field(_, s) => s.kind,
-        Target::Id => FieldType::Text,
-        Target::CreatedAt | Target::UpdatedAt => FieldType::Datetime,
-    }
-}
-
-fn target_value(t: &Target, r: &super::StoredRecord) -> Option<Value> {
-    match t {
-        Target::Field(name, _) => r.data.get(name).cloned(),
-        Target::Id => Some(Value::String(r.id.clone())),
-        Target::CreatedAt => Some(Value::String(crate::clock::to_rfc3339(r.created_at))),
-        Target::UpdatedAt => Some(Value::String(crate::clock::to_rfc3339(r.updated_at))),
-    }
 }
 
 /// Int sums stay JSON integers when they fit; decimal sums are exact strings.

@@ -101,6 +101,39 @@ impl Collection {
     pub fn sensitive_permission(&self) -> String {
         self.manifest.sensitive_permission(&self.name)
     }
+
+    /// The record rule: (owner field, permission that lifts it).
+    pub fn owner_rule(&self) -> Option<(String, String)> {
+        self.manifest.owner_rule(&self.name)
+    }
+}
+
+/// A record rule in force for one caller: only records whose `field` holds `user` exist for
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnRecords {
+    /// The owner field.
+    pub field: String,
+    /// The caller's user id.
+    pub user: String,
+    /// The permission that would lift the rule.
+    pub all_permission: String,
+}
+
+impl OwnRecords {
+    /// True when the record is the caller's.
+    pub fn owns(&self, data: &Map<String, Value>) -> bool {
+        data.get(&self.field).and_then(Value::as_str) == Some(self.user.as_str())
+    }
+
+    /// The filter that keeps the caller's records, joined with the caller's own filter.
+    pub fn narrow(&self, filter: Option<&Value>) -> Value {
+        let own = json!({ "field": self.field, "op": "eq", "value": self.user });
+        match filter {
+            Some(f) => json!({ "and": [f, own] }),
+            None => own,
+        }
+    }
 }
 
 /// A stored record.
@@ -150,6 +183,20 @@ pub struct PluginCaller {
 }
 
 impl Caller<'_> {
+    /// The record rule that applies to this caller, if any. Plugins are not bound by it (the
+    /// owning plugin applies it in its commands); users are unless they hold the collection's
+    /// `all_permission`.
+    pub fn own_records(&self, coll: &Collection) -> Option<OwnRecords> {
+        let Caller::User(scope) = self else { return None };
+        let (field, all_permission) = coll.owner_rule()?;
+        if scope.can(&all_permission) {
+            return None;
+        }
+        // A caller without a user id (the kernel itself) holds every permission, so this
+        // is a real user.
+        Some(OwnRecords { field, user: scope.user().unwrap_or_default().to_string(), all_permission })
+    }
+
     /// The user behind the call, for `created_by`.
     pub fn user_id(&self) -> Option<&str> {
         match self {
@@ -277,14 +324,21 @@ fn emit(
 /// Strips what the caller may not see: sensitive fields without the permission, and, for
 /// users, fields the current schema no longer declares (plugins still see those, so that
 /// their migrations can read them).
-fn shown(r: StoredRecord, coll: &Collection, vis: Visibility, caller: Caller<'_>) -> StoredRecord {
-    let mut r = query::visible(r, coll, vis);
-    if matches!(caller, Caller::User(_))
-        && let Ok(spec) = coll.spec()
-    {
-        r.data.retain(|k, _| spec.fields.contains_key(k));
+fn shown(mut r: StoredRecord, coll: &Collection, vis: Visibility, caller: Caller<'_>) -> StoredRecord {
+    let owner = matches!(caller, Caller::Plugin(p) if p.name == coll.plugin);
+    if !owner {
+        readable_fields(&mut r.data, coll.spec().ok(), vis.sensitive);
     }
     r
+}
+
+/// Keeps what a reader other than the owning plugin may see of a record's fields: declared
+/// fields only, sensitive ones only when `sensitive` is allowed. Without the schema, nothing.
+pub fn readable_fields(data: &mut Map<String, Value>, spec: Option<&CollectionSpec>, sensitive: bool) {
+    match spec {
+        Some(spec) => data.retain(|k, _| spec.fields.get(k).is_some_and(|f| sensitive || !f.sensitive)),
+        None => data.clear(),
+    }
 }
 
 /// One record, as the caller may see it.
@@ -297,6 +351,7 @@ pub fn get(
 ) -> Result<StoredRecord, RecordError> {
     let vis = caller.check(coll, Access::Read)?;
     let found = store::load(conn, company_id, coll, id)?
+        .filter(|r| caller.own_records(coll).is_none_or(|rule| rule.owns(&r.data)))
         .ok_or_else(|| RecordError::NotFound(format!("{} {id}", coll.qualified())))?;
     Ok(shown(found, coll, vis, caller))
 }
@@ -310,25 +365,39 @@ pub fn create(
     data: Value,
 ) -> Result<StoredRecord, RecordError> {
     let vis = caller.check(coll, Access::Write)?;
-    let data = as_object(data, "data")?;
+    let mut data = as_object(data, "data")?;
     refuse_hidden_writes(coll, vis, &data)?;
+    if let Some(rule) = caller.own_records(coll) {
+        // Records of a caller bound by the rule are theirs.
+        match data.get(&rule.field) {
+            None | Some(Value::Null) => {
+                data.insert(rule.field.clone(), Value::String(rule.user.clone()));
+            }
+            Some(_) if rule.owns(&data) => {}
+            Some(_) => return Err(not_yours(&rule)),
+        }
+    }
     let spec = coll.spec()?;
     let data = values::validate_object(&spec.fields, &data)?;
     let company = session.company_id.clone();
     store::check_refs(session.conn()?, &company, coll, &data)?;
     store::check_unique(session.conn()?, &company, coll, &data, None)?;
-    let id_hint = crate::ids::new_id();
-    if spec.validate {
-        let check = WriteCheck {
-            kind: WriteKind::Create,
-            record_id: id_hint,
-            before: None,
-            after: Some(Value::Object(data.clone())),
-        };
-        hooks.validate_write(session, coll, &check)?;
-    }
-    let created = store::insert(session.conn()?, &company, coll, data, caller.user_id())?;
-    emit(session, hooks, coll, "created", json!({ "id": created.id, "after": created.data }))?;
+    let id = crate::ids::new_id();
+    // Hooks, the write and its event succeed together or leave nothing behind.
+    let created = session.atomically(|session| {
+        if spec.validate {
+            let check = WriteCheck {
+                kind: WriteKind::Create,
+                record_id: id.clone(),
+                before: None,
+                after: Some(Value::Object(data.clone())),
+            };
+            hooks.validate_write(session, coll, &check)?;
+        }
+        let created = store::insert(session.conn()?, &company, coll, id, data, caller.user_id())?;
+        emit(session, hooks, coll, "created", json!({ "id": created.id, "after": created.data }))?;
+        Ok::<_, RecordError>(created)
+    })?;
     Ok(shown(created, coll, vis, caller))
 }
 
@@ -343,19 +412,18 @@ pub fn update(
     patch: Value,
     expected_version: Option<i64>,
 ) -> Result<StoredRecord, RecordError> {
+    // The answer shows the record, so changing it also takes the right to read it.
+    caller.check(coll, Access::Read)?;
     let vis = caller.check(coll, Access::Write)?;
     let patch = as_object(patch, "patch")?;
     refuse_hidden_writes(coll, vis, &patch)?;
     let company = session.company_id.clone();
-    let current = store::load(session.conn()?, &company, coll, id)?
-        .ok_or_else(|| RecordError::NotFound(format!("{} {id}", coll.qualified())))?;
-    if let Some(v) = expected_version
-        && v != current.version
+    let current = load_current(session, coll, id, expected_version, caller)?;
+    if let Some(rule) = caller.own_records(coll)
+        && patch.contains_key(&rule.field)
+        && !rule.owns(&patch)
     {
-        return Err(RecordError::Conflict(format!(
-            "record {id} is at version {}, not {v}: someone changed it; reload it",
-            current.version
-        )));
+        return Err(not_yours(&rule));
     }
     let spec = coll.spec()?;
     // Unknown fields in the patch are errors even when they would be cleared.
@@ -381,23 +449,21 @@ pub fn update(
     let merged = values::validate_object(&spec.fields, &merged)?;
     store::check_refs(session.conn()?, &company, coll, &merged)?;
     store::check_unique(session.conn()?, &company, coll, &merged, Some(id))?;
-    if spec.validate {
-        let check = WriteCheck {
-            kind: WriteKind::Update,
-            record_id: id.to_string(),
-            before: Some(Value::Object(current.data.clone())),
-            after: Some(Value::Object(merged.clone())),
-        };
-        hooks.validate_write(session, coll, &check)?;
-    }
-    let updated = store::replace(session.conn()?, &company, coll, &current, merged, caller.user_id())?;
-    emit(
-        session,
-        hooks,
-        coll,
-        "updated",
-        json!({ "id": id, "version": updated.version, "before": current.data, "after": updated.data }),
-    )?;
+    let updated = session.atomically(|session| {
+        if spec.validate {
+            let check = WriteCheck {
+                kind: WriteKind::Update,
+                record_id: id.to_string(),
+                before: Some(Value::Object(current.data.clone())),
+                after: Some(Value::Object(merged.clone())),
+            };
+            hooks.validate_write(session, coll, &check)?;
+        }
+        let updated = store::replace(session.conn()?, &company, coll, &current, merged, caller.user_id())?;
+        let payload = json!({ "id": id, "version": updated.version, "before": current.data, "after": updated.data });
+        emit(session, hooks, coll, "updated", payload)?;
+        Ok::<_, RecordError>(updated)
+    })?;
     Ok(shown(updated, coll, vis, caller))
 }
 
@@ -412,28 +478,48 @@ pub fn delete(
 ) -> Result<(), RecordError> {
     caller.check(coll, Access::Write)?;
     let company = session.company_id.clone();
+    let current = load_current(session, coll, id, expected_version, caller)?;
+    let validate = coll.spec()?.validate;
+    session.atomically(|session| {
+        if validate {
+            let check = WriteCheck {
+                kind: WriteKind::Delete,
+                record_id: id.to_string(),
+                before: Some(Value::Object(current.data.clone())),
+                after: None,
+            };
+            hooks.validate_write(session, coll, &check)?;
+        }
+        store::remove(session.conn()?, &company, &current)?;
+        emit(session, hooks, coll, "deleted", json!({ "id": id, "before": current.data }))
+    })
+}
+
+/// Refusal to give a record to another user without the permission that lifts the rule.
+fn not_yours(rule: &OwnRecords) -> RecordError {
+    RecordError::Forbidden(format!("{} (to set {} to another user)", rule.all_permission, rule.field))
+}
+
+/// The stored record a change applies to; `NotFound` when a record rule hides it from the
+/// caller, `Conflict` when the caller's expected version is stale.
+fn load_current(
+    session: &mut Session,
+    coll: &Collection,
+    id: &str,
+    expected_version: Option<i64>,
+    caller: Caller<'_>,
+) -> Result<StoredRecord, RecordError> {
+    let company = session.company_id.clone();
     let current = store::load(session.conn()?, &company, coll, id)?
+        .filter(|r| caller.own_records(coll).is_none_or(|rule| rule.owns(&r.data)))
         .ok_or_else(|| RecordError::NotFound(format!("{} {id}", coll.qualified())))?;
-    if let Some(v) = expected_version
-        && v != current.version
-    {
-        return Err(RecordError::Conflict(format!(
-            "record {id} is at version {}, not {v}: reload it",
+    match expected_version {
+        Some(v) if v != current.version => Err(RecordError::Conflict(format!(
+            "record {id} is at version {}, not {v}: someone changed it; reload it",
             current.version
-        )));
+        ))),
+        _ => Ok(current),
     }
-    if coll.spec()?.validate {
-        let check = WriteCheck {
-            kind: WriteKind::Delete,
-            record_id: id.to_string(),
-            before: Some(Value::Object(current.data.clone())),
-            after: None,
-        };
-        hooks.validate_write(session, coll, &check)?;
-    }
-    store::remove(session.conn()?, &company, &current)?;
-    emit(session, hooks, coll, "deleted", json!({ "id": id, "before": current.data }))?;
-    Ok(())
 }
 
 /// Runs a query.
@@ -445,6 +531,14 @@ pub fn find(
     req: &query::QueryRequest,
 ) -> Result<query::RecordPage, RecordError> {
     let vis = caller.check(coll, Access::Read)?;
+    let narrowed;
+    let req = match caller.own_records(coll) {
+        Some(rule) => {
+            narrowed = query::QueryRequest { filter: Some(rule.narrow(req.filter.as_ref())), ..req.clone() };
+            &narrowed
+        }
+        None => req,
+    };
     let plan = query::plan(coll, req, vis)?;
     let mut page = query::run(conn, company_id, coll, &plan)?;
     page.records = page.records.into_iter().map(|r| shown(r, coll, vis, caller)).collect();
@@ -460,5 +554,12 @@ pub fn aggregate(
     req: &aggregate::AggregateRequest,
 ) -> Result<Value, RecordError> {
     let vis = caller.check(coll, Access::Read)?;
-    aggregate::run(conn, company_id, coll, req, vis)
+    match caller.own_records(coll) {
+        Some(rule) => {
+            let narrowed =
+                aggregate::AggregateRequest { filter: Some(rule.narrow(req.filter.as_ref())), ..req.clone() };
+            aggregate::run(conn, company_id, coll, &narrowed, vis)
+        }
+        None => aggregate::run(conn, company_id, coll, req, vis),
+    }
 }

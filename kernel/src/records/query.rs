@@ -105,7 +105,8 @@ pub enum Target {
 }
 
 impl Target {
-    fn kind(&self) -> FieldType {
+    /// The type compared and aggregated.
+    pub(crate) fn kind(&self) -> FieldType {
         match self {
             Target::Field(_, s) => s.kind,
             Target::Id => FieldType::Text,
@@ -113,7 +114,8 @@ impl Target {
         }
     }
 
-    fn value_of(&self, r: &StoredRecord) -> Option<Value> {
+    /// The record's value for this target.
+    pub(crate) fn value_of(&self, r: &StoredRecord) -> Option<Value> {
         match self {
             Target::Field(name, _) => r.data.get(name).cloned(),
             Target::Id => Some(Value::String(r.id.clone())),
@@ -448,12 +450,25 @@ pub fn plan(coll: &Collection, req: &QueryRequest, vis: Visibility) -> Result<Pl
     if limit == 0 || limit > MAX_LIMIT {
         return Err(RecordError::Invalid(Invalid::one("limit", format!("must be between 1 and {MAX_LIMIT}"))));
     }
+    let bad_cursor = || RecordError::Invalid(Invalid::one("cursor", "is not a cursor of this query"));
     let after = match req.cursor.as_deref() {
         None | Some("") => None,
-        Some(c) => Some(
-            decode_position(c)
-                .ok_or_else(|| RecordError::Invalid(Invalid::one("cursor", "is not a cursor this API issued")))?,
-        ),
+        Some(c) => {
+            let p = decode_position(c).ok_or_else(bad_cursor)?;
+            // A cursor must carry a key of the sort's kind, so nothing of the wrong type
+            // reaches the database.
+            let numeric = matches!(order.target, Target::CreatedAt | Target::UpdatedAt) || order.numeric();
+            let fits = crate::ids::parse(&p.id).is_some()
+                && match (p.null, numeric) {
+                    (true, _) => p.text.is_none() && p.num.is_none() && matches!(order.target, Target::Field(..)),
+                    (false, true) => p.num.is_some_and(f64::is_finite) && p.text.is_none(),
+                    (false, false) => p.text.is_some() && p.num.is_none(),
+                };
+            if !fits {
+                return Err(bad_cursor());
+            }
+            Some(p)
+        }
     };
     Ok(Plan { filter, order, limit: limit as usize, after })
 }
@@ -683,8 +698,7 @@ fn fetch(
     if let Some(f) = &plan.filter {
         pushdown(&mut sql, company_id, coll, f);
     }
-    let (gt, lt) = if order.desc { ("<", ">") } else { (">", "<") };
-    let _ = lt;
+    let gt = if order.desc { "<" } else { ">" };
     if let Some(p) = after {
         match key_col {
             None => {
@@ -801,16 +815,6 @@ fn numbered(text: &str) -> String {
         }
     }
     out
-}
-
-/// Strips fields the caller may not see.
-pub fn visible(mut r: StoredRecord, coll: &Collection, vis: Visibility) -> StoredRecord {
-    if !vis.sensitive
-        && let Ok(spec) = coll.spec()
-    {
-        r.data.retain(|name, _| spec.fields.get(name).is_none_or(|f| !f.sensitive));
-    }
-    r
 }
 
 /// Fields of `data` that are sensitive.

@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 use super::values::{self, Key};
 use super::{Collection, RecordError, StoredRecord};
 use crate::clock;
-use crate::ids;
 use crate::plugins::manifest::FieldType;
 use crate::storage::DbConn;
 use crate::storage::schema::{record_keys, record_refs, record_unique, records};
@@ -238,12 +237,13 @@ pub fn insert(
     conn: &mut DbConn,
     company_id: &str,
     coll: &Collection,
+    id: String,
     data: Map<String, Value>,
     actor: Option<&str>,
 ) -> Result<StoredRecord, RecordError> {
     let now = clock::now();
     let record = StoredRecord {
-        id: ids::new_id(),
+        id,
         version: 1,
         data,
         created_at: now,

@@ -157,8 +157,10 @@ impl Db {
     /// Opens a write transaction (blocking: waits for a connection, and on SQLite for the
     /// writer's turn).
     pub fn begin(&self) -> Result<Tx, StoreError> {
-        let mut conn = self.pool.get()?;
+        // Wait for the writer's turn before taking a connection, so that waiting writers do
+        // not hold connections that readers need.
         let writer = self.write_lock.as_ref().map(|lock| lock.lock_arc());
+        let mut conn = self.pool.get()?;
         begin(&mut conn)?;
         Ok(Tx { conn, _writer: writer, open: true })
     }

@@ -130,9 +130,12 @@ pub(crate) async fn list_events(
     }
     let filter = LogFilter { name: q.name, since: since.unwrap_or(None), until: until.unwrap_or(None) };
     let page = page.map_err(ApiError::invalid)?;
+    let platform = state.platform.clone();
     let found = company_read(&state, &auth, &id, move |conn, scope| {
         scope.require(EVENTS_READ)?;
-        Ok(log::list(conn, &scope.company_id, &filter, &page)?)
+        let mut found = log::list(conn, &scope.company_id, &filter, &page)?;
+        log::visible_to(&platform, conn, scope, &mut found.items)?;
+        Ok(found)
     })
     .await?;
     Ok(Json(ListOf::from_page(found, out)))

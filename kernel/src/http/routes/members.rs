@@ -66,6 +66,15 @@ fn check_grantable(conn: &mut DbConn, scope: &CompanyScope, role: &str) -> Resul
     Ok(())
 }
 
+/// Checks that the caller may change or remove a member holding `role`: nobody acts on a
+/// member with more power than they have.
+fn check_over(conn: &mut DbConn, scope: &CompanyScope, role: &str) -> Result<(), ApiError> {
+    if let Some(found) = roles::get(conn, &scope.company_id, role)? {
+        scope.require_covers(&found.permissions)?;
+    }
+    Ok(())
+}
+
 fn audit_member(
     conn: &mut DbConn,
     scope: &CompanyScope,
@@ -156,6 +165,7 @@ pub(crate) async fn update_member(
         scope.require(MEMBERS_MANAGE)?;
         let conn = session.conn()?;
         let current = members::get(conn, &scope.company_id, &user_id)?.ok_or_else(ApiError::not_found)?;
+        check_over(conn, scope, &current.role)?;
         check_grantable(conn, scope, &body.role)?;
         if current.role == roles::OWNER && body.role != roles::OWNER {
             if !scope.is_owner() {
@@ -200,6 +210,9 @@ pub(crate) async fn remove_member(
         }
         let conn = session.conn()?;
         let current = members::get(conn, &scope.company_id, &user_id)?.ok_or_else(ApiError::not_found)?;
+        if user_id != scope.user_id {
+            check_over(conn, scope, &current.role)?;
+        }
         if current.role == roles::OWNER {
             if !scope.is_owner() {
                 return Err(ApiError::forbidden("only owners may remove an owner"));

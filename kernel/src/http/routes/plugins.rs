@@ -42,14 +42,14 @@ pub(crate) struct PluginOut {
     description: String,
     /// Who made it.
     publisher: String,
-    /// Companies that enabled it.
-    enabled_in: i64,
+    /// Companies that enabled it (shown to platform operators only).
+    enabled_in: Option<i64>,
     /// The full manifest (collections, commands, permissions, capabilities, views...).
     #[schema(value_type = Object)]
     manifest: serde_json::Value,
 }
 
-pub(crate) fn plugin_out(p: InstalledPlugin) -> PluginOut {
+pub(crate) fn plugin_out(p: InstalledPlugin, operator: bool) -> PluginOut {
     let m = &p.manifest;
     PluginOut {
         name: m.plugin.name.clone(),
@@ -58,7 +58,7 @@ pub(crate) fn plugin_out(p: InstalledPlugin) -> PluginOut {
         wit: m.plugin.wit.to_string(),
         description: m.plugin.description.clone(),
         publisher: m.plugin.publisher.clone(),
-        enabled_in: p.enabled_in,
+        enabled_in: operator.then_some(p.enabled_in),
         manifest: serde_json::to_value(&**m).unwrap_or_default(),
     }
 }
@@ -102,23 +102,25 @@ pub(crate) async fn install_plugin(
 
 /// Lists installed plugins.
 #[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins", security(("bearer" = [])), responses((status = 200, body = PluginList)))]
-pub(crate) async fn list_plugins(_auth: Auth, State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
+pub(crate) async fn list_plugins(auth: Auth, State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
     let platform = state.platform.clone();
     let items = state.db.read(move |conn| lifecycle::list(&platform, conn).map_err(ApiError::from)).await?;
-    Ok(Json(PluginList { items: items.into_iter().map(plugin_out).collect() }))
+    let operator = auth.user.is_superadmin;
+    Ok(Json(PluginList { items: items.into_iter().map(|p| plugin_out(p, operator)).collect() }))
 }
 
 /// One installed plugin with its manifest: what it declares and what it asks to be granted.
 #[utoipa::path(get, path = "/api/v1/plugins/{name}", tag = "plugins", security(("bearer" = [])),
     params(("name" = String, Path, description = "Plugin name")), responses((status = 200, body = PluginOut), (status = 404, description = "not installed")))]
 pub(crate) async fn get_plugin(
-    _auth: Auth,
+    auth: Auth,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<PluginOut>, ApiError> {
     let platform = state.platform.clone();
     let found = state.db.read(move |conn| lifecycle::describe(&platform, conn, &name).map_err(ApiError::from)).await?;
-    found.map(|p| Json(plugin_out(p))).ok_or_else(ApiError::not_found)
+    let operator = auth.user.is_superadmin;
+    found.map(|p| Json(plugin_out(p, operator))).ok_or_else(ApiError::not_found)
 }
 
 /// Uninstalls a plugin (platform operators). Refused while a company has it enabled or

@@ -31,6 +31,8 @@ pub const MAX_CALLS: u32 = 100_000;
 const MAX_TABLES: usize = 64;
 const MAX_INSTANCES: usize = 64;
 const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Host resource handles (WASI streams and the like) a plugin may hold at once.
+pub const MAX_HANDLES: usize = 1024;
 
 /// Everything one invocation of one plugin can reach.
 pub struct HostState {
@@ -73,20 +75,9 @@ impl HostState {
             declared: active.loaded.manifest.capabilities.clone(),
             granted: active.grants.clone(),
         };
-        HostState {
-            wasi,
-            table: ResourceTable::new(),
-            limits,
-            session,
-            active,
-            scope,
-            platform,
-            stdout,
-            stderr,
-            caller,
-            calls: 0,
-            bytes: 0,
-        }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HANDLES);
+        HostState { wasi, table, limits, session, active, scope, platform, stdout, stderr, caller, calls: 0, bytes: 0 }
     }
 
     fn plugin(&self) -> &str {
@@ -327,6 +318,19 @@ impl events::Host for HostState {
         }
         if let Err(msg) = crate::events::check_publish_name(self.plugin(), &name) {
             return Ok(Err(types::Error::AccessDenied(msg)));
+        }
+        // Record events come from the kernel only, so subscribers can trust them.
+        let record_event = name.rsplit_once('.').is_some_and(|(head, what)| {
+            matches!(what, "created" | "updated" | "deleted")
+                && head
+                    .strip_prefix(self.plugin())
+                    .and_then(|c| c.strip_prefix('.'))
+                    .is_some_and(|c| self.active.loaded.manifest.collections.contains_key(c))
+        });
+        if record_event {
+            return Ok(Err(types::Error::AccessDenied(format!(
+                "{name} is a record event of a collection; the kernel emits those itself"
+            ))));
         }
         if payload.len() > crate::events::MAX_PAYLOAD {
             return Ok(Err(types::Error::LimitExceeded(format!(

@@ -33,6 +33,18 @@ impl Plugin for Hostile {
                 panic!("hostile plugin panics on purpose");
             }
             "huge-answer" => Ok(Value::String("x".repeat(8 * 1024 * 1024))),
+            "ignore-veto" => {
+                // notes' validation hook refuses this title; carry on as if nothing happened.
+                let refused = store::create("notes.note", &json!({ "title": "TODO" })).is_err();
+                Ok(json!({ "refused": refused, "id": mark("after ignored veto")? }))
+            }
+            "leak-handles" => {
+                mark("before leak")?;
+                for _ in 0..100_000 {
+                    std::mem::forget(wasip2::cli::stdout::get_stdout());
+                }
+                Ok(json!({ "leaked": true }))
+            }
             "chatty" => {
                 for i in 0..100_000 {
                     println!("line {i} of a very chatty plugin that prints far too much");
@@ -40,6 +52,7 @@ impl Plugin for Hostile {
                 Ok(json!({ "id": mark("chatty")? }))
             }
             "publish-foreign" => Ok(json!({ "event": events::publish("notes.note.created", &json!({}))? })),
+            "spoof-record-event" => Ok(json!({ "event": events::publish("hostile.mark.created", &json!({}))? })),
             "big-argument" => {
                 let big = "y".repeat(2 * 1024 * 1024);
                 match store::create("mark", &json!({ "label": big })) {

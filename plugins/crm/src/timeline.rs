@@ -1,0 +1,305 @@
+//! The customer timeline: what happened with a customer, newest first. Views, visits,
+//! purchases and payments come in through commands; messages, stage changes, activities and
+//! merges are written by the parts of the plugin that cause them.
+
+use std::collections::BTreeMap;
+
+use erp_sdk::store::{self, Filter, Query};
+use erp_sdk::{Error, Result, Value, json};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::model::{Customer, Entry};
+use crate::time;
+use crate::util;
+
+/// Writes one timeline entry.
+pub fn add(entry: Entry) -> Result<String> {
+    Ok(store::create("timeline", &entry)?.id)
+}
+
+/// When something happened: the given time, or now.
+fn when(at: Option<&str>) -> Result<String> {
+    match at {
+        None => Ok(time::format(time::now())),
+        Some(s) => time::normalise(s).ok_or_else(|| Error::invalid("at", "is not an RFC 3339 time")),
+    }
+}
+
+fn customer_exists(id: &str) -> Result<()> {
+    match store::get::<Customer>("customer", id) {
+        Ok(_) => Ok(()),
+        Err(Error::NotFound(_)) => Err(Error::invalid("customer", "no such customer")),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct View {
+    customer: String,
+    product: String,
+    product_name: Option<String>,
+    url: Option<String>,
+    at: Option<String>,
+}
+
+/// `track-view`: a customer looked at a product.
+pub fn track_view(input: Value) -> Result<Value> {
+    let v: View = util::input(input)?;
+    customer_exists(&v.customer)?;
+    if v.product.trim().is_empty() {
+        return Err(Error::invalid("product", "is required"));
+    }
+    let title = format!("Viewed {}", v.product_name.as_deref().unwrap_or(&v.product));
+    let id = add(Entry {
+        customer: v.customer.clone(),
+        kind: "view".into(),
+        at: when(v.at.as_deref())?,
+        title,
+        ref_id: Some(v.product.clone()),
+        data: Some(json!({ "product": v.product, "product_name": v.product_name, "url": v.url })),
+        ..Entry::default()
+    })?;
+    crate::recommend::viewed(&v.customer, &v.product)?;
+    Ok(json!({ "id": id }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Visit {
+    customer: String,
+    url: String,
+    referrer: Option<String>,
+    country: Option<String>,
+    region: Option<String>,
+    city: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    source: Option<String>,
+    #[serde(default)]
+    utm: BTreeMap<String, String>,
+    at: Option<String>,
+}
+
+/// `track-visit`: a web visit with where it came from.
+pub fn track_visit(input: Value) -> Result<Value> {
+    let v: Visit = util::input(input)?;
+    customer_exists(&v.customer)?;
+    let mut errors = Vec::new();
+    if let Some(lat) = v.latitude.filter(|l| !(-90.0..=90.0).contains(l)) {
+        errors.push(erp_sdk::FieldError { field: "latitude".into(), message: format!("{lat} is not within -90..90") });
+    }
+    if let Some(lon) = v.longitude.filter(|l| !(-180.0..=180.0).contains(l)) {
+        errors
+            .push(erp_sdk::FieldError { field: "longitude".into(), message: format!("{lon} is not within -180..180") });
+    }
+    if let Some(k) = v.utm.keys().find(|k| !k.starts_with("utm_")) {
+        errors.push(erp_sdk::FieldError { field: format!("utm.{k}"), message: "UTM keys start with utm_".into() });
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let place = [v.city.as_deref(), v.region.as_deref(), v.country.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let source = v.source.clone().or_else(|| v.utm.get("utm_source").cloned());
+    let title = match (&source, place.is_empty()) {
+        (Some(s), false) => format!("Visited {} from {place} via {s}", v.url),
+        (Some(s), true) => format!("Visited {} via {s}", v.url),
+        (None, false) => format!("Visited {} from {place}", v.url),
+        (None, true) => format!("Visited {}", v.url),
+    };
+    let id = add(Entry {
+        customer: v.customer,
+        kind: "visit".into(),
+        at: when(v.at.as_deref())?,
+        title,
+        data: Some(json!({
+            "url": v.url, "referrer": v.referrer, "country": v.country, "region": v.region, "city": v.city,
+            "latitude": v.latitude, "longitude": v.longitude, "source": source, "utm": v.utm,
+        })),
+        ..Entry::default()
+    })?;
+    Ok(json!({ "id": id }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    product: String,
+    name: Option<String>,
+    quantity: Decimal,
+    price: Decimal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Purchase {
+    customer: String,
+    lines: Vec<Line>,
+    currency: Option<String>,
+    order: Option<String>,
+    at: Option<String>,
+}
+
+/// `record-purchase`: a purchase with lines; the customer's total and last purchase follow.
+pub fn record_purchase(input: Value) -> Result<Value> {
+    let p: Purchase = util::input(input)?;
+    let customer = match store::get::<Customer>("customer", &p.customer) {
+        Ok(c) => c,
+        Err(Error::NotFound(_)) => return Err(Error::invalid("customer", "no such customer")),
+        Err(e) => return Err(e),
+    };
+    if p.lines.is_empty() || p.lines.len() > 500 {
+        return Err(Error::invalid("lines", "give 1 to 500 lines"));
+    }
+    let mut errors = Vec::new();
+    let mut total = Decimal::ZERO;
+    for (i, l) in p.lines.iter().enumerate() {
+        if l.product.trim().is_empty() {
+            errors.push(erp_sdk::FieldError { field: format!("lines[{i}].product"), message: "is required".into() });
+        }
+        if l.quantity <= Decimal::ZERO {
+            errors.push(erp_sdk::FieldError {
+                field: format!("lines[{i}].quantity"),
+                message: "must be positive".into(),
+            });
+        }
+        if l.price < Decimal::ZERO {
+            errors.push(erp_sdk::FieldError {
+                field: format!("lines[{i}].price"),
+                message: "must not be negative".into(),
+            });
+        }
+        match l.quantity.checked_mul(l.price).and_then(|x| total.checked_add(x)) {
+            Some(t) => total = t,
+            None => {
+                errors.push(erp_sdk::FieldError { field: format!("lines[{i}]"), message: "amount is too large".into() })
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let total = total.round_dp(2);
+    let at = when(p.at.as_deref())?;
+    let currency = p.currency.clone().unwrap_or_else(crate::default_currency);
+    let lines: Vec<Value> = p
+        .lines
+        .iter()
+        .map(|l| {
+            json!({ "product": l.product, "name": l.name, "quantity": l.quantity.to_string(), "price": l.price.to_string() })
+        })
+        .collect();
+    let id = add(Entry {
+        customer: p.customer.clone(),
+        kind: "purchase".into(),
+        at: at.clone(),
+        title: format!("Bought {} item(s) for {total} {currency}", p.lines.len()),
+        amount: Some(total.to_string()),
+        currency: Some(currency.clone()),
+        ref_id: p.order.clone(),
+        data: Some(json!({ "lines": lines, "order": p.order })),
+    })?;
+    let spent: Decimal = customer.data.total_spent.as_deref().and_then(|s| s.parse().ok()).unwrap_or_default();
+    let later = customer
+        .data
+        .last_purchase_at
+        .as_deref()
+        .and_then(time::parse)
+        .is_none_or(|last| time::parse(&at).is_some_and(|now| now > last));
+    let mut patch = json!({ "total_spent": (spent + total).round_dp(2).to_string() });
+    if later {
+        patch["last_purchase_at"] = json!(at);
+    }
+    store::update::<Value>("customer", &p.customer, &patch, None)?;
+    let products: Vec<String> = p.lines.iter().map(|l| l.product.clone()).collect();
+    crate::recommend::bought(&p.customer, &products)?;
+    Ok(json!({ "id": id, "amount": total.to_string(), "currency": currency }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payment {
+    customer: String,
+    amount: Decimal,
+    currency: Option<String>,
+    reference: Option<String>,
+    at: Option<String>,
+}
+
+/// `record-payment`: money received from a customer.
+pub fn record_payment(input: Value) -> Result<Value> {
+    let p: Payment = util::input(input)?;
+    customer_exists(&p.customer)?;
+    if p.amount <= Decimal::ZERO {
+        return Err(Error::invalid("amount", "must be positive"));
+    }
+    let id = payment(&p.customer, p.amount, p.currency, p.reference, when(p.at.as_deref())?, "manual")?;
+    Ok(json!({ "id": id }))
+}
+
+/// Writes a payment entry (from the command or from accounting's event).
+pub fn payment(
+    customer: &str,
+    amount: Decimal,
+    currency: Option<String>,
+    reference: Option<String>,
+    at: String,
+    source: &str,
+) -> Result<String> {
+    let currency = currency.unwrap_or_else(crate::default_currency);
+    let amount = amount.round_dp(2);
+    add(Entry {
+        customer: customer.to_string(),
+        kind: "payment".into(),
+        at,
+        title: format!("Paid {amount} {currency}"),
+        amount: Some(amount.to_string()),
+        currency: Some(currency),
+        ref_id: reference.clone(),
+        data: Some(json!({ "reference": reference, "source": source })),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ask {
+    customer: String,
+    kind: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `timeline`: one page of a customer's history, newest first.
+pub fn timeline(input: Value) -> Result<Value> {
+    let a: Ask = util::input(input)?;
+    customer_exists(&a.customer)?;
+    let limit = a.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "must be between 1 and 200"));
+    }
+    let mut filter = vec![Filter::eq("customer", a.customer.as_str())];
+    if let Some(k) = &a.kind {
+        filter.push(Filter::eq("kind", k.as_str()));
+    }
+    let mut q = Query::new().filter(Filter::and(filter)).sort_desc("at").limit(limit);
+    if let Some(c) = a.cursor {
+        q = q.cursor(c);
+    }
+    let page = store::query::<Entry>("timeline", &q)?;
+    let entries: Vec<Value> = page
+        .records
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "kind": r.data.kind, "at": r.data.at, "title": r.data.title,
+                "amount": r.data.amount, "currency": r.data.currency, "ref_id": r.data.ref_id, "data": r.data.data,
+            })
+        })
+        .collect();
+    Ok(json!({ "entries": entries, "next_cursor": page.next_cursor }))
+}

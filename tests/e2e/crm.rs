@@ -1,0 +1,458 @@
+//! The CRM plugin through HTTP: the lead inbox with real channel formats, the sales funnel's
+//! rules and events, personal data on every read path, and managers restricted to their own
+//! deals.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::support::{TestApp, package};
+
+both_backends!(
+    telegram_and_email_open_and_join_leads,
+    malformed_inbound_is_refused_and_changes_nothing,
+    deals_follow_the_pipeline_rules,
+    personal_data_is_hidden_on_every_read_path,
+    managers_restricted_to_own_deals_see_only_theirs,
+);
+
+const SECRET: &str = "crm-hook-secret-0123456789";
+
+/// A company with CRM enabled and a webhook secret; returns its id.
+async fn with_crm(app: &TestApp, members: &[(&str, &str)]) -> String {
+    let co = app.company("Acme", members).await;
+    app.install(&package("crm")).await;
+    app.enable(&co, "crm", json!({ "webhook_secret": SECRET })).await.expect(200);
+    co
+}
+
+fn data(co: &str, coll: &str) -> String {
+    format!("/api/v1/companies/{co}/data/crm/{coll}")
+}
+
+fn cmd(co: &str, name: &str) -> String {
+    format!("/api/v1/companies/{co}/plugins/crm/commands/{name}")
+}
+
+async fn create(app: &TestApp, co: &str, coll: &str, body: Value) -> String {
+    let r = app.post(&data(co, coll), &app.root, body).await;
+    r.expect(201)["id"].as_str().unwrap().to_string()
+}
+
+/// Posts to a CRM webhook with the company's secret: (status, body).
+async fn hook(app: &TestApp, co: &str, name: &str, content_type: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
+    let r = app
+        .client
+        .post(format!("{}/api/v1/hooks/{co}/crm/{name}", app.base))
+        .header("content-type", content_type)
+        .header("x-webhook-secret", SECRET)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A pipeline `new -> qualified -> proposal -> won`, any open stage may be lost, lost may
+/// reopen to new: (pipeline id, stage ids by code).
+async fn pipeline(app: &TestApp, co: &str) -> (String, std::collections::BTreeMap<String, String>) {
+    let p = create(app, co, "pipeline", json!({ "name": "Sales", "is_default": true })).await;
+    let mut ids = std::collections::BTreeMap::new();
+    for (pos, code, outcome, prob, next) in [
+        (1, "new", "open", 10, json!(["qualified", "lost"])),
+        (2, "qualified", "open", 30, json!(["proposal", "lost"])),
+        (3, "proposal", "open", 60, json!(["won", "lost"])),
+        (4, "won", "won", 100, json!([])),
+        (5, "lost", "lost", 0, json!(["new"])),
+    ] {
+        let id = create(
+            app,
+            co,
+            "stage",
+            json!({ "pipeline": p, "code": code, "name": code, "position": pos, "outcome": outcome,
+                    "probability": prob, "next": next }),
+        )
+        .await;
+        ids.insert(code.to_string(), id);
+    }
+    (p, ids)
+}
+
+async fn events_named(app: &TestApp, co: &str, token: &str, name: &str) -> Vec<Value> {
+    let r = app.get(&format!("/api/v1/companies/{co}/events?name={name}&limit=500"), token).await;
+    r.expect(200)["items"].as_array().unwrap().clone()
+}
+
+fn update(id: i64, message_id: i64, text: &str) -> String {
+    json!({
+        "update_id": id,
+        "message": {
+            "message_id": message_id, "date": 1764403200,
+            "from": { "id": 5550001, "is_bot": false, "first_name": "Анна", "last_name": "Кузнецова", "username": "anna_k" },
+            "chat": { "id": 5550001, "type": "private", "first_name": "Анна" },
+            "text": text
+        }
+    })
+    .to_string()
+}
+
+async fn telegram_and_email_open_and_join_leads(app: &TestApp) {
+    let (m1, _) = app.user("m1@example.com").await;
+    let (m2, _) = app.user("m2@example.com").await;
+    let co = with_crm(app, &[("m1@example.com", "member"), ("m2@example.com", "member")]).await;
+    create(app, &co, "manager", json!({ "user_id": m1, "name": "Мария" })).await;
+    create(app, &co, "manager", json!({ "user_id": m2, "name": "Олег" })).await;
+
+    // A Telegram update from someone new opens a lead.
+    let (status, first) =
+        hook(app, &co, "telegram", "application/json", update(1, 10, "Сколько стоит доставка?")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["new_lead"], true);
+    let lead_id = first["lead"].as_str().unwrap().to_string();
+    let lead = app.get(&format!("{}/{lead_id}", data(&co, "lead")), &app.root).await;
+    let lead = lead.expect(200)["data"].clone();
+    assert_eq!(lead["channel"], "telegram");
+    assert_eq!(lead["name"], "Анна Кузнецова");
+    assert_eq!(lead["status"], "new");
+    assert_eq!(lead["contact_key"], "telegram:5550001");
+    let first_manager = lead["responsible"].as_str().unwrap().to_string();
+    assert!([&m1, &m2].contains(&&first_manager));
+
+    // Telegram delivers the same update again: stored once.
+    let (status, again) =
+        hook(app, &co, "telegram", "application/json", update(1, 10, "Сколько стоит доставка?")).await;
+    assert_eq!((status, again["duplicate"].clone()), (200, json!(true)));
+    // A second message from her joins the same lead.
+    let (_, second) = hook(app, &co, "telegram", "application/json", update(2, 11, "И есть ли самовывоз?")).await;
+    assert_eq!(second["lead"], lead_id.as_str());
+    assert_eq!(second["new_lead"], false);
+    let lead = app.get(&format!("{}/{lead_id}", data(&co, "lead")), &app.root).await;
+    assert_eq!(lead.expect(200)["data"]["messages"], 2);
+    let thread = app
+        .post(
+            &format!("{}/query", data(&co, "message")),
+            &app.root,
+            json!({ "filter": { "field": "lead", "op": "eq", "value": lead_id } }),
+        )
+        .await;
+    assert_eq!(thread.expect(200)["items"].as_array().unwrap().len(), 2);
+
+    // A raw e-mail from a known customer joins that customer's history; the new lead goes to
+    // the other manager (round-robin).
+    let card = app
+        .post(
+            &cmd(&co, "create-customer"),
+            &app.root,
+            json!({ "last_name": "Петров", "first_name": "Иван", "patronymic": "Сергеевич",
+                    "contacts": [{ "kind": "email", "value": "Ivan.Petrov@Example.ru" },
+                                 { "kind": "phone", "value": "+7 (912) 000-11-22" }] }),
+        )
+        .await;
+    let customer = card.expect(200)["customer"]["id"].as_str().unwrap().to_string();
+    assert_eq!(card.body["customer"]["data"]["name"], "Петров Иван Сергеевич");
+    let raw = "From: Ivan Petrov <ivan.petrov@example.ru>\r\nTo: sales@acme.example\r\n\
+               Subject: =?UTF-8?B?0JrQvtC80LzQtdGA0YfQtdGB0LrQvtC1INC/0YDQtdC00LvQvtC20LXQvdC40LU=?=\r\n\
+               Message-ID: <offer-1@example.ru>\r\nDate: Sat, 29 Nov 2025 11:00:00 +0300\r\n\
+               Content-Type: text/plain; charset=utf-8\r\n\r\nПришлите предложение на 20 стульев.\r\n";
+    let (status, mail) = hook(app, &co, "email", "message/rfc822", raw).await;
+    assert_eq!(status, 200, "{mail}");
+    assert_eq!(mail["customer"], customer.as_str());
+    assert_eq!(mail["new_lead"], true);
+    let mail_lead = app.get(&format!("{}/{}", data(&co, "lead"), mail["lead"].as_str().unwrap()), &app.root).await;
+    let mail_lead = mail_lead.expect(200)["data"].clone();
+    assert_eq!(mail_lead["title"], "Коммерческое предложение");
+    assert_eq!(mail_lead["customer"], customer.as_str());
+    assert_ne!(
+        mail_lead["responsible"],
+        first_manager.as_str(),
+        "round-robin gives the next lead to the other manager"
+    );
+    let history = app.post(&cmd(&co, "timeline"), &app.root, json!({ "customer": customer, "kind": "message" })).await;
+    let entries = history.expect(200)["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1);
+    assert!(entries[0]["title"].as_str().unwrap().contains("Коммерческое предложение"));
+    // A phone number from a web form in another spelling finds the same customer.
+    let (status, form) = hook(
+        app,
+        &co,
+        "form",
+        "application/x-www-form-urlencoded",
+        "name=Ivan&phone=8+912+000+11+22&message=Call+me&utm_source=yandex",
+    )
+    .await;
+    assert_eq!(status, 200, "{form}");
+    assert_eq!(form["customer"], customer.as_str());
+    assert_eq!(form["lead"], mail["lead"], "an open lead of the customer takes the message");
+
+    // Qualifying the Telegram lead makes a customer card and a deal in the default pipeline.
+    let (_, stages) = pipeline(app, &co).await;
+    let q = app.post(&cmd(&co, "qualify-lead"), &app.root, json!({ "id": lead_id, "amount": "15000.00" })).await;
+    let q = q.expect(200).clone();
+    let deal = app.get(&format!("{}/{}", data(&co, "deal"), q["deal"].as_str().unwrap()), &app.root).await;
+    let deal = deal.expect(200)["data"].clone();
+    assert_eq!(deal["stage"], stages["new"].as_str());
+    assert_eq!(deal["amount"], "15000.00");
+    assert_eq!(deal["responsible"], first_manager.as_str());
+    let contacts = app
+        .post(
+            &format!("{}/query", data(&co, "contact")),
+            &app.root,
+            json!({ "filter": { "field": "customer", "op": "eq", "value": q["customer"] } }),
+        )
+        .await;
+    assert_eq!(contacts.expect(200)["items"][0]["data"]["key"], "telegram:5550001");
+    let created = events_named(app, &co, &app.root, "crm.lead.created").await;
+    assert_eq!(created.len(), 2, "two leads opened");
+    // Qualifying twice is a conflict.
+    app.post(&cmd(&co, "qualify-lead"), &app.root, json!({ "id": lead_id })).await.expect(409);
+}
+
+async fn malformed_inbound_is_refused_and_changes_nothing(app: &TestApp) {
+    let co = with_crm(app, &[]).await;
+    let before = app.snapshot().await;
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("telegram", "application/json", b"{not json".to_vec()),
+        ("telegram", "application/json", br#"{"update_id": "seven"}"#.to_vec()),
+        ("telegram", "application/json", br#"{"update_id": 1, "message": {"message_id": 1}}"#.to_vec()),
+        ("email", "message/rfc822", b"no headers at all, just words".to_vec()),
+        ("email", "message/rfc822", b"Subject: no sender\r\n\r\nhello".to_vec()),
+        ("email", "message/rfc822", b"From: not-an-address\r\n\r\nhello".to_vec()),
+        ("form", "application/json", br#"{"name": "No contact at all"}"#.to_vec()),
+        ("form", "application/json", br#"{"email": "broken@", "phone": "12"}"#.to_vec()),
+        ("form", "application/json", br#"{"email": "a@b.ru", "admin": true}"#.to_vec()),
+        ("form", "text/plain", b"email=a@b.ru".to_vec()),
+        ("form", "application/x-www-form-urlencoded", b"email=a%40b.ru&email=c%40d.ru".to_vec()),
+        ("message", "application/json", br#"{"channel": "fax", "sender_id": "1", "text": "hi"}"#.to_vec()),
+        ("message", "application/json", br#"{"channel": "vk", "sender_id": "1", "text": "hi", "x": 1}"#.to_vec()),
+        ("message", "application/json", br#"{"channel": "vk", "sender_id": "1", "text": ""}"#.to_vec()),
+        ("message", "application/json", b"[]".to_vec()),
+    ];
+    for (name, content_type, body) in cases {
+        let shown = String::from_utf8_lossy(&body).to_string();
+        let (status, answer) = hook(app, &co, name, content_type, body).await;
+        assert!((400..500).contains(&status), "{name} {shown}: {status} {answer}");
+        assert!(answer["error"]["message"].is_string(), "{name} {shown}: {answer}");
+    }
+    // Not a POST.
+    let r = app
+        .client
+        .get(format!("{}/api/v1/hooks/{co}/crm/telegram", app.base))
+        .header("x-webhook-secret", SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    assert_eq!(app.snapshot().await, before, "refused inbound messages changed something");
+    // An update that carries no message from a person is acknowledged and stores nothing.
+    let (status, answer) =
+        hook(app, &co, "telegram", "application/json", r#"{"update_id": 9, "callback_query": {"id": "1"}}"#).await;
+    assert_eq!((status, answer), (200, json!({ "ignored": true })));
+}
+
+async fn deals_follow_the_pipeline_rules(app: &TestApp) {
+    let co = with_crm(app, &[]).await;
+    let (p, s) = pipeline(app, &co).await;
+    let customer = create(app, &co, "customer", json!({ "name": "ООО Ромашка", "kind": "organization" })).await;
+    let deal = create(
+        app,
+        &co,
+        "deal",
+        json!({ "title": "Стулья", "customer": customer, "pipeline": p, "stage": s["new"], "amount": "120000.00",
+                "lines": [{ "product": "CHAIR-1", "name": "Стул", "quantity": "20", "price": "6000.00" }] }),
+    )
+    .await;
+    let deal_url = format!("{}/{deal}", data(&co, "deal"));
+    // Skipping stages is refused, by the command and by a plain update alike.
+    let jump = app.post(&cmd(&co, "move-deal"), &app.root, json!({ "id": deal, "stage": s["won"] })).await;
+    jump.expect(422);
+    assert!(jump.body.to_string().contains("cannot move from new to won"), "{}", jump.body);
+    app.patch(&deal_url, &app.root, json!({ "stage": s["won"], "status": "won" })).await.expect(422);
+    // A status that does not match the stage is refused.
+    app.patch(&deal_url, &app.root, json!({ "status": "won" })).await.expect(422);
+    // A stage of another pipeline is refused.
+    let other = create(app, &co, "pipeline", json!({ "name": "Partners" })).await;
+    let foreign =
+        create(app, &co, "stage", json!({ "pipeline": other, "code": "new", "name": "new", "position": 1 })).await;
+    app.post(&cmd(&co, "move-deal"), &app.root, json!({ "id": deal, "stage": foreign })).await.expect(422);
+    let unchanged = app.get(&deal_url, &app.root).await;
+    assert_eq!(unchanged.expect(200)["data"]["stage"], s["new"].as_str());
+
+    // Allowed moves go through, with history, timeline and events.
+    app.post(&cmd(&co, "move-deal"), &app.root, json!({ "id": deal, "stage": s["qualified"] })).await.expect(200);
+    let lost = app.post(&cmd(&co, "move-deal"), &app.root, json!({ "id": deal, "stage": s["lost"] })).await;
+    lost.expect(422);
+    assert!(lost.body.to_string().contains("reason"), "{}", lost.body);
+    let lost = app
+        .post(&cmd(&co, "move-deal"), &app.root, json!({ "id": deal, "stage": s["lost"], "reason": "Дорого" }))
+        .await;
+    assert_eq!(lost.expect(200)["data"]["status"], "lost");
+    assert!(lost.body["data"]["closed_at"].is_string());
+    // Reopen, then win.
+    for code in ["new", "qualified", "proposal", "won"] {
+        let r = app.post(&cmd(&co, "move-deal"), &app.root, json!({ "id": deal, "stage": s[code] })).await;
+        r.expect(200);
+    }
+    let won = app.get(&deal_url, &app.root).await;
+    let won = won.expect(200)["data"].clone();
+    assert_eq!(won["status"], "won");
+    assert!(won.get("lost_reason").is_none(), "{won}");
+    let stays = app
+        .post(
+            &format!("{}/query", data(&co, "deal_stage")),
+            &app.root,
+            json!({ "filter": { "field": "deal", "op": "eq", "value": deal }, "sort": { "field": "entered_at" } }),
+        )
+        .await;
+    let stays = stays.expect(200)["items"].as_array().unwrap().clone();
+    let path: Vec<&str> = stays.iter().map(|x| x["data"]["stage"].as_str().unwrap()).collect();
+    let codes: Vec<&str> =
+        path.iter().map(|id| s.iter().find(|(_, v)| v.as_str() == *id).map(|(k, _)| k.as_str()).unwrap()).collect();
+    assert_eq!(codes, ["new", "qualified", "lost", "new", "qualified", "proposal", "won"]);
+    assert!(stays[..6].iter().all(|x| x["data"]["left_at"].is_string()));
+    assert!(stays[6]["data"].get("left_at").is_none());
+
+    let changed = events_named(app, &co, &app.root, "crm.deal.stage_changed").await;
+    assert_eq!(changed.len(), 6);
+    let lost_events = events_named(app, &co, &app.root, "crm.deal.lost").await;
+    assert_eq!(lost_events.len(), 1);
+    assert_eq!(lost_events[0]["payload"]["reason"], "Дорого");
+    let won_events = events_named(app, &co, &app.root, "crm.deal.won").await;
+    assert_eq!(won_events.len(), 1);
+    let payload = &won_events[0]["payload"];
+    assert_eq!(payload["amount"], "120000.00");
+    assert_eq!(payload["customer"], customer.as_str());
+    assert_eq!(payload["lines"][0]["product"], "CHAIR-1");
+    let history =
+        app.post(&cmd(&co, "timeline"), &app.root, json!({ "customer": customer, "kind": "stage_change" })).await;
+    assert_eq!(history.expect(200)["entries"].as_array().unwrap().len(), 7, "opened + 6 moves");
+}
+
+/// Adds a custom role with `permissions` and a member holding it.
+async fn member_with_role(app: &TestApp, co: &str, email: &str, role: &str, permissions: &[&str]) {
+    let body = json!({ "name": role, "permissions": permissions });
+    let r = app.post(&format!("/api/v1/companies/{co}/roles"), &app.root, body).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let body = json!({ "email": email, "role": role });
+    app.post(&format!("/api/v1/companies/{co}/members"), &app.root, body).await.expect(201);
+}
+
+async fn personal_data_is_hidden_on_every_read_path(app: &TestApp) {
+    let (_, sales) = app.user("sales@example.com").await;
+    let co = with_crm(app, &[]).await;
+    let perms = [
+        "crm.customer.read",
+        "crm.customer.write",
+        "crm.lead.read",
+        "crm.deal.read",
+        "crm.deal.all",
+        "kernel.events.read",
+    ];
+    member_with_role(app, &co, "sales@example.com", "sales", &perms).await;
+    let card = app
+        .post(
+            &cmd(&co, "create-customer"),
+            &app.root,
+            json!({ "last_name": "Смирнова", "first_name": "Ольга", "birth_date": "1990-05-17", "gender": "female",
+                    "contacts": [{ "kind": "phone", "value": "+7 999 555-44-33" }],
+                    "addresses": [{ "kind": "home", "city": "Казань", "line": "ул. Баумана, 1" }] }),
+        )
+        .await;
+    let id = card.expect(200)["customer"]["id"].as_str().unwrap().to_string();
+    assert_eq!(card.body["customer"]["data"]["birth_date"], "1990-05-17", "the owner sees personal data");
+    hook(app, &co, "form", "application/json", r#"{"name": "Guest", "email": "guest@mail.example", "message": "hi"}"#)
+        .await;
+
+    let secrets = ["1990-05-17", "female", "555-44-33", "79995554433", "Баумана", "Казань", "guest@mail.example"];
+    let assert_clean = |what: &str, body: &Value| {
+        let text = body.to_string();
+        for s in secrets {
+            assert!(!text.contains(s), "{what} shows {s}: {text}");
+        }
+    };
+    // Get, list, query of every collection that holds personal data.
+    let got = app.get(&format!("{}/{id}", data(&co, "customer")), &sales).await;
+    assert_eq!(got.expect(200)["data"]["name"], "Смирнова Ольга");
+    assert_clean("get customer", &got.body);
+    for coll in ["customer", "contact", "address", "lead", "message"] {
+        let list = app.get(&data(&co, coll), &sales).await;
+        assert_clean(&format!("list {coll}"), list.expect(200));
+        let q = app.post(&format!("{}/query", data(&co, coll)), &sales, json!({})).await;
+        assert_clean(&format!("query {coll}"), q.expect(200));
+    }
+    // Filtering or grouping by a personal field is refused, not answered.
+    let by_birth = json!({ "filter": { "field": "birth_date", "op": "eq", "value": "1990-05-17" } });
+    app.post(&format!("{}/query", data(&co, "customer")), &sales, by_birth).await.expect(403);
+    let by_gender = json!({ "group_by": ["gender"], "metrics": [{ "op": "count" }] });
+    app.post(&format!("{}/aggregate", data(&co, "customer")), &sales, by_gender).await.expect(403);
+    let by_key = json!({ "filter": { "field": "key", "op": "eq", "value": "phone:79995554433" } });
+    app.post(&format!("{}/query", data(&co, "contact")), &sales, by_key).await.expect(403);
+    // The plugin's own answers.
+    let card = app.post(&cmd(&co, "card"), &sales, json!({ "id": id })).await;
+    assert_eq!(card.expect(200)["contacts"].as_array().unwrap().len(), 1, "the contact is listed, its value is not");
+    assert_clean("card", &card.body);
+    // Events.
+    let events = app.get(&format!("/api/v1/companies/{co}/events?limit=500"), &sales).await;
+    assert_clean("event log", events.expect(200));
+    // Writing personal data without the permission is refused.
+    let r = app
+        .post(
+            &cmd(&co, "create-customer"),
+            &sales,
+            json!({ "name": "X", "contacts": [{ "kind": "phone", "value": "+7 900 000 00 00" }] }),
+        )
+        .await;
+    r.expect(403);
+    app.patch(&format!("{}/{id}", data(&co, "customer")), &sales, json!({ "gender": "male" })).await.expect(403);
+    // With the permission it all shows.
+    let full = app.get(&format!("{}/{id}", data(&co, "customer")), &app.root).await;
+    assert_eq!(full.expect(200)["data"]["gender"], "female");
+}
+
+async fn managers_restricted_to_own_deals_see_only_theirs(app: &TestApp) {
+    let (anna, anna_token) = app.user("anna@example.com").await;
+    let (boris, _) = app.user("boris@example.com").await;
+    let co = with_crm(app, &[]).await;
+    let perms = ["crm.customer.read", "crm.deal.read", "crm.deal.write", "crm.settings.read", "kernel.events.read"];
+    member_with_role(app, &co, "anna@example.com", "rep", &perms).await;
+    let body = json!({ "email": "boris@example.com", "role": "rep" });
+    app.post(&format!("/api/v1/companies/{co}/members"), &app.root, body).await.expect(201);
+    let (p, s) = pipeline(app, &co).await;
+    let deal = |title: &str, who: &str| json!({ "title": title, "pipeline": p, "stage": s["new"], "responsible": who, "amount": "100.00" });
+    let mine = create(app, &co, "deal", deal("Anna's", &anna)).await;
+    let theirs = create(app, &co, "deal", deal("Boris's", &boris)).await;
+    let deal_url = |id: &str| format!("{}/{id}", data(&co, "deal"));
+
+    // By id: someone else's deal does not exist for her.
+    app.get(&deal_url(&mine), &anna_token).await.expect(200);
+    app.get(&deal_url(&theirs), &anna_token).await.expect(404);
+    app.patch(&deal_url(&theirs), &anna_token, json!({ "amount": "1.00" })).await.expect(404);
+    let r = app.call(Method::DELETE, &deal_url(&theirs), Some(&anna_token), None).await;
+    r.expect(404);
+    app.post(&cmd(&co, "move-deal"), &anna_token, json!({ "id": theirs, "stage": s["qualified"] })).await.expect(404);
+    // Lists, queries and aggregates count only hers.
+    let list = app.get(&data(&co, "deal"), &anna_token).await;
+    let titles: Vec<&str> =
+        list.expect(200)["items"].as_array().unwrap().iter().map(|d| d["data"]["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Anna's"]);
+    let q = json!({ "filter": { "field": "title", "op": "eq", "value": "Boris's" } });
+    let q = app.post(&format!("{}/query", data(&co, "deal")), &anna_token, q).await;
+    assert_eq!(q.expect(200)["items"].as_array().unwrap().len(), 0);
+    let agg = json!({ "metrics": [{ "op": "count" }, { "op": "sum", "field": "amount" }] });
+    let agg = app.post(&format!("{}/aggregate", data(&co, "deal")), &anna_token, agg).await;
+    assert_eq!(agg.expect(200)["groups"][0]["values"]["count"], 1);
+    // Events about his deal are not hers to read.
+    let events = app.get(&format!("/api/v1/companies/{co}/events?name=crm.deal.*&limit=500"), &anna_token).await;
+    assert!(!events.expect(200).to_string().contains("Boris's"), "{}", events.body);
+    // She cannot hand a deal to someone else, or open one in his name; her new deals are hers.
+    app.patch(&deal_url(&mine), &anna_token, json!({ "responsible": boris })).await.expect(403);
+    app.post(&data(&co, "deal"), &anna_token, deal("For Boris", &boris)).await.expect(403);
+    let own = json!({ "title": "New", "pipeline": p, "stage": s["new"] });
+    let own = app.post(&data(&co, "deal"), &anna_token, own).await;
+    assert_eq!(own.expect(201)["data"]["responsible"], anna.as_str());
+    // Her own deal she works as usual.
+    app.post(&cmd(&co, "move-deal"), &anna_token, json!({ "id": mine, "stage": s["qualified"] })).await.expect(200);
+    // The owner sees everything.
+    let all = app.get(&data(&co, "deal"), &app.root).await;
+    assert_eq!(all.expect(200)["items"].as_array().unwrap().len(), 3);
+}

@@ -24,6 +24,8 @@ const FIXTURES: &[&str] = &[
     "guard",
     "ticker",
     "sink",
+    "fake_accounting",
+    "fake_hr",
 ];
 
 fn main() {

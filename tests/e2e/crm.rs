@@ -1,6 +1,6 @@
 //! The CRM plugin through HTTP: the lead inbox with real channel formats, the sales funnel's
-//! rules and events, personal data on every read path, and managers restricted to their own
-//! deals.
+//! rules and events, personal data on every read path, managers restricted to their own
+//! deals, document templates, automation robots and reports.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -14,6 +14,10 @@ both_backends!(
     deals_follow_the_pipeline_rules,
     personal_data_is_hidden_on_every_read_path,
     managers_restricted_to_own_deals_see_only_theirs,
+    templates_render_documents_and_broken_ones_say_where,
+    robots_fire_once_per_event_and_loops_stop,
+    reports_add_up,
+    payments_and_absences_from_other_plugins_reach_the_crm,
 );
 
 const SECRET: &str = "crm-hook-secret-0123456789";
@@ -455,4 +459,338 @@ async fn managers_restricted_to_own_deals_see_only_theirs(app: &TestApp) {
     // The owner sees everything.
     let all = app.get(&data(&co, "deal"), &app.root).await;
     assert_eq!(all.expect(200)["items"].as_array().unwrap().len(), 3);
+}
+
+async fn templates_render_documents_and_broken_ones_say_where(app: &TestApp) {
+    let (_, sales) = app.user("sales@example.com").await;
+    let co = with_crm(app, &[]).await;
+    let perms = ["crm.customer.read", "crm.deal.read", "crm.deal.all", "crm.template.read"];
+    member_with_role(app, &co, "sales@example.com", "sales", &perms).await;
+    app.enable(&co, "crm", json!({ "webhook_secret": SECRET, "config": { "company_name": "ООО «Альфа»" } }))
+        .await
+        .expect(200);
+    // A broken template is refused with its position, and nothing is stored.
+    let broken = json!({ "name": "Broken", "body": "<h1>Offer</h1>\n<p>{{ customer.name </p>" });
+    let r = app.post(&data(&co, "template"), &app.root, broken).await;
+    r.expect(422);
+    assert!(r.body.to_string().contains("line 2, column"), "{}", r.body);
+    let body = "<h1>{{ company.name }}: КП {{ document.number }}</h1><p>{{ customer.name }}, {{ customer.phone }}</p>\
+                {% for l in deal.lines %}<p>{{ l.name }}: {{ l.quantity }} × {{ l.price | money }} = {{ l.total | money }}</p>{% endfor %}\
+                <p>Итого {{ deal.lines_total | money }} {{ deal.currency }}</p>";
+    let template =
+        create(app, &co, "template", json!({ "name": "Коммерческое предложение", "kind": "offer", "body": body }))
+            .await;
+    let (p, s) = pipeline(app, &co).await;
+    let card = app
+        .post(
+            &cmd(&co, "create-customer"),
+            &app.root,
+            json!({ "name": "Иванов <script>", "contacts": [{ "kind": "phone", "value": "+7 999 111-22-33" }] }),
+        )
+        .await;
+    let customer = card.expect(200)["customer"]["id"].as_str().unwrap().to_string();
+    let deal = create(
+        app,
+        &co,
+        "deal",
+        json!({ "title": "Стулья", "customer": customer, "pipeline": p, "stage": s["new"], "amount": "13000.00",
+                "lines": [{ "product": "CH", "name": "Стул", "quantity": "2", "price": "6500.00" }] }),
+    )
+    .await;
+    let doc = app.post(&cmd(&co, "render-document"), &app.root, json!({ "template": template, "deal": deal })).await;
+    let html = doc.expect(200)["html"].as_str().unwrap().to_string();
+    assert!(html.contains("ООО «Альфа»: КП КП-00001"), "{html}");
+    assert!(html.contains("Иванов &lt;script&gt;"), "customer data is escaped: {html}");
+    assert!(html.contains("+7 999 111-22-33"), "{html}");
+    assert!(
+        html.contains("Стул: 2 × 6\u{a0}500,00 = 13\u{a0}000,00") || html.contains("Стул: 2 × 6,500.00 = 13,000.00"),
+        "{html}"
+    );
+    // Someone without personal-data rights renders without personal data...
+    let second = app.post(&cmd(&co, "render-document"), &sales, json!({ "template": template, "deal": deal })).await;
+    let second_html = second.expect(200)["html"].as_str().unwrap().to_string();
+    assert!(second_html.contains("КП-00002") && !second_html.contains("111-22-33"), "{second_html}");
+    // ...and cannot open the first document's text, which holds some.
+    let first_id = doc.body["id"].as_str().unwrap();
+    let opened = app.post(&cmd(&co, "document"), &sales, json!({ "id": first_id })).await;
+    assert_eq!(opened.expect(200)["hidden"], true);
+    let stored = app.get(&format!("{}/{first_id}", data(&co, "document")), &sales).await;
+    assert!(stored.expect(200)["data"].get("html").is_none());
+    let own = app.post(&cmd(&co, "document"), &sales, json!({ "id": second.body["id"] })).await;
+    assert_eq!(own.expect(200)["html"], second_html.as_str());
+    // A template that fails while rendering says where.
+    let bad_render =
+        create(app, &co, "template", json!({ "name": "Unknown function", "body": "line one\n{{ nothing() }}" })).await;
+    let r = app.post(&cmd(&co, "render-document"), &app.root, json!({ "template": bad_render, "deal": deal })).await;
+    r.expect(422);
+    assert!(r.body.to_string().contains("line 2"), "{}", r.body);
+}
+
+async fn robots_fire_once_per_event_and_loops_stop(app: &TestApp) {
+    let co = with_crm(app, &[]).await;
+    let p = create(app, &co, "pipeline", json!({ "name": "Sales", "is_default": true })).await;
+    let mut s = std::collections::BTreeMap::new();
+    for (pos, code, outcome, next) in [
+        (1, "new", "open", json!(["qualified"])),
+        (2, "qualified", "open", json!(["proposal"])),
+        (3, "proposal", "open", json!(["qualified", "won"])),
+        (4, "won", "won", json!([])),
+    ] {
+        let id = create(
+            app,
+            &co,
+            "stage",
+            json!({ "pipeline": p, "code": code, "name": code, "position": pos, "outcome": outcome, "next": next }),
+        )
+        .await;
+        s.insert(code, id);
+    }
+    let template =
+        create(app, &co, "template", json!({ "name": "КП", "kind": "offer", "body": "<p>{{ deal.title }}</p>" })).await;
+    // Rules are checked when saved.
+    let bad = json!({ "name": "Bad", "trigger": "stage_entered", "actions": [{ "type": "teleport" }],
+                      "conditions": [{ "field": "colour", "op": "eq", "value": 1 }] });
+    let r = app.post(&data(&co, "robot"), &app.root, bad).await;
+    r.expect(422);
+    let fields: Vec<&str> =
+        r.body["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert!(
+        fields.contains(&"stage") && fields.contains(&"actions[0]") && fields.contains(&"conditions[0].field"),
+        "{fields:?}"
+    );
+    let watch_robots = json!({ "name": "Watch", "trigger": "event", "event": "crm.robot.*", "actions": [{ "type": "publish_event", "name": "x" }] });
+    app.post(&data(&co, "robot"), &app.root, watch_robots).await.expect(422);
+
+    let offer = create(
+        app,
+        &co,
+        "robot",
+        json!({ "name": "Offer", "trigger": "stage_entered", "stage": s["qualified"],
+                "conditions": [{ "field": "amount", "op": "gte", "value": "1000" }],
+                "actions": [{ "type": "create_activity", "title": "Подготовить КП", "kind": "task", "due_in_hours": 4 },
+                            { "type": "render_document", "template": template },
+                            { "type": "publish_event", "name": "offer.prepared" }] }),
+    )
+    .await;
+    let back = create(
+        app,
+        &co,
+        "robot",
+        json!({ "name": "Back", "trigger": "stage_entered", "stage": s["proposal"],
+                "conditions": [{ "field": "source", "op": "eq", "value": "loop" }],
+                "actions": [{ "type": "move_deal", "stage": s["qualified"] }] }),
+    )
+    .await;
+    let forth = create(
+        app,
+        &co,
+        "robot",
+        json!({ "name": "Forth", "trigger": "stage_entered", "stage": s["qualified"],
+                "conditions": [{ "field": "source", "op": "eq", "value": "loop" }],
+                "actions": [{ "type": "move_deal", "stage": s["proposal"] }] }),
+    )
+    .await;
+    let thanks = create(
+        app,
+        &co,
+        "robot",
+        json!({ "name": "Thanks", "trigger": "event", "event": "crm.deal.won",
+                "actions": [{ "type": "create_activity", "title": "Поблагодарить клиента", "kind": "call" }] }),
+    )
+    .await;
+    let deal = |title: &str, amount: &str, source: &str| json!({ "title": title, "pipeline": p, "stage": s["new"], "amount": amount, "source": source });
+    let big = create(app, &co, "deal", deal("Big", "5000.00", "web")).await;
+    let small = create(app, &co, "deal", deal("Small", "10.00", "web")).await;
+    let count = |coll: &'static str, filter: Value| {
+        let co = co.clone();
+        async move {
+            let r = app
+                .post(&format!("{}/query", data(&co, coll)), &app.root, json!({ "filter": filter, "limit": 500 }))
+                .await;
+            r.expect(200)["items"].as_array().unwrap().clone()
+        }
+    };
+    let move_to = |id: String, code: &'static str| {
+        let body = json!({ "id": id, "stage": s[code] });
+        let url = cmd(&co, "move-deal");
+        async move { app.post(&url, &app.root, body).await }
+    };
+    move_to(big.clone(), "qualified").await.expect(200);
+    move_to(small.clone(), "qualified").await.expect(200);
+    let runs = count("robot_run", json!({ "field": "robot", "op": "eq", "value": offer })).await;
+    assert_eq!(runs.len(), 1, "fires for the big deal only");
+    assert_eq!(runs[0]["data"]["outcome"], "done", "{}", runs[0]);
+    assert_eq!(runs[0]["data"]["deal"], big.as_str());
+    let tasks = count("activity", json!({ "field": "deal", "op": "eq", "value": big })).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["data"]["title"], "Подготовить КП");
+    assert_eq!(count("document", json!({ "field": "deal", "op": "eq", "value": big })).await.len(), 1);
+    assert_eq!(events_named(app, &co, &app.root, "crm.robot.offer.prepared").await.len(), 1);
+    assert!(count("activity", json!({ "field": "deal", "op": "eq", "value": small })).await.is_empty());
+
+    // A loop between two robots stops, and the stop is logged.
+    let looping = create(app, &co, "deal", deal("Loop", "10.00", "loop")).await;
+    move_to(looping.clone(), "qualified").await.expect(200);
+    let r = move_to(looping.clone(), "proposal").await;
+    r.expect(200);
+    let runs = count("robot_run", json!({ "field": "deal", "op": "eq", "value": looping })).await;
+    let outcomes: Vec<(String, String)> = runs
+        .iter()
+        .map(|r| (r["data"]["robot"].as_str().unwrap().to_string(), r["data"]["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(
+        outcomes.contains(&(back.clone(), "skipped".into())) || outcomes.contains(&(forth.clone(), "skipped".into())),
+        "{outcomes:?}"
+    );
+    let skipped = runs.iter().find(|r| r["data"]["outcome"] == "skipped").unwrap();
+    assert!(skipped["data"]["detail"]["reason"].as_str().unwrap().contains("loop"), "{skipped}");
+    assert!(runs.len() <= 6, "the chain is short: {outcomes:?}");
+
+    // An event robot: once per event, even with the bus running twice over it.
+    let workers = app.start_bus();
+    move_to(big.clone(), "proposal").await.expect(200);
+    move_to(big.clone(), "won").await.expect(200);
+    let find_thanks = || count("activity", json!({ "field": "title", "op": "eq", "value": "Поблагодарить клиента" }));
+    assert!(crate::support::eventually(20, async || find_thanks().await.len() == 1).await, "the robot never ran");
+    drop(workers);
+    let _again = app.start_bus();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(find_thanks().await.len(), 1);
+    let runs = count("robot_run", json!({ "field": "robot", "op": "eq", "value": thanks })).await;
+    assert_eq!(runs.len(), 1);
+}
+
+async fn reports_add_up(app: &TestApp) {
+    let co = with_crm(app, &[]).await;
+    let p = create(app, &co, "pipeline", json!({ "name": "Sales", "is_default": true })).await;
+    let mut s = std::collections::BTreeMap::new();
+    for (pos, code, outcome, prob) in
+        [(1, "a", "open", 10), (2, "b", "open", 50), (3, "won", "won", 100), (4, "lost", "lost", 0)]
+    {
+        let id = create(app, &co, "stage", json!({ "pipeline": p, "code": code, "name": code, "position": pos, "outcome": outcome, "probability": prob })).await;
+        s.insert(code, id);
+    }
+    let (m1, _) = app.user("m1@example.com").await;
+    let (m2, _) = app.user("m2@example.com").await;
+    // Four deals: 100 and 200 stay in a, 300 moves to b, 400 goes to b and is won by m2.
+    let mut ids = Vec::new();
+    for (amount, who, close) in [
+        ("100.00", &m1, "2027-01-10"),
+        ("200.00", &m1, "2027-01-20"),
+        ("300.00", &m2, "2027-02-05"),
+        ("400.00", &m2, "2027-02-06"),
+    ] {
+        ids.push(
+            create(
+                app,
+                &co,
+                "deal",
+                json!({ "title": amount, "pipeline": p, "stage": s["a"], "amount": amount,
+                                                  "responsible": who, "expected_close": close, "source": "yandex" }),
+            )
+            .await,
+        );
+    }
+    for (i, code) in [(2, "b"), (3, "b"), (3, "won")] {
+        app.post(&cmd(&co, "move-deal"), &app.root, json!({ "id": ids[i], "stage": s[code] })).await.expect(200);
+    }
+    let f = app.post(&cmd(&co, "report-funnel"), &app.root, json!({})).await;
+    let stages = f.expect(200)["stages"].as_array().unwrap().clone();
+    let row = |code: &str| stages.iter().find(|r| r["code"] == code).unwrap().clone();
+    assert_eq!(row("a")["entered"], 4);
+    assert_eq!(row("a")["entered_amount"], "1000.00");
+    assert_eq!(row("a")["to_next_stage"], 2);
+    assert_eq!(row("a")["conversion_pct"], "50.0");
+    assert_eq!(row("b")["entered"], 2);
+    assert_eq!(row("b")["conversion_pct"], "50.0");
+    assert_eq!(row("won")["entered"], 1);
+    assert_eq!(row("won")["share_of_first_pct"], "25.0");
+    assert_eq!(row("a")["open_now"], 2);
+    assert_eq!(row("a")["open_amount"], "300.00");
+    assert_eq!(row("b")["open_amount"], "300.00");
+
+    let m = app.post(&cmd(&co, "report-managers"), &app.root, json!({})).await;
+    let managers = m.expect(200)["managers"].as_array().unwrap().clone();
+    let of = |u: &str| managers.iter().find(|r| r["responsible"] == u).unwrap().clone();
+    assert_eq!(of(&m2)["won"], 1);
+    assert_eq!(of(&m2)["won_amount"], "400.00");
+    assert_eq!(of(&m2)["open"], 1);
+    assert_eq!(of(&m2)["win_rate_pct"], "100.0");
+    assert_eq!(of(&m1)["open_amount"], "300.00");
+
+    // Forecast: amount × probability per month of expected close.
+    let fc = app.post(&cmd(&co, "report-forecast"), &app.root, json!({ "pipeline": p, "months": 36 })).await;
+    let months = fc.expect(200)["months"].as_array().unwrap().clone();
+    let month = |m: &str| months.iter().find(|r| r["month"] == m).unwrap().clone();
+    assert_eq!(month("2027-01")["deals"], 2);
+    assert_eq!(month("2027-01")["weighted"], "30.00", "(100 + 200) × 10%");
+    assert_eq!(month("2027-02")["weighted"], "150.00", "300 × 50%; the won deal is not forecast");
+    assert_eq!(fc.body["weighted_total"], "180.00");
+
+    let src = app.post(&cmd(&co, "report-sources"), &app.root, json!({})).await;
+    assert_eq!(src.expect(200)["won_by_source"][0]["amount"], "400.00");
+    // Bad periods are refused.
+    app.post(&cmd(&co, "report-managers"), &app.root, json!({ "from": "last week" })).await.expect(422);
+}
+
+async fn payments_and_absences_from_other_plugins_reach_the_crm(app: &TestApp) {
+    let (m1, _) = app.user("m1@example.com").await;
+    let (m2, _) = app.user("m2@example.com").await;
+    let co = with_crm(app, &[]).await;
+    app.install(&package("fake_accounting")).await;
+    app.install(&package("fake_hr")).await;
+    app.enable(&co, "accounting", json!({})).await.expect(200);
+    app.enable(&co, "hr", json!({})).await.expect(200);
+    create(app, &co, "manager", json!({ "user_id": m1, "name": "Мария" })).await;
+    create(app, &co, "manager", json!({ "user_id": m2, "name": "Олег" })).await;
+    let card = app
+        .post(&cmd(&co, "create-customer"), &app.root, json!({ "name": "ООО Вектор", "kind": "organization" }))
+        .await;
+    let customer = card.expect(200)["customer"]["id"].as_str().unwrap().to_string();
+    let _bus = app.start_bus();
+
+    let pay = |body: Value| {
+        let url = format!("/api/v1/companies/{co}/plugins/accounting/commands/pay");
+        async move { app.post(&url, &app.root, body).await }
+    };
+    pay(json!({ "customer": customer, "amount": "1500.00", "currency": "RUB", "id": "PAY-1", "paid_at": "2026-11-20T10:00:00Z" }))
+        .await
+        .expect(200);
+    // A payment of someone the CRM does not know is ignored, not retried forever.
+    pay(json!({ "customer": "0190f4a2-0000-7000-8000-00000000abcd", "amount": "1.00" })).await.expect(200);
+    let payments = || {
+        let body = json!({ "customer": customer, "kind": "payment" });
+        let url = cmd(&co, "timeline");
+        async move { app.post(&url, &app.root, body).await.body["entries"].as_array().cloned().unwrap_or_default() }
+    };
+    assert!(crate::support::eventually(20, async || payments().await.len() == 1).await, "the payment never arrived");
+    let entries = payments().await;
+    assert_eq!(entries[0]["amount"], "1500.00");
+    assert_eq!(entries[0]["at"], "2026-11-20T10:00:00Z");
+    assert_eq!(entries[0]["data"]["source"], "accounting");
+
+    // HR says Мария is away: new leads go to Олег.
+    let url = format!("/api/v1/companies/{co}/plugins/hr/commands/absence");
+    app.post(&url, &app.root, json!({ "user_id": m1, "absent": true })).await.expect(200);
+    let away = || {
+        let body = json!({ "filter": { "field": "user_id", "op": "eq", "value": m1 } });
+        let url = format!("{}/query", data(&co, "manager"));
+        async move { app.post(&url, &app.root, body).await.body["items"][0]["data"]["absent"] == json!(true) }
+    };
+    assert!(crate::support::eventually(20, away).await, "the absence never arrived");
+    for n in 0..2 {
+        let form = format!(r#"{{"name": "Client {n}", "email": "c{n}@mail.example", "message": "hi"}}"#);
+        let (status, answer) = hook(app, &co, "form", "application/json", form).await;
+        assert_eq!(status, 200);
+        let lead = app.get(&format!("{}/{}", data(&co, "lead"), answer["lead"].as_str().unwrap()), &app.root).await;
+        assert_eq!(lead.expect(200)["data"]["responsible"], m2.as_str());
+    }
+    // Every delivery succeeded: nothing waits, nothing is dead.
+    let events = app.get(&format!("/api/v1/companies/{co}/events?name=accounting.*&limit=50"), &app.root).await;
+    for e in events.expect(200)["items"].as_array().unwrap() {
+        for d in e["deliveries"].as_array().unwrap() {
+            assert_eq!(d["state"], "done", "{e}");
+        }
+    }
+    assert_eq!(payments().await.len(), 1, "applied once");
 }

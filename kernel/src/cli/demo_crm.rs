@@ -60,6 +60,18 @@ const PRODUCTS: &[(&str, &str, &str)] = &[
     ("PARTITION-01", "Перегородка", "12600.00"),
 ];
 
+/// The demo's commercial offer.
+const OFFER_TEMPLATE: &str = r#"<h1>{{ company.name }}</h1>
+<p>ИНН {{ company.tax_id }}, {{ company.address }}, {{ company.phone }}</p>
+<h2>Коммерческое предложение № {{ document.number }} от {{ today }}</h2>
+<p>{{ customer.name }}{% if customer.email %}, {{ customer.email }}{% endif %}</p>
+<table>
+<tr><th>Товар</th><th>Количество</th><th>Цена</th><th>Сумма</th></tr>
+{% for l in deal.lines %}<tr><td>{{ l.name }}</td><td>{{ l.quantity }}</td><td>{{ l.price | money }}</td><td>{{ l.total | money }}</td></tr>
+{% endfor %}</table>
+<p>Итого: {{ deal.lines_total | money }} {{ deal.currency }}</p>
+<p>Ваш менеджер: {{ deal.manager }}</p>"#;
+
 /// A small deterministic generator, so every demo has the same data.
 struct Dice(u64);
 
@@ -88,7 +100,12 @@ pub fn sample_crm(platform: &Platform, company_id: &str, team: &[(String, String
         return Ok(());
     }
     let scope = CompanyScope::system(company_id);
-    let request = EnableRequest { webhook_secret: Some("demo-webhook-secret-0001".into()), ..EnableRequest::default() };
+    let request = EnableRequest {
+        webhook_secret: Some("demo-webhook-secret-0001".into()),
+        config: json!({ "company_name": "ООО «Демо Мебель»", "company_tax_id": "7700000000",
+                        "company_address": "Москва, ул. Примерная, 1", "company_phone": "+7 495 000-00-00" }),
+        ..EnableRequest::default()
+    };
     let enabled = lifecycle::enable(platform, &mut session, &scope, "crm", request)?;
     let coll = |name: &str| {
         Collection::new(enabled.manifest.clone(), name)
@@ -141,6 +158,36 @@ pub fn sample_crm(platform: &Platform, company_id: &str, team: &[(String, String
         }
         pipelines.push((p, ids));
     }
+
+    // A commercial offer template and robots that use it.
+    let offer = create(
+        &mut session,
+        "template",
+        json!({ "name": "Коммерческое предложение", "kind": "offer", "target": "deal", "body": OFFER_TEMPLATE }),
+    )?;
+    let stage = |p: usize, code: &str| {
+        pipelines[p].1.iter().find(|(c, _)| *c == code).map(|(_, id)| id.clone()).unwrap_or_default()
+    };
+    create(
+        &mut session,
+        "robot",
+        json!({ "name": "КП при переходе на этап предложения", "trigger": "stage_entered", "stage": stage(0, "proposal"),
+                "conditions": [{ "field": "amount", "op": "gte", "value": "10000" }],
+                "actions": [{ "type": "render_document", "template": offer },
+                            { "type": "create_activity", "title": "Отправить КП клиенту", "kind": "task", "due_in_hours": 24 }] }),
+    )?;
+    create(
+        &mut session,
+        "robot",
+        json!({ "name": "Напомнить о зависшей сделке", "trigger": "stale_in_stage", "stage": stage(0, "negotiation"), "days": 7,
+                "actions": [{ "type": "create_activity", "title": "Сделка без движения неделю: позвонить", "kind": "call", "due_in_hours": 4 }] }),
+    )?;
+    create(
+        &mut session,
+        "robot",
+        json!({ "name": "Благодарность после оплаты", "trigger": "event", "event": "crm.deal.won",
+                "actions": [{ "type": "create_activity", "title": "Поблагодарить клиента за покупку", "kind": "call", "due_in_hours": 48 }] }),
+    )?;
 
     // Customers with history.
     let mut dice = Dice(20_261_129);

@@ -1164,5 +1164,4 @@ stage_field = "status"
             assert!(problems.iter().any(|p| p.path == path), "{rule}: {problems:?}");
         }
     }
-
 }

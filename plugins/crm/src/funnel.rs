@@ -195,7 +195,8 @@ pub fn default_pipeline() -> Result<Option<String>> {
 
 /// The synchronous handler of this plugin's own `crm.deal.created` and `crm.deal.updated`:
 /// keeps the stage history, writes the customer's timeline and publishes the funnel events.
-pub fn on_deal_changed(event_name: &str, actor: Option<&str>, payload: &Value) -> Result<()> {
+pub fn on_deal_changed(event: &erp_sdk::Event, payload: &Value) -> Result<()> {
+    let (event_name, actor) = (event.name.as_str(), event.actor.as_deref());
     let Some(id) = payload["id"].as_str() else { return Ok(()) };
     let after: Deal = serde_json::from_value(payload["after"].clone()).map_err(|e| Error::Failed(e.to_string()))?;
     let before: Option<Deal> = match payload.get("before") {
@@ -207,11 +208,14 @@ pub fn on_deal_changed(event_name: &str, actor: Option<&str>, payload: &Value) -
     if before.as_ref().is_some_and(|b| b.stage == after.stage) {
         return Ok(());
     }
-    let now = time::format(time::now());
+    let now_t = time::now();
+    let now = time::format(now_t);
     // Close the open stay, open the new one.
     for s in util::all::<Stay>("deal_stage", Filter::eq("deal", id))? {
         if s.data.left_at.is_none() {
-            store::update::<Value>("deal_stage", &s.id, &json!({ "left_at": now }), Some(s.version))?;
+            let spent = time::parse(&s.data.entered_at).map(|t| (now_t - t).num_seconds().max(0)).unwrap_or(0);
+            let patch = json!({ "left_at": now, "duration_s": spent });
+            store::update::<Value>("deal_stage", &s.id, &patch, Some(s.version))?;
         }
     }
     store::create(
@@ -223,6 +227,8 @@ pub fn on_deal_changed(event_name: &str, actor: Option<&str>, payload: &Value) -
             entered_at: now.clone(),
             left_at: None,
             by: actor.map(str::to_string),
+            amount: after.amount.clone(),
+            duration_s: None,
         },
     )?;
     let to = stage(&after.stage, "stage")?;
@@ -246,6 +252,12 @@ pub fn on_deal_changed(event_name: &str, actor: Option<&str>, payload: &Value) -
             data: Some(json!({ "deal": id, "from": before.as_ref().map(|b| &b.stage), "to": after.stage })),
         })?;
     }
+    // A change made by a robot carries its run: robots it triggers continue that chain.
+    let by_robot = after.robot_run.clone().filter(|r| before.as_ref().is_none_or(|b| b.robot_run.as_ref() != Some(r)));
+    let chain = crate::robots::chain_of(by_robot.as_deref())?;
+    let mut deal_json = payload["after"].clone();
+    deal_json["id"] = json!(id);
+    crate::robots::on_stage_entered(id, &deal_json, &after.stage, &event.id, &chain)?;
     if before.is_none() {
         return Ok(());
     }
@@ -258,6 +270,7 @@ pub fn on_deal_changed(event_name: &str, actor: Option<&str>, payload: &Value) -
     changed["to_stage"] = json!(after.stage);
     changed["to_stage_code"] = json!(to.code);
     changed["probability"] = json!(to.probability.unwrap_or(0));
+    changed["robot_run"] = json!(by_robot);
     events::publish("crm.deal.stage_changed", &changed)?;
     let was = before.as_ref().map(|b| b.status().to_string()).unwrap_or_default();
     match after.status() {

@@ -158,6 +158,12 @@ struct Config {
 /// (who waited longest since their last lead) or least-loaded (fewest open leads), as the
 /// company configured. `None` when nobody takes leads.
 pub fn assign() -> Result<Option<String>> {
+    let config: Config = context::config().unwrap_or_default();
+    assign_with(config.assignment.as_deref().unwrap_or("round_robin"))
+}
+
+/// Picks a manager with an explicit strategy (`round_robin` or `least_loaded`); robots use it.
+pub fn assign_with(strategy: &str) -> Result<Option<String>> {
     let team: Vec<_> = util::all::<Manager>("manager", Filter::eq("active", true))?
         .into_iter()
         .filter(|m| m.data.absent != Some(true))
@@ -165,10 +171,13 @@ pub fn assign() -> Result<Option<String>> {
     if team.is_empty() {
         return Ok(None);
     }
-    let config: Config = context::config().unwrap_or_default();
+    pick(team, strategy)
+}
+
+fn pick(team: Vec<erp_sdk::store::Record<Manager>>, strategy: &str) -> Result<Option<String>> {
     let waited = |m: &Manager| m.last_assigned_at.as_deref().and_then(time::parse);
-    let chosen = match config.assignment.as_deref() {
-        Some("least_loaded") => {
+    let chosen = match strategy {
+        "least_loaded" => {
             let load = store::aggregate(
                 "lead",
                 &erp_sdk::store::Aggregate::new()

@@ -1,5 +1,6 @@
 //! The CRM plugin: customer cards with full history, one inbox for leads from every channel,
-//! sales pipelines with rules and events, activities with reminders, and recommendations.
+//! sales pipelines with rules and events, activities with reminders, recommendations,
+//! document templates, automation robots and reports.
 //!
 //! Written with the SDK only. See `README.md` for the collections, commands, events and
 //! permissions.
@@ -8,11 +9,14 @@ mod activities;
 mod channels;
 mod contacts;
 mod customers;
+mod documents;
 mod funnel;
 mod inbox;
 mod leads;
 mod model;
 mod recommend;
+mod reports;
+mod robots;
 mod time;
 mod timeline;
 mod util;
@@ -55,6 +59,12 @@ impl Plugin for Crm {
             "junk-lead" => leads::junk(input),
             "complete-activity" => activities::complete(input),
             "overdue" => activities::overdue(),
+            "render-document" => documents::render(input),
+            "document" => documents::document(input),
+            "report-funnel" => reports::funnel(input),
+            "report-managers" => reports::managers(input),
+            "report-sources" => reports::sources(input),
+            "report-forecast" => reports::forecast(input),
             other => Err(Error::not_found(format!("command {other}"))),
         }
     }
@@ -65,6 +75,8 @@ impl Plugin for Crm {
             "deal" => funnel::validate_deal(check.before.as_ref(), after),
             "stage" => funnel::validate_stage(&check.record_id, after),
             "contact" => customers::validate_contact(after),
+            "template" => documents::validate_template(after),
+            "robot" => robots::validate(after),
             "customer" if check.kind != WriteKind::Delete => validate_customer(after),
             _ => Ok(()),
         }
@@ -73,7 +85,8 @@ impl Plugin for Crm {
     fn event(handler: &str, event: &Event) -> Result<()> {
         let payload: Value = event.payload()?;
         match handler {
-            "deal-changed" => funnel::on_deal_changed(&event.name, event.actor.as_deref(), &payload),
+            "deal-changed" => funnel::on_deal_changed(event, &payload),
+            "robots" => robots::on_event(event, &payload),
             "contact-changed" => customers::keep_contact_key(&payload),
             "payment-received" => on_payment(event, &payload),
             "absence-changed" => inbox::on_absence(&payload),
@@ -84,6 +97,7 @@ impl Plugin for Crm {
     fn schedule(name: &str) -> Result<()> {
         match name {
             "reminders" => activities::remind(),
+            "robots" => robots::on_schedule(),
             other => Err(Error::not_found(format!("schedule {other}"))),
         }
     }

@@ -142,6 +142,9 @@ pub struct Deal {
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lead: Option<String>,
+    /// The robot run that made the last change, for loop protection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub robot_run: Option<String>,
 }
 
 impl Deal {
@@ -163,6 +166,12 @@ pub struct Stay {
     pub left_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// The deal's amount when it entered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    /// Seconds spent, once left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<i64>,
 }
 
 /// `lead`.

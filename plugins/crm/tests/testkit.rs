@@ -269,3 +269,31 @@ fn commands_apply_the_own_deals_rule_and_hide_personal_data() {
             .is_err()
     );
 }
+
+#[test]
+fn a_stale_deal_robot_fires_once_per_stay() {
+    let k = kernel();
+    let p = id(&k.create("pipeline", json!({ "name": "Sales" })).unwrap());
+    let s1 = id(&k.create("stage", json!({ "pipeline": p, "code": "a", "name": "A", "position": 1 })).unwrap());
+    let robot = json!({ "name": "Nudge", "trigger": "stale_in_stage", "stage": s1, "days": 3,
+                        "actions": [{ "type": "create_activity", "title": "Напомнить о сделке", "kind": "call" }] });
+    // Days are checked when the rule is saved.
+    let mut no_days = robot.clone();
+    no_days["days"] = json!(0);
+    assert!(matches!(k.create("robot", no_days), Err(Error::Invalid(_))));
+    k.create("robot", robot).unwrap();
+    let deal = |title: &str, since: &str| json!({ "title": title, "pipeline": p, "stage": s1, "responsible": "u-1", "stage_since": since });
+    let old = id(&k.create("deal", deal("Old", "2020-01-01T00:00:00Z")).unwrap());
+    k.create("deal", deal("Fresh", "2099-01-01T00:00:00Z")).unwrap();
+    k.schedule("robots").unwrap();
+    k.schedule("robots").unwrap();
+    let nudges = k
+        .query("activity", json!({ "filter": { "field": "title", "op": "eq", "value": "Напомнить о сделке" } }))
+        .unwrap();
+    assert_eq!(nudges.len(), 1, "{nudges:?}");
+    assert_eq!(nudges[0]["data"]["deal"], old.as_str());
+    assert_eq!(nudges[0]["data"]["responsible"], "u-1");
+    let runs = k.query("robot_run", json!({})).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["data"]["outcome"], "done");
+}

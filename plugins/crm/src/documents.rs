@@ -1,0 +1,323 @@
+//! Document templates: minijinja templates over customer, deal and company data, rendered
+//! into HTML documents stored on the deal or customer. A broken template is refused when it
+//! is saved, with the line and column of the problem.
+
+use erp_sdk::store::{self, Filter, Record};
+use erp_sdk::{Error, Result, Value, context, json, serde_json};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Address, Contact, Customer, Deal, Manager, Pipeline, Stage};
+use crate::time;
+use crate::util;
+
+/// Template instructions one render may spend (a loop that never ends stops here).
+const FUEL: u64 = 2_000_000;
+/// Largest rendered document, in bytes.
+const MAX_OUTPUT: usize = 1024 * 1024;
+
+/// `template`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Template {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub body: String,
+}
+
+/// `document`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Document {
+    pub template: String,
+    pub kind: String,
+    pub title: String,
+    pub number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    pub html: String,
+    pub has_pii: bool,
+    pub rendered_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// `123456.5` as `123 456,50` (Russian) or `123,456.50` (other locales).
+fn money(value: &str, ru: bool) -> String {
+    let d: Decimal = value.trim().parse().unwrap_or_default();
+    let text = d.round_dp(2).abs().to_string();
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let frac = format!("{frac:0<2}");
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(if ru { '\u{a0}' } else { ',' });
+        }
+        grouped.push(c);
+    }
+    let sign = if d.is_sign_negative() && !d.is_zero() { "-" } else { "" };
+    format!("{sign}{grouped}{}{}", if ru { ',' } else { '.' }, &frac[..2])
+}
+
+fn environment(ru: bool) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.set_fuel(Some(FUEL));
+    env.add_filter("money", move |v: minijinja::Value| money(&v.to_string(), ru));
+    env
+}
+
+/// Where in the source a template error is, as `line L, column C: what`.
+fn describe(source: &str, e: &minijinja::Error) -> String {
+    let what = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+    match (e.line(), e.range()) {
+        (Some(line), Some(range)) => {
+            let start = range.start.min(source.len());
+            let line_start = source[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            let column = source[line_start..start].chars().count() + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        (Some(line), None) => format!("line {line}: {what}"),
+        _ => what,
+    }
+}
+
+/// Compiles a template body; the error says where it breaks.
+pub fn compile_check(body: &str) -> Result<()> {
+    let env = environment(true);
+    env.template_from_str(body).map(|_| ()).map_err(|e| Error::invalid("body", describe(body, &e)))
+}
+
+/// The validation hook for templates.
+pub fn validate_template(after: &Value) -> Result<()> {
+    compile_check(after["body"].as_str().unwrap_or_default())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CompanyConfig {
+    company_name: Option<String>,
+    company_tax_id: Option<String>,
+    company_address: Option<String>,
+    company_phone: Option<String>,
+    company_bank: Option<String>,
+}
+
+/// A customer as a template sees it: fields, contacts and addresses, without personal data
+/// unless `pii`.
+fn customer_context(c: &Record<Customer>, pii: bool) -> Result<Value> {
+    let mut out = util::shown("customer", c, pii)["data"].clone();
+    out["id"] = json!(c.id);
+    let contacts = util::all::<Contact>("contact", Filter::eq("customer", c.id.as_str()))?;
+    let addresses = util::all::<Address>("address", Filter::eq("customer", c.id.as_str()))?;
+    if pii {
+        let first = |kind: &str| contacts.iter().find(|x| x.data.kind == kind).map(|x| x.data.value.clone());
+        out["phone"] = json!(first("phone"));
+        out["email"] = json!(first("email"));
+        out["contacts"] =
+            json!(contacts.iter().map(|x| json!({ "kind": x.data.kind, "value": x.data.value })).collect::<Vec<_>>());
+        out["addresses"] =
+            json!(addresses.iter().map(|a| serde_json::to_value(&a.data).unwrap_or_default()).collect::<Vec<_>>());
+        out["legal_address"] = json!(addresses.iter().find(|a| a.data.kind == "legal").map(|a| &a.data.line));
+        out["delivery_address"] = json!(addresses.iter().find(|a| a.data.kind == "delivery").map(|a| &a.data.line));
+    }
+    Ok(out)
+}
+
+/// A deal as a template sees it, with its stage, pipeline, manager and line totals.
+fn deal_context(d: &Record<Deal>) -> Result<Value> {
+    let mut out = serde_json::to_value(&d.data)?;
+    out["id"] = json!(d.id);
+    out["stage_name"] = json!(store::get::<Stage>("stage", &d.data.stage).map(|s| s.data.name).ok());
+    out["pipeline_name"] = json!(store::get::<Pipeline>("pipeline", &d.data.pipeline).map(|p| p.data.name).ok());
+    if let Some(user) = &d.data.responsible {
+        let q = erp_sdk::store::Query::new().filter(Filter::eq("user_id", user.as_str()));
+        out["manager"] = json!(util::first::<Manager>("manager", q)?.map(|m| m.data.name));
+    }
+    let mut total = Decimal::ZERO;
+    let mut lines = Vec::new();
+    for l in d.data.lines.as_ref().and_then(Value::as_array).into_iter().flatten() {
+        let num = |k: &str| l[k].as_str().and_then(|s| s.parse::<Decimal>().ok()).unwrap_or_default();
+        let sum = (num("quantity") * num("price")).round_dp(2);
+        total += sum;
+        let mut line = l.clone();
+        line["total"] = json!(sum.to_string());
+        lines.push(line);
+    }
+    out["lines"] = json!(lines);
+    out["lines_total"] = json!(total.to_string());
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Render {
+    template: String,
+    deal: Option<String>,
+    customer: Option<String>,
+}
+
+/// Renders a template for a deal or a customer and stores the document. Returns the document
+/// id and its HTML.
+pub fn render_for(
+    template_id: &str,
+    deal: Option<&str>,
+    customer: Option<&str>,
+    pii: bool,
+) -> Result<(String, String)> {
+    let template = match store::get::<Template>("template", template_id) {
+        Ok(t) => t,
+        Err(Error::NotFound(_)) => return Err(Error::invalid("template", "no such template")),
+        Err(e) => return Err(e),
+    };
+    let deal = match deal {
+        Some(id) => Some(store::get::<Deal>("deal", id)?),
+        None => None,
+    };
+    let customer_id = customer.map(str::to_string).or_else(|| deal.as_ref().and_then(|d| d.data.customer.clone()));
+    let customer = match &customer_id {
+        Some(id) => Some(store::get::<Customer>("customer", id)?),
+        None => None,
+    };
+    if deal.is_none() && customer.is_none() {
+        return Err(Error::invalid("deal", "give a deal or a customer"));
+    }
+    let company: CompanyConfig = context::config().unwrap_or_default();
+    let kind = template.data.kind.clone().unwrap_or_else(|| "other".into());
+    let prefix = match kind.as_str() {
+        "offer" => "КП",
+        "contract" => "ДГ",
+        "invoice" => "СЧ",
+        _ => "ДОК",
+    };
+    let count = store::aggregate(
+        "document",
+        &erp_sdk::store::Aggregate::new().filter(Filter::eq("kind", kind.as_str())).count(),
+    )?
+    .first()
+    .and_then(|g| g.values.get("count").and_then(Value::as_i64))
+    .unwrap_or(0);
+    let number = format!("{prefix}-{:05}", count + 1);
+    let now = time::now();
+    let ctx = json!({
+        "company": {
+            "name": company.company_name, "tax_id": company.company_tax_id, "address": company.company_address,
+            "phone": company.company_phone, "bank": company.company_bank,
+        },
+        "customer": match &customer { Some(c) => customer_context(c, pii)?, None => Value::Null },
+        "deal": match &deal { Some(d) => deal_context(d)?, None => Value::Null },
+        "document": { "number": number, "kind": kind },
+        "today": now.format("%Y-%m-%d").to_string(),
+        "now": time::format(now),
+    });
+    let ru = context::current().locale.starts_with("ru");
+    let env = environment(ru);
+    let tmpl = env
+        .template_from_str(&template.data.body)
+        .map_err(|e| Error::invalid("template", describe(&template.data.body, &e)))?;
+    let html = tmpl.render(&ctx).map_err(|e| Error::invalid("template", describe(&template.data.body, &e)))?;
+    if html.len() > MAX_OUTPUT {
+        return Err(Error::invalid("template", format!("renders to more than {MAX_OUTPUT} bytes")));
+    }
+    let title = match (&deal, &customer) {
+        (Some(d), _) => format!("{} {number}: {}", template.data.name, d.data.title),
+        (None, Some(c)) => format!("{} {number}: {}", template.data.name, c.data.name),
+        (None, None) => format!("{} {number}", template.data.name),
+    };
+    let doc = store::create(
+        "document",
+        &Document {
+            template: template.id.clone(),
+            kind: kind.clone(),
+            title,
+            number,
+            deal: deal.as_ref().map(|d| d.id.clone()),
+            customer: customer.as_ref().map(|c| c.id.clone()),
+            html: html.clone(),
+            has_pii: pii,
+            rendered_at: time::format(now),
+            by: util::current_user(),
+        },
+    )?;
+    Ok((doc.id, html))
+}
+
+/// `render-document`: a template for a deal (and its customer) or a customer alone. What the
+/// caller may not see stays out of the document.
+pub fn render(input: Value) -> Result<Value> {
+    let r: Render = util::input(input)?;
+    if let Some(id) = &r.deal {
+        let d = store::get::<Deal>("deal", id)?;
+        if !util::may_see_deal(d.data.responsible.as_deref()) {
+            return Err(Error::not_found(format!("deal {id}")));
+        }
+    }
+    let (id, html) = render_for(&r.template, r.deal.as_deref(), r.customer.as_deref(), util::sees_pii())?;
+    Ok(json!({ "id": id, "html": html }))
+}
+
+/// `document`: a stored document; its text only to those who may see what it holds.
+pub fn document(input: Value) -> Result<Value> {
+    let id = input["id"].as_str().ok_or_else(|| Error::invalid("id", "is required"))?;
+    let doc = store::get::<Document>("document", id)?;
+    if let Some(deal) = &doc.data.deal {
+        let d = store::get::<Deal>("deal", deal)?;
+        if !util::may_see_deal(d.data.responsible.as_deref()) {
+            return Err(Error::not_found(format!("document {id}")));
+        }
+    }
+    let html = if doc.data.has_pii && !util::sees_pii() { Value::Null } else { json!(doc.data.html) };
+    Ok(json!({
+        "id": doc.id, "title": doc.data.title, "number": doc.data.number, "deal": doc.data.deal,
+        "customer": doc.data.customer, "rendered_at": doc.data.rendered_at, "html": html,
+        "hidden": html.is_null(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_in_both_styles() {
+        assert_eq!(money("1234567.5", true), "1\u{a0}234\u{a0}567,50");
+        assert_eq!(money("1234567.5", false), "1,234,567.50");
+        assert_eq!(money("0", false), "0.00");
+        assert_eq!(money("-15.456", false), "-15.46");
+        assert_eq!(money("999", true), "999,00");
+    }
+
+    #[test]
+    fn broken_templates_say_where() {
+        let Err(Error::Invalid(f)) = compile_check("<p>Hello</p>\n<p>{{ customer.name </p>") else {
+            panic!("should be refused");
+        };
+        assert!(f[0].message.starts_with("line 2, column"), "{}", f[0].message);
+        assert!(compile_check("{% for l in deal.lines %}{{ l.name }}{% endfor %}").is_ok());
+        assert!(compile_check("{% if x %}unclosed").is_err());
+    }
+
+    #[test]
+    fn rendering_escapes_and_stops_runaway_loops() {
+        let env = environment(false);
+        let out = env
+            .render_str("{{ name }} {{ sum | money }}", json!({ "name": "<b>A&B</b>", "sum": "1500" }))
+            .expect("renders");
+        assert_eq!(out, "&lt;b&gt;A&amp;B&lt;&#x2f;b&gt; 1,500.00");
+        let runtime = env.render_str("line one\n{{ nothing() }}", json!({}));
+        assert!(runtime.is_err(), "{runtime:?}");
+        let source = "line one\n{{ nothing() }}";
+        let e = env.template_from_str(source).expect("compiles").render(json!({})).expect_err("fails");
+        assert!(describe(source, &e).starts_with("line 2"), "{}", describe(source, &e));
+        let looped = env
+            .render_str("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", json!({}));
+        assert!(looped.is_err());
+    }
+}

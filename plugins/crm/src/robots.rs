@@ -1,0 +1,511 @@
+//! Automation robots: rules kept as data, not code. A robot fires when a deal enters a stage,
+//! when an event about a deal arrives, or when a deal has sat in a stage for some days; if its
+//! conditions on the deal's fields hold, it runs its actions: create an activity, move the
+//! deal, assign a responsible, render a document, publish an event.
+//!
+//! Rules are checked when saved. Each firing is logged in `robot_run` under a unique key, so a
+//! robot fires once per triggering event even when the event is delivered again. Chains are
+//! loop-protected: a deal change made by a robot carries its run, and a robot that already
+//! acted in the chain (or a chain longer than [`MAX_CHAIN`]) is skipped and logged.
+
+use erp_sdk::store::{self, Filter, Query, Record};
+use erp_sdk::{Error, FieldError, Result, Value, events, json, serde_json};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Activity, Deal, Stage};
+use crate::time;
+use crate::util;
+
+/// Most robots one chain of changes may pass through.
+pub const MAX_CHAIN: usize = 4;
+
+/// Events an `event` robot may listen to: those that name a deal.
+pub const EVENTS: &[&str] = &["crm.deal.won", "crm.deal.lost", "crm.deal.stage_changed", "crm.activity.due"];
+
+const OPS: &[&str] = &["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "empty", "not_empty"];
+const FIELDS: &[&str] = &[
+    "title",
+    "customer",
+    "pipeline",
+    "stage",
+    "status",
+    "amount",
+    "currency",
+    "responsible",
+    "expected_close",
+    "source",
+    "lead",
+];
+
+/// `robot`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Robot {
+    pub name: String,
+    pub active: Option<bool>,
+    pub trigger: String,
+    pub stage: Option<String>,
+    pub event: Option<String>,
+    pub days: Option<i64>,
+    pub conditions: Option<Value>,
+    pub actions: Value,
+}
+
+/// `robot_run`: one firing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Run {
+    pub robot: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deal: Option<String>,
+    pub key: String,
+    pub trigger: String,
+    pub at: String,
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
+    /// Robots that acted earlier in the same chain, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Condition {
+    field: String,
+    op: String,
+    value: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum Action {
+    CreateActivity { title: String, kind: Option<String>, due_in_hours: Option<i64>, note: Option<String> },
+    MoveDeal { stage: String, reason: Option<String> },
+    Assign { user: Option<String>, strategy: Option<String> },
+    RenderDocument { template: String },
+    PublishEvent { name: String },
+}
+
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix(".*") {
+        Some(prefix) => name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.') && rest.len() > 1),
+        None => pattern == name,
+    }
+}
+
+fn problem(errors: &mut Vec<FieldError>, field: impl Into<String>, message: impl Into<String>) {
+    errors.push(FieldError { field: field.into(), message: message.into() });
+}
+
+/// The validation hook for robots: the trigger has what it needs, conditions and actions are
+/// well formed and point at things that exist.
+pub fn validate(after: &Value) -> Result<()> {
+    let r: Robot = serde_json::from_value(after.clone()).map_err(|e| Error::invalid("robot", e.to_string()))?;
+    let mut errors = Vec::new();
+    let stage = match r.stage.as_deref() {
+        Some(id) => match store::get::<Stage>("stage", id) {
+            Ok(s) => Some(s.data),
+            Err(Error::NotFound(_)) => {
+                problem(&mut errors, "stage", "no such stage");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    match r.trigger.as_str() {
+        "stage_entered" | "stale_in_stage" if r.stage.is_none() => {
+            problem(&mut errors, "stage", "this trigger needs a stage")
+        }
+        "stale_in_stage" if !r.days.is_some_and(|d| (1..=365).contains(&d)) => {
+            problem(&mut errors, "days", "give 1 to 365 days")
+        }
+        "event" => match r.event.as_deref() {
+            None => problem(&mut errors, "event", "this trigger needs an event name or pattern"),
+            Some(p) if !EVENTS.iter().any(|e| pattern_matches(p, e)) => {
+                problem(&mut errors, "event", format!("must match one of {}", EVENTS.join(", ")))
+            }
+            Some(_) => {}
+        },
+        _ => {}
+    }
+    match r.conditions.as_ref().filter(|c| !c.is_null()) {
+        None => {}
+        Some(Value::Array(items)) if items.len() <= 20 => {
+            for (i, c) in items.iter().enumerate() {
+                let path = format!("conditions[{i}]");
+                match serde_json::from_value::<Condition>(c.clone()) {
+                    Err(e) => problem(&mut errors, &path, e.to_string()),
+                    Ok(c) => {
+                        if !FIELDS.contains(&c.field.as_str()) {
+                            problem(
+                                &mut errors,
+                                format!("{path}.field"),
+                                format!("must be one of {}", FIELDS.join(", ")),
+                            );
+                        }
+                        if !OPS.contains(&c.op.as_str()) {
+                            problem(&mut errors, format!("{path}.op"), format!("must be one of {}", OPS.join(", ")));
+                        }
+                        let needs_value = !matches!(c.op.as_str(), "empty" | "not_empty");
+                        if needs_value && c.value.is_none() {
+                            problem(&mut errors, format!("{path}.value"), "is required");
+                        }
+                        if c.op == "in" && !c.value.as_ref().is_some_and(Value::is_array) {
+                            problem(&mut errors, format!("{path}.value"), "must be a list for in");
+                        }
+                    }
+                }
+            }
+        }
+        Some(_) => problem(&mut errors, "conditions", "must be a list of at most 20 conditions"),
+    }
+    match r.actions.as_array().filter(|a| (1..=10).contains(&a.len())) {
+        None => problem(&mut errors, "actions", "give 1 to 10 actions"),
+        Some(items) => {
+            for (i, a) in items.iter().enumerate() {
+                let path = format!("actions[{i}]");
+                match serde_json::from_value::<Action>(a.clone()) {
+                    Err(e) => problem(&mut errors, &path, e.to_string()),
+                    Ok(action) => check_action(&action, stage.as_ref(), &path, &mut errors)?,
+                }
+            }
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
+}
+
+fn check_action(action: &Action, stage: Option<&Stage>, path: &str, errors: &mut Vec<FieldError>) -> Result<()> {
+    match action {
+        Action::CreateActivity { title, kind, due_in_hours, .. } => {
+            if title.trim().is_empty() || title.chars().count() > 300 {
+                problem(errors, format!("{path}.title"), "give a title of 1 to 300 characters");
+            }
+            if kind.as_deref().is_some_and(|k| !matches!(k, "call" | "meeting" | "task")) {
+                problem(errors, format!("{path}.kind"), "must be call, meeting or task");
+            }
+            if due_in_hours.is_some_and(|h| !(0..=8760).contains(&h)) {
+                problem(errors, format!("{path}.due_in_hours"), "must be 0 to 8760");
+            }
+        }
+        Action::MoveDeal { stage: target, .. } => match store::get::<Stage>("stage", target) {
+            Ok(t) => {
+                if stage.is_some_and(|s| s.pipeline != t.data.pipeline) {
+                    problem(errors, format!("{path}.stage"), "is not a stage of the trigger stage's pipeline");
+                }
+            }
+            Err(Error::NotFound(_)) => problem(errors, format!("{path}.stage"), "no such stage"),
+            Err(e) => return Err(e),
+        },
+        Action::Assign { user, strategy } => match (user, strategy.as_deref()) {
+            (Some(u), None) if !u.trim().is_empty() => {}
+            (None, Some("round_robin" | "least_loaded")) => {}
+            _ => problem(errors, path, "assign needs either user, or strategy round_robin or least_loaded"),
+        },
+        Action::RenderDocument { template } => match store::get::<Value>("template", template) {
+            Ok(_) => {}
+            Err(Error::NotFound(_)) => problem(errors, format!("{path}.template"), "no such template"),
+            Err(e) => return Err(e),
+        },
+        Action::PublishEvent { name } => {
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name.split('.').all(|p| {
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                });
+            if !ok {
+                problem(errors, format!("{path}.name"), "lower-case words separated by dots, such as offer.sent");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn decimal(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
+fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (decimal(a), decimal(b)) {
+        (Some(x), Some(y)) => Some(x.cmp(&y)),
+        _ => match (a.as_str(), b.as_str()) {
+            (Some(x), Some(y)) => Some(x.cmp(y)),
+            _ => None,
+        },
+    }
+}
+
+/// True when every condition holds for the deal.
+fn holds(conditions: Option<&Value>, deal: &Value) -> bool {
+    let Some(items) = conditions.and_then(Value::as_array) else { return true };
+    items.iter().filter_map(|c| serde_json::from_value::<Condition>(c.clone()).ok()).all(|c| {
+        let v = deal.get(&c.field).cloned().unwrap_or(Value::Null);
+        let want = c.value.clone().unwrap_or(Value::Null);
+        let empty = v.is_null() || v.as_str().is_some_and(str::is_empty);
+        match c.op.as_str() {
+            "empty" => empty,
+            "not_empty" => !empty,
+            "eq" => compare(&v, &want) == Some(std::cmp::Ordering::Equal) || v == want,
+            "ne" => !(compare(&v, &want) == Some(std::cmp::Ordering::Equal) || v == want),
+            "gt" => compare(&v, &want) == Some(std::cmp::Ordering::Greater),
+            "gte" => compare(&v, &want).is_some_and(|o| o != std::cmp::Ordering::Less),
+            "lt" => compare(&v, &want) == Some(std::cmp::Ordering::Less),
+            "lte" => compare(&v, &want).is_some_and(|o| o != std::cmp::Ordering::Greater),
+            "in" => want
+                .as_array()
+                .is_some_and(|l| l.iter().any(|w| compare(&v, w) == Some(std::cmp::Ordering::Equal) || &v == w)),
+            "contains" => match (v.as_str(), want.as_str()) {
+                (Some(x), Some(y)) => x.to_lowercase().contains(&y.to_lowercase()),
+                _ => false,
+            },
+            _ => false,
+        }
+    })
+}
+
+/// Where a change stands in a chain of robot actions: the robots that already acted.
+pub fn chain_of(run: Option<&str>) -> Result<Vec<String>> {
+    let Some(run) = run else { return Ok(Vec::new()) };
+    let r = match store::get::<Run>("robot_run", run) {
+        Ok(r) => r,
+        Err(Error::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut chain: Vec<String> = r
+        .data
+        .chain
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    chain.push(r.data.robot);
+    Ok(chain)
+}
+
+fn active(trigger: &str) -> Result<Vec<Record<Robot>>> {
+    Ok(util::all::<Robot>("robot", Filter::eq("trigger", trigger))?
+        .into_iter()
+        .filter(|r| r.data.active != Some(false))
+        .collect())
+}
+
+/// A deal entered a stage (in the transaction of the change).
+pub fn on_stage_entered(deal_id: &str, deal: &Value, stage: &str, cause: &str, chain: &[String]) -> Result<()> {
+    for robot in active("stage_entered")?.into_iter().filter(|r| r.data.stage.as_deref() == Some(stage)) {
+        fire(&robot, deal_id, deal, &format!("{}:{cause}", robot.id), "stage_entered", chain)?;
+    }
+    Ok(())
+}
+
+/// An event about a deal arrived (after commit).
+pub fn on_event(event: &erp_sdk::Event, payload: &Value) -> Result<()> {
+    let deal_id = if event.name.starts_with("crm.deal.") { payload["id"].as_str() } else { payload["deal"].as_str() };
+    let Some(deal_id) = deal_id else { return Ok(()) };
+    let robots: Vec<_> = active("event")?
+        .into_iter()
+        .filter(|r| r.data.event.as_deref().is_some_and(|p| pattern_matches(p, &event.name)))
+        .collect();
+    if robots.is_empty() {
+        return Ok(());
+    }
+    let deal = match store::get::<Deal>("deal", deal_id) {
+        Ok(d) => d,
+        Err(Error::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let chain = chain_of(payload["robot_run"].as_str())?;
+    let data = deal_json(&deal)?;
+    for robot in robots {
+        fire(&robot, deal_id, &data, &format!("{}:{}", robot.id, event.id), &format!("event {}", event.name), &chain)?;
+    }
+    Ok(())
+}
+
+/// The `robots` schedule: deals that sat in a stage for a robot's days.
+pub fn on_schedule() -> Result<()> {
+    let now = time::now();
+    for robot in active("stale_in_stage")? {
+        let (Some(stage), Some(days)) = (robot.data.stage.clone(), robot.data.days) else { continue };
+        let deals = util::all::<Deal>(
+            "deal",
+            Filter::and(vec![Filter::eq("stage", stage.as_str()), Filter::eq("status", "open")]),
+        )?;
+        for d in deals {
+            let Some(since) = d.data.stage_since.as_deref().and_then(time::parse) else { continue };
+            if (now - since).num_days() < days {
+                continue;
+            }
+            let key = format!("{}:{}:{}", robot.id, d.id, time::format(since));
+            let data = deal_json(&d)?;
+            fire(&robot, &d.id, &data, &key, &format!("{days} days in stage"), &[])?;
+        }
+    }
+    Ok(())
+}
+
+fn deal_json(d: &Record<Deal>) -> Result<Value> {
+    let mut v = serde_json::to_value(&d.data)?;
+    v["id"] = json!(d.id);
+    Ok(v)
+}
+
+/// Fires one robot for one deal, once per `key`: checks the chain and the conditions, runs
+/// the actions, logs the run. A failing action is logged, never vetoes the change that
+/// triggered the robot.
+fn fire(robot: &Record<Robot>, deal_id: &str, deal: &Value, key: &str, trigger: &str, chain: &[String]) -> Result<()> {
+    if util::first::<Run>("robot_run", Query::new().filter(Filter::eq("key", key)))?.is_some() {
+        return Ok(()); // this trigger was already handled
+    }
+    if !holds(robot.data.conditions.as_ref(), deal) {
+        return Ok(());
+    }
+    let at = time::format(time::now());
+    let base = Run {
+        robot: robot.id.clone(),
+        deal: Some(deal_id.to_string()),
+        key: key.to_string(),
+        trigger: trigger.to_string(),
+        at,
+        outcome: "running".into(),
+        detail: None,
+        chain: Some(json!(chain)),
+    };
+    if chain.contains(&robot.id) || chain.len() >= MAX_CHAIN {
+        let why = if chain.contains(&robot.id) {
+            format!("loop: robot {} already acted in this chain", robot.data.name)
+        } else {
+            format!("chain of {} robots is the most allowed", chain.len())
+        };
+        store::create("robot_run", &Run { outcome: "skipped".into(), detail: Some(json!({ "reason": why })), ..base })?;
+        return Ok(());
+    }
+    let run = store::create("robot_run", &base)?;
+    let actions: Vec<Action> = robot
+        .data
+        .actions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| serde_json::from_value(a.clone()).ok())
+        .collect();
+    let mut results = Vec::new();
+    let mut failed = false;
+    for action in actions {
+        match act(&action, robot, &run.id, deal_id, deal) {
+            Ok(v) => results.push(json!({ "ok": v })),
+            Err(e) => {
+                failed = true;
+                results.push(json!({ "error": error_text(&e) }));
+                break;
+            }
+        }
+    }
+    let outcome = if failed { "failed" } else { "done" };
+    store::update::<Value>(
+        "robot_run",
+        &run.id,
+        &json!({ "outcome": outcome, "detail": { "actions": results } }),
+        None,
+    )?;
+    Ok(())
+}
+
+fn error_text(e: &Error) -> String {
+    match e {
+        Error::Invalid(fields) => {
+            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn act(action: &Action, robot: &Record<Robot>, run: &str, deal_id: &str, deal: &Value) -> Result<Value> {
+    match action {
+        Action::CreateActivity { title, kind, due_in_hours, note } => {
+            let due = time::now() + chrono::TimeDelta::hours(due_in_hours.unwrap_or(24));
+            let a = store::create(
+                "activity",
+                &Activity {
+                    kind: Some(kind.clone().unwrap_or_else(|| "task".into())),
+                    title: title.clone(),
+                    due_at: time::format(due),
+                    responsible: deal["responsible"].as_str().map(str::to_string),
+                    customer: deal["customer"].as_str().map(str::to_string),
+                    deal: Some(deal_id.to_string()),
+                    note: note.clone(),
+                    ..Activity::default()
+                },
+            )?;
+            Ok(json!({ "activity": a.id }))
+        }
+        Action::MoveDeal { stage, reason } => {
+            let target = store::get::<Stage>("stage", stage)?;
+            let now = time::format(time::now());
+            let outcome = target.data.outcome().to_string();
+            let mut patch = json!({ "stage": stage, "status": outcome, "stage_since": now, "robot_run": run });
+            patch["closed_at"] = if outcome == "open" { Value::Null } else { json!(now) };
+            patch["lost_reason"] = if outcome == "lost" { json!(reason) } else { Value::Null };
+            store::update::<Value>("deal", deal_id, &patch, None)?;
+            Ok(json!({ "moved_to": stage }))
+        }
+        Action::Assign { user, strategy } => {
+            let who = match (user, strategy.as_deref()) {
+                (Some(u), _) => Some(u.clone()),
+                (None, Some(s)) => crate::inbox::assign_with(s)?,
+                (None, None) => None,
+            };
+            let Some(who) = who else { return Err(Error::Failed("nobody to assign: no active manager".into())) };
+            store::update::<Value>("deal", deal_id, &json!({ "responsible": who, "robot_run": run }), None)?;
+            Ok(json!({ "responsible": who }))
+        }
+        Action::RenderDocument { template } => {
+            let (id, _) = crate::documents::render_for(template, Some(deal_id), None, true)?;
+            Ok(json!({ "document": id }))
+        }
+        Action::PublishEvent { name } => {
+            let full = format!("crm.robot.{name}");
+            let id = events::publish(
+                &full,
+                &json!({ "robot": robot.id, "robot_name": robot.data.name, "deal": deal_id, "run": run }),
+            )?;
+            Ok(json!({ "event": full, "id": id }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions() {
+        let deal = json!({ "amount": "150000.00", "source": "yandex", "title": "Стулья для офиса", "customer": null });
+        let c = |v: Value| holds(Some(&v), &deal);
+        assert!(c(json!([{ "field": "amount", "op": "gte", "value": "100000" }])));
+        assert!(!c(json!([{ "field": "amount", "op": "gt", "value": 150000 }])));
+        assert!(c(json!([{ "field": "source", "op": "in", "value": ["google", "yandex"] }])));
+        assert!(c(json!([{ "field": "title", "op": "contains", "value": "СТУЛЬЯ" }])));
+        assert!(c(json!([{ "field": "customer", "op": "empty" }])));
+        assert!(!c(
+            json!([{ "field": "source", "op": "eq", "value": "yandex" }, { "field": "amount", "op": "lt", "value": "10" }])
+        ));
+        assert!(holds(None, &deal));
+    }
+
+    #[test]
+    fn event_patterns() {
+        assert!(pattern_matches("crm.deal.*", "crm.deal.won"));
+        assert!(!pattern_matches("crm.deal.*", "crm.dealer.won"));
+        assert!(pattern_matches("crm.activity.due", "crm.activity.due"));
+        assert!(!EVENTS.iter().any(|e| pattern_matches("crm.robot.*", e)), "robots never react to robots' events");
+    }
+}

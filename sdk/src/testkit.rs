@@ -241,6 +241,19 @@ impl TestKernel {
         })
     }
 
+    /// Delivers every after-commit event that is due to its subscribers, as the kernel's
+    /// dispatcher would, until nothing is left to deliver now. Returns how many deliveries ran.
+    pub fn deliver(&self) -> Result<usize, Error> {
+        let mut total = 0;
+        loop {
+            let n = erp_kernel::bus::dispatch::run_once(&self.platform).map_err(from_plugin_error)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
     /// Names and payloads of the events published in the test company so far, oldest first.
     pub fn events(&self) -> Result<Vec<(String, Value)>, Error> {
         let company = self.company_id.clone();
@@ -283,6 +296,15 @@ impl TestKernel {
         self.work(|platform, session, scope| {
             let coll = self.collection(session, collection)?;
             let r = records::create(session, platform, Caller::User(scope), &coll, data)?;
+            Ok(record_json(r))
+        })
+    }
+
+    /// Changes a record as the test company's owner (running the plugin's validation hook).
+    pub fn update(&self, collection: &str, id: &str, patch: Value) -> Result<Value, Error> {
+        self.work(|platform, session, scope| {
+            let coll = self.collection(session, collection)?;
+            let r = records::update(session, platform, Caller::User(scope), &coll, id, patch, None)?;
             Ok(record_json(r))
         })
     }

@@ -66,7 +66,10 @@ pub fn visible_to(
     events: &mut [LoggedEvent],
 ) -> Result<(), StoreError> {
     for e in events.iter_mut() {
-        let Some(collection) = &e.collection else { continue };
+        let Some(collection) = &e.collection else {
+            declared_visible_to(platform, conn, scope, e)?;
+            continue;
+        };
         let owner =
             platform.plugins.current_manifest(conn, &e.source).map_err(|err| StoreError::Task(err.to_string()))?;
         let mut read = owner.as_ref().and_then(|m| {
@@ -86,6 +89,46 @@ pub fn visible_to(
         }
         let spec = owner.as_ref().and_then(|m| m.collections.get(collection));
         e.payload = crate::bus::emit::record_fields_for(&e.payload, spec, read);
+    }
+    Ok(())
+}
+
+/// A plugin's own event that its manifest declares to be about one of its collections: the
+/// payload only for readers of that collection, without keys named like its sensitive fields
+/// unless they may see those, and under its record rule only when the payload's owner key is
+/// the reader.
+fn declared_visible_to(
+    platform: &Platform,
+    conn: &mut DbConn,
+    scope: &crate::access::CompanyScope,
+    e: &mut LoggedEvent,
+) -> Result<(), StoreError> {
+    if e.source == "kernel" {
+        return Ok(());
+    }
+    let Some(m) =
+        platform.plugins.current_manifest(conn, &e.source).map_err(|err| StoreError::Task(err.to_string()))?
+    else {
+        return Ok(());
+    };
+    let Some(collection) = m.events.iter().find(|d| d.name == e.name).and_then(|d| d.collection.clone()) else {
+        return Ok(());
+    };
+    let readable = scope.can(&m.read_permission(&collection));
+    let owned = match m.owner_rule(&collection) {
+        Some((field, all)) if !scope.can(&all) => {
+            e.payload.get(&field).and_then(Value::as_str) == Some(scope.user().unwrap_or_default())
+        }
+        _ => true,
+    };
+    if !readable || !owned {
+        e.payload = Value::Object(serde_json::Map::new());
+        return Ok(());
+    }
+    if !scope.can(&m.sensitive_permission(&collection))
+        && let (Some(spec), Some(obj)) = (m.collections.get(&collection), e.payload.as_object_mut())
+    {
+        obj.retain(|k, _| !spec.fields.get(k).is_some_and(|f| f.sensitive));
     }
     Ok(())
 }

@@ -92,6 +92,9 @@ pub struct Manifest {
     /// Event subscriptions.
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionSpec>,
+    /// Events the plugin publishes, and which collection each describes.
+    #[serde(default)]
+    pub events: Vec<EventSpec>,
     /// Timers.
     #[serde(default)]
     pub schedules: Vec<ScheduleSpec>,
@@ -275,6 +278,21 @@ pub struct SubscriptionSpec {
     pub handler: String,
     /// Sync or after commit.
     pub mode: DeliveryMode,
+}
+
+/// `[[events]]`: an event the plugin publishes. When it names the collection the event is
+/// about, the event log shows the payload only to readers of that collection, hides payload
+/// keys named like its sensitive fields without the sensitive permission, and applies its
+/// record rule to a payload key named like the owner field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSpec {
+    /// Full event name, `<plugin>.<something>`.
+    pub name: String,
+    /// What it means.
+    #[serde(default)]
+    pub description: String,
+    /// The plugin's own collection the event is about.
+    pub collection: Option<String>,
 }
 
 /// `[[schedules]]`.
@@ -706,6 +724,7 @@ impl Validator<'_> {
         }
         self.commands(&name);
         self.subscriptions();
+        self.events(&name);
         self.schedules();
         let mut seen = BTreeSet::new();
         for (i, w) in m.webhooks.iter().enumerate() {
@@ -869,6 +888,23 @@ impl Validator<'_> {
             }
             if !is_slug(&s.handler) {
                 self.problem(format!("subscriptions.{i}.handler"), "must be a lower-case name like `on-deal-won`");
+            }
+        }
+    }
+
+    fn events(&mut self, plugin: &str) {
+        let mut seen = BTreeSet::new();
+        for (i, e) in self.manifest.events.iter().enumerate() {
+            if let Err(msg) = crate::events::check_publish_name(plugin, &e.name) {
+                self.problem(format!("events.{i}.name"), msg);
+            }
+            if !seen.insert(&e.name) {
+                self.problem(format!("events.{i}.name"), format!("event {} is declared twice", e.name));
+            }
+            if let Some(c) = &e.collection
+                && !self.manifest.collections.contains_key(c)
+            {
+                self.problem(format!("events.{i}.collection"), format!("{c} is not a collection of this plugin"));
             }
         }
     }

@@ -34,6 +34,17 @@ pub fn remind() -> Result<()> {
     Ok(())
 }
 
+/// The synchronous handler of `crm.activity.updated`: a new due time means a new reminder.
+pub fn on_changed(payload: &Value) -> Result<()> {
+    let (Some(id), before, after) = (payload["id"].as_str(), &payload["before"], &payload["after"]) else {
+        return Ok(());
+    };
+    if before["due_at"] != after["due_at"] && after["reminded"] == json!(true) && after["done"] != json!(true) {
+        store::update::<Value>("activity", id, &json!({ "reminded": false }), None)?;
+    }
+    Ok(())
+}
+
 /// `overdue`: open activities past due, per responsible manager, oldest first.
 pub fn overdue() -> Result<Value> {
     let now = time::format(time::now());

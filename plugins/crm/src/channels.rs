@@ -98,7 +98,6 @@ struct TgUser {
     is_bot: bool,
     first_name: String,
     last_name: Option<String>,
-    username: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +108,7 @@ struct TgChat {
 #[derive(Deserialize)]
 struct TgContact {
     phone_number: String,
+    user_id: Option<i64>,
 }
 
 /// Parses a Telegram Bot API `Update`. Updates that carry no message from a person (a bot's
@@ -123,7 +123,8 @@ pub fn telegram(body: &[u8]) -> Result<Option<Inbound>> {
     };
     let Some(from) = msg.from.filter(|f| !f.is_bot) else { return Ok(None) };
     let mut contacts = vec![("telegram".to_string(), from.id.to_string())];
-    if let Some(c) = &msg.contact {
+    // A shared contact is the sender's own phone only when Telegram says it is theirs.
+    if let Some(c) = msg.contact.as_ref().filter(|c| c.user_id == Some(from.id)) {
         contacts.push(("phone".into(), c.phone_number.clone()));
     }
     let name = [Some(from.first_name.as_str()), from.last_name.as_deref()]
@@ -136,12 +137,8 @@ pub fn telegram(body: &[u8]) -> Result<Option<Inbound>> {
     let text = msg
         .text
         .or(msg.caption)
-        .or_else(|| msg.contact.as_ref().map(|c| format!("Shared a phone number: {}", c.phone_number)))
+        .or_else(|| msg.contact.as_ref().map(|_| "Shared a contact".to_string()))
         .unwrap_or_default();
-    let mut utm = BTreeMap::new();
-    if let Some(u) = from.username {
-        utm.insert("telegram_username".into(), u);
-    }
     Ok(Some(Inbound {
         channel: "telegram".into(),
         external_key: Some(format!("telegram:{}:{}", msg.chat.id, msg.message_id)),
@@ -150,7 +147,7 @@ pub fn telegram(body: &[u8]) -> Result<Option<Inbound>> {
         subject: None,
         text,
         sent_at: time::from_unix(msg.date),
-        utm,
+        utm: BTreeMap::new(),
     }))
 }
 

@@ -178,22 +178,36 @@ fn card_of(id: &str) -> Result<Value> {
         util::all::<Contact>("contact", of())?.iter().map(|r| util::shown("contact", r, pii)).collect();
     let addresses: Vec<Value> =
         util::all::<Address>("address", of())?.iter().map(|r| util::shown("address", r, pii)).collect();
-    let deals: Vec<Value> = util::all::<Deal>("deal", Filter::and(vec![of(), Filter::eq("status", "open")]))?
-        .iter()
-        .filter(|d| util::may_see_deal(d.data.responsible.as_deref()))
-        .map(|r| util::shown("deal", r, pii))
-        .collect();
-    let leads: Vec<Value> = util::all::<Lead>(
-        "lead",
-        Filter::and(vec![of(), Filter::is_in("status", vec![json!("new"), json!("in_progress")])]),
-    )?
-    .iter()
-    .map(|r| util::shown("lead", r, pii))
-    .collect();
-    let activities: Vec<Value> = util::all::<Activity>("activity", Filter::and(vec![of(), Filter::eq("done", false)]))?
-        .iter()
-        .map(|r| util::shown("activity", r, pii))
-        .collect();
+    // Each part only for those who may read it.
+    let can = erp_sdk::context::has_permission;
+    let mut visible_deals = std::collections::BTreeSet::new();
+    let deals: Vec<Value> = if can("crm.deal.read") {
+        util::all::<Deal>("deal", Filter::and(vec![of(), Filter::eq("status", "open")]))?
+            .iter()
+            .filter(|d| util::may_see_deal(d.data.responsible.as_deref()))
+            .inspect(|d| {
+                visible_deals.insert(d.id.clone());
+            })
+            .map(|r| util::shown("deal", r, pii))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let leads: Vec<Value> = if can("crm.lead.read") {
+        let open = Filter::is_in("status", vec![json!("new"), json!("in_progress")]);
+        util::all::<Lead>("lead", Filter::and(vec![of(), open]))?.iter().map(|r| util::shown("lead", r, pii)).collect()
+    } else {
+        Vec::new()
+    };
+    let activities: Vec<Value> = if can("crm.activity.read") {
+        util::all::<Activity>("activity", Filter::and(vec![of(), Filter::eq("done", false)]))?
+            .iter()
+            .filter(|a| a.data.deal.as_ref().is_none_or(|d| visible_deals.contains(d) || can(util::ALL_DEALS)))
+            .map(|r| util::shown("activity", r, pii))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(json!({
         "customer": util::shown("customer", &customer, pii),
         "contacts": contacts,
@@ -268,6 +282,12 @@ pub fn merge(input: Value) -> Result<Value> {
     if into == from {
         return Err(Error::invalid("from", "is the same card as into"));
     }
+    // The duplicate's deals and leads move too, so merging takes the right to work them all.
+    let needed: Vec<&str> =
+        [util::ALL_DEALS, "crm.lead.write"].into_iter().filter(|p| !erp_sdk::context::has_permission(p)).collect();
+    if !needed.is_empty() {
+        return Err(Error::AccessDenied(format!("{} (to merge cards with their deals and leads)", needed.join(", "))));
+    }
     let survivor = store::get::<Customer>("customer", into)?;
     let dup = store::get::<Customer>("customer", from)?;
     // Contacts: keep one per key.
@@ -287,6 +307,7 @@ pub fn merge(input: Value) -> Result<Value> {
         ("message", "customer"),
         ("deal", "customer"),
         ("activity", "customer"),
+        ("document", "customer"),
     ] {
         moved.insert(collection, repoint(collection, field, from, into)?);
     }
@@ -317,7 +338,9 @@ pub fn merge(input: Value) -> Result<Value> {
         patch.insert("tags".into(), json!(tags));
     }
     let spent = |c: &Customer| c.total_spent.as_deref().and_then(|v| v.parse::<Decimal>().ok()).unwrap_or_default();
-    patch.insert("total_spent".into(), json!((spent(s) + spent(d)).to_string()));
+    let total =
+        spent(s).checked_add(spent(d)).ok_or_else(|| Error::invalid("total_spent", "is too large to add up"))?;
+    patch.insert("total_spent".into(), json!(total.to_string()));
     let latest = [s.last_purchase_at.as_deref(), d.last_purchase_at.as_deref()]
         .into_iter()
         .flatten()

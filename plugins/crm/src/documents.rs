@@ -41,6 +41,8 @@ pub struct Document {
     pub deal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responsible: Option<String>,
     pub html: String,
     pub has_pii: bool,
     pub rendered_at: String,
@@ -143,10 +145,11 @@ fn deal_context(d: &Record<Deal>) -> Result<Value> {
     }
     let mut total = Decimal::ZERO;
     let mut lines = Vec::new();
+    let too_big = || Error::invalid("deal.lines", "amounts are too large to add up");
     for l in d.data.lines.as_ref().and_then(Value::as_array).into_iter().flatten() {
         let num = |k: &str| l[k].as_str().and_then(|s| s.parse::<Decimal>().ok()).unwrap_or_default();
-        let sum = (num("quantity") * num("price")).round_dp(2);
-        total += sum;
+        let sum = num("quantity").checked_mul(num("price")).ok_or_else(too_big)?.round_dp(2);
+        total = total.checked_add(sum).ok_or_else(too_big)?;
         let mut line = l.clone();
         line["total"] = json!(sum.to_string());
         lines.push(line);
@@ -154,6 +157,24 @@ fn deal_context(d: &Record<Deal>) -> Result<Value> {
     out["lines"] = json!(lines);
     out["lines_total"] = json!(total.to_string());
     Ok(out)
+}
+
+/// The next number of a document series. The counter is updated with its version, so two
+/// renders at once cannot take the same number (one of them is told to retry).
+fn next_number(kind: &str) -> Result<i64> {
+    let key = format!("document:{kind}");
+    let q = erp_sdk::store::Query::new().filter(Filter::eq("key", key.as_str()));
+    match util::first::<Value>("counter", q)? {
+        Some(c) => {
+            let next = c.data["value"].as_i64().unwrap_or(0).saturating_add(1);
+            store::update::<Value>("counter", &c.id, &json!({ "value": next }), Some(c.version))?;
+            Ok(next)
+        }
+        None => {
+            store::create("counter", &json!({ "key": key, "value": 1 }))?;
+            Ok(1)
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -197,14 +218,7 @@ pub fn render_for(
         "invoice" => "СЧ",
         _ => "ДОК",
     };
-    let count = store::aggregate(
-        "document",
-        &erp_sdk::store::Aggregate::new().filter(Filter::eq("kind", kind.as_str())).count(),
-    )?
-    .first()
-    .and_then(|g| g.values.get("count").and_then(Value::as_i64))
-    .unwrap_or(0);
-    let number = format!("{prefix}-{:05}", count + 1);
+    let number = format!("{prefix}-{:05}", next_number(&kind)?);
     let now = time::now();
     let ctx = json!({
         "company": {
@@ -240,6 +254,11 @@ pub fn render_for(
             number,
             deal: deal.as_ref().map(|d| d.id.clone()),
             customer: customer.as_ref().map(|c| c.id.clone()),
+            responsible: deal
+                .as_ref()
+                .and_then(|d| d.data.responsible.clone())
+                .or_else(util::current_user)
+                .or_else(|| customer.as_ref().and_then(|c| c.data.responsible.clone())),
             html: html.clone(),
             has_pii: pii,
             rendered_at: time::format(now),

@@ -54,8 +54,10 @@ pub fn validate_stage(record_id: &str, after: &Value) -> Result<()> {
 }
 
 /// The validation hook for deals: the stage belongs to the pipeline, the status matches the
-/// stage's outcome, a move follows the allowed transitions, and a lost deal has a reason.
-pub fn validate_deal(before: Option<&Value>, after: &Value) -> Result<()> {
+/// stage's outcome, a new deal starts in an open stage, a move follows the allowed
+/// transitions (a move to another pipeline lands in an open stage of it), a lost deal has a
+/// reason, the close time follows the status, and only a running robot marks its changes.
+pub fn validate_deal(record_id: &str, before: Option<&Value>, after: &Value) -> Result<()> {
     let d: Deal = serde_json::from_value(after.clone()).map_err(|e| Error::invalid("deal", e.to_string()))?;
     let target = stage(&d.stage, "stage")?;
     let mut errors = Vec::new();
@@ -83,32 +85,63 @@ pub fn validate_deal(before: Option<&Value>, after: &Value) -> Result<()> {
     if let Some(lines) = &d.lines {
         check_lines(lines, &mut errors);
     }
-    if let Some(before) = before {
-        let old: Deal = serde_json::from_value(before.clone()).map_err(|e| Error::invalid("deal", e.to_string()))?;
-        if old.pipeline != d.pipeline && old.stage == d.stage {
+    let old: Option<Deal> = match before {
+        Some(b) => Some(serde_json::from_value(b.clone()).map_err(|e| Error::invalid("deal", e.to_string()))?),
+        None => None,
+    };
+    let moved_pipeline = old.as_ref().is_some_and(|o| o.pipeline != d.pipeline);
+    if (old.is_none() || moved_pipeline) && target.outcome() != "open" {
+        errors.push(FieldError {
+            field: "stage".into(),
+            message: "a deal starts in an open stage of its pipeline; move it to close it".into(),
+        });
+    }
+    check_close_time(old.as_ref(), &d, &mut errors);
+    if d.robot_run.is_some() && d.robot_run != old.as_ref().and_then(|o| o.robot_run.clone()) {
+        let mark = d.robot_run.as_deref().unwrap_or_default();
+        if !crate::robots::is_running_for(mark, record_id)? {
+            errors.push(FieldError { field: "robot_run".into(), message: "is set by robots only".into() });
+        }
+    }
+    if let Some(old) = &old
+        && old.stage != d.stage
+        && old.pipeline == d.pipeline
+    {
+        let from = stage(&old.stage, "stage")?;
+        if let Some(allowed) = allowed_next(&from)?
+            && !allowed.contains(&target.code)
+        {
             errors.push(FieldError {
                 field: "stage".into(),
-                message: "moving to another pipeline needs a stage of it".into(),
+                message: format!(
+                    "cannot move from {} to {}; allowed: {}",
+                    from.name,
+                    target.name,
+                    if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
+                ),
             });
-        }
-        if old.stage != d.stage && old.pipeline == d.pipeline {
-            let from = stage(&old.stage, "stage")?;
-            if let Some(allowed) = allowed_next(&from)?
-                && !allowed.contains(&target.code)
-            {
-                errors.push(FieldError {
-                    field: "stage".into(),
-                    message: format!(
-                        "cannot move from {} to {}; allowed: {}",
-                        from.name,
-                        target.name,
-                        if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
-                    ),
-                });
-            }
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
+}
+
+/// `closed_at` is set when a deal closes (not in the future), cleared when it reopens, and
+/// otherwise left alone, so that period reports can trust it.
+fn check_close_time(old: Option<&Deal>, d: &Deal, errors: &mut Vec<FieldError>) {
+    let was = old.map(Deal::status).unwrap_or("open");
+    let mut problem = |m: &str| errors.push(FieldError { field: "closed_at".into(), message: m.into() });
+    match (was == d.status(), d.status()) {
+        (false, "won" | "lost") => match d.closed_at.as_deref().and_then(time::parse) {
+            None => problem("a closing deal needs its close time (move-deal sets it)"),
+            Some(t) if t > time::plus_minutes(time::now(), 5) => problem("is in the future"),
+            Some(_) => {}
+        },
+        (false, _) if d.closed_at.is_some() => problem("a reopened deal has no close time"),
+        (true, _) if old.is_some_and(|o| o.closed_at != d.closed_at) => {
+            problem("changes only when the deal closes or reopens")
+        }
+        _ => {}
+    }
 }
 
 /// Deal lines: `[{"product", "name", "quantity", "price"}]` with positive quantities.
@@ -155,6 +188,9 @@ pub fn move_deal(input: Value) -> Result<Value> {
     if !util::may_see_deal(deal.data.responsible.as_deref()) {
         return Err(Error::not_found(format!("deal {}", m.id)));
     }
+    if deal.data.stage == m.stage {
+        return Err(Error::invalid("stage", "the deal is already in this stage"));
+    }
     let target = stage(&m.stage, "stage")?;
     let now = time::format(time::now());
     let outcome = target.outcome().to_string();
@@ -196,6 +232,7 @@ pub fn default_pipeline() -> Result<Option<String>> {
 /// The synchronous handler of this plugin's own `crm.deal.created` and `crm.deal.updated`:
 /// keeps the stage history, writes the customer's timeline and publishes the funnel events.
 pub fn on_deal_changed(event: &erp_sdk::Event, payload: &Value) -> Result<()> {
+    // Robots run after commit, from `crm.deal.created` and `crm.deal.stage_changed`.
     let (event_name, actor) = (event.name.as_str(), event.actor.as_deref());
     let Some(id) = payload["id"].as_str() else { return Ok(()) };
     let after: Deal = serde_json::from_value(payload["after"].clone()).map_err(|e| Error::Failed(e.to_string()))?;
@@ -227,6 +264,7 @@ pub fn on_deal_changed(event: &erp_sdk::Event, payload: &Value) -> Result<()> {
             entered_at: now.clone(),
             left_at: None,
             by: actor.map(str::to_string),
+            responsible: after.responsible.clone(),
             amount: after.amount.clone(),
             duration_s: None,
         },
@@ -237,40 +275,38 @@ pub fn on_deal_changed(event: &erp_sdk::Event, payload: &Value) -> Result<()> {
         None => None,
     };
     if let Some(customer) = &after.customer {
+        // The customer's history names the stages, not the deal's title or amount: those are
+        // for readers of the deal.
         let title = match &from {
-            Some(f) => format!("Deal {}: {} → {}", after.title, f.name, to.name),
-            None => format!("Deal {} opened in {}", after.title, to.name),
+            Some(f) => format!("A deal moved: {} → {}", f.name, to.name),
+            None => format!("A deal opened in {}", to.name),
         };
         crate::timeline::add(Entry {
             customer: customer.clone(),
             kind: "stage_change".into(),
             at: now.clone(),
             title,
-            amount: after.amount.clone(),
-            currency: after.currency.clone(),
             ref_id: Some(id.to_string()),
             data: Some(json!({ "deal": id, "from": before.as_ref().map(|b| &b.stage), "to": after.stage })),
+            ..Entry::default()
         })?;
     }
-    // A change made by a robot carries its run: robots it triggers continue that chain.
-    let by_robot = after.robot_run.clone().filter(|r| before.as_ref().is_none_or(|b| b.robot_run.as_ref() != Some(r)));
-    let chain = crate::robots::chain_of(by_robot.as_deref())?;
-    let mut deal_json = payload["after"].clone();
-    deal_json["id"] = json!(id);
-    crate::robots::on_stage_entered(id, &deal_json, &after.stage, &event.id, &chain)?;
     if before.is_none() {
         return Ok(());
     }
+    // A change made by a robot carries its run's mark; robots it triggers (after commit)
+    // continue that chain.
+    let by_robot = after.robot_run.clone().filter(|r| before.as_ref().is_none_or(|b| b.robot_run.as_ref() != Some(r)));
     let common = json!({
         "id": id, "title": after.title, "customer": after.customer, "pipeline": after.pipeline,
         "responsible": after.responsible, "amount": after.amount, "currency": after.currency,
+        "robot_run": by_robot,
     });
     let mut changed = common.clone();
     changed["from_stage"] = json!(before.as_ref().map(|b| &b.stage));
     changed["to_stage"] = json!(after.stage);
     changed["to_stage_code"] = json!(to.code);
     changed["probability"] = json!(to.probability.unwrap_or(0));
-    changed["robot_run"] = json!(by_robot);
     events::publish("crm.deal.stage_changed", &changed)?;
     let was = before.as_ref().map(|b| b.status().to_string()).unwrap_or_default();
     match after.status() {

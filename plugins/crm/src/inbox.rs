@@ -27,21 +27,34 @@ fn open_statuses() -> Vec<Value> {
     vec![json!("new"), json!("in_progress")]
 }
 
-/// The customer that owns one of these contact keys.
+/// The customer that owns one of these contact keys, trying them in order (the channel's own
+/// id of the sender first).
 fn customer_by_keys(keys: &[String]) -> Result<Option<String>> {
-    if keys.is_empty() {
-        return Ok(None);
+    for k in keys {
+        let q = Query::new().filter(Filter::eq("key", k.as_str()));
+        if let Some(c) = util::first::<Contact>("contact", q)? {
+            return Ok(Some(c.data.customer));
+        }
     }
-    let q = Query::new().filter(Filter::is_in("key", keys.iter().map(|k| json!(k)).collect()));
-    Ok(util::first::<Contact>("contact", q)?.map(|c| c.data.customer))
+    Ok(None)
 }
 
-/// The newest open lead of a customer, or of a sender without a card.
+/// The newest open lead of the customer, or of the same sender by any of their keys (also
+/// one opened before the sender had a card).
 fn open_lead(customer: Option<&str>, keys: &[String]) -> Result<Option<erp_sdk::store::Record<Lead>>> {
-    let who = match customer {
-        Some(c) => Filter::eq("customer", c),
-        None if keys.is_empty() => return Ok(None),
-        None => Filter::is_in("contact_key", keys.iter().map(|k| json!(k)).collect()),
+    let mut any = Vec::new();
+    if let Some(c) = customer {
+        any.push(Filter::eq("customer", c));
+    }
+    if !keys.is_empty() {
+        let list: Vec<Value> = keys.iter().map(|k| json!(k)).collect();
+        any.push(Filter::is_in("contact_key", list.clone()));
+        any.push(Filter::is_in("other_key", list));
+    }
+    let who = match any.len() {
+        0 => return Ok(None),
+        1 => any.remove(0),
+        _ => Filter::or(any),
     };
     let q = Query::new()
         .filter(Filter::and(vec![who, Filter::is_in("status", open_statuses())]))
@@ -77,11 +90,14 @@ pub fn receive(m: Inbound) -> Result<Received> {
     let at = m.sent_at.clone().unwrap_or_else(|| time::format(time::now()));
     let (lead, new_lead) = match open_lead(customer.as_deref(), &keys)? {
         Some(l) => {
-            let patch = json!({
-                "messages": l.data.messages.unwrap_or(0) + 1,
+            let mut patch = json!({
+                "messages": l.data.messages.unwrap_or(0).saturating_add(1),
                 "last_message_at": at,
                 "status": if l.data.status() == "new" { "new" } else { "in_progress" },
             });
+            if l.data.customer.is_none() && customer.is_some() {
+                patch["customer"] = json!(customer);
+            }
             store::update::<Value>("lead", &l.id, &patch, Some(l.version))?;
             (l.id, false)
         }
@@ -98,6 +114,7 @@ pub fn receive(m: Inbound) -> Result<Received> {
                     customer: customer.clone(),
                     name: m.sender_name.clone(),
                     contact_key: keys.first().cloned(),
+                    other_key: keys.get(1).cloned(),
                     email: m.email().map(str::to_string),
                     phone: m.phone().map(str::to_string),
                     responsible: responsible.clone(),

@@ -72,7 +72,7 @@ impl Plugin for Crm {
     fn validate(check: &WriteCheck) -> Result<()> {
         let Some(after) = &check.after else { return Ok(()) };
         match check.collection.as_str() {
-            "deal" => funnel::validate_deal(check.before.as_ref(), after),
+            "deal" => funnel::validate_deal(&check.record_id, check.before.as_ref(), after),
             "stage" => funnel::validate_stage(&check.record_id, after),
             "contact" => customers::validate_contact(after),
             "template" => documents::validate_template(after),
@@ -87,6 +87,7 @@ impl Plugin for Crm {
         match handler {
             "deal-changed" => funnel::on_deal_changed(event, &payload),
             "robots" => robots::on_event(event, &payload),
+            "activity-changed" => activities::on_changed(&payload),
             "contact-changed" => customers::keep_contact_key(&payload),
             "payment-received" => on_payment(event, &payload),
             "absence-changed" => inbox::on_absence(&payload),
@@ -123,10 +124,11 @@ impl Plugin for Crm {
             other => return Err(Error::not_found(format!("webhook {other}"))),
         };
         let r = inbox::receive(inbound)?;
+        // The answer names the lead only: whether the sender is a known customer is not the
+        // sender's business.
         Ok(WebhookResponse::json(&json!({
             "lead": r.lead,
             "message": r.message,
-            "customer": r.customer,
             "new_lead": r.new_lead,
             "duplicate": r.message.is_none(),
         })))

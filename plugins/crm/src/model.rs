@@ -166,6 +166,9 @@ pub struct Stay {
     pub left_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// The deal's responsible during the stay (the record rule's owner).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responsible: Option<String>,
     /// The deal's amount when it entered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
@@ -188,6 +191,8 @@ pub struct Lead {
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -36,8 +36,16 @@ struct Affinity {
     bought_together: i64,
 }
 
-/// Most products of one customer that a new interest is paired with.
-const MAX_PAIRS: usize = 200;
+/// Most products of one customer that a new interest is paired with (and that a merge takes
+/// back): counts stay exact for customers with up to this many products.
+const MAX_PAIRS: usize = 100;
+/// Most distinct products of one purchase that feed recommendations.
+const MAX_PER_PURCHASE: usize = 50;
+
+/// A product id this module can key on: 1 to 100 characters, no control characters.
+pub fn is_product_id(id: &str) -> bool {
+    !id.trim().is_empty() && id.chars().count() <= 100 && !id.chars().any(char::is_control)
+}
 
 fn interests(customer: &str) -> Result<Vec<Interest>> {
     Ok(util::all::<Interest>("interest", Filter::eq("customer", customer))?.into_iter().map(|r| r.data).collect())
@@ -105,7 +113,7 @@ pub fn viewed(customer: &str, product: &str) -> Result<()> {
 /// A customer bought products.
 pub fn bought(customer: &str, products: &[String]) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
-    for p in products.iter().filter(|p| seen.insert(p.as_str())) {
+    for p in products.iter().filter(|p| seen.insert(p.as_str())).take(MAX_PER_PURCHASE) {
         touch(customer, p, true)?;
     }
     Ok(())
@@ -116,7 +124,7 @@ pub fn bought(customer: &str, products: &[String]) -> Result<()> {
 pub fn merge(into: &str, from: &str) -> Result<()> {
     let theirs = interests(from)?;
     for (n, a) in theirs.iter().enumerate().take(MAX_PAIRS) {
-        for b in theirs.iter().skip(n + 1).take(MAX_PAIRS) {
+        for b in theirs.iter().take(MAX_PAIRS).skip(n + 1) {
             pair(&a.product, &b.product, -1, -i64::from(a.bought && b.bought))?;
         }
     }

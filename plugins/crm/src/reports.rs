@@ -19,6 +19,7 @@ struct Period {
     from: Option<String>,
     to: Option<String>,
     months: Option<u32>,
+    currency: Option<String>,
 }
 
 /// `[from, to)` as filters on a datetime field; bad times are the caller's error.
@@ -33,6 +34,25 @@ fn period_filters(field: &str, p: &Period) -> Result<Vec<Filter>> {
         out.push(if op == "gte" { Filter::gte(field, t.as_str()) } else { Filter::lt(field, t.as_str()) });
     }
     Ok(out)
+}
+
+/// The period as instants.
+fn bounds(p: &Period) -> Result<(Option<time::Instant>, Option<time::Instant>)> {
+    let parse = |name: &str, v: &Option<String>| -> Result<Option<time::Instant>> {
+        match v {
+            None => Ok(None),
+            Some(v) => time::parse(v)
+                .or_else(|| time::parse(&format!("{v}T00:00:00Z")))
+                .map(Some)
+                .ok_or_else(|| Error::invalid(name, "is not a date or an RFC 3339 time")),
+        }
+    };
+    Ok((parse("from", &p.from)?, parse("to", &p.to)?))
+}
+
+/// The currency amounts are reported in: the one asked for, or the company's.
+fn currency_of(p: &Period) -> String {
+    p.currency.clone().unwrap_or_else(crate::default_currency)
 }
 
 fn all_of(filters: Vec<Filter>) -> Option<Filter> {
@@ -98,8 +118,23 @@ fn own_deals() -> Option<Filter> {
     }
 }
 
-/// `report-funnel`: per stage of a pipeline, the deals that entered it in the period, how
-/// many went on to the next stage, the average time spent in it, and what stands in it now.
+/// Stay times of one deal in one stage.
+#[derive(Default, Clone)]
+struct Stays {
+    first: Option<time::Instant>,
+    last: Option<time::Instant>,
+    amount: Decimal,
+    seconds: Decimal,
+    closed: i64,
+}
+
+fn instant(g: &Group, name: &str) -> Option<time::Instant> {
+    g.values.get(name).and_then(Value::as_str).and_then(time::parse)
+}
+
+/// `report-funnel`: per stage of a pipeline, the deals that first entered it in the period,
+/// how many of those went on to the next stage (so conversion never exceeds 100%), their
+/// share of the first stage, the average days a stay lasted, and what stands in it now.
 pub fn funnel(input: Value) -> Result<Value> {
     let p: Period = util::input(input)?;
     let pipeline = pipeline_of(&p)?;
@@ -107,62 +142,100 @@ pub fn funnel(input: Value) -> Result<Value> {
     if stages.is_empty() {
         return Err(Error::invalid("pipeline", "no such pipeline, or it has no stages"));
     }
-    let mut entered_filter = vec![Filter::eq("pipeline", pipeline.as_str())];
-    entered_filter.extend(period_filters("entered_at", &p)?);
-    let entered = store::aggregate(
+    let (from, to) = bounds(&p)?;
+    let mut stay_filter = vec![Filter::eq("pipeline", pipeline.as_str())];
+    if let Some(f) = from {
+        // Stays that began before the period cannot be first entries within it.
+        stay_filter.push(Filter::gte("entered_at", time::format(f).as_str()));
+    }
+    stay_filter.extend(own_deals());
+    let groups = store::aggregate(
         "deal_stage",
         &Aggregate::new()
-            .filter(Filter::and(entered_filter))
+            .filter(Filter::and(stay_filter))
             .group_by("stage")
-            .count()
-            .metric("avg", "duration_s")
-            .metric("sum", "amount"),
+            .group_by("deal")
+            .metric("min", "entered_at")
+            .metric("max", "entered_at")
+            .metric("max", "amount")
+            .metric("sum", "duration_s")
+            .metric("count", "duration_s"),
     )?;
+    // stage -> deal -> stays
+    let mut by_stage: BTreeMap<String, BTreeMap<String, Stays>> = BTreeMap::new();
+    for g in &groups {
+        let st = Stays {
+            first: instant(g, "min_entered_at"),
+            last: instant(g, "max_entered_at"),
+            amount: dec(g, "max_amount"),
+            seconds: dec(g, "sum_duration_s"),
+            closed: int(g, "count_duration_s"),
+        };
+        by_stage.entry(key(g, "stage").to_string()).or_default().insert(key(g, "deal").to_string(), st);
+    }
+    let in_period =
+        |t: Option<time::Instant>| t.is_some_and(|t| from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e));
+    let cohort = |stage: &str| -> Vec<(String, Stays)> {
+        by_stage
+            .get(stage)
+            .map(|m| m.iter().filter(|(_, s)| in_period(s.first)).map(|(d, s)| (d.clone(), s.clone())).collect())
+            .unwrap_or_default()
+    };
     let mut now_filter = vec![Filter::eq("pipeline", pipeline.as_str()), Filter::eq("status", "open")];
     now_filter.extend(own_deals());
+    now_filter.push(Filter::eq("currency", currency_of(&p).as_str()));
     let standing = store::aggregate(
         "deal",
         &Aggregate::new().filter(Filter::and(now_filter)).group_by("stage").count().metric("sum", "amount"),
     )?;
-    let find = |groups: &[Group], stage: &str| groups.iter().find(|g| key(g, "stage") == stage).cloned();
-    let mut rows = Vec::new();
-    let first = stages.first().map(|(id, _)| find(&entered, id).map(|g| int(&g, "count")).unwrap_or(0)).unwrap_or(0);
+    let first_count = stages.first().map(|(id, _)| cohort(id).len()).unwrap_or(0) as i64;
     let open: Vec<&(String, Stage)> = stages.iter().filter(|(_, s)| s.outcome() == "open").collect();
+    let won_stage = stages.iter().find(|(_, st)| st.outcome() == "won").map(|(n, _)| n.clone());
+    let mut rows = Vec::new();
     for (i, (id, s)) in stages.iter().enumerate() {
-        let e = find(&entered, id);
-        let n = e.as_ref().map(|g| int(g, "count")).unwrap_or(0);
-        // Conversion: of the deals that entered this open stage, the share that entered the
-        // next open stage (or won, for the last one).
-        let next_count = if s.outcome() == "open" {
+        let members = cohort(id);
+        let n = members.len() as i64;
+        let amount: Decimal = members.iter().fold(Decimal::ZERO, |a, (_, st)| a.checked_add(st.amount).unwrap_or(a));
+        let (secs, closed) = members
+            .iter()
+            .fold((Decimal::ZERO, 0i64), |(a, c), (_, st)| (a.checked_add(st.seconds).unwrap_or(a), c + st.closed));
+        // Conversion: of the deals that first entered this open stage in the period, those
+        // that later entered the next open stage (or the won stage, after the last one).
+        let next = if s.outcome() == "open" {
             let pos = open.iter().position(|(o, _)| o == id).unwrap_or(0);
-            let next_id = open
-                .get(pos + 1)
-                .map(|(n, _)| n.clone())
-                .or_else(|| stages.iter().find(|(_, st)| st.outcome() == "won").map(|(n, _)| n.clone()));
-            next_id.and_then(|nid| find(&entered, &nid)).map(|g| int(&g, "count"))
+            open.get(pos + 1).map(|(n, _)| n.clone()).or_else(|| won_stage.clone())
         } else {
             None
         };
-        let avg_s = e.as_ref().and_then(|g| g.values.get("avg_duration_s")).and_then(|v| match v {
-            Value::String(s) => s.parse::<Decimal>().ok(),
-            Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
-            _ => None,
+        let reached = next.as_ref().map(|nid| {
+            let later = by_stage.get(nid);
+            members
+                .iter()
+                .filter(|(deal, st)| {
+                    later.and_then(|m| m.get(deal)).is_some_and(|n| match (n.last, st.first) {
+                        (Some(l), Some(f)) => l >= f,
+                        _ => false,
+                    })
+                })
+                .count() as i64
         });
-        let now_group = find(&standing, id);
+        let now_group = standing.iter().find(|g| key(g, "stage") == id.as_str());
+        let avg_days =
+            (closed > 0).then(|| (secs / Decimal::from(closed) / Decimal::from(86_400)).round_dp(2).to_string());
         rows.push(json!({
             "stage": id, "code": s.code, "name": s.name, "position": i + 1, "outcome": s.outcome(),
             "probability": s.probability.unwrap_or(0),
             "entered": n,
-            "entered_amount": e.as_ref().map(|g| dec(g, "sum_amount")).unwrap_or_default().to_string(),
-            "to_next_stage": next_count,
-            "conversion_pct": next_count.map(|c| ratio(c, n)).unwrap_or(Value::Null),
-            "share_of_first_pct": ratio(n, first),
-            "avg_days_in_stage": avg_s.map(|a| (a / Decimal::from(86_400)).round_dp(2).to_string()),
-            "open_now": now_group.as_ref().map(|g| int(g, "count")).unwrap_or(0),
-            "open_amount": now_group.as_ref().map(|g| dec(g, "sum_amount")).unwrap_or_default().to_string(),
+            "entered_amount": amount.round_dp(2).to_string(),
+            "to_next_stage": reached,
+            "conversion_pct": reached.map(|c| ratio(c, n)).unwrap_or(Value::Null),
+            "share_of_first_pct": ratio(n, first_count),
+            "avg_days_in_stage": avg_days,
+            "open_now": now_group.map(|g| int(g, "count")).unwrap_or(0),
+            "open_amount": now_group.map(|g| dec(g, "sum_amount")).unwrap_or_default().to_string(),
         }));
     }
-    Ok(json!({ "pipeline": pipeline, "from": p.from, "to": p.to, "stages": rows }))
+    Ok(json!({ "pipeline": pipeline, "from": p.from, "to": p.to, "currency": currency_of(&p), "stages": rows }))
 }
 
 /// `report-managers`: per responsible manager, won and lost deals closed in the period, open
@@ -172,6 +245,7 @@ pub fn managers(input: Value) -> Result<Value> {
     let mut closed = vec![Filter::is_in("status", vec![json!("won"), json!("lost")])];
     closed.extend(period_filters("closed_at", &p)?);
     closed.extend(own_deals());
+    closed.push(Filter::eq("currency", currency_of(&p).as_str()));
     let closed = store::aggregate(
         "deal",
         &Aggregate::new()
@@ -183,6 +257,7 @@ pub fn managers(input: Value) -> Result<Value> {
     )?;
     let mut open = vec![Filter::eq("status", "open")];
     open.extend(own_deals());
+    open.push(Filter::eq("currency", currency_of(&p).as_str()));
     let open = store::aggregate(
         "deal",
         &Aggregate::new().filter(Filter::and(open)).group_by("responsible").count().metric("sum", "amount"),
@@ -234,7 +309,7 @@ pub fn managers(input: Value) -> Result<Value> {
             r
         })
         .collect();
-    Ok(json!({ "from": p.from, "to": p.to, "managers": managers }))
+    Ok(json!({ "from": p.from, "to": p.to, "currency": currency_of(&p), "managers": managers }))
 }
 
 /// The row of one manager, started empty.
@@ -261,6 +336,7 @@ pub fn sources(input: Value) -> Result<Value> {
     let mut won = vec![Filter::eq("status", "won")];
     won.extend(period_filters("closed_at", &p)?);
     won.extend(own_deals());
+    won.push(Filter::eq("currency", currency_of(&p).as_str()));
     let won = store::aggregate(
         "deal",
         &Aggregate::new().filter(Filter::and(won)).group_by("source").count().metric("sum", "amount"),
@@ -286,7 +362,7 @@ pub fn sources(input: Value) -> Result<Value> {
         .iter()
         .map(|g| json!({ "source": key(g, "source"), "deals_won": int(g, "count"), "amount": dec(g, "sum_amount").to_string() }))
         .collect();
-    Ok(json!({ "from": p.from, "to": p.to, "channels": channels, "won_by_source": won }))
+    Ok(json!({ "from": p.from, "to": p.to, "currency": currency_of(&p), "channels": channels, "won_by_source": won }))
 }
 
 /// `report-forecast`: open deals by the month they are expected to close, each amount
@@ -304,7 +380,7 @@ pub fn forecast(input: Value) -> Result<Value> {
             .map(|r| (r.id, r.data.probability.unwrap_or(0)))
             .collect(),
     };
-    let mut filter = vec![Filter::eq("status", "open")];
+    let mut filter = vec![Filter::eq("status", "open"), Filter::eq("currency", currency_of(&p).as_str())];
     if let Some(pl) = &p.pipeline {
         filter.push(Filter::eq("pipeline", pl.as_str()));
     }
@@ -329,9 +405,11 @@ pub fn forecast(input: Value) -> Result<Value> {
         let amount = dec(g, "sum_amount");
         let p = Decimal::from(*probability.get(key(g, "stage")).unwrap_or(&0));
         let e = by_month.entry(month).or_default();
+        let too_big = || Error::invalid("months", "the amounts are too large to add up");
         e.0 += int(g, "count");
-        e.1 += amount;
-        e.2 += amount * p / Decimal::from(100);
+        e.1 = e.1.checked_add(amount).ok_or_else(too_big)?;
+        let weighted = amount.checked_mul(p).ok_or_else(too_big)? / Decimal::from(100);
+        e.2 = e.2.checked_add(weighted).ok_or_else(too_big)?;
     }
     let horizon: Vec<String> = (0..months)
         .map(|i| {
@@ -348,6 +426,12 @@ pub fn forecast(input: Value) -> Result<Value> {
         }
         rows.push(json!({ "month": m, "deals": n, "amount": amount.round_dp(2).to_string(), "weighted": weighted.round_dp(2).to_string() }));
     }
-    let total: Decimal = rows.iter().filter_map(|r| r["weighted"].as_str()?.parse::<Decimal>().ok()).sum();
-    Ok(json!({ "pipeline": p.pipeline, "months": rows, "weighted_total": total.round_dp(2).to_string() }))
+    let total = rows
+        .iter()
+        .filter_map(|r| r["weighted"].as_str()?.parse::<Decimal>().ok())
+        .try_fold(Decimal::ZERO, |a, x| a.checked_add(x))
+        .ok_or_else(|| Error::invalid("months", "the amounts are too large to add up"))?;
+    Ok(
+        json!({ "pipeline": p.pipeline, "currency": currency_of(&p), "months": rows, "weighted_total": total.round_dp(2).to_string() }),
+    )
 }

@@ -3,10 +3,12 @@
 //! conditions on the deal's fields hold, it runs its actions: create an activity, move the
 //! deal, assign a responsible, render a document, publish an event.
 //!
-//! Rules are checked when saved. Each firing is logged in `robot_run` under a unique key, so a
-//! robot fires once per triggering event even when the event is delivered again. Chains are
-//! loop-protected: a deal change made by a robot carries its run, and a robot that already
-//! acted in the chain (or a chain longer than [`MAX_CHAIN`]) is skipped and logged.
+//! Robots run after commit, from the bus, so a robot never holds up or vetoes the change that
+//! triggered it. Rules are checked when saved. Each firing is logged in `robot_run` under a
+//! unique key, so a robot fires once per triggering event even when the event is delivered
+//! again. Chains are loop-protected: each deal change a robot makes carries a mark of its run
+//! (only a running robot may set it), the events of that change carry the mark, and a robot
+//! that already acted in the chain (or a chain of [`MAX_CHAIN`] robots) is skipped and logged.
 
 use erp_sdk::store::{self, Filter, Query, Record};
 use erp_sdk::{Error, FieldError, Result, Value, events, json, serde_json};
@@ -20,7 +22,7 @@ use crate::util;
 /// Most robots one chain of changes may pass through.
 pub const MAX_CHAIN: usize = 4;
 
-/// Events an `event` robot may listen to: those that name a deal.
+/// Events an `event` robot may listen to (exact names): those that name a deal.
 pub const EVENTS: &[&str] = &["crm.deal.won", "crm.deal.lost", "crm.deal.stage_changed", "crm.activity.due"];
 
 const OPS: &[&str] = &["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "empty", "not_empty"];
@@ -88,13 +90,6 @@ enum Action {
     PublishEvent { name: String },
 }
 
-fn pattern_matches(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix(".*") {
-        Some(prefix) => name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.') && rest.len() > 1),
-        None => pattern == name,
-    }
-}
-
 fn problem(errors: &mut Vec<FieldError>, field: impl Into<String>, message: impl Into<String>) {
     errors.push(FieldError { field: field.into(), message: message.into() });
 }
@@ -124,8 +119,8 @@ pub fn validate(after: &Value) -> Result<()> {
         }
         "event" => match r.event.as_deref() {
             None => problem(&mut errors, "event", "this trigger needs an event name or pattern"),
-            Some(p) if !EVENTS.iter().any(|e| pattern_matches(p, e)) => {
-                problem(&mut errors, "event", format!("must match one of {}", EVENTS.join(", ")))
+            Some(p) if !EVENTS.contains(&p) => {
+                problem(&mut errors, "event", format!("must be one of {}", EVENTS.join(", ")))
             }
             Some(_) => {}
         },
@@ -190,10 +185,13 @@ fn check_action(action: &Action, stage: Option<&Stage>, path: &str, errors: &mut
                 problem(errors, format!("{path}.due_in_hours"), "must be 0 to 8760");
             }
         }
-        Action::MoveDeal { stage: target, .. } => match store::get::<Stage>("stage", target) {
+        Action::MoveDeal { stage: target, reason } => match store::get::<Stage>("stage", target) {
             Ok(t) => {
                 if stage.is_some_and(|s| s.pipeline != t.data.pipeline) {
                     problem(errors, format!("{path}.stage"), "is not a stage of the trigger stage's pipeline");
+                }
+                if t.data.outcome() == "lost" && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                    problem(errors, format!("{path}.reason"), "a move to a lost stage needs a reason");
                 }
             }
             Err(Error::NotFound(_)) => problem(errors, format!("{path}.stage"), "no such stage"),
@@ -269,10 +267,25 @@ fn holds(conditions: Option<&Value>, deal: &Value) -> bool {
     })
 }
 
+/// The run a change mark (`<run id>:<n>`) belongs to.
+fn run_of(mark: &str) -> &str {
+    mark.split(':').next().unwrap_or_default()
+}
+
+/// True when `mark` is the mark of a run that is acting on `deal` right now: the only way a
+/// deal's `robot_run` may change.
+pub fn is_running_for(mark: &str, deal: &str) -> Result<bool> {
+    match store::get::<Run>("robot_run", run_of(mark)) {
+        Ok(r) => Ok(r.data.outcome == "running" && r.data.deal.as_deref() == Some(deal)),
+        Err(Error::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Where a change stands in a chain of robot actions: the robots that already acted.
-pub fn chain_of(run: Option<&str>) -> Result<Vec<String>> {
-    let Some(run) = run else { return Ok(Vec::new()) };
-    let r = match store::get::<Run>("robot_run", run) {
+pub fn chain_of(mark: Option<&str>) -> Result<Vec<String>> {
+    let Some(mark) = mark else { return Ok(Vec::new()) };
+    let r = match store::get::<Run>("robot_run", run_of(mark)) {
         Ok(r) => r,
         Err(Error::NotFound(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -298,22 +311,32 @@ fn active(trigger: &str) -> Result<Vec<Record<Robot>>> {
         .collect())
 }
 
-/// A deal entered a stage (in the transaction of the change).
-pub fn on_stage_entered(deal_id: &str, deal: &Value, stage: &str, cause: &str, chain: &[String]) -> Result<()> {
-    for robot in active("stage_entered")?.into_iter().filter(|r| r.data.stage.as_deref() == Some(stage)) {
-        fire(&robot, deal_id, deal, &format!("{}:{cause}", robot.id), "stage_entered", chain)?;
-    }
-    Ok(())
-}
-
-/// An event about a deal arrived (after commit).
+/// The `robots` handler (after commit): `crm.deal.created` and `crm.deal.stage_changed` fire
+/// the `stage_entered` robots of the stage entered; every event in [`EVENTS`] fires the
+/// `event` robots listening to it.
 pub fn on_event(event: &erp_sdk::Event, payload: &Value) -> Result<()> {
     let deal_id = if event.name.starts_with("crm.deal.") { payload["id"].as_str() } else { payload["deal"].as_str() };
     let Some(deal_id) = deal_id else { return Ok(()) };
-    let robots: Vec<_> = active("event")?
-        .into_iter()
-        .filter(|r| r.data.event.as_deref().is_some_and(|p| pattern_matches(p, &event.name)))
-        .collect();
+    let entered = match event.name.as_str() {
+        "crm.deal.created" => payload["after"]["stage"].as_str(),
+        "crm.deal.stage_changed" => payload["to_stage"].as_str(),
+        _ => None,
+    };
+    let mut robots: Vec<(Record<Robot>, &str)> = Vec::new();
+    if let Some(stage) = entered {
+        robots.extend(
+            active("stage_entered")?
+                .into_iter()
+                .filter(|r| r.data.stage.as_deref() == Some(stage))
+                .map(|r| (r, "stage_entered")),
+        );
+    }
+    robots.extend(
+        active("event")?
+            .into_iter()
+            .filter(|r| r.data.event.as_deref() == Some(event.name.as_str()))
+            .map(|r| (r, "event")),
+    );
     if robots.is_empty() {
         return Ok(());
     }
@@ -322,10 +345,12 @@ pub fn on_event(event: &erp_sdk::Event, payload: &Value) -> Result<()> {
         Err(Error::NotFound(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
-    let chain = chain_of(payload["robot_run"].as_str())?;
+    let mark = payload["robot_run"].as_str().or_else(|| payload["after"]["robot_run"].as_str());
+    let chain = chain_of(mark)?;
     let data = deal_json(&deal)?;
-    for robot in robots {
-        fire(&robot, deal_id, &data, &format!("{}:{}", robot.id, event.id), &format!("event {}", event.name), &chain)?;
+    for (robot, kind) in robots {
+        let trigger = if kind == "event" { format!("event {}", event.name) } else { "stage entered".to_string() };
+        fire(&robot, deal_id, &data, &format!("{}:{}", robot.id, event.id), &trigger, &chain)?;
     }
     Ok(())
 }
@@ -335,18 +360,20 @@ pub fn on_schedule() -> Result<()> {
     let now = time::now();
     for robot in active("stale_in_stage")? {
         let (Some(stage), Some(days)) = (robot.data.stage.clone(), robot.data.days) else { continue };
-        let deals = util::all::<Deal>(
-            "deal",
-            Filter::and(vec![Filter::eq("stage", stage.as_str()), Filter::eq("status", "open")]),
-        )?;
-        for d in deals {
-            let Some(since) = d.data.stage_since.as_deref().and_then(time::parse) else { continue };
+        // The open stays in the stage: the plugin writes them, so their entry time is true.
+        let stays = util::all::<crate::model::Stay>("deal_stage", Filter::eq("stage", stage.as_str()))?;
+        for stay in stays.into_iter().filter(|s| s.data.left_at.is_none()) {
+            let Some(since) = time::parse(&stay.data.entered_at) else { continue };
             if (now - since).num_days() < days {
                 continue;
             }
-            let key = format!("{}:{}:{}", robot.id, d.id, time::format(since));
+            let d = match store::get::<Deal>("deal", &stay.data.deal) {
+                Ok(d) if d.data.status() == "open" => d,
+                Ok(_) | Err(Error::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
             let data = deal_json(&d)?;
-            fire(&robot, &d.id, &data, &key, &format!("{days} days in stage"), &[])?;
+            fire(&robot, &d.id, &data, &format!("{}:{}", robot.id, stay.id), &format!("{days} days in stage"), &[])?;
         }
     }
     Ok(())
@@ -399,8 +426,10 @@ fn fire(robot: &Record<Robot>, deal_id: &str, deal: &Value, key: &str, trigger: 
         .collect();
     let mut results = Vec::new();
     let mut failed = false;
-    for action in actions {
-        match act(&action, robot, &run.id, deal_id, deal) {
+    for (n, action) in actions.iter().enumerate() {
+        // Each change gets its own mark, so the next change of the same run is seen as new.
+        let mark = format!("{}:{n}", run.id);
+        match act(action, robot, &run.id, &mark, deal_id, deal) {
             Ok(v) => results.push(json!({ "ok": v })),
             Err(e) => {
                 failed = true;
@@ -428,7 +457,7 @@ fn error_text(e: &Error) -> String {
     }
 }
 
-fn act(action: &Action, robot: &Record<Robot>, run: &str, deal_id: &str, deal: &Value) -> Result<Value> {
+fn act(action: &Action, robot: &Record<Robot>, run: &str, mark: &str, deal_id: &str, deal: &Value) -> Result<Value> {
     match action {
         Action::CreateActivity { title, kind, due_in_hours, note } => {
             let due = time::now() + chrono::TimeDelta::hours(due_in_hours.unwrap_or(24));
@@ -451,7 +480,7 @@ fn act(action: &Action, robot: &Record<Robot>, run: &str, deal_id: &str, deal: &
             let target = store::get::<Stage>("stage", stage)?;
             let now = time::format(time::now());
             let outcome = target.data.outcome().to_string();
-            let mut patch = json!({ "stage": stage, "status": outcome, "stage_since": now, "robot_run": run });
+            let mut patch = json!({ "stage": stage, "status": outcome, "stage_since": now, "robot_run": mark });
             patch["closed_at"] = if outcome == "open" { Value::Null } else { json!(now) };
             patch["lost_reason"] = if outcome == "lost" { json!(reason) } else { Value::Null };
             store::update::<Value>("deal", deal_id, &patch, None)?;
@@ -464,7 +493,7 @@ fn act(action: &Action, robot: &Record<Robot>, run: &str, deal_id: &str, deal: &
                 (None, None) => None,
             };
             let Some(who) = who else { return Err(Error::Failed("nobody to assign: no active manager".into())) };
-            store::update::<Value>("deal", deal_id, &json!({ "responsible": who, "robot_run": run }), None)?;
+            store::update::<Value>("deal", deal_id, &json!({ "responsible": who, "robot_run": mark }), None)?;
             Ok(json!({ "responsible": who }))
         }
         Action::RenderDocument { template } => {
@@ -502,10 +531,8 @@ mod tests {
     }
 
     #[test]
-    fn event_patterns() {
-        assert!(pattern_matches("crm.deal.*", "crm.deal.won"));
-        assert!(!pattern_matches("crm.deal.*", "crm.dealer.won"));
-        assert!(pattern_matches("crm.activity.due", "crm.activity.due"));
-        assert!(!EVENTS.iter().any(|e| pattern_matches("crm.robot.*", e)), "robots never react to robots' events");
+    fn robots_listen_to_deal_events_only() {
+        assert!(EVENTS.iter().all(|e| !e.starts_with("crm.robot.")), "robots never react to robots' events");
+        assert_eq!(run_of("01a2:3"), "01a2");
     }
 }

@@ -30,6 +30,11 @@ pub fn normalise(s: &str) -> Option<String> {
     parse(s).map(format)
 }
 
+/// `t` moved by whole minutes.
+pub fn plus_minutes(t: Instant, minutes: i64) -> Instant {
+    t + chrono::TimeDelta::minutes(minutes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

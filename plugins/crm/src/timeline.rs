@@ -48,8 +48,8 @@ struct View {
 pub fn track_view(input: Value) -> Result<Value> {
     let v: View = util::input(input)?;
     customer_exists(&v.customer)?;
-    if v.product.trim().is_empty() {
-        return Err(Error::invalid("product", "is required"));
+    if !crate::recommend::is_product_id(&v.product) {
+        return Err(Error::invalid("product", "give a product id of 1 to 100 characters, no control characters"));
     }
     let title = format!("Viewed {}", v.product_name.as_deref().unwrap_or(&v.product));
     let id = add(Entry {
@@ -159,8 +159,11 @@ pub fn record_purchase(input: Value) -> Result<Value> {
     let mut errors = Vec::new();
     let mut total = Decimal::ZERO;
     for (i, l) in p.lines.iter().enumerate() {
-        if l.product.trim().is_empty() {
-            errors.push(erp_sdk::FieldError { field: format!("lines[{i}].product"), message: "is required".into() });
+        if !crate::recommend::is_product_id(&l.product) {
+            errors.push(erp_sdk::FieldError {
+                field: format!("lines[{i}].product"),
+                message: "give a product id of 1 to 100 characters, no control characters".into(),
+            });
         }
         if l.quantity <= Decimal::ZERO {
             errors.push(erp_sdk::FieldError {
@@ -204,18 +207,27 @@ pub fn record_purchase(input: Value) -> Result<Value> {
         ref_id: p.order.clone(),
         data: Some(json!({ "lines": lines, "order": p.order })),
     })?;
+    // The running total is kept in the company's currency; purchases in others stay in the
+    // history only.
     let spent: Decimal = customer.data.total_spent.as_deref().and_then(|s| s.parse().ok()).unwrap_or_default();
+    let counted = currency == crate::default_currency();
+    let new_total = if counted {
+        spent.checked_add(total).ok_or_else(|| Error::invalid("lines", "the customer's total would be too large"))?
+    } else {
+        spent
+    };
     let later = customer
         .data
         .last_purchase_at
         .as_deref()
         .and_then(time::parse)
         .is_none_or(|last| time::parse(&at).is_some_and(|now| now > last));
-    let mut patch = json!({ "total_spent": (spent + total).round_dp(2).to_string() });
+    let mut patch = json!({ "total_spent": new_total.round_dp(2).to_string() });
     if later {
         patch["last_purchase_at"] = json!(at);
     }
-    store::update::<Value>("customer", &p.customer, &patch, None)?;
+    // With the version read above: two purchases at once never lose an amount.
+    store::update::<Value>("customer", &p.customer, &patch, Some(customer.version))?;
     let products: Vec<String> = p.lines.iter().map(|l| l.product.clone()).collect();
     crate::recommend::bought(&p.customer, &products)?;
     Ok(json!({ "id": id, "amount": total.to_string(), "currency": currency }))
@@ -291,9 +303,33 @@ pub fn timeline(input: Value) -> Result<Value> {
         q = q.cursor(c);
     }
     let page = store::query::<Entry>("timeline", &q)?;
-    let entries: Vec<Value> = page
-        .records
-        .iter()
+    // Stage changes of deals the caller may not see are left out.
+    let all_deals = erp_sdk::context::has_permission(util::ALL_DEALS);
+    let mut seen = std::collections::BTreeMap::new();
+    let mut visible = |r: &erp_sdk::store::Record<Entry>| -> Result<bool> {
+        if all_deals || r.data.kind != "stage_change" {
+            return Ok(true);
+        }
+        let Some(deal) = r.data.ref_id.clone() else { return Ok(true) };
+        if let Some(v) = seen.get(&deal) {
+            return Ok(*v);
+        }
+        let v = match store::get::<crate::model::Deal>("deal", &deal) {
+            Ok(d) => util::may_see_deal(d.data.responsible.as_deref()),
+            Err(Error::NotFound(_)) => false,
+            Err(e) => return Err(e),
+        };
+        seen.insert(deal, v);
+        Ok(v)
+    };
+    let mut shown = Vec::new();
+    for r in &page.records {
+        if visible(r)? {
+            shown.push(r);
+        }
+    }
+    let entries: Vec<Value> = shown
+        .into_iter()
         .map(|r| {
             json!({
                 "id": r.id, "kind": r.data.kind, "at": r.data.at, "title": r.data.title,

@@ -63,8 +63,9 @@ fn sensitive(collection: &str) -> &'static [&'static str] {
         "customer" => &["birth_date", "gender"],
         "contact" => &["value", "key"],
         "address" => &["country", "city", "line", "postal_code"],
-        "lead" => &["contact_key", "email", "phone"],
-        "message" => &["sender"],
+        "lead" => &["contact_key", "other_key", "email", "phone"],
+        "message" => &["sender", "external_key"],
+        "document" => &["html"],
         _ => &[],
     }
 }

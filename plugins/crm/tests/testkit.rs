@@ -285,6 +285,10 @@ fn a_stale_deal_robot_fires_once_per_stay() {
     let deal = |title: &str, since: &str| json!({ "title": title, "pipeline": p, "stage": s1, "responsible": "u-1", "stage_since": since });
     let old = id(&k.create("deal", deal("Old", "2020-01-01T00:00:00Z")).unwrap());
     k.create("deal", deal("Fresh", "2099-01-01T00:00:00Z")).unwrap();
+    // The stay in the stage is what counts (the deal's own stage_since is informational):
+    // pretend the old deal entered its stage years ago.
+    let stay = k.query("deal_stage", json!({ "filter": { "field": "deal", "op": "eq", "value": old } })).unwrap();
+    k.update("deal_stage", &id(&stay[0]), json!({ "entered_at": "2020-01-01T00:00:00Z" })).unwrap();
     k.schedule("robots").unwrap();
     k.schedule("robots").unwrap();
     let nudges = k

@@ -15,3 +15,4 @@ mod plugins;
 mod records;
 mod sandbox;
 mod scaffold;
+mod warehouse;

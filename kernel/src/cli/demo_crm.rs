@@ -45,7 +45,7 @@ const CITIES: &[(&str, &str, f64, f64)] = &[
 ];
 const SOURCES: &[&str] = &["yandex", "google", "vk", "telegram", "direct"];
 /// (SKU, name, price).
-const PRODUCTS: &[(&str, &str, &str)] = &[
+pub(super) const PRODUCTS: &[(&str, &str, &str)] = &[
     ("CHAIR-01", "Офисный стул", "6500.00"),
     ("DESK-01", "Письменный стол", "18900.00"),
     ("LAMP-01", "Настольная лампа", "2300.00"),

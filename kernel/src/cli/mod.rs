@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod demo;
 mod demo_crm;
+mod demo_warehouse;
 mod plugin;
 mod serve;
 

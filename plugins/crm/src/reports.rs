@@ -86,6 +86,13 @@ fn dec(g: &Group, name: &str) -> Decimal {
     }
 }
 
+/// An amount with exactly two decimals, as money is shown.
+fn cents(d: Decimal) -> String {
+    let mut d = d.round_dp(2);
+    d.rescale(2);
+    d.to_string()
+}
+
 fn ratio(a: i64, b: i64) -> Value {
     if b == 0 {
         return Value::Null;
@@ -226,13 +233,13 @@ pub fn funnel(input: Value) -> Result<Value> {
             "stage": id, "code": s.code, "name": s.name, "position": i + 1, "outcome": s.outcome(),
             "probability": s.probability.unwrap_or(0),
             "entered": n,
-            "entered_amount": amount.round_dp(2).to_string(),
+            "entered_amount": cents(amount),
             "to_next_stage": reached,
             "conversion_pct": reached.map(|c| ratio(c, n)).unwrap_or(Value::Null),
             "share_of_first_pct": ratio(n, first_count),
             "avg_days_in_stage": avg_days,
             "open_now": now_group.map(|g| int(g, "count")).unwrap_or(0),
-            "open_amount": now_group.map(|g| dec(g, "sum_amount")).unwrap_or_default().to_string(),
+            "open_amount": cents(now_group.map(|g| dec(g, "sum_amount")).unwrap_or_default()),
         }));
     }
     Ok(json!({ "pipeline": pipeline, "from": p.from, "to": p.to, "currency": currency_of(&p), "stages": rows }))
@@ -286,7 +293,7 @@ pub fn managers(input: Value) -> Result<Value> {
         match key(g, "status") {
             "won" => {
                 r["won"] = json!(int(g, "count"));
-                r["won_amount"] = json!(dec(g, "sum_amount").to_string());
+                r["won_amount"] = json!(cents(dec(g, "sum_amount")));
             }
             _ => r["lost"] = json!(int(g, "count")),
         }
@@ -294,7 +301,7 @@ pub fn managers(input: Value) -> Result<Value> {
     for g in &open {
         let r = row(&mut people, key(g, "responsible"));
         r["open"] = json!(int(g, "count"));
-        r["open_amount"] = json!(dec(g, "sum_amount").to_string());
+        r["open_amount"] = json!(cents(dec(g, "sum_amount")));
     }
     for (groups, field) in [(&leads, "leads"), (&done, "activities_done"), (&overdue, "activities_overdue")] {
         for g in groups.iter() {
@@ -316,7 +323,7 @@ pub fn managers(input: Value) -> Result<Value> {
 fn row<'a>(people: &'a mut BTreeMap<String, Value>, who: &str) -> &'a mut Value {
     people.entry(who.to_string()).or_insert_with(|| {
         json!({ "responsible": if who.is_empty() { Value::Null } else { json!(who) },
-                "won": 0, "won_amount": "0", "lost": 0, "open": 0, "open_amount": "0",
+                "won": 0, "won_amount": "0.00", "lost": 0, "open": 0, "open_amount": "0.00",
                 "leads": 0, "activities_done": 0, "activities_overdue": 0 })
     })
 }
@@ -360,7 +367,7 @@ pub fn sources(input: Value) -> Result<Value> {
         .collect();
     let won: Vec<Value> = won
         .iter()
-        .map(|g| json!({ "source": key(g, "source"), "deals_won": int(g, "count"), "amount": dec(g, "sum_amount").to_string() }))
+        .map(|g| json!({ "source": key(g, "source"), "deals_won": int(g, "count"), "amount": cents(dec(g, "sum_amount")) }))
         .collect();
     Ok(json!({ "from": p.from, "to": p.to, "currency": currency_of(&p), "channels": channels, "won_by_source": won }))
 }
@@ -424,7 +431,7 @@ pub fn forecast(input: Value) -> Result<Value> {
         if (m == "overdue" || m == "undated") && n == 0 {
             continue;
         }
-        rows.push(json!({ "month": m, "deals": n, "amount": amount.round_dp(2).to_string(), "weighted": weighted.round_dp(2).to_string() }));
+        rows.push(json!({ "month": m, "deals": n, "amount": cents(amount), "weighted": cents(weighted) }));
     }
     let total = rows
         .iter()

@@ -141,8 +141,12 @@ fn to_wit(e: RecordError) -> Result<types::Error, wasmtime::Error> {
             i.0.into_iter().map(|f| types::FieldError { field: f.field, message: f.message }).collect(),
         ),
         RecordError::Conflict(m) => types::Error::Conflict(m),
+        // A hook's refusal keeps its kind where the caller can act on it: fix the input
+        // (invalid), retry (conflict, such as a concurrent change), or stop (access denied).
         RecordError::Plugin(PluginError::Refused { plugin, error }) => match error.into_wit() {
             types::Error::Invalid(fields) => types::Error::Invalid(fields),
+            types::Error::Conflict(m) => types::Error::Conflict(format!("plugin {plugin} refused: {m}")),
+            types::Error::AccessDenied(m) => types::Error::AccessDenied(format!("plugin {plugin} refused: {m}")),
             other => types::Error::Failed(format!("plugin {plugin} refused: {}", super::describe(&other))),
         },
         RecordError::Plugin(p) => return Err(wasmtime::Error::new(p)),

@@ -1,0 +1,64 @@
+//! The warehouse plugin: products, warehouses and locations, stock moves with exact on-hand
+//! quantities, FIFO or moving-average valuation, and reservations (also from won CRM deals).
+//!
+//! Written with the SDK only. See `README.md` for the collections, commands, events and
+//! permissions.
+
+mod model;
+mod moves;
+mod places;
+mod reservations;
+mod stock;
+mod valuation;
+mod when;
+
+use erp_sdk::{Error, Event, Plugin, Result, Value, WriteCheck};
+
+/// The plugin.
+pub struct Warehouse;
+
+impl Plugin for Warehouse {
+    fn command(name: &str, input: Value) -> Result<Value> {
+        match name {
+            "receive" => moves::make("receipt", input),
+            "issue" => moves::make("issue", input),
+            "transfer" => moves::make("transfer", input),
+            "adjust" => moves::make("adjustment", input),
+            "confirm-move" => moves::confirm(input),
+            "cancel-move" => moves::cancel(input),
+            "on-hand" => stock::on_hand(input),
+            "reserve" => reservations::reserve(input),
+            "deliver" => reservations::deliver(input),
+            "valuation" => valuation::report(input),
+            other => Err(Error::not_found(format!("command {other}"))),
+        }
+    }
+
+    fn validate(check: &WriteCheck) -> Result<()> {
+        match check.collection.as_str() {
+            "move" => moves::validate(check.kind, check.before.as_ref(), check.after.as_ref()),
+            "location" => match &check.after {
+                Some(after) => places::validate(&check.record_id, after),
+                None => Ok(()),
+            },
+            "product" => match &check.after {
+                Some(after) if after["standard_cost"].as_str().is_some_and(|c| c.starts_with('-')) => {
+                    Err(Error::invalid("standard_cost", "must not be negative"))
+                }
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    fn event(handler: &str, event: &Event) -> Result<()> {
+        let payload: Value = event.payload()?;
+        match handler {
+            "move-changed" => moves::on_changed(&payload),
+            "deal-won" => reservations::on_deal_won(event, &payload),
+            other => Err(Error::not_found(format!("event handler {other}"))),
+        }
+    }
+}
+
+erp_sdk::export_plugin!(Warehouse);

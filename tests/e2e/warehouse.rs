@@ -11,6 +11,7 @@ both_backends!(
     moves_follow_the_rules_and_done_moves_never_change,
     concurrent_issues_of_the_last_units_never_go_negative,
     a_won_deal_reserves_stock_only_where_the_warehouse_is_enabled,
+    counts_planning_shipments_and_reports,
 );
 
 fn data(co: &str, coll: &str) -> String {
@@ -185,4 +186,71 @@ async fn a_won_deal_reserves_stock_only_where_the_warehouse_is_enabled(app: &Tes
     r.expect(200);
     let stock = on_hand(app, &with, &product).await;
     assert_eq!((stock["on_hand"].clone(), stock["reserved"].clone()), (json!("6"), json!("0")));
+}
+
+async fn counts_planning_shipments_and_reports(app: &TestApp) {
+    let co = app.company("Acme", &[]).await;
+    app.install(&package("warehouse")).await;
+    app.enable(&co, "warehouse", json!({ "config": { "valuation": "avco" } })).await.expect(200);
+    let (supplier, bin, customer, product) = site(app, &co, "DESK").await;
+    let wh = app
+        .post(
+            &format!("{}/query", data(&co, "location")),
+            &app.root,
+            json!({ "filter": { "field": "kind", "op": "eq", "value": "warehouse" } }),
+        )
+        .await;
+    let wh = wh.expect(200)["items"][0]["id"].as_str().unwrap().to_string();
+    create(app, &co, "location", json!({ "name": "Недостачи", "code": "LOSS", "kind": "loss" })).await;
+    let receipt = json!({ "product": product, "quantity": "12", "from_location": supplier, "to_location": bin, "unit_cost": "1000" });
+    app.post(&cmd(&co, "receive"), &app.root, receipt).await.expect(200);
+    // A count finds one desk missing.
+    let sheet = app.post(&cmd(&co, "start-count"), &app.root, json!({ "location": bin })).await;
+    let sheet = sheet.expect(200)["id"].as_str().unwrap().to_string();
+    let lines = app
+        .post(
+            &format!("{}/query", data(&co, "count_line")),
+            &app.root,
+            json!({ "filter": { "field": "count", "op": "eq", "value": sheet } }),
+        )
+        .await;
+    let line = lines.expect(200)["items"][0]["id"].as_str().unwrap().to_string();
+    app.patch(&format!("{}/{line}", data(&co, "count_line")), &app.root, json!({ "counted": "11" })).await.expect(200);
+    let confirmed = app.post(&cmd(&co, "confirm-count"), &app.root, json!({ "id": sheet })).await;
+    assert_eq!(confirmed.expect(200)["adjustments"][0]["difference"], "-1");
+    assert_eq!(on_hand(app, &co, &product).await["on_hand"], "11");
+    // A rule above what is left proposes to order up to the maximum.
+    create(app, &co, "reorder_rule", json!({ "product": product, "warehouse": wh, "min_qty": "20", "max_qty": "30" }))
+        .await;
+    let proposals = app.post(&cmd(&co, "replenishment"), &app.root, json!({})).await;
+    assert_eq!(proposals.expect(200)["proposals"][0]["propose"], "19");
+    // Reserve, deliver, ship.
+    app.post(&cmd(&co, "reserve"), &app.root, json!({ "product": product, "quantity": "2", "reference": "SO-7" }))
+        .await
+        .expect(200);
+    let d = app.post(&cmd(&co, "deliver"), &app.root, json!({ "reference": "SO-7", "to_location": customer })).await;
+    let shipment = d.expect(200)["shipment"].as_str().unwrap().to_string();
+    app.post(&cmd(&co, "ship"), &app.root, json!({ "id": shipment })).await.expect(422);
+    app.post(&cmd(&co, "ship"), &app.root, json!({ "id": shipment, "carrier": "Почта России", "tracking": "RA123" }))
+        .await
+        .expect(200);
+    app.post(&cmd(&co, "mark-delivered"), &app.root, json!({ "id": shipment })).await.expect(200);
+    let s = app.get(&format!("{}/{shipment}", data(&co, "shipment")), &app.root).await;
+    assert_eq!(s.expect(200)["data"]["status"], "delivered");
+    // Reports.
+    let f = app.post(&cmd(&co, "forecast"), &app.root, json!({ "product": product, "weeks": 4, "window": 2 })).await;
+    assert_eq!(f.expect(200)["weekly_history"], json!(["0", "0", "0", "2"]));
+    let m = app.post(&cmd(&co, "movements"), &app.root, json!({ "product": product, "from": "2000-01-01" })).await;
+    let kinds = m.expect(200)["products"][0]["kinds"].clone();
+    assert_eq!(
+        (
+            kinds["receipt"]["quantity"].clone(),
+            kinds["issue"]["quantity"].clone(),
+            kinds["adjustment"]["quantity"].clone()
+        ),
+        (json!("12"), json!("2"), json!("1"))
+    );
+    let v = app.post(&cmd(&co, "valuation"), &app.root, json!({})).await;
+    assert_eq!(v.expect(200)["total"], "9000.00", "9 desks at the average of 1000");
+    app.post(&cmd(&co, "movements"), &app.root, json!({ "from": "soon" })).await.expect(422);
 }

@@ -1,6 +1,6 @@
 //! The warehouse part of the demo: a warehouse with zones and bins, the virtual locations,
-//! the CRM demo's products, and receipts, transfers and issues through the plugin's own
-//! commands, so stock, valuation and the ledger are real. Won demo deals reserve this stock
+//! the CRM demo's products with reorder rules, and receipts, transfers and issues through
+//! the plugin's own commands, so stock, valuation and the ledger are real. Won demo deals reserve this stock
 //! once the event bus runs.
 
 use serde_json::{Value, json};
@@ -58,6 +58,14 @@ pub fn sample_warehouse(platform: &Platform, company_id: &str) -> Result<(), Plu
                 "receive",
                 json!({ "product": product, "quantity": qty.to_string(), "from_location": supplier, "to_location": zone_a,
                         "unit_cost": unit.round_dp(2).to_string(), "reference": format!("PO-{:03}", n + 1) }),
+            )?;
+        }
+        if n % 3 == 0 {
+            // Some products have a reorder rule they are below, so replenishment has proposals.
+            create(
+                &mut session,
+                "reorder_rule",
+                json!({ "product": product, "warehouse": main, "min_qty": "60", "max_qty": "120", "lead_days": 10 }),
             )?;
         }
         let bin = &bins[n % bins.len()];

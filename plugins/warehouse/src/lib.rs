@@ -1,13 +1,19 @@
 //! The warehouse plugin: products, warehouses and locations, stock moves with exact on-hand
-//! quantities, FIFO or moving-average valuation, and reservations (also from won CRM deals).
+//! quantities, FIFO or moving-average valuation, reservations (also from won CRM deals),
+//! inventory counts, reorder rules with a demand forecast, shipments and reports.
 //!
 //! Written with the SDK only. See `README.md` for the collections, commands, events and
 //! permissions.
 
+mod counts;
+mod forecast;
 mod model;
 mod moves;
 mod places;
+mod planning;
+mod reports;
 mod reservations;
+mod shipments;
 mod stock;
 mod valuation;
 mod when;
@@ -30,6 +36,15 @@ impl Plugin for Warehouse {
             "reserve" => reservations::reserve(input),
             "deliver" => reservations::deliver(input),
             "valuation" => valuation::report(input),
+            "start-count" => counts::start(input),
+            "confirm-count" => counts::confirm(input),
+            "forecast" => forecast::forecast(input),
+            "replenishment" => planning::replenishment(),
+            "ship" => shipments::ship(input),
+            "mark-delivered" => shipments::delivered(input),
+            "stock-report" => reports::on_hand(input),
+            "movements" => reports::movements(input),
+            "slow-movers" => reports::slow_movers(input),
             other => Err(Error::not_found(format!("command {other}"))),
         }
     }
@@ -41,6 +56,15 @@ impl Plugin for Warehouse {
                 Some(after) => places::validate(&check.record_id, after),
                 None => Ok(()),
             },
+            "count_line" => counts::validate_line(check.after.as_ref(), check.before.as_ref()),
+            "reorder_rule" => match &check.after {
+                Some(after) => planning::validate(&check.record_id, after),
+                None => Ok(()),
+            },
+            "shipment" => match &check.after {
+                Some(after) => shipments::validate(check.before.as_ref(), after),
+                None => Ok(()),
+            },
             "product" => match &check.after {
                 Some(after) if after["standard_cost"].as_str().is_some_and(|c| c.starts_with('-')) => {
                     Err(Error::invalid("standard_cost", "must not be negative"))
@@ -48,6 +72,13 @@ impl Plugin for Warehouse {
                 _ => Ok(()),
             },
             _ => Ok(()),
+        }
+    }
+
+    fn schedule(name: &str) -> Result<()> {
+        match name {
+            "reorder" => planning::check(),
+            other => Err(Error::not_found(format!("schedule {other}"))),
         }
     }
 

@@ -98,7 +98,8 @@ pub fn deliver(input: Value) -> Result<Value> {
         }
         store::update::<Value>("reservation", &r.id, &json!({ "state": "delivered" }), Some(r.version))?;
     }
-    Ok(json!({ "reference": reference, "moves": moves }))
+    let shipment = crate::shipments::open(reference, to, json!(moves))?;
+    Ok(json!({ "reference": reference, "moves": moves, "shipment": shipment }))
 }
 
 /// `crm.deal.won` (after commit): each product line whose `product` is one of our SKUs is

@@ -10,13 +10,36 @@ use crate::model::{Location, Quant};
 
 /// Records of a query, page by page (at most `cap`).
 pub fn every<T: serde::de::DeserializeOwned>(collection: &str, filter: Filter, cap: usize) -> Result<Vec<Record<T>>> {
+    every_of(collection, Some(filter), cap)
+}
+
+/// Every record of a collection, page by page (at most `cap`).
+pub fn all<T: serde::de::DeserializeOwned>(collection: &str, cap: usize) -> Result<Vec<Record<T>>> {
+    every_of(collection, None, cap)
+}
+
+fn every_of<T: serde::de::DeserializeOwned>(
+    collection: &str,
+    filter: Option<Filter>,
+    cap: usize,
+) -> Result<Vec<Record<T>>> {
+    let query = |cursor: Option<String>| {
+        let mut q = Query::new().limit(500);
+        if let Some(f) = &filter {
+            q = q.filter(f.clone());
+        }
+        if let Some(c) = cursor {
+            q = q.cursor(c);
+        }
+        q
+    };
     let mut out = Vec::new();
-    let mut q = Query::new().filter(filter.clone()).limit(500);
+    let mut q = query(None);
     loop {
         let page = store::query::<T>(collection, &q)?;
         out.extend(page.records);
         match page.next_cursor {
-            Some(c) if out.len() < cap => q = Query::new().filter(filter.clone()).limit(500).cursor(c),
+            Some(c) if out.len() < cap => q = query(Some(c)),
             Some(_) => return Err(Error::Failed(format!("more than {cap} {collection} records to read"))),
             None => return Ok(out),
         }

@@ -19,8 +19,11 @@ fn fifo() -> bool {
     context::config::<Config>().ok().and_then(|c| c.valuation).as_deref() != Some("avco")
 }
 
+/// Rounded to kopecks and always shown with two decimals.
 fn money(d: Decimal) -> Decimal {
-    d.round_dp(2)
+    let mut d = d.round_dp(2);
+    d.rescale(2);
+    d
 }
 
 fn overflow() -> Error {
@@ -138,7 +141,7 @@ pub fn report(input: Value) -> Result<Value> {
                 .and_then(|s| s.parse().ok())
                 .unwrap_or_default()
         };
-        let value = num("sum_value");
+        let value = money(num("sum_value"));
         total = total.checked_add(value).ok_or_else(overflow)?;
         rows.push(json!({
             "product": g.key.get("product"),
@@ -146,5 +149,5 @@ pub fn report(input: Value) -> Result<Value> {
             "value": value.to_string(),
         }));
     }
-    Ok(json!({ "at": at.map(crate::when::format), "products": rows, "total": total.to_string() }))
+    Ok(json!({ "at": at.map(crate::when::format), "products": rows, "total": money(total).to_string() }))
 }

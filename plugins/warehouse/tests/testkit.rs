@@ -116,7 +116,7 @@ fn valuation_at_a_past_date_sums_the_ledger_up_to_it() {
     let s = site(&k);
     receive(&k, &s, "10", "100.00");
     let before = k.command("valuation", json!({ "at": "2000-01-01" })).unwrap();
-    assert_eq!(before["total"], "0");
+    assert_eq!(before["total"], "0.00");
     let now = k.command("valuation", json!({ "at": "2999-01-01" })).unwrap();
     assert_eq!(now["total"], "1000.00");
     assert!(matches!(k.command("valuation", json!({ "at": "yesterday" })), Err(Error::Invalid(_))));
@@ -247,4 +247,122 @@ fn done_moves_never_change_and_places_must_fit() {
     )
     .unwrap();
     assert_eq!(k.command("on-hand", json!({ "product": s.product })).unwrap()["on_hand"], "4");
+}
+
+#[test]
+fn a_count_posts_its_differences_as_adjustments() {
+    let k = kernel();
+    let s = site(&k);
+    receive(&k, &s, "10", "10");
+    let sheet = k.command("start-count", json!({ "location": s.bin })).unwrap();
+    assert_eq!(sheet["lines"], 1);
+    assert!(
+        matches!(k.command("start-count", json!({ "location": s.bin })), Err(Error::Conflict(_))),
+        "one open count per place"
+    );
+    let lines =
+        k.query("count_line", json!({ "filter": { "field": "count", "op": "eq", "value": sheet["id"] } })).unwrap();
+    assert_eq!(lines[0]["data"]["expected"], "10");
+    k.update("count_line", &id(&lines[0]), json!({ "counted": "8" })).unwrap();
+    assert!(k.update("count_line", &id(&lines[0]), json!({ "counted": "-1" })).is_err());
+    let done = k.command("confirm-count", json!({ "id": sheet["id"] })).unwrap();
+    assert_eq!(done["adjustments"][0]["difference"], "-2");
+    assert_eq!(k.command("on-hand", json!({ "product": s.product })).unwrap()["on_hand"], "8");
+    assert!(
+        k.update("count_line", &id(&lines[0]), json!({ "counted": "9" })).is_err(),
+        "a confirmed count does not change"
+    );
+    assert!(matches!(k.command("confirm-count", json!({ "id": sheet["id"] })), Err(Error::Conflict(_))));
+}
+
+#[test]
+fn reorder_rules_announce_a_dip_once_and_propose_a_quantity() {
+    let k = kernel();
+    let s = site(&k);
+    receive(&k, &s, "3", "10");
+    let rule =
+        json!({ "product": s.product, "warehouse": s.warehouse, "min_qty": "5", "max_qty": "20", "lead_days": 7 });
+    k.create("reorder_rule", rule.clone()).unwrap();
+    assert!(k.create("reorder_rule", rule).is_err(), "one rule per product and warehouse");
+    let bad = json!({ "product": s.product, "warehouse": s.bin, "min_qty": "5", "max_qty": "2" });
+    assert!(matches!(k.create("reorder_rule", bad), Err(Error::Invalid(_))));
+    k.schedule("reorder").unwrap();
+    k.schedule("reorder").unwrap();
+    let low: Vec<Value> =
+        k.events().unwrap().into_iter().filter(|(n, _)| n == "warehouse.stock.low").map(|(_, p)| p).collect();
+    assert_eq!(low.len(), 1, "announced once per dip");
+    // The bin is inside the warehouse; no issues yet, so no forecast demand: up to the maximum.
+    assert_eq!(low[0]["on_hand"], "3");
+    assert_eq!(low[0]["propose"], "17");
+    let proposals = k.command("replenishment", json!({})).unwrap();
+    assert_eq!(proposals["proposals"][0]["propose"], "17");
+    // Back above the minimum, then below again: a new announcement.
+    receive(&k, &s, "10", "10");
+    k.schedule("reorder").unwrap();
+    assert_eq!(k.command("replenishment", json!({})).unwrap()["proposals"], json!([]));
+    issue(&k, &s, "12").unwrap();
+    k.schedule("reorder").unwrap();
+    let low = k.events().unwrap().into_iter().filter(|(n, _)| n == "warehouse.stock.low").count();
+    assert_eq!(low, 2);
+}
+
+#[test]
+fn the_forecast_shows_both_methods_and_their_errors() {
+    let k = kernel();
+    let s = site(&k);
+    receive(&k, &s, "100", "10");
+    issue(&k, &s, "7").unwrap();
+    let f = k.command("forecast", json!({ "product": s.product, "weeks": 8, "window": 4, "alpha": "0.5" })).unwrap();
+    let history: Vec<&str> = f["weekly_history"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(history, ["0", "0", "0", "0", "0", "0", "0", "7"]);
+    // Moving average of the last four weeks: 7 / 4; exponential smoothing: 0.5 × 7.
+    assert_eq!(f["moving_average"]["forecast"], "1.75");
+    assert_eq!(f["exponential_smoothing"]["forecast"], "3.5");
+    // One-step errors: MA over weeks 5-8 (7 once in 4) = 1.75; ES over weeks 2-8 (7 once in 7) = 1.
+    assert_eq!(f["moving_average"]["mean_abs_error"], "1.75");
+    assert_eq!(f["exponential_smoothing"]["mean_abs_error"], "1");
+    assert_eq!(f["method"], "exponential_smoothing");
+    assert!(matches!(k.command("forecast", json!({ "product": s.product, "alpha": "2" })), Err(Error::Invalid(_))));
+}
+
+#[test]
+fn shipments_move_forward_with_their_history() {
+    let k = kernel();
+    let s = site(&k);
+    receive(&k, &s, "5", "10");
+    k.command("reserve", json!({ "product": s.product, "quantity": "2", "reference": "SO-9" })).unwrap();
+    let d = k.command("deliver", json!({ "reference": "SO-9", "to_location": s.customer })).unwrap();
+    let shipment = d["shipment"].as_str().unwrap().to_string();
+    assert!(matches!(k.command("ship", json!({ "id": shipment })), Err(Error::Invalid(_))), "a carrier is needed");
+    assert!(
+        matches!(k.command("mark-delivered", json!({ "id": shipment })), Err(Error::Invalid(_))),
+        "not shipped yet"
+    );
+    k.command("ship", json!({ "id": shipment, "carrier": "СДЭК", "tracking": "1234567890" })).unwrap();
+    k.command("mark-delivered", json!({ "id": shipment })).unwrap();
+    let got = k.get("shipment", &shipment).unwrap();
+    assert_eq!(got["data"]["status"], "delivered");
+    let steps: Vec<&str> =
+        got["data"]["history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["ready", "shipped", "delivered"]);
+    assert!(k.command("ship", json!({ "id": shipment, "carrier": "X" })).is_err());
+}
+
+#[test]
+fn reports_show_stock_movements_and_slow_movers() {
+    let k = kernel();
+    let s = site(&k);
+    receive(&k, &s, "10", "10");
+    issue(&k, &s, "4").unwrap();
+    let other = id(&k.create("product", json!({ "sku": "DESK", "name": "Стол" })).unwrap());
+    k.command("receive", json!({ "product": other, "quantity": "3", "from_location": s.supplier, "to_location": s.bin, "unit_cost": "1" }))
+        .unwrap();
+    let stock = k.command("stock-report", json!({ "location": s.bin })).unwrap();
+    assert_eq!(stock["rows"].as_array().unwrap().len(), 2);
+    let moves = k.command("movements", json!({ "product": s.product })).unwrap();
+    assert_eq!(moves["products"][0]["kinds"]["receipt"]["quantity"], "10");
+    assert_eq!(moves["products"][0]["kinds"]["issue"]["quantity"], "4");
+    let slow = k.command("slow-movers", json!({ "days": 30 })).unwrap();
+    let slow: Vec<&str> = slow["products"].as_array().unwrap().iter().map(|p| p["product"].as_str().unwrap()).collect();
+    assert_eq!(slow, [other.as_str()], "the desk never went out; the chair did today");
 }

@@ -6,15 +6,8 @@ use erp_sdk::store::{self, Aggregate, Filter, Group};
 use erp_sdk::{Error, Result, Value, json};
 use rust_decimal::Decimal;
 
+use crate::stock::metric as num;
 use crate::when;
-
-fn num(g: &Group, name: &str) -> Decimal {
-    g.values
-        .get(name)
-        .and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|i| i.to_string())))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_default()
-}
 
 fn key(g: &Group, name: &str) -> String {
     g.key.get(name).and_then(Value::as_str).unwrap_or_default().to_string()

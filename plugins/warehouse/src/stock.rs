@@ -1,7 +1,7 @@
 //! On-hand quantities: one `quant` per product and internal location, changed only by done
 //! moves, each change written with the version read so concurrent moves cannot lose one.
 
-use erp_sdk::store::{self, Aggregate, Filter, Query, Record};
+use erp_sdk::store::{self, Aggregate, Filter, Group, Query, Record};
 use erp_sdk::{Error, Result, Value, context, json};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -92,28 +92,29 @@ pub fn change(product: &str, location: &Record<Location>, delta: Decimal) -> Res
     Ok(after)
 }
 
-/// On hand of a product across internal locations (quants exist only for those).
-pub fn on_hand_total(product: &str) -> Result<Decimal> {
-    let groups =
-        store::aggregate("quant", &Aggregate::new().filter(Filter::eq("product", product)).metric("sum", "quantity"))?;
-    Ok(groups
-        .first()
-        .and_then(|g| g.values.get("sum_quantity"))
+/// A metric of an aggregation group as a decimal (sums come as exact strings, or integers).
+pub fn metric(g: &Group, name: &str) -> Decimal {
+    g.values
+        .get(name)
         .and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|i| i.to_string())))
         .and_then(|s| s.parse().ok())
-        .unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// The sum of `quantity` over the records of `collection` that match.
+fn sum_quantity(collection: &str, filter: Filter) -> Result<Decimal> {
+    let groups = store::aggregate(collection, &Aggregate::new().filter(filter).metric("sum", "quantity"))?;
+    Ok(groups.first().map(|g| metric(g, "sum_quantity")).unwrap_or_default())
+}
+
+/// On hand of a product across internal locations (quants exist only for those).
+pub fn on_hand_total(product: &str) -> Result<Decimal> {
+    sum_quantity("quant", Filter::eq("product", product))
 }
 
 /// Reserved and not yet delivered, for a product.
 pub fn reserved_total(product: &str) -> Result<Decimal> {
-    let f = Filter::and(vec![Filter::eq("product", product), Filter::eq("state", "active")]);
-    let groups = store::aggregate("reservation", &Aggregate::new().filter(f).metric("sum", "quantity"))?;
-    Ok(groups
-        .first()
-        .and_then(|g| g.values.get("sum_quantity"))
-        .and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|i| i.to_string())))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_default())
+    sum_quantity("reservation", Filter::and(vec![Filter::eq("product", product), Filter::eq("state", "active")]))
 }
 
 /// `on-hand`: per location, and in total with what is reserved and available.

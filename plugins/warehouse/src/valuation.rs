@@ -134,13 +134,7 @@ pub fn report(input: Value) -> Result<Value> {
     let mut total = Decimal::ZERO;
     let mut rows = Vec::new();
     for g in groups {
-        let num = |k: &str| -> Decimal {
-            g.values
-                .get(k)
-                .and_then(|v| v.as_str().map(str::to_string))
-                .and_then(|s| s.parse().ok())
-                .unwrap_or_default()
-        };
+        let num = |k: &str| crate::stock::metric(&g, k);
         let value = money(num("sum_value"));
         total = total.checked_add(value).ok_or_else(overflow)?;
         rows.push(json!({

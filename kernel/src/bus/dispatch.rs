@@ -232,19 +232,8 @@ pub fn deliver(platform: &Platform, claimed: Vec<Claimed>) -> Result<usize, Plug
     .into_iter()
     .collect();
     let event_ids: Vec<&String> = claimed.iter().map(|c| &c.event_id).collect();
-    let rows: Vec<EventRow> = events::table
-        .filter(events::id.eq_any(&event_ids))
-        .select((
-            events::id,
-            events::name,
-            events::source,
-            events::payload,
-            events::actor_id,
-            events::depth,
-            events::occurred_at,
-            events::collection,
-        ))
-        .load(tx.conn())?;
+    let rows: Vec<EventRow> =
+        events::table.filter(events::id.eq_any(&event_ids)).select(super::log::EVENT_COLS).load(tx.conn())?;
     let events: HashMap<String, EventRow> = rows.into_iter().map(|e| (e.id.clone(), e)).collect();
     let mut actives: HashMap<(String, String), Option<Arc<Active>>> = HashMap::new();
     let mut owners: HashMap<String, Option<Arc<Manifest>>> = HashMap::new();

@@ -144,7 +144,18 @@ pub struct LogFilter {
     pub until: Option<Micros>,
 }
 
-type EventCols = (
+pub(crate) type EventCols = (
+    events::id,
+    events::name,
+    events::source,
+    events::payload,
+    events::actor_id,
+    events::depth,
+    events::occurred_at,
+    events::collection,
+);
+/// The columns of an event, in the order of [`EventTuple`]; the dispatcher reads the same.
+pub(crate) const EVENT_COLS: EventCols = (
     events::id,
     events::name,
     events::source,
@@ -164,16 +175,6 @@ pub fn list(
     filter: &LogFilter,
     page: &PageRequest,
 ) -> Result<Page<LoggedEvent>, StoreError> {
-    let cols: EventCols = (
-        events::id,
-        events::name,
-        events::source,
-        events::payload,
-        events::actor_id,
-        events::depth,
-        events::occurred_at,
-        events::collection,
-    );
     let mut q = events::table.filter(events::company_id.eq(company_id)).into_boxed();
     if let Some(name) = &filter.name {
         match name.strip_suffix(".*") {
@@ -193,7 +194,7 @@ pub fn list(
     if let Some(after) = &page.after {
         q = q.filter(events::id.lt(after.clone()));
     }
-    let rows: Vec<EventTuple> = q.order(events::id.desc()).limit(page.fetch()).select(cols).load(conn)?;
+    let rows: Vec<EventTuple> = q.order(events::id.desc()).limit(page.fetch()).select(EVENT_COLS).load(conn)?;
     let page = Page::from_rows(rows, page, |r| r.0.clone());
     let ids: Vec<&String> = page.items.iter().map(|r| &r.0).collect();
     let all: Vec<DeliveryState> = deliveries::table

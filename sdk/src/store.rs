@@ -81,6 +81,29 @@ pub fn query<T: DeserializeOwned>(collection: &str, query: &Query) -> Result<Pag
     })
 }
 
+/// Every record a query matches, read page by page (500 at a time). More than `cap` records
+/// is an error rather than a silent cut: a command that needs more must page itself.
+pub fn query_all<T: DeserializeOwned>(collection: &str, query: Query, cap: usize) -> Result<Vec<Record<T>>> {
+    let mut out = Vec::new();
+    let mut q = query.limit(500);
+    loop {
+        let page = self::query::<T>(collection, &q)?;
+        out.extend(page.records);
+        match page.next_cursor {
+            Some(_) if out.len() >= cap => {
+                return Err(crate::Error::Failed(format!("more than {cap} {collection} records to read")));
+            }
+            Some(c) => q = q.cursor(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The first record a query matches, if any.
+pub fn first<T: DeserializeOwned>(collection: &str, query: Query) -> Result<Option<Record<T>>> {
+    Ok(self::query::<T>(collection, &query.limit(1))?.records.into_iter().next())
+}
+
 /// Runs an aggregation and returns its groups.
 pub fn aggregate(collection: &str, request: &Aggregate) -> Result<Vec<Group>> {
     let answer: AggregateAnswer = serde_json::from_str(&wit::aggregate(collection, &request.to_json().to_string())?)?;
@@ -276,6 +299,20 @@ pub struct Group {
     pub key: serde_json::Map<String, Value>,
     /// Metric name to value. Sums of decimals are exact decimal strings.
     pub values: serde_json::Map<String, Value>,
+}
+
+impl Group {
+    /// A metric as exact decimal text (sums come as strings, counts as integers), for the
+    /// plugin to parse into its decimal type.
+    pub fn number(&self, name: &str) -> Option<String> {
+        let v = self.values.get(name)?;
+        v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|i| i.to_string()))
+    }
+
+    /// The text of a `group_by` field in this group.
+    pub fn key_text(&self, field: &str) -> Option<&str> {
+        self.key.get(field).and_then(Value::as_str)
+    }
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,7 @@ use erp_kernel::access::CompanyScope;
 use erp_kernel::audit::Actor;
 use erp_kernel::identity::users::{self, NewUser};
 use erp_kernel::identity::{IdentityError, companies};
-use erp_kernel::plugins::host::Call;
+use erp_kernel::plugins::host::{Call, DeliveredEvent};
 use erp_kernel::plugins::lifecycle::{self, EnableRequest};
 use erp_kernel::plugins::{GuestError, Platform, PluginError};
 use erp_kernel::records::{self, Caller, Collection};
@@ -252,6 +252,27 @@ impl TestKernel {
             }
             total += n;
         }
+    }
+
+    /// Hands an event straight to one of the plugin's handlers after commit, as the
+    /// dispatcher delivers it; `event_id` is kept in the idempotency key, so calling this
+    /// twice with the same id is a redelivery of the same event.
+    pub fn handle(&self, handler: &str, event_id: &str, name: &str, payload: Value) -> Result<(), Error> {
+        let plugin = self.plugin.clone();
+        self.work(|platform, session, _| {
+            let company = session.company_id.clone();
+            let active = Arc::new(platform.plugins.active(session.conn()?, &company, &plugin)?);
+            let event = DeliveredEvent {
+                id: event_id.to_string(),
+                name: name.to_string(),
+                payload: payload.to_string(),
+                actor: None,
+                occurred_at: erp_kernel::clock::to_rfc3339(erp_kernel::clock::now()),
+                idempotency_key: erp_kernel::bus::emit::idempotency_key(event_id, &plugin, handler),
+            };
+            let call = Call::Event { handler, event: &event, sync: false };
+            platform.plugins.invoke(platform, session, &active, None, call).map(|_| ())
+        })
     }
 
     /// Names and payloads of the events published in the test company so far, oldest first.

@@ -38,6 +38,8 @@ pub struct BenchOptions {
     pub calls: usize,
     /// Events for the delivery throughput benchmark.
     pub events: usize,
+    /// Done stock moves in the history for the warehouse on-hand benchmark.
+    pub moves: usize,
 }
 
 fn per_op(total: Duration, n: usize) -> f64 {
@@ -48,11 +50,11 @@ fn micros(secs: f64) -> String {
     format!("{:.1} µs", secs * 1e6)
 }
 
-fn millis(secs: f64) -> String {
+pub(super) fn millis(secs: f64) -> String {
     format!("{:.3} ms", secs * 1e3)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(super) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(i).copied().unwrap_or_default()
 }
@@ -195,6 +197,9 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
 
     // 4. After-commit events to a no-op subscriber.
     event_bench(&platform, &company_id, opts.events)?;
+
+    // 5. Warehouse: on-hand after a long history of moves.
+    super::bench_stock::run(&platform, &company_id, opts.moves)?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_stock;
 mod demo;
 mod demo_crm;
 mod demo_warehouse;
@@ -47,6 +48,9 @@ enum Command {
         /// Events for the delivery throughput benchmark.
         #[arg(long, default_value_t = 50_000)]
         events: usize,
+        /// Done stock moves in the history for the warehouse on-hand benchmark.
+        #[arg(long, default_value_t = 100_000)]
+        moves: usize,
     },
 }
 
@@ -160,7 +164,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             admin::create_user(&a.db.db, &a.email, &a.password, a.name.as_deref(), a.superadmin)
         }
         Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
-        Command::Bench { db, records, calls, events } => bench::run(bench::BenchOptions { db, records, calls, events }),
+        Command::Bench { db, records, calls, events, moves } => {
+            bench::run(bench::BenchOptions { db, records, calls, events, moves })
+        }
         Command::Plugin(PluginCommand::Install { db, file }) => plugin::install(&db.db, &file),
         Command::Plugin(PluginCommand::List { db }) => plugin::list(&db.db),
         Command::Plugin(PluginCommand::Enable { db, name, company, grants, config }) => {

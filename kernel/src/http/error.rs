@@ -269,6 +269,7 @@ impl From<RecordError> for ApiError {
         match e {
             RecordError::NotFound(_) => ApiError::not_found(),
             RecordError::Forbidden(p) => ApiError::forbidden(format!("missing permission {p}")),
+            e @ RecordError::ReadOnly(..) => ApiError::new(StatusCode::FORBIDDEN, "read_only", e.to_string()),
             RecordError::Invalid(i) => ApiError::invalid(i),
             RecordError::Conflict(m) => ApiError::conflict(m),
             RecordError::Plugin(p) => p.into(),

@@ -237,6 +237,10 @@ pub struct CollectionSpec {
     /// Run the plugin's `validate-write` hook before each write.
     #[serde(default)]
     pub validate: bool,
+    /// Kept by the plugin itself: users and other plugins read it (with the read
+    /// permission) but never write it, whatever they hold.
+    #[serde(default)]
+    pub read_only: bool,
     /// The fields.
     #[serde(default)]
     pub fields: BTreeMap<String, FieldSpec>,

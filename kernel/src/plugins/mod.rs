@@ -133,6 +133,7 @@ impl From<RecordError> for PluginError {
             RecordError::Plugin(p) => p,
             RecordError::NotFound(m) => PluginError::NotFound(m),
             RecordError::Forbidden(m) => PluginError::Forbidden(m),
+            e @ RecordError::ReadOnly(..) => PluginError::Forbidden(e.to_string()),
             RecordError::Invalid(i) => PluginError::InvalidInput(i),
             RecordError::Conflict(m) => PluginError::Conflict(m),
             RecordError::Store(s) => PluginError::Store(s),

@@ -33,6 +33,9 @@ pub enum RecordError {
     /// A permission or capability is missing.
     #[error("missing permission {0}")]
     Forbidden(String),
+    /// The collection is kept by its plugin; nobody else writes it.
+    #[error("{0} is kept by the {1} plugin: change it through the plugin's commands")]
+    ReadOnly(String, String),
     /// The data failed validation.
     #[error("{0}")]
     Invalid(#[from] Invalid),
@@ -207,6 +210,10 @@ impl Caller<'_> {
 
     /// Checks access and says what the caller may see.
     pub fn check(&self, coll: &Collection, access: Access) -> Result<Visibility, RecordError> {
+        let owner = matches!(self, Caller::Plugin(p) if p.name == coll.plugin);
+        if access == Access::Write && !owner && coll.spec()?.read_only {
+            return Err(RecordError::ReadOnly(coll.qualified(), coll.plugin.clone()));
+        }
         match self {
             Caller::User(scope) => {
                 let needed = match access {

@@ -19,26 +19,12 @@ pub fn input<T: DeserializeOwned>(value: Value) -> Result<T> {
 
 /// Every record that matches `filter`, page by page, up to [`MAX_SCAN`].
 pub fn all<T: DeserializeOwned>(collection: &str, filter: Filter) -> Result<Vec<Record<T>>> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut q = Query::new().filter(filter.clone()).limit(500);
-        if let Some(c) = cursor.take() {
-            q = q.cursor(c);
-        }
-        let page = store::query::<T>(collection, &q)?;
-        out.extend(page.records);
-        match page.next_cursor {
-            Some(c) if out.len() < MAX_SCAN => cursor = Some(c),
-            Some(_) => return Err(Error::Failed(format!("more than {MAX_SCAN} {collection} records to read"))),
-            None => return Ok(out),
-        }
-    }
+    store::query_all(collection, Query::new().filter(filter), MAX_SCAN)
 }
 
 /// The first record that matches, if any.
 pub fn first<T: DeserializeOwned>(collection: &str, query: Query) -> Result<Option<Record<T>>> {
-    Ok(store::query::<T>(collection, &query.limit(1))?.records.into_iter().next())
+    store::first(collection, query)
 }
 
 /// The user the plugin acts for.

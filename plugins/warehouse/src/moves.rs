@@ -128,7 +128,8 @@ fn apply(id: &str, m: &Move) -> Result<()> {
         &json!({
             "id": id, "kind": m.kind, "product": product.id, "sku": product.data.sku,
             "quantity": m.quantity.normalize().to_string(), "from_location": m.from_location,
-            "to_location": m.to_location, "value": value.to_string(),
+            "to_location": m.to_location, "from_kind": from.data.kind, "to_kind": to.data.kind,
+            "value": value.to_string(),
             "unit_cost": unit_cost.map(|u| u.normalize().to_string()), "done_at": at, "reference": m.reference,
         }),
     )?;

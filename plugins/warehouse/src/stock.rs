@@ -10,40 +10,12 @@ use crate::model::{Location, Quant};
 
 /// Records of a query, page by page (at most `cap`).
 pub fn every<T: serde::de::DeserializeOwned>(collection: &str, filter: Filter, cap: usize) -> Result<Vec<Record<T>>> {
-    every_of(collection, Some(filter), cap)
+    store::query_all(collection, Query::new().filter(filter), cap)
 }
 
 /// Every record of a collection, page by page (at most `cap`).
 pub fn all<T: serde::de::DeserializeOwned>(collection: &str, cap: usize) -> Result<Vec<Record<T>>> {
-    every_of(collection, None, cap)
-}
-
-fn every_of<T: serde::de::DeserializeOwned>(
-    collection: &str,
-    filter: Option<Filter>,
-    cap: usize,
-) -> Result<Vec<Record<T>>> {
-    let query = |cursor: Option<String>| {
-        let mut q = Query::new().limit(500);
-        if let Some(f) = &filter {
-            q = q.filter(f.clone());
-        }
-        if let Some(c) = cursor {
-            q = q.cursor(c);
-        }
-        q
-    };
-    let mut out = Vec::new();
-    let mut q = query(None);
-    loop {
-        let page = store::query::<T>(collection, &q)?;
-        out.extend(page.records);
-        match page.next_cursor {
-            Some(c) if out.len() < cap => q = query(Some(c)),
-            Some(_) => return Err(Error::Failed(format!("more than {cap} {collection} records to read"))),
-            None => return Ok(out),
-        }
-    }
+    store::query_all(collection, Query::new(), cap)
 }
 
 fn key(product: &str, location: &str) -> String {
@@ -92,13 +64,9 @@ pub fn change(product: &str, location: &Record<Location>, delta: Decimal) -> Res
     Ok(after)
 }
 
-/// A metric of an aggregation group as a decimal (sums come as exact strings, or integers).
+/// A metric of an aggregation group as a decimal.
 pub fn metric(g: &Group, name: &str) -> Decimal {
-    g.values
-        .get(name)
-        .and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|i| i.to_string())))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_default()
+    g.number(name).and_then(|s| s.parse().ok()).unwrap_or_default()
 }
 
 /// The sum of `quantity` over the records of `collection` that match.

@@ -137,6 +137,7 @@ fn to_wit(e: RecordError) -> Result<types::Error, wasmtime::Error> {
     Ok(match e {
         RecordError::NotFound(m) => types::Error::NotFound(m),
         RecordError::Forbidden(m) => types::Error::AccessDenied(format!("missing {m}")),
+        e @ RecordError::ReadOnly(..) => types::Error::AccessDenied(e.to_string()),
         RecordError::Invalid(i) => types::Error::Invalid(
             i.0.into_iter().map(|f| types::FieldError { field: f.field, message: f.message }).collect(),
         ),

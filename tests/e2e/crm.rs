@@ -355,15 +355,6 @@ async fn deals_follow_the_pipeline_rules(app: &TestApp) {
     assert_eq!(history.expect(200)["entries"].as_array().unwrap().len(), 7, "opened + 6 moves");
 }
 
-/// Adds a custom role with `permissions` and a member holding it.
-async fn member_with_role(app: &TestApp, co: &str, email: &str, role: &str, permissions: &[&str]) {
-    let body = json!({ "name": role, "permissions": permissions });
-    let r = app.post(&format!("/api/v1/companies/{co}/roles"), &app.root, body).await;
-    assert!(r.status.is_success(), "{}", r.body);
-    let body = json!({ "email": email, "role": role });
-    app.post(&format!("/api/v1/companies/{co}/members"), &app.root, body).await.expect(201);
-}
-
 async fn personal_data_is_hidden_on_every_read_path(app: &TestApp) {
     let (_, sales) = app.user("sales@example.com").await;
     let co = with_crm(app, &[]).await;
@@ -375,7 +366,7 @@ async fn personal_data_is_hidden_on_every_read_path(app: &TestApp) {
         "crm.deal.all",
         "kernel.events.read",
     ];
-    member_with_role(app, &co, "sales@example.com", "sales", &perms).await;
+    app.member_with_role(&co, "sales@example.com", "sales", &perms).await;
     let card = app
         .post(
             &cmd(&co, "create-customer"),
@@ -441,7 +432,7 @@ async fn managers_restricted_to_own_deals_see_only_theirs(app: &TestApp) {
     let (boris, _) = app.user("boris@example.com").await;
     let co = with_crm(app, &[]).await;
     let perms = ["crm.customer.read", "crm.deal.read", "crm.deal.write", "crm.settings.read", "kernel.events.read"];
-    member_with_role(app, &co, "anna@example.com", "rep", &perms).await;
+    app.member_with_role(&co, "anna@example.com", "rep", &perms).await;
     let body = json!({ "email": "boris@example.com", "role": "rep" });
     app.post(&format!("/api/v1/companies/{co}/members"), &app.root, body).await.expect(201);
     let (p, s) = pipeline(app, &co).await;
@@ -497,7 +488,7 @@ async fn templates_render_documents_and_broken_ones_say_where(app: &TestApp) {
     let (_, sales) = app.user("sales@example.com").await;
     let co = with_crm(app, &[]).await;
     let perms = ["crm.customer.read", "crm.deal.read", "crm.deal.all", "crm.template.read"];
-    member_with_role(app, &co, "sales@example.com", "sales", &perms).await;
+    app.member_with_role(&co, "sales@example.com", "sales", &perms).await;
     app.enable(&co, "crm", json!({ "webhook_secret": SECRET, "config": { "company_name": "ООО «Альфа»" } }))
         .await
         .expect(200);

@@ -373,6 +373,15 @@ impl TestApp {
         r.expect(201).clone()
     }
 
+    /// Adds a custom role with `permissions` and makes `email` a member holding it.
+    pub async fn member_with_role(&self, co: &str, email: &str, role: &str, permissions: &[&str]) {
+        let body = json!({ "name": role, "permissions": permissions });
+        let r = self.post(&format!("/api/v1/companies/{co}/roles"), &self.root, body).await;
+        assert!(r.status.is_success(), "{}", r.body);
+        let body = json!({ "email": email, "role": role });
+        self.post(&format!("/api/v1/companies/{co}/members"), &self.root, body).await.expect(201);
+    }
+
     /// Enables a plugin in a company as root (an owner of every test company).
     pub async fn enable(&self, company: &str, plugin: &str, body: Value) -> Resp {
         self.put(&format!("/api/v1/companies/{company}/plugins/{plugin}"), &self.root, body).await

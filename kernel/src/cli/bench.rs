@@ -40,6 +40,8 @@ pub struct BenchOptions {
     pub events: usize,
     /// Done stock moves in the history for the warehouse on-hand benchmark.
     pub moves: usize,
+    /// Posted journal lines for the trial balance benchmark.
+    pub lines: usize,
 }
 
 fn per_op(total: Duration, n: usize) -> f64 {
@@ -200,6 +202,9 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
 
     // 5. Warehouse: on-hand after a long history of moves.
     super::bench_stock::run(&platform, &company_id, opts.moves)?;
+
+    // 6. Accounting: the trial balance over a long journal.
+    super::bench_ledger::run(&platform, &company_id, opts.lines)?;
     Ok(())
 }
 
@@ -328,39 +333,22 @@ fn raw_inserts(platform: &Platform, company_id: &str, n: usize) -> anyhow::Resul
 /// Loads `n` notes (title and priority indexed) with multi-row inserts: the same rows the
 /// record store writes, much faster than one write at a time.
 fn bulk_notes(platform: &Platform, company_id: &str, n: usize) -> anyhow::Result<()> {
-    const BATCH: usize = 1000;
     let priorities = ["low", "normal", "high"];
-    let mut done = 0;
-    while done < n {
-        let end = (done + BATCH).min(n);
-        let mut rows = Vec::with_capacity(BATCH);
-        let mut keys = Vec::with_capacity(BATCH * 2);
-        for i in done..end {
-            let id = ids::new_id();
-            let title = format!("note {i:07}");
-            let priority = priorities[i % 3];
-            let data = json!({ "title": title, "priority": priority, "pinned": false }).to_string();
-            rows.push(format!("('{id}', '{company_id}', 'notes', 'note', 1, '{data}', 0, 0)"));
-            keys.push(format!("('{id}', '{company_id}', 'notes', 'note', 'title', '{title}')"));
-            keys.push(format!("('{id}', '{company_id}', 'notes', 'note', 'priority', '{priority}')"));
+    let mut rows = super::bench_rows::Rows::new(company_id, "notes");
+    for i in 0..n {
+        let id = ids::new_id();
+        let title = format!("note {i:07}");
+        let priority = priorities[i % 3];
+        let data = json!({ "title": title, "priority": priority, "pinned": false }).to_string();
+        rows.record(&id, "note", 1, &data);
+        rows.key(&id, "note", "title", &title);
+        rows.key(&id, "note", "priority", priority);
+        if rows.len() == 1000 {
+            rows.flush(platform)?;
         }
-        let sql = format!(
-            "INSERT INTO records (id, company_id, plugin, collection, version, data, created_at, updated_at) VALUES {}; \
-             INSERT INTO record_keys (record_id, company_id, plugin, collection, field, key_text) VALUES {};",
-            rows.join(", "),
-            keys.join(", ")
-        );
-        platform.db.write_blocking(|conn| conn.batch_execute(&sql).map_err(crate::storage::StoreError::from))?;
-        done = end;
     }
-    // A bulk load leaves PostgreSQL's planner statistics stale until autovacuum catches up;
-    // measure the steady state.
-    if platform.db.backend() == Backend::Postgres {
-        platform.db.read_blocking(|conn| {
-            conn.batch_execute("ANALYZE records; ANALYZE record_keys;").map_err(crate::storage::StoreError::from)
-        })?;
-    }
-    Ok(())
+    rows.flush(platform)?;
+    super::bench_rows::analyze(platform)
 }
 
 fn query_latency(platform: &Platform, company_id: &str, n: usize) -> anyhow::Result<(Duration, Duration, usize)> {

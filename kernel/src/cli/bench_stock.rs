@@ -2,12 +2,13 @@
 //! done moves, against summing that product's moves, to show that on-hand reads the quants
 //! kept up to date by each move and never the history.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
-use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
+use super::bench::{millis, percentile};
+use super::bench_rows::{Rows, analyze};
 use crate::access::CompanyScope;
 use crate::ids;
 use crate::plugins::Platform;
@@ -15,9 +16,6 @@ use crate::plugins::lifecycle::{self, EnableRequest};
 use crate::records::aggregate::AggregateRequest;
 use crate::records::{self, Caller, Collection};
 use crate::session::Session;
-use crate::storage::Backend;
-
-use super::bench::{millis, percentile};
 
 /// Products that share the history; the measured product gets half of all moves.
 const OTHER_PRODUCTS: usize = 49;
@@ -128,53 +126,30 @@ fn load_history(
     customer: &str,
     n: usize,
 ) -> anyhow::Result<()> {
-    const BATCH: usize = 500;
-    let mut done = 0;
-    while done < n {
-        let end = (done + BATCH).min(n);
-        let (mut rows, mut keys, mut refs) = (Vec::new(), Vec::new(), Vec::new());
-        for i in done..end {
-            let pair = i / 2;
-            let product = if pair % 2 == 0 { &products[0] } else { &products[1 + (pair / 2) % (products.len() - 1)] };
-            let (kind, from, to) = if i % 2 == 0 { ("receipt", supplier, store) } else { ("issue", store, customer) };
-            let qty = 1 + pair % 7;
-            let day = Duration::from_secs(86_400 * (pair as u64 % 700));
-            let at = chrono::DateTime::UNIX_EPOCH + chrono::Duration::from_std(day)? + chrono::Duration::days(19_000);
-            let done_at = at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-            let key_at = at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-            let id = ids::new_id();
-            let cost = if kind == "receipt" { r#", "unit_cost": "10""# } else { "" };
-            let data = format!(
-                r#"{{"kind": "{kind}", "product": "{product}", "quantity": "{qty}", "from_location": "{from}", "to_location": "{to}", "state": "done", "done_at": "{done_at}"{cost}}}"#
-            );
-            rows.push(format!("('{id}', '{company_id}', 'warehouse', 'move', 2, '{data}', 0, 0)"));
-            for (field, text) in
-                [("kind", kind), ("product", product.as_str()), ("from_location", from), ("to_location", to)]
-            {
-                keys.push(format!("('{id}', '{company_id}', 'warehouse', 'move', '{field}', '{text}')"));
-            }
-            keys.push(format!("('{id}', '{company_id}', 'warehouse', 'move', 'state', 'done')"));
-            keys.push(format!("('{id}', '{company_id}', 'warehouse', 'move', 'done_at', '{key_at}')"));
-            for (field, target) in [("product", product.as_str()), ("from_location", from), ("to_location", to)] {
-                refs.push(format!("('{id}', '{field}', '{target}')"));
-            }
-        }
-        let sql = format!(
-            "INSERT INTO records (id, company_id, plugin, collection, version, data, created_at, updated_at) VALUES {}; \
-             INSERT INTO record_keys (record_id, company_id, plugin, collection, field, key_text) VALUES {}; \
-             INSERT INTO record_refs (from_id, field, to_id) VALUES {};",
-            rows.join(", "),
-            keys.join(", "),
-            refs.join(", ")
+    let mut rows = Rows::new(company_id, "warehouse");
+    for i in 0..n {
+        let pair = i / 2;
+        let product = if pair % 2 == 0 { &products[0] } else { &products[1 + (pair / 2) % (products.len() - 1)] };
+        let (kind, from, to) = if i % 2 == 0 { ("receipt", supplier, store) } else { ("issue", store, customer) };
+        let qty = 1 + pair % 7;
+        let at = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(19_000 + (pair as i64 % 700));
+        let done_at = at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let id = ids::new_id();
+        let cost = if kind == "receipt" { r#", "unit_cost": "10""# } else { "" };
+        let data = format!(
+            r#"{{"kind": "{kind}", "product": "{product}", "quantity": "{qty}", "from_location": "{from}", "to_location": "{to}", "state": "done", "done_at": "{done_at}"{cost}}}"#
         );
-        platform.db.write_blocking(|conn| conn.batch_execute(&sql).map_err(crate::storage::StoreError::from))?;
-        done = end;
+        rows.record(&id, "move", 2, &data);
+        rows.key(&id, "move", "kind", kind);
+        rows.key(&id, "move", "state", "done");
+        rows.key(&id, "move", "done_at", &at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+        for (field, target) in [("product", product.as_str()), ("from_location", from), ("to_location", to)] {
+            rows.reference(&id, "move", field, target);
+        }
+        if rows.len() == 500 {
+            rows.flush(platform)?;
+        }
     }
-    if platform.db.backend() == Backend::Postgres {
-        platform.db.read_blocking(|conn| {
-            conn.batch_execute("ANALYZE records; ANALYZE record_keys; ANALYZE record_refs;")
-                .map_err(crate::storage::StoreError::from)
-        })?;
-    }
-    Ok(())
+    rows.flush(platform)?;
+    analyze(platform)
 }

@@ -98,7 +98,9 @@ pub fn ensure(platform: &Platform) -> anyhow::Result<Demo> {
         let user = db.read_blocking(|conn| users::find_by_email(conn, email))?.context("a demo user is missing")?;
         team.push((user.id, user.name));
     }
-    // Stock first: the CRM demo's won deals then reserve it once the event bus runs.
+    // The books first, so that the stock moves and won deals below post to them; then stock,
+    // which the CRM demo's won deals reserve once the event bus runs.
+    super::demo_accounting::sample_accounting(platform, &company.id).context("creating the demo books")?;
     super::demo_warehouse::sample_warehouse(platform, &company.id).context("creating the demo warehouse")?;
     super::demo_crm::sample_crm(platform, &company.id, &team).context("creating the demo CRM data")?;
     Ok(Demo { company_id: company.id })

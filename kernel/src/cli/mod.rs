@@ -2,8 +2,11 @@
 
 mod admin;
 mod bench;
+mod bench_ledger;
+mod bench_rows;
 mod bench_stock;
 mod demo;
+mod demo_accounting;
 mod demo_crm;
 mod demo_warehouse;
 mod plugin;
@@ -51,6 +54,9 @@ enum Command {
         /// Done stock moves in the history for the warehouse on-hand benchmark.
         #[arg(long, default_value_t = 100_000)]
         moves: usize,
+        /// Posted journal lines for the trial balance benchmark.
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: usize,
     },
 }
 
@@ -164,8 +170,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             admin::create_user(&a.db.db, &a.email, &a.password, a.name.as_deref(), a.superadmin)
         }
         Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
-        Command::Bench { db, records, calls, events, moves } => {
-            bench::run(bench::BenchOptions { db, records, calls, events, moves })
+        Command::Bench { db, records, calls, events, moves, lines } => {
+            bench::run(bench::BenchOptions { db, records, calls, events, moves, lines })
         }
         Command::Plugin(PluginCommand::Install { db, file }) => plugin::install(&db.db, &file),
         Command::Plugin(PluginCommand::List { db }) => plugin::list(&db.db),

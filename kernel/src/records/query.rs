@@ -552,13 +552,74 @@ fn pushdown(sql: &mut Sql, company_id: &str, coll: &Collection, filter: &Filter)
         Filter::And(v) => v.iter().collect(),
         other => vec![other],
     };
-    for term in terms {
-        if let Some(cond) = condition(company_id, coll, term) {
+    let mut used = vec![false; terms.len()];
+    for i in 0..terms.len() {
+        if used[i] {
+            continue;
+        }
+        // A lower and an upper bound on one field become one subquery, so the database reads
+        // only the keys between them instead of everything on either side.
+        let pair = (i + 1..terms.len()).find(|&j| !used[j] && between(company_id, coll, terms[i], terms[j]).is_some());
+        let cond = match pair {
+            Some(j) => {
+                used[j] = true;
+                between(company_id, coll, terms[i], terms[j])
+            }
+            None => condition(company_id, coll, terms[i]),
+        };
+        if let Some(cond) = cond {
             sql.push(" AND ");
             sql.text.push_str(&cond.text);
             sql.binds.extend(cond.binds);
         }
     }
+}
+
+/// The start of a subquery for the records whose key of field `name` matches what follows.
+fn keys_of(sql: &mut Sql, company_id: &str, coll: &Collection, name: &str) {
+    sql.push("r.id IN (SELECT k.record_id FROM record_keys k WHERE k.company_id = ")
+        .bind(Bind::Text(company_id.to_string()))
+        .push(" AND k.plugin = ")
+        .bind(Bind::Text(coll.plugin.clone()))
+        .push(" AND k.collection = ")
+        .bind(Bind::Text(coll.name.clone()))
+        .push(" AND k.field = ")
+        .bind(Bind::Text(name.to_string()))
+        .push(" AND ");
+}
+
+/// One subquery for two range terms on the same indexed field, one bounding it from below
+/// and one from above (in either order); `None` when the terms are not such a pair.
+fn between(company_id: &str, coll: &Collection, a: &Filter, b: &Filter) -> Option<Sql> {
+    let (
+        Filter::Cmp { target: Target::Field(name, spec), op: op_a, value: va },
+        Filter::Cmp { target: Target::Field(other, _), op: op_b, value: vb },
+    ) = (a, b)
+    else {
+        return None;
+    };
+    let lower = |op: &Op| matches!(op, Op::Gt | Op::Gte);
+    let upper = |op: &Op| matches!(op, Op::Lt | Op::Lte);
+    if name != other || !spec.is_indexed() {
+        return None;
+    }
+    let (lo, hi) = match (lower(op_a) && upper(op_b), upper(op_a) && lower(op_b)) {
+        (true, _) => (va, vb),
+        (_, true) => (vb, va),
+        _ => return None,
+    };
+    let key = |v: &Value| -> Option<Bind> {
+        match values::index_key(spec.kind, v)? {
+            Key::Text(t) => Some(Bind::Text(t)),
+            Key::Num(n) => Some(Bind::Num(n)),
+        }
+    };
+    let (lo, hi) = (key(lo)?, key(hi)?);
+    let col = if matches!(spec.kind, FieldType::Int | FieldType::Decimal) { "k.key_num" } else { "k.key_text" };
+    let mut sql = Sql::default();
+    keys_of(&mut sql, company_id, coll, name);
+    sql.push(col).push(" >= ").bind(lo).push(" AND ").push(col).push(" <= ").bind(hi).push(")");
+    Some(sql)
 }
 
 /// SQL for one term, or `None` when it cannot be pushed down exactly-or-wider.
@@ -622,15 +683,7 @@ fn condition(company_id: &str, coll: &Collection, f: &Filter) -> Option<Sql> {
                             Key::Num(n) => Some(Bind::Num(n)),
                         }
                     };
-                    sql.push("r.id IN (SELECT k.record_id FROM record_keys k WHERE k.company_id = ")
-                        .bind(Bind::Text(company_id.to_string()))
-                        .push(" AND k.plugin = ")
-                        .bind(Bind::Text(coll.plugin.clone()))
-                        .push(" AND k.collection = ")
-                        .bind(Bind::Text(coll.name.clone()))
-                        .push(" AND k.field = ")
-                        .bind(Bind::Text(name.clone()))
-                        .push(" AND ");
+                    keys_of(&mut sql, company_id, coll, name);
                     match op {
                         Op::Eq => {
                             sql.push(col).push(" = ").bind(key(value)?);

@@ -271,9 +271,22 @@ fn post_record(rec: Record<Entry>) -> Result<Value> {
                 memo: l.memo.clone(),
             },
         )?;
-        periods::add(&l.account, date, *debit, *credit)?;
         // Kept on the entry, so that its reversal mirrors it to the kopeck.
         l.base = Some(*debit - *credit);
+    }
+    // One balance change per account, however many lines it has.
+    let mut per_account: Vec<(&str, Decimal, Decimal)> = Vec::new();
+    for (l, (debit, credit)) in e.lines.iter().zip(&amounts) {
+        match per_account.iter_mut().find(|(a, _, _)| *a == l.account) {
+            Some(t) => {
+                t.1 += *debit;
+                t.2 += *credit;
+            }
+            None => per_account.push((&l.account, *debit, *credit)),
+        }
+    }
+    for (account, debit, credit) in per_account {
+        periods::add(account, date, debit, credit)?;
     }
     e.state = "posted".into();
     e.number = Some(number.clone());

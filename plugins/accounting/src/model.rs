@@ -121,12 +121,10 @@ pub struct Line {
     pub memo: Option<String>,
 }
 
-/// `balance`: the turnover of one account in one month.
+/// `balance` and `daily`: the turnover of one account in one month or on one day.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Balance {
     pub key: String,
-    pub account: String,
-    pub period: String,
     pub debit: Decimal,
     pub credit: Decimal,
 }

@@ -53,21 +53,30 @@ pub fn lock(input: Value) -> Result<Value> {
     Ok(json!({ "locked_until": text }))
 }
 
-/// Adds a posted line's amounts to its account's turnover for the month, written with the
-/// version read so that concurrent postings never lose one.
+/// Adds posted amounts to an account's turnover for the month and for the day, each written
+/// with the version read so that concurrent postings never lose one.
 pub fn add(account: &str, date: NaiveDate, debit: Decimal, credit: Decimal) -> Result<()> {
     let period = dates::period(date);
-    let key = format!("{account}|{period}");
-    match store::first::<Balance>("balance", Query::new().filter(Filter::eq("key", key.as_str())))? {
+    bump("balance", format!("{account}|{period}"), debit, credit, || json!({ "account": account, "period": period }))?;
+    let day = dates::format(date);
+    bump("daily", format!("{account}|{day}"), debit, credit, || json!({ "account": account, "date": day }))
+}
+
+fn bump(collection: &str, key: String, debit: Decimal, credit: Decimal, fields: impl Fn() -> Value) -> Result<()> {
+    match store::first::<Balance>(collection, Query::new().filter(Filter::eq("key", key.as_str())))? {
         Some(b) => {
             let patch = json!({
                 "debit": (b.data.debit + debit).to_string(),
                 "credit": (b.data.credit + credit).to_string(),
             });
-            store::update::<Value>("balance", &b.id, &patch, Some(b.version))?;
+            store::update::<Value>(collection, &b.id, &patch, Some(b.version))?;
         }
         None => {
-            store::create("balance", &Balance { key, account: account.into(), period, debit, credit })?;
+            let mut record = fields();
+            record["key"] = json!(key);
+            record["debit"] = json!(debit.to_string());
+            record["credit"] = json!(credit.to_string());
+            store::create::<Value>(collection, &record)?;
         }
     }
     Ok(())

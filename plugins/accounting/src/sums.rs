@@ -1,6 +1,6 @@
 //! Debit and credit turnover per account over any range of days, from the monthly balances
-//! for whole months and from the lines only for the days of a partial month at either end:
-//! a report reads at most two months of lines, never all of history.
+//! for whole months and the daily balances for the days of a partial month at either end:
+//! a report reads balances only, never the lines, however long the history.
 
 use std::collections::BTreeMap;
 
@@ -43,7 +43,7 @@ fn months(into: &mut Turnover, first: Option<NaiveDate>, last: NaiveDate, accoun
 
 fn days(into: &mut Turnover, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<()> {
     let f = vec![Filter::gte("date", dates::format(from)), Filter::lte("date", dates::format(to))];
-    collect(into, "line", f, account)
+    collect(into, "daily", f, account)
 }
 
 /// Turnover from `from` (the beginning of the books when absent) to `to`, both included,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Plugins that ship inside the `erp` binary: (crate, plugin name).
-const BUNDLED: &[&str] = &["notes", "crm", "warehouse", "accounting"];
+const BUNDLED: &[&str] = &["notes", "crm", "warehouse", "accounting", "hr", "marketing"];
 
 /// Test fixture plugins (crates under tests/plugins/).
 const FIXTURES: &[&str] = &[

@@ -170,6 +170,26 @@ pub fn now() -> String {
     bindings::erp::plugin::time::now()
 }
 
+/// Deserialises a command's input into `T`, naming the problem for the caller as an invalid
+/// `input`. A missing input reads as `{}`, and JSON numbers are read as their decimal text,
+/// so exact decimal fields (such as `rust_decimal` with `serde-str`) take `100` and `"100.00"`
+/// alike; give integer fields a decimal type and convert.
+pub fn input<T: serde::de::DeserializeOwned>(mut value: Value) -> Result<T> {
+    fn decimals(v: &mut Value) {
+        match v {
+            Value::Number(n) => *v = Value::String(n.to_string()),
+            Value::Array(items) => items.iter_mut().for_each(decimals),
+            Value::Object(map) => map.values_mut().for_each(decimals),
+            _ => {}
+        }
+    }
+    if value.is_null() {
+        value = Value::Object(Default::default());
+    }
+    decimals(&mut value);
+    serde_json::from_value(value).map_err(|e| Error::invalid("input", e.to_string()))
+}
+
 /// A fresh, time-ordered unique id.
 pub fn new_id() -> String {
     bindings::erp::plugin::ids::new_id()

@@ -68,6 +68,23 @@ fn from_plugin_error(e: PluginError) -> Error {
     }
 }
 
+/// The package of the plugin crate in `crate_dir`, built once per test binary however many
+/// tests ask for it (pass `env!("CARGO_MANIFEST_DIR")`, or a path from it for a dependency).
+pub fn package(crate_dir: impl AsRef<Path>) -> Result<&'static [u8], Error> {
+    static BUILT: std::sync::Mutex<Vec<(PathBuf, &'static [u8])>> = std::sync::Mutex::new(Vec::new());
+    let dir = crate_dir.as_ref().to_path_buf();
+    let mut built = BUILT.lock().map_err(|_| Error::Failed("a test panicked while building a plugin".into()))?;
+    if let Some((_, bytes)) = built.iter().find(|(d, _)| *d == dir) {
+        return Ok(bytes);
+    }
+    let path = build_plugin(&dir)?;
+    let bytes = std::fs::read(&path).map_err(|e| Error::Failed(format!("reading {}: {e}", path.display())))?;
+    // Kept for the life of the test binary, like the tests that use it.
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    built.push((dir, bytes));
+    Ok(bytes)
+}
+
 /// Builds the plugin crate in `crate_dir` for `wasm32-wasip2` (release) and returns the path
 /// of its package.
 pub fn build_plugin(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Error> {
@@ -116,6 +133,12 @@ impl TestKernel {
 
     /// Loads a plugin package into a fresh kernel with one company and enables it there.
     pub fn for_package(bytes: &[u8]) -> Result<TestKernel, Error> {
+        TestKernel::for_package_with(bytes, &[])
+    }
+
+    /// Like [`TestKernel::for_package`], for a plugin that depends on others: their
+    /// packages are installed and enabled first, in the order given.
+    pub fn for_package_with(bytes: &[u8], dependencies: &[&[u8]]) -> Result<TestKernel, Error> {
         let dir = tempfile::tempdir().map_err(kernel_error)?;
         let db = Db::open(&format!("sqlite://{}", dir.path().join("kernel.db").display())).map_err(kernel_error)?;
         let platform = Platform::with_db(db).map_err(kernel_error)?;
@@ -133,11 +156,18 @@ impl TestKernel {
                 companies::create(conn, "Test Company", &user.id)
             })
             .map_err(|e: IdentityError| kernel_error(e))?;
-        let installed = lifecycle::install(&platform, bytes, &Actor::system()).map_err(|e| match e {
-            PluginError::Invalid(problems) => Error::Failed(format!("invalid package: {}", problems.join("; "))),
-            other => from_plugin_error(other),
-        })?;
+        let install = |bytes: &[u8]| {
+            lifecycle::install(&platform, bytes, &Actor::system()).map_err(|e| match e {
+                PluginError::Invalid(problems) => Error::Failed(format!("invalid package: {}", problems.join("; "))),
+                other => from_plugin_error(other),
+            })
+        };
+        let deps = dependencies.iter().map(|d| install(d).map(|i| i.name)).collect::<Result<Vec<_>, _>>()?;
+        let installed = install(bytes)?;
         let kernel = TestKernel { platform, company_id: company.id, plugin: installed.name, _dir: dir };
+        for d in deps {
+            kernel.enable(&d, Vec::new(), Value::Null)?;
+        }
         kernel.enable(&kernel.plugin.clone(), Vec::new(), Value::Null)?;
         Ok(kernel)
     }

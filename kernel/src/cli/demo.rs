@@ -101,8 +101,10 @@ pub fn ensure(platform: &Platform) -> anyhow::Result<Demo> {
     // The books first, so that the stock moves and won deals below post to them; then stock,
     // which the CRM demo's won deals reserve once the event bus runs.
     super::demo_accounting::sample_accounting(platform, &company.id).context("creating the demo books")?;
+    super::demo_hr::sample_hr(platform, &company.id).context("creating the demo staff")?;
     super::demo_warehouse::sample_warehouse(platform, &company.id).context("creating the demo warehouse")?;
     super::demo_crm::sample_crm(platform, &company.id, &team).context("creating the demo CRM data")?;
+    super::demo_marketing::sample_marketing(platform, &company.id).context("creating the demo campaigns")?;
     Ok(Demo { company_id: company.id })
 }
 

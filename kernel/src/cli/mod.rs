@@ -8,6 +8,8 @@ mod bench_stock;
 mod demo;
 mod demo_accounting;
 mod demo_crm;
+mod demo_hr;
+mod demo_marketing;
 mod demo_warehouse;
 mod plugin;
 mod serve;

@@ -76,6 +76,9 @@ fn prepare(mut e: Entry) -> Result<Entry> {
 /// `create-entry`: a draft, posted at once with `post: true`.
 pub fn create(input: Value) -> Result<Value> {
     let n: NewEntry = util::input(input)?;
+    if n.post && !erp_sdk::context::has_permission("accounting.post") {
+        return Err(Error::AccessDenied("missing accounting.post: only a draft can be entered".into()));
+    }
     let entry = prepare(Entry {
         journal: n.journal,
         date: n.date,
@@ -316,6 +319,11 @@ pub fn reverse(input: Value) -> Result<Value> {
     let orig = store::get::<Entry>("entry", &r.id)?;
     if orig.data.state != "posted" {
         return Err(Error::invalid("id", "only a posted entry is reversed; a draft is changed or deleted"));
+    }
+    // A document's entry follows its document: an invoice is cancelled by a credit note,
+    // a payment by a payment back; reversing the entry alone would part the books from it.
+    if let Some(src) = orig.data.source.as_deref().filter(|s| s.starts_with("invoice:") || s.starts_with("payment:")) {
+        return Err(Error::invalid("id", format!("the entry belongs to {src}: correct the document, not its entry")));
     }
     let q = Query::new().filter(Filter::eq("reversal_of", orig.id.as_str()));
     if let Some(done) = store::first::<Entry>("entry", q)? {

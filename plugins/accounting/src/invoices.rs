@@ -8,7 +8,7 @@ use erp_sdk::{Error, Result, Value, events, json};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::model::{Allocation, Entry, EntryLine, Invoice, InvoiceLine, Journal};
+use crate::model::{Allocation, Computed, Entry, EntryLine, Invoice, InvoiceLine, Journal};
 use crate::{accounts, dates, entries, money, numbering, periods, rates, taxes, util};
 
 /// Most lines on one invoice.
@@ -44,8 +44,16 @@ fn prepare(mut inv: Invoice, payment_days: Option<Decimal>) -> Result<Invoice> {
     }
     inv.currency = Some(util::currency("currency", inv.currency.as_deref())?);
     let (mut base, mut tax, mut total) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    inv.computed.clear();
     for i in 0..inv.lines.len() {
         let (a, t) = taxes::line(i, &inv.lines[i])?;
+        inv.computed.push(Computed {
+            base: a.base,
+            tax: a.tax,
+            total: a.total,
+            sales_account: t.as_ref().and_then(|t| t.data.sales_account.clone()),
+            purchase_account: t.as_ref().and_then(|t| t.data.purchase_account.clone()),
+        });
         let line = &mut inv.lines[i];
         line.tax = t.map(|t| t.data.code);
         if let Some(acc) = &line.account {
@@ -206,15 +214,14 @@ fn journal_lines(inv: &Invoice) -> Result<Vec<EntryLine>> {
     let sales_vat = if inv.customer_side() { accounts::by_role("sales_vat").ok() } else { None };
     let counter = accounts::by_role(if inv.customer_side() { "receivable" } else { "payable" })?;
     for (i, l) in inv.lines.iter().enumerate() {
-        let (a, tax) = taxes::line(i, l)?;
+        let a = inv.computed.get(i).cloned().ok_or_else(|| Error::failed("the invoice's amounts were not computed"))?;
         let own = match &l.account {
             Some(code) => accounts::find(&format!("lines.{i}.account"), code)?,
             None => accounts::by_role(if inv.customer_side() { "revenue" } else { "expense" })?,
         };
         if inv.customer_side() {
             put(&mut lines, &counter.id, true, a.total, partner);
-            let tax_account = tax.as_ref().and_then(|t| t.data.sales_account.clone());
-            match (&sales_vat, tax_account) {
+            match (&sales_vat, a.sales_account.clone()) {
                 (Some(vat), Some(payable)) if !a.tax.is_zero() => {
                     put(&mut lines, &own.id, false, a.total, None);
                     put(&mut lines, &vat.id, true, a.tax, None);
@@ -228,7 +235,7 @@ fn journal_lines(inv: &Invoice) -> Result<Vec<EntryLine>> {
             }
         } else {
             put(&mut lines, &counter.id, false, a.total, partner);
-            match tax.as_ref().and_then(|t| t.data.purchase_account.clone()) {
+            match a.purchase_account.clone() {
                 Some(recoverable) => {
                     put(&mut lines, &own.id, true, a.base, None);
                     put(&mut lines, &recoverable, true, a.tax, None);
@@ -321,6 +328,7 @@ pub fn cancel(input: Value) -> Result<Value> {
         Some(d) => dates::parse("date", &d)?,
         None => periods::first_open(dates::today().max(dates::parse("date", &inv.date)?))?,
     };
+    // The mirror of what was posted, amounts and accounts as they were then.
     let credit = Invoice {
         kind: if inv.customer_side() { "credit_note" } else { "vendor_credit" }.into(),
         partner: inv.partner.clone(),
@@ -330,11 +338,17 @@ pub fn cancel(input: Value) -> Result<Value> {
         currency: inv.currency.clone(),
         rate: inv.rate,
         lines: inv.lines.clone(),
+        computed: inv.computed.clone(),
+        untaxed: inv.untaxed,
+        tax: inv.tax,
+        total: inv.total,
+        residual: inv.total,
+        state: "draft".into(),
         origin: Some(rec.id.clone()),
         reference: inv.number.clone(),
         ..Invoice::default()
     };
-    let draft = store::create("invoice", &prepare(credit, None)?)?;
+    let draft = store::create("invoice", &credit)?;
     let mut posted = post_record(draft)?;
     store::create(
         "allocation",
@@ -343,6 +357,7 @@ pub fn cancel(input: Value) -> Result<Value> {
             credit_note: Some(posted.id.clone()),
             invoice: rec.id.clone(),
             amount: inv.total,
+            base: Some(posted_counter(&rec.data)?),
             date: dates::format(date),
         },
     )?;
@@ -351,6 +366,29 @@ pub fn cancel(input: Value) -> Result<Value> {
     let patch = json!({ "state": "cancelled", "residual": "0.00" });
     let cancelled = store::update::<Invoice>("invoice", &rec.id, &patch, Some(rec.version))?;
     Ok(json!({ "invoice": summary(&cancelled), "credit_note": summary(&posted) }))
+}
+
+/// What the invoice's entry put on the partner's receivable or payable, in the company
+/// currency.
+pub fn posted_counter(inv: &Invoice) -> Result<Decimal> {
+    let Some(entry) = &inv.entry else { return Ok(Decimal::ZERO) };
+    let counter = accounts::by_role(if inv.customer_side() { "receivable" } else { "payable" })?;
+    let e = store::get::<Entry>("entry", entry)?;
+    Ok(e.data.lines.iter().filter(|l| l.account == counter.id).filter_map(|l| l.base).map(|b| b.abs()).sum())
+}
+
+/// The company-currency amount that allocating `amount` clears on an invoice: at its own
+/// rate, except that the allocation settling it clears exactly what is left, so a paid
+/// foreign-currency invoice leaves nothing behind.
+pub fn clears(inv: &Record<Invoice>, amount: Decimal) -> Result<Decimal> {
+    if amount != inv.data.residual {
+        return Ok(money::round(amount * inv.data.rate.unwrap_or(Decimal::ONE)));
+    }
+    let before: Decimal = util::all::<Allocation>("allocation", Filter::eq("invoice", inv.id.as_str()))?
+        .iter()
+        .map(|a| a.data.base.unwrap_or_else(|| money::round(a.data.amount * inv.data.rate.unwrap_or(Decimal::ONE))))
+        .sum();
+    Ok(posted_counter(&inv.data)? - before)
 }
 
 /// Validation: a posted invoice keeps its lines, amounts, partner and dates; only its
@@ -364,8 +402,8 @@ pub fn validate(before: Option<&Value>, after: Option<&Value>) -> Result<()> {
         return Err(Error::invalid("state", "a posted invoice is never deleted: cancel it with a credit note"));
     };
     for field in [
-        "kind", "number", "partner", "date", "due_date", "currency", "rate", "lines", "untaxed", "tax", "total",
-        "entry",
+        "kind", "number", "partner", "date", "due_date", "currency", "rate", "lines", "computed", "untaxed", "tax",
+        "total", "entry",
     ] {
         if a.get(field) != b.get(field) {
             return Err(Error::invalid(field, "a posted invoice never changes: cancel it with a credit note"));

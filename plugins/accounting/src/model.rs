@@ -144,6 +144,19 @@ pub struct InvoiceLine {
     pub product: Option<String>,
 }
 
+/// The amounts of one invoice line as computed when it was entered, with the accounts its
+/// tax goes to: posting and cancelling use these, whatever the tax records say later.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Computed {
+    pub base: Decimal,
+    pub tax: Decimal,
+    pub total: Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase_account: Option<String>,
+}
+
 /// `invoice`: an invoice, bill, credit note or vendor credit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Invoice {
@@ -161,6 +174,8 @@ pub struct Invoice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<Decimal>,
     pub lines: Vec<InvoiceLine>,
+    #[serde(default)]
+    pub computed: Vec<Computed>,
     #[serde(default)]
     pub untaxed: Decimal,
     #[serde(default)]
@@ -221,5 +236,7 @@ pub struct Allocation {
     pub credit_note: Option<String>,
     pub invoice: String,
     pub amount: Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Decimal>,
     pub date: String,
 }

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::model::{Allocation, Entry, EntryLine, Invoice, Journal, Payment};
-use crate::{accounts, dates, entries, money, numbering, periods, rates, util};
+use crate::{accounts, dates, entries, invoices, money, numbering, periods, rates, util};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -206,8 +206,7 @@ pub fn register(input: Value) -> Result<Value> {
     // The partner's account is cleared at each invoice's rate, the rest at the payment's;
     // what the bank got beyond that (or short of it) is an exchange gain (or loss).
     let mut cleared = Decimal::ZERO;
-    let mut clear = |amt: Decimal, at: Decimal, memo: Option<String>| {
-        let c = money::round(amt * at);
+    let mut clear = |amt: Decimal, c: Decimal, memo: Option<String>| {
         cleared += c;
         lines.push(EntryLine {
             account: counter.id.clone(),
@@ -219,11 +218,14 @@ pub fn register(input: Value) -> Result<Value> {
             ..EntryLine::default()
         });
     };
+    let mut bases = Vec::new();
     for (inv, amt) in &plan {
-        clear(*amt, inv.data.rate.unwrap_or(rate), inv.data.number.clone());
+        let c = invoices::clears(inv, *amt)?;
+        bases.push(c);
+        clear(*amt, c, inv.data.number.clone());
     }
     if !left.is_zero() {
-        clear(left, rate, Some("credit".into()));
+        clear(left, money::round(left * rate), Some("credit".into()));
     }
     let debits_over_credits = if incoming { bank_c - cleared } else { cleared - bank_c };
     if debits_over_credits > Decimal::ZERO {
@@ -248,7 +250,7 @@ pub fn register(input: Value) -> Result<Value> {
     })?;
     store::update::<Value>("payment", &rec.id, &json!({ "entry": entry }), Some(rec.version))?;
     let mut allocated = Vec::new();
-    for (inv, amt) in &plan {
+    for ((inv, amt), base) in plan.iter().zip(bases) {
         apply(
             inv,
             *amt,
@@ -257,6 +259,7 @@ pub fn register(input: Value) -> Result<Value> {
                 credit_note: None,
                 invoice: inv.id.clone(),
                 amount: *amt,
+                base: Some(base),
                 date: payment.date.clone(),
             },
         )?;
@@ -316,8 +319,8 @@ pub fn allocate(input: Value) -> Result<Value> {
         return Err(Error::invalid("date", "must not be before the payment or the invoice"));
     }
     let rate = p.rate.unwrap_or(Decimal::ONE);
-    let inv_rate = inv.data.rate.unwrap_or(Decimal::ONE);
-    let diff = money::round(amount * inv_rate) - money::round(amount * rate);
+    let on_invoice = invoices::clears(&inv, amount)?;
+    let diff = on_invoice - money::round(amount * rate);
     if !diff.is_zero() {
         periods::check_open("date", date)?;
         let incoming = p.direction == "in";
@@ -344,6 +347,7 @@ pub fn allocate(input: Value) -> Result<Value> {
             credit_note: None,
             invoice: inv.id.clone(),
             amount,
+            base: Some(on_invoice),
             date: dates::format(date),
         },
     )?;

@@ -1,27 +1,16 @@
 //! Small helpers over the SDK: reading inputs, finding records by id or code, the config.
 
 use erp_sdk::store::{self, Filter, Query, Record};
-use erp_sdk::{Error, Result, Value, context, serde_json};
+use erp_sdk::{Error, Result, Value, context};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// Most records one command reads from a collection in one go.
 pub const MAX_SCAN: usize = 100_000;
 
-/// Deserialises a command input, naming the problem for the caller. Numbers become decimal
-/// text first, so `100` and `"100.00"` are the same amount.
-pub fn input<T: DeserializeOwned>(mut value: Value) -> Result<T> {
-    decimals(&mut value);
-    serde_json::from_value(value).map_err(|e| Error::invalid("input", e.to_string()))
-}
-
-fn decimals(v: &mut Value) {
-    match v {
-        Value::Number(n) => *v = Value::String(n.to_string()),
-        Value::Array(items) => items.iter_mut().for_each(decimals),
-        Value::Object(map) => map.values_mut().for_each(decimals),
-        _ => {}
-    }
+/// Deserialises a command input (numbers read as decimal text: `100` is `"100"`).
+pub fn input<T: DeserializeOwned>(value: Value) -> Result<T> {
+    erp_sdk::input(value)
 }
 
 /// A required text input.

@@ -4,16 +4,11 @@
 //! and won deals and stock moves reaching the books once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::OnceLock;
-
-use erp_sdk::testkit::{TestKernel, build_plugin};
+use erp_sdk::testkit::{TestKernel, package};
 use erp_sdk::{Error, Value, json};
 
 fn kernel() -> TestKernel {
-    static PACKAGE: OnceLock<Vec<u8>> = OnceLock::new();
-    let bytes = PACKAGE
-        .get_or_init(|| std::fs::read(build_plugin(env!("CARGO_MANIFEST_DIR")).expect("builds")).expect("package"));
-    TestKernel::for_package(bytes).expect("plugin loads")
+    TestKernel::for_package(package(env!("CARGO_MANIFEST_DIR")).expect("builds")).expect("plugin loads")
 }
 
 fn id(v: &Value) -> String {
@@ -664,4 +659,68 @@ fn permissions_separate_entering_posting_and_closing() {
     assert!(matches!(k.command_as(&["accounting.enter"], "trial-balance", json!({})), Err(Error::AccessDenied(_))));
     k.command_as(&["accounting.post"], "post-entry", json!({ "id": id(&d) })).unwrap();
     k.command_as(&["accounting.view"], "trial-balance", json!({})).unwrap();
+}
+
+#[test]
+fn documents_keep_their_amounts_and_their_entries() {
+    let k = kernel();
+    // Posting straight from a draft needs the right to post.
+    let lines = json!([{ "account": "51", "debit": "10" }, { "account": "80", "credit": "10" }]);
+    let r = k.command_as(
+        &["accounting.enter"],
+        "create-entry",
+        json!({ "journal": "GEN", "date": "2026-02-01", "lines": lines, "post": true }),
+    );
+    assert!(matches!(r, Err(Error::AccessDenied(_))), "{r:?}");
+    assert!(k.query("entry", json!({})).unwrap().is_empty());
+    // A tax changed after the draft was entered does not change what the invoice posts.
+    let inv = k
+        .command(
+            "create-invoice",
+            json!({ "kind": "invoice", "partner": "c-t", "date": "2026-02-02",
+            "lines": [{ "description": "x", "quantity": 1, "price": "1000", "tax": "VAT20" }] }),
+        )
+        .unwrap();
+    let vat = k.query("tax", json!({ "filter": { "field": "code", "op": "eq", "value": "VAT20" } })).unwrap().remove(0);
+    k.update("tax", vat["id"].as_str().unwrap(), json!({ "rate": "10" })).unwrap();
+    k.command("post-invoice", json!({ "id": id(&inv) })).unwrap();
+    let t = tb(&k, "2026-02-01", "2026-02-28");
+    assert_eq!((closing(&t, "62.01"), closing(&t, "68.02")), ("1200.00".to_string(), "-200.00".to_string()));
+    k.command("cancel-invoice", json!({ "id": id(&inv), "date": "2026-02-03" })).unwrap();
+    let t = tb(&k, "2026-02-01", "2026-02-28");
+    assert_eq!(
+        (closing(&t, "62.01"), closing(&t, "68.02"), closing(&t, "90.03")),
+        ("0.00".into(), "0.00".into(), "0.00".into())
+    );
+    // An invoice's entry is corrected through the invoice, not reversed on its own.
+    let entry = k.get("invoice", &id(&inv)).unwrap()["data"]["entry"].as_str().unwrap().to_string();
+    invalid_on(k.command("reverse-entry", json!({ "id": entry })).unwrap_err(), "id");
+}
+
+#[test]
+fn a_paid_foreign_currency_invoice_leaves_no_kopeck_behind() {
+    let k = kernel();
+    // Two lines of one cent at 1.5: each rounds to 0.02, the total of 0.03 to 0.05; the
+    // receivable takes the kopeck (0.04 against two credits of 0.02).
+    let inv = k
+        .command(
+            "create-invoice",
+            json!({ "kind": "invoice", "partner": "c-fx", "date": "2026-04-01", "currency": "USD", "rate": "1.5",
+            "lines": [{ "description": "a", "quantity": 1, "price": "0.01", "account": "90.01" },
+                      { "description": "b", "quantity": 1, "price": "0.01", "account": "91.01" }] }),
+        )
+        .unwrap();
+    k.command("post-invoice", json!({ "id": id(&inv) })).unwrap();
+    assert_eq!(closing(&tb(&k, "2026-04-01", "2026-04-30"), "62.01"), "0.04");
+    k.command(
+        "register-payment",
+        json!({ "direction": "in", "partner": "c-fx", "date": "2026-04-02", "amount": "0.02",
+        "currency": "USD", "rate": "1.5" }),
+    )
+    .unwrap();
+    let t = tb(&k, "2026-04-01", "2026-04-30");
+    assert_eq!(closing(&t, "62.01"), "0.00");
+    assert_eq!(closing(&t, "51"), "0.03");
+    assert_eq!(closing(&t, "91.02"), "0.01", "the rounding is an exchange difference");
+    assert_eq!(k.get("invoice", &id(&inv)).unwrap()["data"]["state"], "paid");
 }

@@ -3,17 +3,12 @@
 //! reservations and deliveries, immutable done moves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
-use std::sync::OnceLock;
-
-use erp_sdk::testkit::{TestKernel, build_plugin};
+use erp_sdk::testkit::{TestKernel, package};
 use erp_sdk::{Error, Value, json};
+use std::collections::BTreeMap;
 
 fn kernel() -> TestKernel {
-    static PACKAGE: OnceLock<Vec<u8>> = OnceLock::new();
-    let bytes = PACKAGE
-        .get_or_init(|| std::fs::read(build_plugin(env!("CARGO_MANIFEST_DIR")).expect("builds")).expect("package"));
-    TestKernel::for_package(bytes).expect("plugin loads")
+    TestKernel::for_package(package(env!("CARGO_MANIFEST_DIR")).expect("builds")).expect("plugin loads")
 }
 
 fn id(v: &Value) -> String {

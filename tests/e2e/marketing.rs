@@ -1,0 +1,137 @@
+//! The marketing plugin through HTTP: refused without the CRM it depends on; a campaign's
+//! spend, the leads and the won deal it brought, and its ROI; a mailing that skips the
+//! unsubscribed, with delivery reported through the webhook.
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::support::{TestApp, package};
+
+both_backends!(marketing_needs_the_crm, from_campaign_to_revenue_and_mailings,);
+
+const SECRET: &str = "marketing-hook-secret-0001";
+const GRANTS: [&str; 6] = ["crm.customer", "crm.contact", "crm.address", "crm.timeline", "crm.lead", "crm.deal"];
+
+fn data(co: &str, plugin: &str, coll: &str) -> String {
+    format!("/api/v1/companies/{co}/data/{plugin}/{coll}")
+}
+
+fn cmd(co: &str, plugin: &str, name: &str) -> String {
+    format!("/api/v1/companies/{co}/plugins/{plugin}/commands/{name}")
+}
+
+async fn create(app: &TestApp, co: &str, plugin: &str, coll: &str, body: Value) -> String {
+    let r = app.post(&data(co, plugin, coll), &app.root, body).await;
+    r.expect(201)["id"].as_str().unwrap().to_string()
+}
+
+async fn marketing_needs_the_crm(app: &TestApp) {
+    let co = app.company("Acme", &[]).await;
+    app.install(&package("crm")).await;
+    app.install(&package("marketing")).await;
+    let before = app.snapshot().await;
+    let r = app.enable(&co, "marketing", json!({})).await;
+    r.expect(422);
+    let text = r.body.to_string();
+    assert!(text.contains("crm") && text.contains("enable crm"), "{text}");
+    assert_eq!(app.snapshot().await, before);
+    app.enable(&co, "crm", json!({})).await.expect(200);
+    app.enable(&co, "marketing", json!({ "grants": GRANTS })).await.expect(200);
+    // Disabling the CRM under it is the admin's call; marketing's own data stays.
+    app.get(&data(&co, "marketing", "campaign"), &app.root).await.expect(200);
+}
+
+async fn from_campaign_to_revenue_and_mailings(app: &TestApp) {
+    let co = app.company("Acme", &[]).await;
+    app.install(&package("crm")).await;
+    app.install(&package("marketing")).await;
+    app.enable(&co, "crm", json!({})).await.expect(200);
+    app.enable(&co, "marketing", json!({ "grants": GRANTS, "webhook_secret": SECRET })).await.expect(200);
+    let _bus = app.start_bus();
+    let campaign = create(app, &co, "marketing", "campaign",
+        json!({ "name": "Кухни — Директ", "channel": "search_ads", "utm_source": "yandex", "utm_campaign": "kitchens" })).await;
+    let csv = "Date,Campaign,Impressions,Clicks,Cost\n2026-11-01,kitchens,1000,40,\"1,500.00\"\n2026-11-02,kitchens,1200,45,2500\n";
+    let r = app.post(&cmd(&co, "marketing", "import-spend"), &app.root, json!({ "csv": csv })).await;
+    assert_eq!(r.expect(200)["total"], "4000.00");
+    // Two customers come through the campaign; one buys a kitchen.
+    let mut customers = Vec::new();
+    for (name, email) in [("ООО Берёза", "info@bereza.example"), ("ИП Клёнов", "klenov@mail.example")]
+    {
+        let c = create(app, &co, "crm", "customer", json!({ "name": name })).await;
+        create(app, &co, "crm", "contact", json!({ "customer": c, "kind": "email", "value": email })).await;
+        let lead = json!({ "title": format!("Заявка от {name}"), "channel": "form", "customer": c,
+                           "utm": { "utm_source": "yandex", "utm_campaign": "kitchens" } });
+        create(app, &co, "crm", "lead", lead).await;
+        customers.push(c);
+    }
+    let touches = || async {
+        app.get(&data(&co, "marketing", "touch"), &app.root).await.body["items"].as_array().map_or(0, Vec::len)
+    };
+    assert!(crate::support::eventually(20, async || touches().await == 2).await, "the leads were not attributed");
+    let p = create(app, &co, "crm", "pipeline", json!({ "name": "Sales" })).await;
+    let open =
+        create(app, &co, "crm", "stage", json!({ "pipeline": p, "code": "new", "name": "New", "position": 1 })).await;
+    let won = create(
+        app,
+        &co,
+        "crm",
+        "stage",
+        json!({ "pipeline": p, "code": "won", "name": "Won", "position": 2, "outcome": "won" }),
+    )
+    .await;
+    let deal = create(
+        app,
+        &co,
+        "crm",
+        "deal",
+        json!({ "title": "Кухня", "customer": customers[0], "pipeline": p, "stage": open, "amount": "20000.00" }),
+    )
+    .await;
+    app.post(&cmd(&co, "crm", "move-deal"), &app.root, json!({ "id": deal, "stage": won })).await.expect(200);
+    let report = || async { app.post(&cmd(&co, "marketing", "report"), &app.root, json!({})).await.body.clone() };
+    assert!(
+        crate::support::eventually(20, async || report().await["total"]["deals_won"] == 1).await,
+        "the deal was not credited"
+    );
+    let r = report().await;
+    let row = r["campaigns"].as_array().unwrap().iter().find(|c| c["campaign"] == json!(campaign)).unwrap().clone();
+    // Spend 4,000; 2 leads: 2,000 each; revenue 20,000: ROMI 400 %, ROI (6,000 - 4,000) / 4,000 = 50 %.
+    assert_eq!(
+        (row["cost_per_lead"].as_str(), row["romi_percent"].as_str(), row["roi_percent"].as_str()),
+        (Some("2000"), Some("400"), Some("50"))
+    );
+
+    // A mailing to everyone who bought or asked, minus the one who unsubscribed.
+    let seg = create(
+        app,
+        &co,
+        "marketing",
+        "segment",
+        json!({ "name": "Все", "rule": { "field": "name", "op": "contains", "value": "" } }),
+    )
+    .await;
+    let preview = app.post(&cmd(&co, "marketing", "preview-segment"), &app.root, json!({ "segment": seg })).await;
+    assert_eq!(preview.expect(200)["count"], 2);
+    app.post(&cmd(&co, "marketing", "unsubscribe"), &app.root, json!({ "customer": customers[1] })).await.expect(200);
+    let snap = app.post(&cmd(&co, "marketing", "snapshot-segment"), &app.root, json!({ "segment": seg })).await;
+    let snap = snap.expect(200)["id"].clone();
+    let mailing = create(app, &co, "marketing", "mailing", json!({ "name": "Новинки", "subject": "Для {{ customer.name }}", "body": "Здравствуйте, {{ customer.name }}!" })).await;
+    let q = app
+        .post(&cmd(&co, "marketing", "queue-mailing"), &app.root, json!({ "mailing": mailing, "snapshot": snap }))
+        .await;
+    assert_eq!((q.expect(200)["queued"].as_u64(), q.body["skipped_unsubscribed"].as_u64()), (Some(1), Some(1)));
+    let messages = app.get(&data(&co, "marketing", "message"), &app.root).await;
+    let message = messages.expect(200)["items"][0].clone();
+    assert_eq!(message["data"]["customer"], json!(customers[0]));
+    let url = format!("{}/api/v1/hooks/{co}/marketing/delivery", app.base);
+    let hook = |body: Value| {
+        let req =
+            app.client.post(url.clone()).header("content-type", "application/json").header("x-webhook-secret", SECRET);
+        async move { req.body(body.to_string()).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(hook(json!({ "message": message["id"], "status": "sent" })).await, 200);
+    assert!(hook(json!({ "message": message["id"], "status": "queued" })).await >= 400);
+    let got =
+        app.get(&format!("{}/{}", data(&co, "marketing", "message"), message["id"].as_str().unwrap()), &app.root).await;
+    assert_eq!(got.expect(200)["data"]["status"], "sent");
+}

@@ -349,6 +349,16 @@ async fn two_nodes_share_one_queue(app: &TestApp) {
     let config = BusConfig { batch: 16, ..fast_bus() };
     let a = Platform::with_config(app.db.clone(), config.clone()).unwrap();
     let b = Platform::with_config(app.db.clone(), config).unwrap();
+    // Both nodes load the subscriber before either starts, so neither drains the queue while
+    // the other is still loading it.
+    for node in [a.clone(), b.clone()] {
+        let company = co.clone();
+        tokio::task::spawn_blocking(move || {
+            node.db.read_blocking(|conn| node.plugins.active(conn, &company, "counter").map(|_| ())).unwrap()
+        })
+        .await
+        .unwrap();
+    }
     let wa = erp_kernel::bus::start(&a).unwrap();
     let wb = erp_kernel::bus::start(&b).unwrap();
     let count = async || {

@@ -559,11 +559,13 @@ fn pushdown(sql: &mut Sql, company_id: &str, coll: &Collection, filter: &Filter)
         }
         // A lower and an upper bound on one field become one subquery, so the database reads
         // only the keys between them instead of everything on either side.
-        let pair = (i + 1..terms.len()).find(|&j| !used[j] && between(company_id, coll, terms[i], terms[j]).is_some());
+        let pair = (i + 1..terms.len())
+            .filter(|&j| !used[j])
+            .find_map(|j| between(company_id, coll, terms[i], terms[j]).map(|sql| (j, sql)));
         let cond = match pair {
-            Some(j) => {
+            Some((j, sql)) => {
                 used[j] = true;
-                between(company_id, coll, terms[i], terms[j])
+                Some(sql)
             }
             None => condition(company_id, coll, terms[i]),
         };
@@ -588,6 +590,19 @@ fn keys_of(sql: &mut Sql, company_id: &str, coll: &Collection, name: &str) {
         .push(" AND ");
 }
 
+/// The `record_keys` column a field's keys are in.
+fn key_column(spec: &FieldSpec) -> &'static str {
+    if matches!(spec.kind, FieldType::Int | FieldType::Decimal) { "k.key_num" } else { "k.key_text" }
+}
+
+/// A value as the key it is stored under.
+fn key_bind(spec: &FieldSpec, v: &Value) -> Option<Bind> {
+    match values::index_key(spec.kind, v)? {
+        Key::Text(t) => Some(Bind::Text(t)),
+        Key::Num(n) => Some(Bind::Num(n)),
+    }
+}
+
 /// One subquery for two range terms on the same indexed field, one bounding it from below
 /// and one from above (in either order); `None` when the terms are not such a pair.
 fn between(company_id: &str, coll: &Collection, a: &Filter, b: &Filter) -> Option<Sql> {
@@ -608,14 +623,8 @@ fn between(company_id: &str, coll: &Collection, a: &Filter, b: &Filter) -> Optio
         (_, true) => (vb, va),
         _ => return None,
     };
-    let key = |v: &Value| -> Option<Bind> {
-        match values::index_key(spec.kind, v)? {
-            Key::Text(t) => Some(Bind::Text(t)),
-            Key::Num(n) => Some(Bind::Num(n)),
-        }
-    };
-    let (lo, hi) = (key(lo)?, key(hi)?);
-    let col = if matches!(spec.kind, FieldType::Int | FieldType::Decimal) { "k.key_num" } else { "k.key_text" };
+    let (lo, hi) = (key_bind(spec, lo)?, key_bind(spec, hi)?);
+    let col = key_column(spec);
     let mut sql = Sql::default();
     keys_of(&mut sql, company_id, coll, name);
     sql.push(col).push(" >= ").bind(lo).push(" AND ").push(col).push(" <= ").bind(hi).push(")");
@@ -675,14 +684,8 @@ fn condition(company_id: &str, coll: &Collection, f: &Filter) -> Option<Sql> {
                     Some(sql)
                 }
                 Target::Field(name, spec) => {
-                    let numeric = matches!(spec.kind, FieldType::Int | FieldType::Decimal);
-                    let col = if numeric { "k.key_num" } else { "k.key_text" };
-                    let key = |v: &Value| -> Option<Bind> {
-                        match values::index_key(spec.kind, v)? {
-                            Key::Text(t) => Some(Bind::Text(t)),
-                            Key::Num(n) => Some(Bind::Num(n)),
-                        }
-                    };
+                    let col = key_column(spec);
+                    let key = |v: &Value| key_bind(spec, v);
                     keys_of(&mut sql, company_id, coll, name);
                     match op {
                         Op::Eq => {

@@ -39,7 +39,7 @@ struct Row {
 
 /// `aged`.
 pub fn aged(input: Value) -> Result<Value> {
-    let i: Input = util::input(input)?;
+    let i: Input = erp_sdk::input(input)?;
     let (kind, direction) = match i.kind.as_str() {
         "receivable" => ("invoice", "in"),
         "payable" => ("bill", "out"),

@@ -75,7 +75,7 @@ fn prepare(mut e: Entry) -> Result<Entry> {
 
 /// `create-entry`: a draft, posted at once with `post: true`.
 pub fn create(input: Value) -> Result<Value> {
-    let n: NewEntry = util::input(input)?;
+    let n: NewEntry = erp_sdk::input(input)?;
     if n.post && !erp_sdk::context::has_permission("accounting.post") {
         return Err(Error::AccessDenied("missing accounting.post: only a draft can be entered".into()));
     }
@@ -120,7 +120,7 @@ struct EntryPatch {
 
 /// `update-entry`: changes a draft.
 pub fn update(input: Value) -> Result<Value> {
-    let p: EntryPatch = util::input(input)?;
+    let p: EntryPatch = erp_sdk::input(input)?;
     let rec = draft(&p.id)?;
     let mut e = rec.data;
     e.journal = p.journal.unwrap_or(e.journal);
@@ -145,6 +145,18 @@ pub fn delete(input: Value) -> Result<Value> {
 /// `post-entry`.
 pub fn post(input: Value) -> Result<Value> {
     post_record(draft(util::text(&input, "id")?)?)
+}
+
+/// The journal of a kind (the first), or else the general one: where the plugin posts what
+/// invoices, payments and stock moves make.
+pub fn journal_of_kind(kind: &str) -> Result<String> {
+    let of = |k: &str| store::first::<Journal>("journal", Query::new().filter(Filter::eq("kind", k)));
+    match of(kind)? {
+        Some(j) => Ok(j.id),
+        None => of("general")?
+            .map(|j| j.id)
+            .ok_or_else(|| Error::failed(format!("no {kind} or general journal: load the chart of accounts"))),
+    }
 }
 
 /// Posts an entry made by the plugin itself (invoices, payments, stock); answers its id.
@@ -315,7 +327,7 @@ struct Reverse {
 
 /// `reverse-entry`: posts the mirror of a posted entry, once.
 pub fn reverse(input: Value) -> Result<Value> {
-    let r: Reverse = util::input(input)?;
+    let r: Reverse = erp_sdk::input(input)?;
     let orig = store::get::<Entry>("entry", &r.id)?;
     if orig.data.state != "posted" {
         return Err(Error::invalid("id", "only a posted entry is reversed; a draft is changed or deleted"));

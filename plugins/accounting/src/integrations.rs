@@ -7,7 +7,7 @@ use erp_sdk::store::{self, Filter, Query};
 use erp_sdk::{Result, Value, log};
 use rust_decimal::Decimal;
 
-use crate::model::{Entry, EntryLine, Invoice, InvoiceLine, Journal};
+use crate::model::{Entry, EntryLine, Invoice, InvoiceLine};
 use crate::{accounts, dates, entries, invoices, periods, taxes, util};
 
 fn dec(v: &Value) -> Option<Decimal> {
@@ -114,10 +114,7 @@ pub fn move_done(payload: &Value) -> Result<()> {
     }
     let day = payload["done_at"].as_str().and_then(|s| s.get(..10)).and_then(|d| dates::parse("done_at", d).ok());
     let date = periods::first_open(day.unwrap_or_else(dates::today))?;
-    let journal = match store::first::<Journal>("journal", Query::new().filter(Filter::eq("kind", "stock")))? {
-        Some(j) => j.id,
-        None => util::by_id_or_code::<Journal>("journal", "journal", "GEN")?.id,
-    };
+    let journal = entries::journal_of_kind("stock")?;
     let sku = payload["sku"].as_str().unwrap_or_default();
     let qty = payload["quantity"].as_str().unwrap_or_default();
     let memo = format!("{} {sku} × {qty}", payload["kind"].as_str().unwrap_or("move"));

@@ -3,12 +3,12 @@
 //! payments and credit notes are allocated (see `payments`).
 
 use chrono::Datelike;
-use erp_sdk::store::{self, Filter, Query, Record};
+use erp_sdk::store::{self, Filter, Record};
 use erp_sdk::{Error, Result, Value, events, json};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::model::{Allocation, Computed, Entry, EntryLine, Invoice, InvoiceLine, Journal};
+use crate::model::{Allocation, Computed, Entry, EntryLine, Invoice, InvoiceLine};
 use crate::{accounts, dates, entries, money, numbering, periods, rates, taxes, util};
 
 /// Most lines on one invoice.
@@ -88,7 +88,7 @@ fn term(date: chrono::NaiveDate, days: Decimal) -> Result<chrono::NaiveDate> {
 
 /// `create-invoice`: a draft invoice or bill.
 pub fn create(input: Value) -> Result<Value> {
-    let n: NewInvoice = util::input(input)?;
+    let n: NewInvoice = erp_sdk::input(input)?;
     if !matches!(n.kind.as_str(), "invoice" | "bill") {
         return Err(Error::invalid("kind", "must be invoice or bill; credit notes come from cancelling"));
     }
@@ -148,7 +148,7 @@ struct InvoicePatch {
 
 /// `update-invoice`: changes a draft.
 pub fn update(input: Value) -> Result<Value> {
-    let p: InvoicePatch = util::input(input)?;
+    let p: InvoicePatch = erp_sdk::input(input)?;
     let rec = draft(&p.id)?;
     let mut i = rec.data;
     i.partner = p.partner.unwrap_or(i.partner);
@@ -172,15 +172,6 @@ pub fn delete(input: Value) -> Result<Value> {
     let rec = draft(util::text(&input, "id")?)?;
     store::delete("invoice", &rec.id, Some(rec.version))?;
     Ok(json!({ "id": rec.id, "deleted": true }))
-}
-
-fn journal(kind: &str) -> Result<Record<Journal>> {
-    let q = Query::new().filter(Filter::eq("kind", kind));
-    match store::first::<Journal>("journal", q)? {
-        Some(j) => Ok(j),
-        None => store::first("journal", Query::new().filter(Filter::eq("kind", "general")))?
-            .ok_or_else(|| Error::failed(format!("no {kind} or general journal: load the chart of accounts"))),
-    }
 }
 
 /// Adds an amount to the entry line of `(account, debit side, partner)`, or opens one.
@@ -269,9 +260,9 @@ fn post_record(rec: Record<Invoice>) -> Result<Record<Invoice>> {
     let currency = util::currency("currency", inv.currency.as_deref())?;
     let rate = rates::at(&currency, date, inv.rate)?;
     let number = numbering::next(prefix(&inv.kind), date.year())?;
-    let journal = journal(if inv.customer_side() { "sale" } else { "purchase" })?;
+    let journal = entries::journal_of_kind(if inv.customer_side() { "sale" } else { "purchase" })?;
     let entry = entries::post_new(Entry {
-        journal: journal.id,
+        journal,
         date: inv.date.clone(),
         memo: Some(format!("{number} {}", inv.partner_name.clone().unwrap_or_else(|| inv.partner.clone()))),
         reference: Some(number.clone()),
@@ -312,7 +303,7 @@ struct Cancel {
 /// `cancel-invoice`: a credit note (or vendor credit) mirrors a posted, unpaid invoice and
 /// is set against it in full.
 pub fn cancel(input: Value) -> Result<Value> {
-    let c: Cancel = util::input(input)?;
+    let c: Cancel = erp_sdk::input(input)?;
     let rec = store::get::<Invoice>("invoice", &c.id)?;
     let inv = &rec.data;
     if !matches!(inv.kind.as_str(), "invoice" | "bill") {

@@ -5,12 +5,12 @@
 //! rate is an exchange gain or loss.
 
 use chrono::{Datelike, NaiveDate};
-use erp_sdk::store::{self, Filter, Query, Record};
+use erp_sdk::store::{self, Filter, Record};
 use erp_sdk::{Error, Result, Value, events, json};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::model::{Allocation, Entry, EntryLine, Invoice, Journal, Payment};
+use crate::model::{Allocation, Entry, EntryLine, Invoice, Payment};
 use crate::{accounts, dates, entries, invoices, money, numbering, periods, rates, util};
 
 #[derive(Deserialize)]
@@ -61,14 +61,6 @@ fn open_invoice(field: &str, id: &str, p: &Payment, currency: &str) -> Result<Re
     Ok(inv)
 }
 
-fn journal(kind: &str) -> Result<String> {
-    let q = Query::new().filter(Filter::eq("kind", kind));
-    match store::first::<Journal>("journal", q)? {
-        Some(j) => Ok(j.id),
-        None => util::by_id_or_code::<Journal>("journal", "journal", "GEN").map(|j| j.id),
-    }
-}
-
 /// The exchange difference left on the partner's account after clearing: `left` is its
 /// debit balance in the company currency (negative for a credit balance).
 fn fx_lines(lines: &mut Vec<EntryLine>, counter: &str, left: Decimal, partner: &str) -> Result<()> {
@@ -110,7 +102,7 @@ fn apply(inv: &Record<Invoice>, amount: Decimal, allocation: Allocation) -> Resu
 
 /// `register-payment`.
 pub fn register(input: Value) -> Result<Value> {
-    let n: NewPayment = util::input(input)?;
+    let n: NewPayment = erp_sdk::input(input)?;
     if !matches!(n.direction.as_str(), "in" | "out") {
         return Err(Error::invalid("direction", "must be in (received) or out (paid)"));
     }
@@ -238,7 +230,7 @@ pub fn register(input: Value) -> Result<Value> {
     payment.unallocated = left;
     let rec = store::create("payment", &payment)?;
     let entry = entries::post_new(Entry {
-        journal: journal(if cash.data.role.as_deref() == Some("cash") { "cash" } else { "bank" })?,
+        journal: entries::journal_of_kind(if cash.data.role.as_deref() == Some("cash") { "cash" } else { "bank" })?,
         date: payment.date.clone(),
         memo: Some(format!("{number} {}", n.partner_name.clone().unwrap_or_else(|| n.partner.clone()))),
         reference: n.reference.clone().or(Some(number.clone())),
@@ -287,7 +279,7 @@ struct Allocate {
 
 /// `allocate`: uses credit left on a payment for an invoice.
 pub fn allocate(input: Value) -> Result<Value> {
-    let a: Allocate = util::input(input)?;
+    let a: Allocate = erp_sdk::input(input)?;
     let pay = store::get::<Payment>("payment", &a.payment).map_err(|_| Error::invalid("payment", "no such payment"))?;
     let p = &pay.data;
     let currency = p.currency.clone().unwrap_or_else(util::company_currency);
@@ -328,7 +320,7 @@ pub fn allocate(input: Value) -> Result<Value> {
         let mut lines = Vec::new();
         fx_lines(&mut lines, &counter.id, if incoming { diff } else { -diff }, &p.partner)?;
         entries::post_new(Entry {
-            journal: journal("bank")?,
+            journal: entries::journal_of_kind("bank")?,
             date: dates::format(date),
             memo: Some(format!(
                 "Exchange difference: {} to {}",

@@ -14,7 +14,7 @@ use crate::model::{Account, Entry, Line};
 use crate::sums::{self, Turnover};
 use crate::{accounts, dates, money, util};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Period {
     from: Option<String>,
@@ -22,7 +22,7 @@ struct Period {
 }
 
 fn period(input: Value, default_from: fn(NaiveDate) -> NaiveDate) -> Result<(NaiveDate, NaiveDate)> {
-    let p: Period = if input.is_null() { Period::default() } else { util::input(input)? };
+    let p: Period = erp_sdk::input(input)?;
     let to = dates::optional("to", p.to.as_deref())?.unwrap_or_else(dates::today);
     let from = dates::optional("from", p.from.as_deref())?.unwrap_or_else(|| default_from(to));
     if from > to {
@@ -97,7 +97,7 @@ struct Ledger {
 /// positive), 500 at a time; the next page is asked for with `cursor` and `carried` from
 /// this one.
 pub fn general_ledger(input: Value) -> Result<Value> {
-    let l: Ledger = util::input(input)?;
+    let l: Ledger = erp_sdk::input(input)?;
     let account = accounts::find("account", &l.account)?;
     let to = dates::optional("to", l.to.as_deref())?.unwrap_or_else(dates::today);
     let from = dates::optional("from", l.from.as_deref())?.unwrap_or_else(|| dates::month_start(to));
@@ -187,7 +187,7 @@ pub fn profit_and_loss(input: Value) -> Result<Value> {
     }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct At {
     at: Option<String>,
@@ -196,7 +196,7 @@ struct At {
 /// `balance-sheet`: assets against liabilities, equity and the result not yet closed to
 /// equity, at the end of a day.
 pub fn balance_sheet(input: Value) -> Result<Value> {
-    let a: At = if input.is_null() { At::default() } else { util::input(input)? };
+    let a: At = erp_sdk::input(input)?;
     let at = dates::optional("at", a.at.as_deref())?.unwrap_or_else(dates::today);
     let closing = sums::up_to(at, None)?;
     let chart = chart()?;

@@ -65,7 +65,7 @@ struct Preview {
 
 /// `compute-taxes`: the amounts of lines without saving anything.
 pub fn preview(input: Value) -> Result<Value> {
-    let p: Preview = util::input(input)?;
+    let p: Preview = erp_sdk::input(input)?;
     let mut rows = Vec::new();
     let (mut base, mut tax, mut total) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     for (i, l) in p.lines.iter().enumerate() {

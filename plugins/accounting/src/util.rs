@@ -8,11 +8,6 @@ use serde::de::DeserializeOwned;
 /// Most records one command reads from a collection in one go.
 pub const MAX_SCAN: usize = 100_000;
 
-/// Deserialises a command input (numbers read as decimal text: `100` is `"100"`).
-pub fn input<T: DeserializeOwned>(value: Value) -> Result<T> {
-    erp_sdk::input(value)
-}
-
 /// A required text input.
 pub fn text<'a>(input: &'a Value, field: &str) -> Result<&'a str> {
     input[field].as_str().filter(|s| !s.trim().is_empty()).ok_or_else(|| Error::invalid(field, "is required"))

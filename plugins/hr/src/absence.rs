@@ -61,7 +61,7 @@ struct Calendar {
 /// `absences`: approved leave in a period, for a department and those below it. The kind of
 /// leave is shown to HR only.
 pub fn calendar(input: Value) -> Result<Value> {
-    let c: Calendar = util::input(input)?;
+    let c: Calendar = erp_sdk::input(input)?;
     let (from, to) = util::period(&c.from, &c.to)?;
     let departments = c.department.as_deref().map(people::subtree).transpose()?;
     let hr = util::is_hr();

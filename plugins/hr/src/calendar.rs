@@ -98,7 +98,7 @@ struct Expected {
 
 /// `expected-hours`: per day, the scheduled hours and whether the employee is on leave.
 pub fn expected(input: Value) -> Result<Value> {
-    let i: Expected = util::input(input)?;
+    let i: Expected = erp_sdk::input(input)?;
     let e = match i.employee.as_deref() {
         Some(id) => store::get::<Employee>("employee", id)
             .map_err(|_| erp_sdk::Error::invalid("employee", "no such employee"))?,

@@ -31,7 +31,7 @@ struct Allocate {
 
 /// `allocate`: sets the days of a leave type an employee gets for a year.
 pub fn allocate(input: Value) -> Result<Value> {
-    let a: Allocate = util::input(input)?;
+    let a: Allocate = erp_sdk::input(input)?;
     let e =
         store::get::<Employee>("employee", &a.employee).map_err(|_| Error::invalid("employee", "no such employee"))?;
     let t = leave_type("leave_type", &a.leave_type)?;
@@ -167,7 +167,7 @@ fn check_balance(
 
 /// `request-leave`.
 pub fn request(input: Value) -> Result<Value> {
-    let r: Request = util::input(input)?;
+    let r: Request = erp_sdk::input(input)?;
     let e = util::subject(r.employee.as_deref())?;
     let t = leave_type("leave_type", &r.leave_type)?;
     let (from, to) = util::period(&r.from, &r.to)?;
@@ -217,7 +217,7 @@ struct Decide {
 /// `decide-leave`: the employee's manager (or HR) approves or refuses; nobody decides their
 /// own request.
 pub fn decide(input: Value) -> Result<Value> {
-    let d: Decide = util::input(input)?;
+    let d: Decide = erp_sdk::input(input)?;
     let req = store::get::<LeaveRequest>("leave_request", &d.id)
         .map_err(|_| Error::not_found(format!("leave request {}", d.id)))?;
     let e = store::get::<Employee>("employee", &req.data.employee)?;
@@ -304,7 +304,7 @@ struct BalanceInput {
 
 /// `balance`: per leave type of the year of `at`, accrued, taken, pending and available.
 pub fn balance(input: Value) -> Result<Value> {
-    let b: BalanceInput = util::input(input)?;
+    let b: BalanceInput = erp_sdk::input(input)?;
     let e = crate::time::readable(b.employee.as_deref())?;
     let at = b.at.as_deref().map(|a| util::date("at", a)).transpose()?.unwrap_or_else(util::today);
     let mut rows = Vec::new();

@@ -75,7 +75,7 @@ struct Distribute {
 
 /// `distribute`.
 pub fn distribute(input: Value) -> Result<Value> {
-    let d: Distribute = util::input(input)?;
+    let d: Distribute = erp_sdk::input(input)?;
     let strategy = d.strategy.unwrap_or_else(|| "least_loaded".into());
     if !matches!(strategy.as_str(), "least_loaded" | "round_robin") {
         return Err(Error::invalid("strategy", "must be least_loaded or round_robin"));
@@ -152,7 +152,7 @@ struct Workload {
 
 /// `workload`: per employee and per team, open estimated hours against available hours.
 pub fn workload(input: Value) -> Result<Value> {
-    let w: Workload = util::input(input)?;
+    let w: Workload = erp_sdk::input(input)?;
     let (from, to) = match (w.from, w.to) {
         (Some(f), Some(t)) => util::period(&f, &t)?,
         (None, None) => horizon(),

@@ -35,7 +35,7 @@ fn open_interval(employee: &str) -> Result<Option<Record<Attendance>>> {
 
 /// `clock-in`.
 pub fn clock_in(input: Value) -> Result<Value> {
-    let c: Clock = util::input(input)?;
+    let c: Clock = erp_sdk::input(input)?;
     let e = util::subject(c.employee.as_deref())?;
     let at = when(c.at.as_deref())?;
     if let Some(open) = open_interval(&e.id)? {
@@ -59,7 +59,7 @@ pub fn clock_in(input: Value) -> Result<Value> {
 
 /// `clock-out`.
 pub fn clock_out(input: Value) -> Result<Value> {
-    let c: Clock = util::input(input)?;
+    let c: Clock = erp_sdk::input(input)?;
     let e = util::subject(c.employee.as_deref())?;
     let at = when(c.at.as_deref())?;
     let open = open_interval(&e.id)?.ok_or_else(|| Error::invalid("employee", "not clocked in"))?;
@@ -86,7 +86,7 @@ struct LogTime {
 
 /// `log-time`: a timesheet line; a day holds at most 24 hours.
 pub fn log_time(input: Value) -> Result<Value> {
-    let l: LogTime = util::input(input)?;
+    let l: LogTime = erp_sdk::input(input)?;
     let e = util::subject(l.employee.as_deref())?;
     let date = util::date("date", &l.date)?;
     if l.hours <= Decimal::ZERO || l.hours > Decimal::from(24) || l.hours.normalize().scale() > 2 {
@@ -146,7 +146,7 @@ fn minutes_between(a: NaiveTime, b: NaiveTime) -> i64 {
 
 /// `attendance`: per day what was scheduled and worked, with deviations.
 pub fn attendance(input: Value) -> Result<Value> {
-    let r: Report = util::input(input)?;
+    let r: Report = erp_sdk::input(input)?;
     let e = readable(r.employee.as_deref())?;
     let (from, to) = util::period(&r.from, &r.to)?;
     let s = calendar::schedule_of(&e.data);

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use erp_sdk::store::{self, Filter, Query, Record};
-use erp_sdk::{Error, Result, Value, context};
+use erp_sdk::{Error, Result, context};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -13,11 +13,6 @@ use crate::model::Employee;
 pub const MAX_SCAN: usize = 20_000;
 /// Longest period a command reports on, in days.
 pub const MAX_DAYS: i64 = 400;
-
-/// Deserialises a command input (numbers read as decimal text: `8` is `"8"`).
-pub fn input<T: DeserializeOwned>(value: Value) -> Result<T> {
-    erp_sdk::input(value)
-}
 
 /// Every record that matches `filter`, page by page.
 pub fn all<T: DeserializeOwned>(collection: &str, filter: Filter) -> Result<Vec<Record<T>>> {

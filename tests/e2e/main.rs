@@ -5,6 +5,7 @@ mod support;
 
 mod accounting;
 mod bad_input;
+mod browser;
 mod bus;
 mod companies;
 mod crm;
@@ -18,4 +19,5 @@ mod plugins;
 mod records;
 mod sandbox;
 mod scaffold;
+mod ui;
 mod warehouse;

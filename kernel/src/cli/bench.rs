@@ -197,6 +197,9 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
         p50.as_secs_f64() / 5e-3
     );
 
+    // 3b. The web UI's list page over the same collection.
+    super::bench_ui::run(&runtime, &router, &token, &company_id)?;
+
     // 4. After-commit events to a no-op subscriber.
     event_bench(&platform, &company_id, opts.events)?;
 

@@ -39,6 +39,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let router = http::router(AppState::new(platform));
     tracing::info!(%addr, db = %redact(&args.db), "serving");
     println!("ERP platform listening on http://{addr}");
+    println!("Web UI: open http://{addr}/ in a browser");
     println!("API description: http://{addr}/api/v1/openapi.json");
     if let Some(demo) = demo {
         println!("Demo company {:?} (id {})", demo::COMPANY, demo.company_id);

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod extract;
 mod routes;
+mod ui;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -41,15 +42,20 @@ impl AppState {
     }
 }
 
-/// The complete router with middleware: request ids, tracing, body limits, JSON fallbacks.
+/// The complete router with middleware: request ids, tracing, body limits, JSON fallbacks, and
+/// the web UI at `/`.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = routes::api().split_for_parts();
     let rendered = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     let _ = state.openapi.set(rendered);
-    api.fallback(routes::no_route)
+    let api = api
+        .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::no_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state);
+    // The web UI is a client of the same API, called in-process with the user's token.
+    api.clone()
+        .merge(ui::router(api))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

@@ -261,6 +261,24 @@ pub struct CommandSpec {
     /// Input fields, validated by the kernel before the plugin runs.
     #[serde(default)]
     pub input: BTreeMap<String, FieldSpec>,
+    /// A report: it changes nothing, and the web UI lists it under reports and draws its
+    /// answer as a table and a chart.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub report: bool,
+    /// What a report's chart draws; without it the UI picks the first text and number columns.
+    pub chart: Option<ChartSpec>,
+}
+
+/// `chart = { rows = "stages", label = "name", value = "entered" }` on a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartSpec {
+    /// The list in the answer whose items are drawn (the answer itself, or its first list,
+    /// when absent).
+    pub rows: Option<String>,
+    /// Key of an item's label.
+    pub label: String,
+    /// Key of an item's number.
+    pub value: String,
 }
 
 /// When a subscriber runs.
@@ -370,6 +388,13 @@ pub struct ViewSpec {
     pub calendar: Option<CalendarSpec>,
     /// The plugin provides a record timeline command.
     pub timeline_command: Option<String>,
+    /// Command that moves a record to another stage (input `id`, the stage field and
+    /// `version`), so that the plugin's pipeline rules apply; without it the kanban edits the
+    /// stage field directly.
+    pub move_command: Option<String>,
+    /// Listed in the navigation (default true); internal collections such as derived totals
+    /// can stay reachable from reports and links without crowding the menu.
+    pub menu: Option<bool>,
 }
 
 /// Calendar fields.
@@ -1012,6 +1037,16 @@ impl Validator<'_> {
             {
                 self.problem(format!("{base}.timeline_command"), format!("there is no command {cmd}"));
             }
+            if let Some(cmd) = &view.move_command {
+                match (m.command(cmd), &view.stage_field) {
+                    (None, _) => self.problem(format!("{base}.move_command"), format!("there is no command {cmd}")),
+                    (Some(_), None) => self.problem(format!("{base}.move_command"), "needs a stage_field"),
+                    (Some(c), Some(stage)) if !(c.input.contains_key("id") && c.input.contains_key(stage)) => {
+                        self.problem(format!("{base}.move_command"), format!("{cmd} must take `id` and `{stage}`"))
+                    }
+                    _ => {}
+                }
+            }
             for (key, field) in missing {
                 self.problem(format!("{base}.{key}"), format!("{field} is not a field of {cname}"));
             }
@@ -1117,6 +1152,32 @@ stage_field = "status"
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, Some(line_of(&text, "required = \"yes\"")), "{}", problems[0]);
         assert!(problems[0].message.contains("bool"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn ui_hints_are_read_and_checked() {
+        let text = GOOD
+            .replace(
+                "name = \"pay\"\npermission = \"shop.order.write\"\n",
+                "name = \"pay\"\npermission = \"shop.order.write\"\nreport = true\nchart = { rows = \"orders\", label = \"number\", value = \"total\" }\n",
+            )
+            .replace("stage_field = \"status\"", "stage_field = \"status\"\nmenu = false");
+        let m = parse(&text, &wit()).expect("valid");
+        let pay = m.command("pay").expect("pay");
+        assert!(pay.report);
+        assert_eq!(pay.chart.as_ref().map(|c| c.value.as_str()), Some("total"));
+        assert_eq!(m.views["order"].menu, Some(false));
+
+        // A move command must exist and take the record and its stage.
+        let moving = GOOD.replace("stage_field = \"status\"", "stage_field = \"status\"\nmove_command = \"pay\"");
+        let problems = parse(&moving, &wit()).expect_err("pay takes no id and status");
+        assert!(
+            problems.iter().any(|p| p.path == "views.order.move_command" && p.message.contains("must take")),
+            "{problems:?}"
+        );
+        let missing = GOOD.replace("stage_field = \"status\"", "stage_field = \"status\"\nmove_command = \"ship\"");
+        let problems = parse(&missing, &wit()).expect_err("no such command");
+        assert!(problems.iter().any(|p| p.message == "there is no command ship"), "{problems:?}");
     }
 
     #[test]

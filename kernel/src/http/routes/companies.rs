@@ -32,10 +32,14 @@ pub(crate) struct CompanyOut {
     created_at: String,
     /// The caller's role in it.
     role: String,
+    /// The caller's permissions there (on `GET /companies/{id}` only), so that clients show
+    /// only what the API would allow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<Vec<String>>,
 }
 
 fn out(c: Company, role: String) -> CompanyOut {
-    CompanyOut { id: c.id, name: c.name, created_at: time(c.created_at), role }
+    CompanyOut { id: c.id, name: c.name, created_at: time(c.created_at), role, permissions: None }
 }
 
 /// Creates a company; the caller becomes its owner (platform operators only).
@@ -105,7 +109,7 @@ pub(crate) async fn get_company(
     let found = company_read(&state, &auth, &id, |conn, scope| {
         scope.require(COMPANY_READ)?;
         let company = companies::get(conn, &scope.company_id)?.ok_or_else(ApiError::not_found)?;
-        Ok(out(company, scope.role.clone()))
+        Ok(CompanyOut { permissions: Some(scope.permissions.clone()), ..out(company, scope.role.clone()) })
     })
     .await?;
     Ok(Json(found))

@@ -1,0 +1,296 @@
+//! The start page, the company switcher, and the kanban and calendar views of collections.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use chrono::{Datelike, Duration, NaiveDate};
+use serde_json::{Value, json};
+
+use super::client::Failure;
+use super::records::{Params, coll_model, resolve};
+use super::{Ctx, Page, fields, format, meta, see_other};
+use crate::plugins::manifest::FieldType;
+
+/// Cards per kanban board.
+const BOARD_CARDS: u32 = 300;
+/// Entries per calendar month.
+const CALENDAR_ITEMS: u32 = 500;
+
+/// `/`: the first company of the user.
+pub(super) async fn root(ctx: Ctx) -> Page {
+    match ctx.me["companies"].as_array().and_then(|c| c.first()).and_then(|c| c["id"].as_str()) {
+        Some(id) => Ok(see_other(&format!("/c/{id}"))),
+        None => Ok(ctx.render("home.html", json!({}))),
+    }
+}
+
+pub(super) async fn switch_company(ctx: Ctx, RawQuery(raw): RawQuery) -> Page {
+    let params = Params::parse(raw);
+    let wanted = params.get("company").unwrap_or_default();
+    let member = ctx.me["companies"].as_array().into_iter().flatten().any(|c| c["id"].as_str() == Some(wanted));
+    if !member {
+        return Err(ctx.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(ctx.t("not_found")) }));
+    }
+    Ok(see_other(&format!("/c/{wanted}")))
+}
+
+pub(super) async fn company_home(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
+    ctx.enter(&cid).await?;
+    Ok(ctx.render("home.html", json!({})))
+}
+
+/// The kanban board: one lane per stage, cards movable by form or by drag and drop.
+pub(super) async fn board(
+    mut ctx: Ctx,
+    Path((cid, plugin, coll)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Page {
+    ctx.enter(&cid).await?;
+    let company = ctx.company()?;
+    let (m, spec) = resolve(&ctx, company, &plugin, &coll)?;
+    let params = Params::parse(raw);
+    let view = m.views.get(&coll);
+    let not_found = || ctx.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(ctx.t("not_found")) });
+    let stage_field = view.and_then(|v| v.stage_field.clone()).ok_or_else(not_found)?;
+    let stage_spec = spec.fields.get(&stage_field).ok_or_else(not_found)?;
+    let query_path = format!("/api/v1/companies/{}/data/{}/{coll}/query", company.id, m.plugin.name);
+
+    // Lanes: an enum's values, or the records of the referenced collection. When those belong
+    // to a group the cards also point at (stages of a pipeline), one group is shown at a time.
+    let mut lanes: Vec<(String, String)> = Vec::new();
+    let mut groups = Vec::new();
+    let mut group = None;
+    let mut group_label = String::new();
+    let mut filter = None;
+    if stage_spec.kind == FieldType::Enum {
+        lanes = stage_spec.values.iter().map(|v| (v.clone(), v.clone())).collect();
+    } else if let Some(target) = &stage_spec.to {
+        let tspec = m.collections.get(target).ok_or_else(not_found)?;
+        let grouping = tspec.fields.iter().find_map(|(gf, f)| {
+            let to = f.to.as_ref().filter(|_| f.kind == FieldType::Ref)?;
+            let (cf, _) = spec.fields.iter().find(|(_, cf)| cf.kind == FieldType::Ref && cf.to.as_ref() == Some(to))?;
+            Some((gf.clone(), cf.clone(), to.clone()))
+        });
+        let mut lane_filter = None;
+        if let Some((stage_group_field, card_group_field, group_coll)) = grouping {
+            let options = fields::options(&ctx, m, &group_coll, None, None).await.map_err(|f| ctx.fail(&f))?;
+            let preferred = default_record(&ctx, m, &group_coll).await;
+            let chosen = params
+                .get("group")
+                .map(str::to_string)
+                .or(preferred)
+                .or_else(|| options.first().map(|(id, _)| id.clone()));
+            if let Some(g) = &chosen {
+                lane_filter = Some(json!({ "field": stage_group_field, "op": "eq", "value": g }));
+                filter = Some(json!({ "field": card_group_field, "op": "eq", "value": g }));
+            }
+            group_label = m
+                .collections
+                .get(&group_coll)
+                .map(|s| meta::collection_label(s, &group_coll, ctx.lang))
+                .unwrap_or_default();
+            groups = options.into_iter().map(|(id, title)| json!({ "id": id, "title": title })).collect();
+            group = chosen;
+        }
+        let mut body = json!({ "limit": 100 });
+        if let Some(f) = lane_filter {
+            body["filter"] = f;
+        }
+        let path = format!("/api/v1/companies/{}/data/{}/{target}/query", company.id, m.plugin.name);
+        let found = ctx.api.post(&path, body).await.map_err(|f| ctx.fail(&f))?;
+        let title = meta::title_field(m, target);
+        let order = ["position", "sequence", "order"].into_iter().find(|k| tspec.fields.contains_key(*k));
+        let mut items: Vec<Value> = found["items"].as_array().cloned().unwrap_or_default();
+        if let Some(o) = order {
+            items.sort_by_key(|r| r["data"][o].as_i64().unwrap_or(i64::MAX));
+        }
+        lanes = items
+            .iter()
+            .map(|r| (r["id"].as_str().unwrap_or_default().to_string(), fields::record_title(r, title.as_deref())))
+            .collect();
+    }
+    let mut body = json!({ "limit": BOARD_CARDS });
+    if let Some(f) = filter {
+        body["filter"] = f;
+    }
+    let found = ctx.api.post(&query_path, body).await.map_err(|f| ctx.fail(&f))?;
+    let cards: Vec<Value> = found["items"].as_array().cloned().unwrap_or_default();
+    let title = meta::title_field(m, &coll);
+    let extra_cols: Vec<String> = meta::default_columns(m, &coll)
+        .into_iter()
+        .filter(|c| {
+            Some(c) != title.as_ref()
+                && *c != stage_field
+                && spec
+                    .fields
+                    .get(c)
+                    .is_some_and(|f| matches!(f.kind, FieldType::Decimal | FieldType::Int | FieldType::Date))
+        })
+        .take(2)
+        .collect();
+    let columns: Vec<Value> = lanes
+        .iter()
+        .map(|(id, lane_title)| {
+            let in_lane: Vec<Value> = cards
+                .iter()
+                .filter(|c| c["data"][&stage_field].as_str() == Some(id.as_str()))
+                .map(|c| {
+                    let extra: Vec<String> = extra_cols
+                        .iter()
+                        .filter_map(|k| c["data"].get(k).map(|v| format::value(v, spec.fields.get(k).map(|f| f.kind), ctx.lang)))
+                        .collect();
+                    json!({ "id": c["id"], "version": c["version"], "title": fields::record_title(c, title.as_deref()), "extra": extra.join(" · ") })
+                })
+                .collect();
+            json!({ "id": id, "title": lane_title, "cards": in_lane })
+        })
+        .collect();
+    let movable = match view.and_then(|v| v.move_command.as_deref()).and_then(|c| m.command(c)) {
+        Some(c) => company.can(&c.permission),
+        None => company.may_write(m, &coll),
+    };
+    let page = json!({
+        "coll": coll_model(&ctx, company, m, &coll, spec), "columns": columns, "movable": movable,
+        "groups": groups, "group": group, "group_label": group_label,
+        "error": params.get("error"),
+    });
+    Ok(ctx.render("board.html", page))
+}
+
+/// The record of `coll` marked as the default one (`is_default` or `default` true), if any.
+async fn default_record(ctx: &Ctx, m: &crate::plugins::manifest::Manifest, coll: &str) -> Option<String> {
+    let company = ctx.company.as_ref()?;
+    let spec = m.collections.get(coll)?;
+    let field = ["is_default", "default"]
+        .into_iter()
+        .find(|f| spec.fields.get(*f).is_some_and(|s| s.kind == FieldType::Bool))?;
+    let path = format!("/api/v1/companies/{}/data/{}/{coll}/query", company.id, m.plugin.name);
+    let found = ctx
+        .api
+        .post(&path, json!({ "filter": { "field": field, "op": "eq", "value": true }, "limit": 1 }))
+        .await
+        .ok()?;
+    found["items"][0]["id"].as_str().map(str::to_string)
+}
+
+/// Moves a card: through the plugin's move command when it names one (so its rules and robots
+/// run), else by changing the stage field under the card's version.
+pub(super) async fn move_card(
+    mut ctx: Ctx,
+    Path((cid, plugin, coll, rid)): Path<(String, String, String, String)>,
+    body: Bytes,
+) -> Page {
+    ctx.enter(&cid).await?;
+    let form = ctx.form(&body)?;
+    let company = ctx.company()?;
+    let (m, _) = resolve(&ctx, company, &plugin, &coll)?;
+    let view = m.views.get(&coll);
+    let stage_field = view.and_then(|v| v.stage_field.clone()).unwrap_or_default();
+    let stage = form.get("stage").unwrap_or_default();
+    let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
+    let result = match view.and_then(|v| v.move_command.as_deref()) {
+        Some(cmd) => {
+            let path = format!("/api/v1/companies/{}/plugins/{}/commands/{cmd}", company.id, m.plugin.name);
+            let mut input = json!({ "id": rid, stage_field.as_str(): stage });
+            let takes_version = m.command(cmd).is_some_and(|c| c.input.contains_key("version"));
+            if let (true, Some(v)) = (takes_version, version) {
+                input["version"] = Value::from(v);
+            }
+            ctx.api.post(&path, input).await
+        }
+        None => {
+            let path = format!("/api/v1/companies/{}/data/{}/{coll}/{rid}", company.id, m.plugin.name);
+            ctx.api.patch(&path, json!({ stage_field.as_str(): stage }), version).await
+        }
+    };
+    let back = super::session::local_path(form.get("back"));
+    match result {
+        Ok(_) => Ok(see_other(&back)),
+        Err(f) if f.status == StatusCode::FORBIDDEN => Err(ctx.fail(&f)),
+        Err(f) => {
+            let message = if f.status == StatusCode::CONFLICT && f.code != "plugin_refused" {
+                ctx.t("conflict")
+            } else {
+                f.message
+            };
+            let sep = if back.contains('?') { '&' } else { '?' };
+            Ok(see_other(&format!("{back}{sep}error={}", super::encode(&message))))
+        }
+    }
+}
+
+/// A month grid with the collection's records on the days they span.
+pub(super) async fn calendar(
+    mut ctx: Ctx,
+    Path((cid, plugin, coll)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Page {
+    ctx.enter(&cid).await?;
+    let company = ctx.company()?;
+    let (m, spec) = resolve(&ctx, company, &plugin, &coll)?;
+    let not_found = || ctx.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(ctx.t("not_found")) });
+    let cal = m.views.get(&coll).and_then(|v| v.calendar.clone()).ok_or_else(not_found)?;
+    let params = Params::parse(raw);
+    let today = chrono::Utc::now().date_naive();
+    let first = params
+        .get("month")
+        .and_then(|mo| NaiveDate::parse_from_str(&format!("{mo}-01"), "%Y-%m-%d").ok())
+        .unwrap_or_else(|| today.with_day(1).unwrap_or(today));
+    let next_month = (first + Duration::days(32)).with_day(1).unwrap_or(first);
+    let prev_month = (first - Duration::days(1)).with_day(1).unwrap_or(first);
+    let is_datetime = |f: &str| spec.fields.get(f).is_some_and(|s| s.kind == FieldType::Datetime);
+    let bound = |d: NaiveDate, field: &str| if is_datetime(field) { format!("{d}T00:00:00Z") } else { d.to_string() };
+    // Records that start before the month ends and (when they have an end) end after it starts.
+    let end_field = cal.end.clone().unwrap_or_else(|| cal.start.clone());
+    let filter = if end_field == cal.start {
+        json!({ "and": [ { "field": cal.start, "op": "gte", "value": bound(first, &cal.start) },
+                         { "field": cal.start, "op": "lt", "value": bound(next_month, &cal.start) } ] })
+    } else {
+        json!({ "and": [ { "field": cal.start, "op": "lt", "value": bound(next_month, &cal.start) },
+                         { "field": end_field, "op": "gte", "value": bound(first, &end_field) } ] })
+    };
+    let path = format!("/api/v1/companies/{}/data/{}/{coll}/query", company.id, m.plugin.name);
+    let (items, error) = match ctx.api.post(&path, json!({ "filter": filter, "limit": CALENDAR_ITEMS })).await {
+        Ok(found) => (found["items"].as_array().cloned().unwrap_or_default(), None),
+        Err(f) if f.status == StatusCode::FORBIDDEN => return Err(ctx.fail(&f)),
+        Err(f) => (Vec::new(), Some(f.message)),
+    };
+    let title = meta::title_field(m, &coll);
+    let day_of = |v: &Value| v.as_str().and_then(|s| NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok());
+    let entries: Vec<(NaiveDate, NaiveDate, Value)> = items
+        .iter()
+        .filter_map(|r| {
+            let start = day_of(&r["data"][&cal.start])?;
+            let end = day_of(&r["data"][&end_field]).unwrap_or(start).max(start);
+            let entry = json!({ "title": fields::record_title(r, title.as_deref()),
+                "url": format!("/c/{}/p/{}/d/{coll}/r/{}", company.id, m.plugin.name, r["id"].as_str().unwrap_or_default()) });
+            Some((start, end, entry))
+        })
+        .collect();
+    let grid_start = first - Duration::days(first.weekday().num_days_from_monday() as i64);
+    let mut weeks = Vec::new();
+    let mut day = grid_start;
+    while day < next_month || weeks.is_empty() {
+        let mut week = Vec::new();
+        for _ in 0..7 {
+            let items: Vec<&Value> =
+                entries.iter().filter(|(s, e, _)| *s <= day && day <= *e).map(|(_, _, v)| v).collect();
+            week.push(json!({ "day": day.day(), "in_month": day.month() == first.month(), "today": day == today, "items": items }));
+            day += Duration::days(1);
+        }
+        weeks.push(week);
+    }
+    let weekdays: Vec<&str> = if ctx.lang == "ru" {
+        vec!["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"]
+    } else {
+        vec!["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    };
+    let month_title =
+        if ctx.lang == "ru" { first.format("%m.%Y").to_string() } else { first.format("%B %Y").to_string() };
+    let page = json!({
+        "coll": coll_model(&ctx, company, m, &coll, spec), "weeks": weeks, "weekdays": weekdays,
+        "month_title": month_title, "prev": prev_month.format("%Y-%m").to_string(), "next": next_month.format("%Y-%m").to_string(),
+        "error": error,
+    });
+    Ok(ctx.render("calendar.html", page))
+}

@@ -25,6 +25,9 @@ pub struct Session {
     /// How many events led to this work (0 for a user's own change); events it emits get
     /// this as their depth.
     pub chain: u32,
+    /// Throw the changes away at commit: the work only reads (a report or a timeline), so
+    /// whatever it wrote must not stay.
+    pub discard: bool,
 }
 
 impl Session {
@@ -38,6 +41,7 @@ impl Session {
             locale: "en".to_string(),
             depth: 0,
             chain: 0,
+            discard: false,
         })
     }
 
@@ -51,6 +55,7 @@ impl Session {
             locale: "en".to_string(),
             depth: 0,
             chain: 0,
+            discard: false,
         }
     }
 
@@ -77,6 +82,7 @@ impl Session {
             locale: self.locale.clone(),
             depth: self.depth + 1,
             chain: self.chain,
+            discard: self.discard,
         }
     }
 
@@ -115,6 +121,8 @@ impl Session {
     /// Commits the work.
     pub fn commit(mut self) -> Result<(), StoreError> {
         match self.tx.take() {
+            // Dropping an open transaction rolls it back.
+            Some(_) if self.discard => Ok(()),
             Some(tx) => tx.commit(),
             None => Err(StoreError::Task("the transaction was lost by a plugin call".into())),
         }

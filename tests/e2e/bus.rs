@@ -21,6 +21,7 @@ both_backends!(
     failing_subscriber_backs_off_dead_letters_and_replays,
     synchronous_hooks_veto_the_whole_change,
     event_chains_stop_at_the_depth_limit,
+    reports_change_nothing_even_when_they_write,
     outbox_holds_exactly_the_committed_events,
     schedules_run_once_per_slot_without_overlap,
     two_nodes_share_one_queue,
@@ -162,6 +163,25 @@ async fn synchronous_hooks_veto_the_whole_change(app: &TestApp) {
     app.post(&format!("/api/v1/companies/{co}/data/notes/note"), &app.root, json!({ "title": "A fine plan" }))
         .await
         .expect(201);
+}
+
+async fn reports_change_nothing_even_when_they_write(app: &TestApp) {
+    install(app, &["counter"]).await;
+    let co = setup(app, "Acme", &[("counter", json!({}))]).await;
+    let before = app.snapshot().await;
+    // `peek` is a report whose handler publishes an event: the answer comes back, the event
+    // does not stay (the web UI runs reports when a link is opened).
+    let r = app.post(&format!("/api/v1/companies/{co}/plugins/counter/commands/peek"), &app.root, json!({})).await;
+    assert!(r.expect(200)["event"].is_string(), "the report ran");
+    assert_eq!(app.snapshot().await, before, "nothing it wrote stayed, not even an audit record");
+    let r = app.get(&format!("/api/v1/companies/{co}/events?name=counter.chain.link"), &app.root).await;
+    assert!(r.body["items"].as_array().unwrap().is_empty());
+    // The same handler as an ordinary command keeps its event.
+    app.post(&format!("/api/v1/companies/{co}/plugins/counter/commands/start-chain"), &app.root, json!({}))
+        .await
+        .expect(200);
+    let r = app.get(&format!("/api/v1/companies/{co}/events?name=counter.chain.link"), &app.root).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
 }
 
 async fn event_chains_stop_at_the_depth_limit(app: &TestApp) {

@@ -5,13 +5,14 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::support::{PASSWORD, TestApp, package};
+use crate::support::{PASSWORD, TestApp, eventually, package};
 
 both_backends!(
     ui_session_csrf_and_escaping,
     ui_permissions_match_the_api,
     ui_forms_show_field_errors_and_conflicts,
-    ui_board_calendar_and_admin_pages
+    ui_board_calendar_and_admin_pages,
+    ui_dead_letters_are_replayed_from_the_event_log
 );
 
 /// A browser-like client: cookies by hand, redirects not followed.
@@ -190,12 +191,12 @@ async fn ui_session_csrf_and_escaping(app: &TestApp) {
     let page = b.get(&new).await;
     let token = csrf_of(&page.body);
     let made =
-        b.post(&new, &[("_csrf", &token), ("title", "Real note"), ("words", "1200"), ("cost", "1 234,50")]).await;
+        b.post(&new, &[("_csrf", &token), ("title", "Real note"), ("words", "1200"), ("cost", "1,234.50")]).await;
     assert_eq!(made.status, 303, "{}", made.body);
     assert_eq!(count_notes(app, &co).await, before + 1);
     let made_id = made.location.unwrap().split("/r/").nth(1).unwrap().split('?').next().unwrap().to_string();
     let stored = app.get(&format!("/api/v1/companies/{co}/data/notes/note/{made_id}"), &app.root).await;
-    assert_eq!(stored.body["data"]["cost"], "1234.50", "a Russian-typed number is read exactly");
+    assert_eq!(stored.body["data"]["cost"], "1234.50", "a number with a thousands separator is read exactly");
 
     // Numbers are formatted per locale.
     b.get("/lang?to=ru&back=/").await;
@@ -326,9 +327,54 @@ async fn ui_forms_show_field_errors_and_conflicts(app: &TestApp) {
     let stored: Value = app.get(&format!("/api/v1/companies/{co}/data/notes/note/{id}"), &app.root).await.body;
     assert_eq!(stored["data"]["title"], "mine");
 
-    // Commands are forms; their answers are shown.
+    // Saving a form changes only what the user changed: an untouched time keeps its
+    // microseconds, and a save without changes writes nothing.
+    let made = app
+        .post(
+            &format!("/api/v1/companies/{co}/data/notes/note"),
+            &app.root,
+            json!({ "title": "precise", "remind_at": "2026-05-01T10:00:00.123456Z", "extra": "42" }),
+        )
+        .await;
+    let id = made.expect(201)["id"].as_str().unwrap().to_string();
+    let remind_at = made.body["data"]["remind_at"].clone();
+    let form = b.get(&format!("/c/{co}/p/notes/d/note/r/{id}")).await;
+    assert!(form.body.contains("value=\"2026-05-01T10:00:00\""), "the time to the second");
+    assert!(form.body.contains("&quot;42&quot;"), "a JSON string is shown as JSON");
+    let same = b
+        .post(
+            &format!("/c/{co}/p/notes/d/note/r/{id}"),
+            &[
+                ("_csrf", &csrf),
+                ("_version", "1"),
+                ("title", "precise"),
+                ("remind_at", "2026-05-01T10:00"),
+                ("extra", "\"42\""),
+            ],
+        )
+        .await;
+    assert_eq!(same.status, 303);
+    let stored = app.get(&format!("/api/v1/companies/{co}/data/notes/note/{id}"), &app.root).await.body;
+    assert_eq!(stored["version"], 1, "nothing was written");
+    assert_eq!(stored["data"]["remind_at"], remind_at);
+    assert_eq!(stored["data"]["extra"], "42");
+
+    // Paths that are not ids never reach the API.
+    let odd = b.get(&format!("/c/{co}/p/notes/d/note/r/..%2F..%2Fplugins")).await;
+    assert_eq!(odd.status, 404);
+
+    // Commands are forms; one without declared input takes a JSON object.
     let cmd = b.get(&format!("/c/{co}/p/notes/cmd/stats")).await;
     assert_eq!(cmd.status, 200);
+    assert!(cmd.body.contains("name=\"__json\""));
+    let bad = b.post(&format!("/c/{co}/p/notes/cmd/stats"), &[("_csrf", &csrf), ("__json", "[1, 2]")]).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("id=\"command-error\""));
+    let ran = b.post(&format!("/c/{co}/p/notes/cmd/stats"), &[("_csrf", &csrf), ("__json", "{}")]).await;
+    assert_eq!(ran.status, 200);
+    assert!(ran.body.contains("id=\"result\""));
+    let forged = b.post(&format!("/c/{co}/p/notes/cmd/add"), &[("title", "forged")]).await;
+    assert_eq!(forged.status, 403, "commands need the CSRF token too");
 }
 
 async fn ui_board_and_calendar_setup(app: &TestApp) -> (String, String) {
@@ -390,7 +436,10 @@ async fn ui_board_calendar_and_admin_pages(app: &TestApp) {
             &[("_csrf", &csrf), ("stage", "low"), ("version", "1"), ("back", &back)],
         )
         .await;
-    assert!(stale.location.unwrap().contains("error="), "the board shows why");
+    assert_eq!(stale.status, 409, "the board shows why");
+    assert!(stale.body.contains("id=\"board-error\""));
+    let escaped = back.replace('/', "&#x2f;");
+    assert!(stale.body.contains(&format!("name=\"back\" value=\"{escaped}\"")), "its forms still return to the board");
     let stored = app.get(&format!("/api/v1/companies/{co}/data/notes/note/{id}"), &app.root).await;
     assert_eq!(stored.body["data"]["priority"], "high");
     // Off-site "back" targets are not followed.
@@ -433,4 +482,41 @@ async fn ui_board_calendar_and_admin_pages(app: &TestApp) {
     assert_eq!(on.status, 303);
     let home = b.get(&format!("/c/{co}")).await;
     assert!(home.body.contains("data-nav=\"notes.note\""));
+}
+
+async fn ui_dead_letters_are_replayed_from_the_event_log(app: &TestApp) {
+    app.install(&package("flaky")).await;
+    let co = notes_company(app, &[]).await;
+    app.enable(&co, "flaky", json!({})).await.expect(200);
+    app.post(&format!("/api/v1/companies/{co}/data/notes/note"), &app.root, json!({ "title": "One" }))
+        .await
+        .expect(201);
+    let _workers = app.start_bus();
+    let mut b = Browser::new(app);
+    b.login("root@example.com").await;
+    let dead_page = format!("/c/{co}/admin/events?dead=1");
+    let mut page = b.get(&dead_page).await;
+    for _ in 0..200 {
+        if page.body.contains("/replay") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        page = b.get(&dead_page).await;
+    }
+    assert!(page.body.contains("delivery dead"), "the dead letter is shown");
+    let at = page.body.find("/replay").expect("a replay button");
+    let start = page.body[..at].rfind("action=\"").unwrap() + 8;
+    let action = page.body[start..at + 7].replace("&#x2f;", "/");
+    app.enable(&co, "flaky", json!({ "config": { "fail": false } })).await.expect(200);
+    let csrf = csrf_of(&page.body);
+    let replayed = b.post(&action, &[("_csrf", &csrf)]).await;
+    assert_eq!(replayed.status, 303, "{}", replayed.body);
+    let done = eventually(20, async || {
+        let r = app.get(&format!("/api/v1/companies/{co}/events?name=notes.note.created"), &app.root).await;
+        r.body["items"][0]["deliveries"].as_array().unwrap().iter().all(|d| d["state"] == "done")
+    })
+    .await;
+    assert!(done, "the replayed delivery succeeds");
+    let page = b.get(&dead_page).await;
+    assert!(!page.body.contains("/replay"), "no dead letters left");
 }

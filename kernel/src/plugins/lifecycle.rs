@@ -622,6 +622,13 @@ pub fn list_enabled(platform: &Platform, conn: &mut DbConn, scope: &CompanyScope
     Ok(out)
 }
 
+/// True when `command` only reads: a report, or the timeline a view names. Callers that run
+/// it on behalf of a link (the web UI opens reports by GET) discard whatever it wrote.
+pub fn reads_only(manifest: &Manifest, command: &str) -> bool {
+    manifest.command(command).is_some_and(|c| c.report)
+        || manifest.views.values().any(|v| v.timeline_command.as_deref() == Some(command))
+}
+
 /// Runs a plugin command for a user, in the session's transaction.
 pub fn run_command(
     platform: &Platform,

@@ -27,6 +27,11 @@ pub(crate) async fn run_command(
     let platform = state.platform.clone();
     let answer = company_work(&state, &auth, &id, "plugin.command", move |session, scope, actor| {
         let answer = lifecycle::run_command(&platform, session, scope, &plugin, &command, input)?;
+        // Reports and timelines read; anything they wrote is rolled back, so opening one by a
+        // link (the web UI runs reports on GET) can change nothing.
+        let company = session.company_id.clone();
+        let active = platform.plugins.active(session.conn()?, &company, &plugin)?;
+        session.discard = lifecycle::reads_only(&active.loaded.manifest, &command);
         let company = session.company_id.clone();
         audit::record(
             session.conn()?,

@@ -116,6 +116,7 @@ async fn plugin_page(ctx: &Ctx, name: &str, failure: Option<&Failure>) -> Page {
 
 pub(super) async fn plugin(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>) -> Page {
     ctx.enter(&cid).await?;
+    let name = ctx.segment(&name)?;
     plugin_page(&ctx, &name, None).await
 }
 
@@ -123,6 +124,7 @@ pub(super) async fn plugin(mut ctx: Ctx, Path((cid, name)): Path<(String, String
 /// was (defaults on first enabling).
 pub(super) async fn enable(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
+    let name = ctx.segment(&name)?;
     let form = ctx.form(&body)?;
     let company = ctx.company()?;
     let enabled = ctx.api.get(&format!("/api/v1/companies/{}/plugins", company.id)).await.map_err(|f| ctx.fail(&f))?;
@@ -146,6 +148,7 @@ pub(super) async fn enable(mut ctx: Ctx, Path((cid, name)): Path<(String, String
 
 pub(super) async fn disable(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
+    let name = ctx.segment(&name)?;
     ctx.form(&body)?;
     let company = ctx.company()?;
     match ctx.api.delete(&format!("/api/v1/companies/{}/plugins/{name}", company.id)).await {
@@ -215,6 +218,7 @@ pub(super) async fn create_user(mut ctx: Ctx, Path(cid): Path<String>, body: Byt
 
 pub(super) async fn change_member(mut ctx: Ctx, Path((cid, uid)): Path<(String, String)>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
+    let uid = ctx.segment(&uid)?;
     let form = ctx.form(&body)?;
     let path = format!("/api/v1/companies/{}/members/{uid}", ctx.company()?.id);
     let r = ctx.api.patch(&path, json!({ "role": form.get("role").unwrap_or_default() }), None).await;
@@ -223,6 +227,7 @@ pub(super) async fn change_member(mut ctx: Ctx, Path((cid, uid)): Path<(String, 
 
 pub(super) async fn remove_member(mut ctx: Ctx, Path((cid, uid)): Path<(String, String)>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
+    let uid = ctx.segment(&uid)?;
     ctx.form(&body)?;
     let path = format!("/api/v1/companies/{}/members/{uid}", ctx.company()?.id);
     let r = ctx.api.delete(&path).await;
@@ -298,6 +303,9 @@ pub(super) async fn events(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw):
         if dead_only {
             url.push_str("&dead=1");
         }
+        if let Some(name) = params.get("name") {
+            url.push_str(&format!("&name={}", super::encode(name)));
+        }
         url
     });
     let page = json!({ "items": items, "next_url": next, "dead": dead_only, "name": params.get("name"), "error": error,
@@ -307,6 +315,7 @@ pub(super) async fn events(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw):
 
 pub(super) async fn replay(mut ctx: Ctx, Path((cid, eid)): Path<(String, String)>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
+    let eid = ctx.segment(&eid)?;
     ctx.form(&body)?;
     let path = format!("/api/v1/companies/{}/events/{eid}/replay", ctx.company()?.id);
     ctx.api.post(&path, json!({})).await.map_err(|f| ctx.fail(&f))?;

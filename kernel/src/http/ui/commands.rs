@@ -85,7 +85,10 @@ pub(super) async fn command_page(
     let params = Params::parse(raw);
     let form = Form(params.0.clone());
     let submitted = params.get("_run").is_some();
-    let mut input = fields::read_form(&c.input, &form, false);
+    let mut input = match command_input(&ctx, c, &form) {
+        Ok(i) => i,
+        Err(f) => return page(&ctx, m, c, &Map::new(), Some(Err(f))).await,
+    };
     if !submitted {
         for (name, f) in &c.input {
             if f.required
@@ -111,9 +114,27 @@ pub(super) async fn run_command(
     let company = ctx.company()?;
     let m = company.plugin(&plugin).ok_or_else(|| ctx.fail(&not_found(&ctx)))?;
     let c = find(&ctx, m, &command).map_err(|f| ctx.fail(&f))?;
-    let input = fields::read_form(&c.input, &form, false);
-    let answer = run(&ctx, m, c, &input).await;
+    let answer = match command_input(&ctx, c, &form) {
+        Ok(input) => (run(&ctx, m, c, &input).await, input),
+        Err(f) => (Err(f), Map::new()),
+    };
+    let (answer, input) = answer;
     page(&ctx, m, c, &input, Some(answer)).await
+}
+
+/// The input of a command: its declared fields, or for a command that declares none, the JSON
+/// object typed in the form's advanced box.
+fn command_input(ctx: &Ctx, c: &CommandSpec, form: &Form) -> Result<Map<String, Value>, Failure> {
+    if !c.input.is_empty() {
+        return Ok(fields::read_form(&c.input, form, false, ctx.lang));
+    }
+    match form.get("__json").map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(Map::new()),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(o)) => Ok(o),
+            _ => Err(Failure { status: StatusCode::UNPROCESSABLE_ENTITY, ..Failure::internal(ctx.t("json_object")) }),
+        },
+    }
 }
 
 async fn run(ctx: &Ctx, m: &Manifest, c: &CommandSpec, input: &Map<String, Value>) -> Result<Value, Failure> {
@@ -167,6 +188,7 @@ async fn page(
     let page = json!({
         "plugin": plugin_model(ctx, m), "command": command_model(ctx, c), "fields": fields,
         "action": format!("{}/p/{}/cmd/{}", ctx.base(), m.plugin.name, c.name),
+        "raw_input": c.input.is_empty().then(|| Value::Object(input.clone()).to_string()),
         "result": result, "error": error, "base": ctx.base(),
     });
     Ok(ctx.render_status(status, "command.html", page))

@@ -28,11 +28,13 @@ pub(super) fn kind_name(k: FieldType) -> &'static str {
     }
 }
 
-/// A stored value as the text an input shows.
+/// A stored value as the text an input shows (datetimes to the second, JSON always as JSON so
+/// that a string stays a string).
 pub(super) fn input_text(v: Option<&Value>, kind: FieldType) -> String {
     match (v, kind) {
         (None | Some(Value::Null), _) => String::new(),
-        (Some(Value::String(s)), FieldType::Datetime) => s.get(..16).unwrap_or(s).to_string(),
+        (Some(other), FieldType::Json) => serde_json::to_string_pretty(other).unwrap_or_default(),
+        (Some(Value::String(s)), FieldType::Datetime) => s.get(..19).unwrap_or(s).to_string(),
         (Some(Value::String(s)), _) => s.clone(),
         (Some(Value::Number(n)), _) => n.to_string(),
         (Some(Value::Bool(b)), _) => b.to_string(),
@@ -41,12 +43,14 @@ pub(super) fn input_text(v: Option<&Value>, kind: FieldType) -> String {
 }
 
 /// A typed value from what a person typed; what does not parse goes to the kernel as typed,
-/// so that its message names the field.
-pub(super) fn input_value(raw: &str, kind: FieldType) -> Value {
-    let raw = raw.trim();
+/// so that its message names the field. Texts keep what was typed (line breaks normalised).
+pub(super) fn input_value(raw: &str, kind: FieldType, lang: &str) -> Value {
+    let text = raw.replace("\r\n", "\n");
+    let raw = text.trim();
     match kind {
+        FieldType::Text => Value::from(text),
         FieldType::Int => raw.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(raw)),
-        FieldType::Decimal => Value::from(format::parse_number(raw)),
+        FieldType::Decimal => Value::from(format::parse_number(raw, lang)),
         FieldType::Datetime if raw.len() == 16 => Value::from(format!("{raw}:00Z")),
         FieldType::Datetime if raw.len() == 19 && !raw.ends_with('Z') => Value::from(format!("{raw}Z")),
         FieldType::Json => serde_json::from_str(raw).unwrap_or_else(|_| Value::from(raw)),
@@ -56,7 +60,12 @@ pub(super) fn input_value(raw: &str, kind: FieldType) -> Value {
 
 /// The fields of a submitted form as a JSON object. Empty inputs are left out when creating and
 /// clear the field when updating; checkboxes count only when the form showed them.
-pub(super) fn read_form(fields: &BTreeMap<String, FieldSpec>, form: &Form, updating: bool) -> Map<String, Value> {
+pub(super) fn read_form(
+    fields: &BTreeMap<String, FieldSpec>,
+    form: &Form,
+    updating: bool,
+    lang: &str,
+) -> Map<String, Value> {
     let shown_checks = form.all("__present");
     let mut out = Map::new();
     for (name, spec) in fields {
@@ -73,9 +82,44 @@ pub(super) fn read_form(fields: &BTreeMap<String, FieldSpec>, form: &Form, updat
             }
             continue;
         }
-        out.insert(name.clone(), input_value(raw, spec.kind));
+        out.insert(name.clone(), input_value(raw, spec.kind, lang));
     }
     out
+}
+
+/// True when a typed value means what is stored: same decimal, same second, same JSON.
+fn same(kind: FieldType, stored: Option<&Value>, typed: &Value) -> bool {
+    let stored = stored.unwrap_or(&Value::Null);
+    match kind {
+        FieldType::Decimal | FieldType::Int => match (stored, typed) {
+            (Value::Null, Value::Null) => true,
+            _ => format::decimal(stored).is_some() && format::decimal(stored) == format::decimal(typed),
+        },
+        FieldType::Datetime => {
+            let second = |v: &Value| {
+                v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp())
+            };
+            match (stored, typed) {
+                (Value::Null, Value::Null) => true,
+                _ => second(stored).is_some() && second(stored) == second(typed),
+            }
+        }
+        _ => stored == typed,
+    }
+}
+
+/// Only the fields whose submitted value differs from the stored record: saving a form never
+/// rewrites what the user did not change (sub-second times, number formats, JSON spacing).
+pub(super) fn changes(
+    fields: &BTreeMap<String, FieldSpec>,
+    form: &Form,
+    stored: &Map<String, Value>,
+    lang: &str,
+) -> Map<String, Value> {
+    read_form(fields, form, true, lang)
+        .into_iter()
+        .filter(|(name, typed)| fields.get(name).is_some_and(|f| !same(f.kind, stored.get(name), typed)))
+        .collect()
 }
 
 /// Long texts get a text area: a generous limit, or a name that says it is prose.
@@ -185,7 +229,7 @@ pub(super) async fn options(
 pub(super) fn record_title(r: &Value, title: Option<&str>) -> String {
     title
         .and_then(|t| r["data"].get(t))
-        .map(|v| format::value(v, None, "en"))
+        .map(|v| format::value(v, Some(FieldType::Text), "en"))
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| r["id"].as_str().map(|id| id.chars().take(8).collect()).unwrap_or_default())
 }

@@ -87,18 +87,39 @@ pub(super) fn looks_like_number(s: &str) -> bool {
         && t.as_bytes()[0].is_ascii_digit()
 }
 
-/// A number typed by a person (`1 234,50`, `1,234.50`) as decimal text (`1234.50`); anything
-/// else is returned as typed, for the kernel to explain.
-pub(super) fn parse_number(typed: &str) -> String {
+/// A number typed by a person as decimal text (`1234.50`): spaces group digits; a comma is
+/// the decimal mark in Russian and groups thousands in English (`1,234`); with both marks the
+/// last one is the decimal mark. Anything else is returned as typed, for the kernel to explain.
+pub(super) fn parse_number(typed: &str, lang: &str) -> String {
     let compact: String = typed.chars().filter(|c| !c.is_whitespace() && *c != '\u{a0}').collect();
-    let normal = if compact.contains('.') && compact.contains(',') {
-        compact.replace(',', "")
-    } else if compact.matches(',').count() == 1 {
-        compact.replace(',', ".")
-    } else {
-        compact
+    let normal = match (compact.rfind('.'), compact.rfind(',')) {
+        (Some(dot), Some(comma)) if comma > dot => compact.replace('.', "").replace(',', "."),
+        (Some(_), Some(_)) => compact.replace(',', ""),
+        (None, Some(_)) if lang == "ru" && compact.matches(',').count() == 1 => compact.replace(',', "."),
+        (None, Some(_)) if lang != "ru" && groups_of_three(&compact) => compact.replace(',', ""),
+        _ => compact,
     };
     if looks_like_number(&normal) { normal } else { typed.trim().to_string() }
+}
+
+/// `1,234,567`: digits grouped by commas in threes.
+fn groups_of_three(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let mut parts = digits.split(',');
+    let first = parts.next().unwrap_or_default();
+    (1..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && parts.all(|p| p.len() == 3 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A JSON number or decimal text as an exact decimal.
+pub(super) fn decimal(v: &Value) -> Option<rust_decimal::Decimal> {
+    use std::str::FromStr;
+    match v {
+        Value::Number(n) => rust_decimal::Decimal::from_str(&n.to_string()).ok(),
+        Value::String(s) if looks_like_number(s) => rust_decimal::Decimal::from_str(s).ok(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -122,9 +143,13 @@ mod tests {
 
     #[test]
     fn typed_numbers_are_read_in_either_locale() {
-        assert_eq!(parse_number("1 234,50"), "1234.50");
-        assert_eq!(parse_number("1,234.50"), "1234.50");
-        assert_eq!(parse_number("12"), "12");
-        assert_eq!(parse_number("twelve"), "twelve");
+        assert_eq!(parse_number("1 234,50", "ru"), "1234.50");
+        assert_eq!(parse_number("1,234.50", "en"), "1234.50");
+        assert_eq!(parse_number("1.234,50", "en"), "1234.50");
+        assert_eq!(parse_number("1,234", "en"), "1234", "a thousand and more, not one point two");
+        assert_eq!(parse_number("1,5", "ru"), "1.5");
+        assert_eq!(parse_number("1,5", "en"), "1,5", "ambiguous: left for the kernel to refuse");
+        assert_eq!(parse_number("12", "en"), "12");
+        assert_eq!(parse_number("twelve", "en"), "twelve");
     }
 }

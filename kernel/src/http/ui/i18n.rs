@@ -127,6 +127,12 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("config", "Settings", "Настройки"),
     ("chart", "Chart", "Диаграмма"),
+    ("json_input", "Input as JSON (advanced)", "Входные данные в JSON (для опытных)"),
+    (
+        "json_object",
+        "The input must be a JSON object, such as {\"key\": \"value\"}",
+        "Входные данные должны быть объектом JSON, например {\"key\": \"value\"}",
+    ),
     ("page_time", "Server time", "Время сервера"),
 ];
 

@@ -147,8 +147,23 @@ impl FromRequestParts<UiState> for Ctx {
 }
 
 impl Ctx {
+    /// A path segment taken from the URL into an API path: ids and names only, so that nothing
+    /// can reach another API route (`%2F`, `?`); anything else is "not found".
+    fn segment(&self, raw: &str) -> Result<String, Response> {
+        let plain = !raw.is_empty()
+            && raw.len() <= 100
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if plain && raw != "." && raw != ".." {
+            Ok(raw.to_string())
+        } else {
+            Err(self.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(self.t("not_found")) }))
+        }
+    }
+
     /// Enters a company: its permissions and enabled plugins. Non-members get "not found".
     async fn enter(&mut self, company_id: &str) -> Result<&Company, Response> {
+        let company_id = self.segment(company_id)?;
+        let company_id = company_id.as_str();
         let company = Company::load(&self.api, &self.state.manifests, company_id).await.map_err(|f| self.fail(&f))?;
         Ok(self.company.insert(company))
     }

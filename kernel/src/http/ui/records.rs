@@ -388,7 +388,7 @@ pub(super) async fn new_form(
     let mut values = Map::new();
     for (k, v) in &params.0 {
         if let Some(f) = spec.fields.get(k) {
-            values.insert(k.clone(), fields::input_value(v, f.kind));
+            values.insert(k.clone(), fields::input_value(v, f.kind, ctx.lang));
         }
     }
     for (name, f) in &spec.fields {
@@ -408,7 +408,7 @@ pub(super) async fn create(
     let form = ctx.form(&body)?;
     let company = ctx.company()?;
     let (m, spec) = resolve(&ctx, company, &plugin, &coll)?;
-    let data = fields::read_form(&spec.fields, &form, false);
+    let data = fields::read_form(&spec.fields, &form, false, ctx.lang);
     match ctx.api.post(&data_path(company, m, &coll), Value::Object(data.clone())).await {
         Ok(created) => {
             let id = created["id"].as_str().unwrap_or_default();
@@ -421,6 +421,7 @@ pub(super) async fn create(
 
 pub(super) async fn show(mut ctx: Ctx, Path((cid, plugin, coll, rid)): Path<(String, String, String, String)>) -> Page {
     ctx.enter(&cid).await?;
+    let rid = ctx.segment(&rid)?;
     let company = ctx.company()?;
     let (m, spec) = resolve(&ctx, company, &plugin, &coll)?;
     let record = ctx.api.get(&format!("{}/{rid}", data_path(company, m, &coll))).await.map_err(|f| ctx.fail(&f))?;
@@ -434,12 +435,18 @@ pub(super) async fn update(
     body: Bytes,
 ) -> Page {
     ctx.enter(&cid).await?;
+    let rid = ctx.segment(&rid)?;
     let form = ctx.form(&body)?;
     let company = ctx.company()?;
     let (m, spec) = resolve(&ctx, company, &plugin, &coll)?;
-    let patch = fields::read_form(&spec.fields, &form, true);
     let version = form.get("_version").and_then(|v| v.parse::<i64>().ok());
     let path = format!("{}/{rid}", data_path(company, m, &coll));
+    let stored = ctx.api.get(&path).await.map_err(|f| ctx.fail(&f))?;
+    let patch = fields::changes(&spec.fields, &form, stored["data"].as_object().unwrap_or(&Map::new()), ctx.lang);
+    if patch.is_empty() {
+        // Nothing changed: nothing to write, and no new version.
+        return Ok(see_other(&format!("/c/{}/p/{}/d/{coll}/r/{rid}?ok=saved", company.id, m.plugin.name)));
+    }
     match ctx.api.patch(&path, Value::Object(patch.clone()), version).await {
         Ok(_) => Ok(see_other(&format!("/c/{}/p/{}/d/{coll}/r/{rid}?ok=saved", company.id, m.plugin.name))),
         Err(f) if f.status == StatusCode::FORBIDDEN || f.status == StatusCode::NOT_FOUND => Err(ctx.fail(&f)),
@@ -466,6 +473,7 @@ pub(super) async fn delete(
     body: Bytes,
 ) -> Page {
     ctx.enter(&cid).await?;
+    let rid = ctx.segment(&rid)?;
     ctx.form(&body)?;
     let company = ctx.company()?;
     let (m, _) = resolve(&ctx, company, &plugin, &coll)?;

@@ -83,13 +83,8 @@ pub(super) fn language(headers: &HeaderMap) -> &'static str {
 /// A local path to go back to; anything else (other hosts, `//evil`) becomes `/`.
 pub(super) fn local_path(raw: Option<&str>) -> String {
     match raw {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.contains('\\')
-                && !p.contains("\r")
-                && !p.contains('\n') =>
-        {
+        // Browsers drop tabs and newlines and read `\` as `/`, so `/<tab>/evil` would leave.
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.chars().any(|c| c == '\\' || c.is_control()) => {
             p.to_string()
         }
         _ => "/".to_string(),
@@ -115,6 +110,8 @@ mod tests {
         assert_eq!(local_path(Some("//evil.example")), "/");
         assert_eq!(local_path(Some("https://evil.example")), "/");
         assert_eq!(local_path(None), "/");
+        assert_eq!(local_path(Some("/\t/evil.example")), "/");
+        assert_eq!(local_path(Some("/\\evil.example")), "/");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, Duration, Months, NaiveDate};
 use serde_json::{Value, json};
 
 use super::client::Failure;
@@ -46,9 +46,22 @@ pub(super) async fn board(
     RawQuery(raw): RawQuery,
 ) -> Page {
     ctx.enter(&cid).await?;
+    let back = ctx.path.clone();
+    board_page(&ctx, &plugin, &coll, &Params::parse(raw), &back, None).await
+}
+
+/// The board of `coll`; `back` is where its move forms return, `error` why the last move failed.
+async fn board_page(
+    ctx: &Ctx,
+    plugin: &str,
+    coll: &str,
+    params: &Params,
+    back: &str,
+    error: Option<(StatusCode, String)>,
+) -> Page {
+    let coll = coll.to_string();
     let company = ctx.company()?;
-    let (m, spec) = resolve(&ctx, company, &plugin, &coll)?;
-    let params = Params::parse(raw);
+    let (m, spec) = resolve(ctx, company, plugin, &coll)?;
     let view = m.views.get(&coll);
     let not_found = || ctx.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(ctx.t("not_found")) });
     let stage_field = view.and_then(|v| v.stage_field.clone()).ok_or_else(not_found)?;
@@ -66,15 +79,26 @@ pub(super) async fn board(
         lanes = stage_spec.values.iter().map(|v| (v.clone(), v.clone())).collect();
     } else if let Some(target) = &stage_spec.to {
         let tspec = m.collections.get(target).ok_or_else(not_found)?;
-        let grouping = tspec.fields.iter().find_map(|(gf, f)| {
-            let to = f.to.as_ref().filter(|_| f.kind == FieldType::Ref)?;
-            let (cf, _) = spec.fields.iter().find(|(_, cf)| cf.kind == FieldType::Ref && cf.to.as_ref() == Some(to))?;
-            Some((gf.clone(), cf.clone(), to.clone()))
-        });
+        // A field of the stages and a field of the cards that point at the same collection,
+        // preferring fields of the same name (`pipeline` on both).
+        let pairs: Vec<(String, String, String)> = tspec
+            .fields
+            .iter()
+            .filter_map(|(gf, f)| {
+                let to = f.to.as_ref().filter(|_| f.kind == FieldType::Ref)?;
+                let (cf, _) = spec.fields.iter().find(|(cf, c)| {
+                    c.kind == FieldType::Ref
+                        && c.to.as_ref() == Some(to)
+                        && (*cf == gf || !spec.fields.contains_key(gf))
+                })?;
+                Some((gf.clone(), cf.clone(), to.clone()))
+            })
+            .collect();
+        let grouping = pairs.iter().find(|(g, c, _)| g == c).or(pairs.first()).cloned();
         let mut lane_filter = None;
         if let Some((stage_group_field, card_group_field, group_coll)) = grouping {
-            let options = fields::options(&ctx, m, &group_coll, None, None).await.map_err(|f| ctx.fail(&f))?;
-            let preferred = default_record(&ctx, m, &group_coll).await;
+            let options = fields::options(ctx, m, &group_coll, None, None).await.map_err(|f| ctx.fail(&f))?;
+            let preferred = default_record(ctx, m, &group_coll).await;
             let chosen = params
                 .get("group")
                 .map(str::to_string)
@@ -150,11 +174,11 @@ pub(super) async fn board(
         None => company.may_write(m, &coll),
     };
     let page = json!({
-        "coll": coll_model(&ctx, company, m, &coll, spec), "columns": columns, "movable": movable,
+        "coll": coll_model(ctx, company, m, &coll, spec), "columns": columns, "movable": movable,
         "groups": groups, "group": group, "group_label": group_label,
-        "error": params.get("error"),
+        "error": error.as_ref().map(|(_, e)| e), "back": back,
     });
-    Ok(ctx.render("board.html", page))
+    Ok(ctx.render_status(error.map(|(s, _)| s).unwrap_or(StatusCode::OK), "board.html", page))
 }
 
 /// The record of `coll` marked as the default one (`is_default` or `default` true), if any.
@@ -181,11 +205,14 @@ pub(super) async fn move_card(
     body: Bytes,
 ) -> Page {
     ctx.enter(&cid).await?;
+    let rid = ctx.segment(&rid)?;
     let form = ctx.form(&body)?;
     let company = ctx.company()?;
     let (m, _) = resolve(&ctx, company, &plugin, &coll)?;
     let view = m.views.get(&coll);
-    let stage_field = view.and_then(|v| v.stage_field.clone()).unwrap_or_default();
+    let Some(stage_field) = view.and_then(|v| v.stage_field.clone()) else {
+        return Err(ctx.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(ctx.t("not_found")) }));
+    };
     let stage = form.get("stage").unwrap_or_default();
     let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
     let result = match view.and_then(|v| v.move_command.as_deref()) {
@@ -213,8 +240,9 @@ pub(super) async fn move_card(
             } else {
                 f.message
             };
-            let sep = if back.contains('?') { '&' } else { '?' };
-            Ok(see_other(&format!("{back}{sep}error={}", super::encode(&message))))
+            // The board again, as it is now, with the reason; its forms return to `back`.
+            let query = back.split_once('?').map(|(_, q)| q.to_string());
+            board_page(&ctx, &plugin, &coll, &Params::parse(query), &back, Some((f.status, message))).await
         }
     }
 }
@@ -232,29 +260,35 @@ pub(super) async fn calendar(
     let cal = m.views.get(&coll).and_then(|v| v.calendar.clone()).ok_or_else(not_found)?;
     let params = Params::parse(raw);
     let today = chrono::Utc::now().date_naive();
+    // Years 1..=9999 only, so that the month arithmetic below cannot overflow.
     let first = params
         .get("month")
         .and_then(|mo| NaiveDate::parse_from_str(&format!("{mo}-01"), "%Y-%m-%d").ok())
+        .filter(|d| (1..=9999).contains(&d.year()))
         .unwrap_or_else(|| today.with_day(1).unwrap_or(today));
-    let next_month = (first + Duration::days(32)).with_day(1).unwrap_or(first);
-    let prev_month = (first - Duration::days(1)).with_day(1).unwrap_or(first);
+    let next_month = first.checked_add_months(Months::new(1)).unwrap_or(first);
+    let prev_month = first.checked_sub_months(Months::new(1)).unwrap_or(first);
     let is_datetime = |f: &str| spec.fields.get(f).is_some_and(|s| s.kind == FieldType::Datetime);
     let bound = |d: NaiveDate, field: &str| if is_datetime(field) { format!("{d}T00:00:00Z") } else { d.to_string() };
-    // Records that start before the month ends and (when they have an end) end after it starts.
+    // Records starting in the month, and (with an end field) those that started earlier and
+    // end in it or later; records without an end count as one day.
     let end_field = cal.end.clone().unwrap_or_else(|| cal.start.clone());
-    let filter = if end_field == cal.start {
-        json!({ "and": [ { "field": cal.start, "op": "gte", "value": bound(first, &cal.start) },
-                         { "field": cal.start, "op": "lt", "value": bound(next_month, &cal.start) } ] })
-    } else {
-        json!({ "and": [ { "field": cal.start, "op": "lt", "value": bound(next_month, &cal.start) },
-                         { "field": end_field, "op": "gte", "value": bound(first, &end_field) } ] })
-    };
+    let mut filters = vec![json!({ "and": [ { "field": cal.start, "op": "gte", "value": bound(first, &cal.start) },
+                                            { "field": cal.start, "op": "lt", "value": bound(next_month, &cal.start) } ] })];
+    if end_field != cal.start {
+        filters.push(json!({ "and": [ { "field": cal.start, "op": "lt", "value": bound(first, &cal.start) },
+                                      { "field": end_field, "op": "gte", "value": bound(first, &end_field) } ] }));
+    }
     let path = format!("/api/v1/companies/{}/data/{}/{coll}/query", company.id, m.plugin.name);
-    let (items, error) = match ctx.api.post(&path, json!({ "filter": filter, "limit": CALENDAR_ITEMS })).await {
-        Ok(found) => (found["items"].as_array().cloned().unwrap_or_default(), None),
-        Err(f) if f.status == StatusCode::FORBIDDEN => return Err(ctx.fail(&f)),
-        Err(f) => (Vec::new(), Some(f.message)),
-    };
+    let mut items: Vec<Value> = Vec::new();
+    let mut error = None;
+    for filter in filters {
+        match ctx.api.post(&path, json!({ "filter": filter, "limit": CALENDAR_ITEMS })).await {
+            Ok(found) => items.extend(found["items"].as_array().cloned().unwrap_or_default()),
+            Err(f) if f.status == StatusCode::FORBIDDEN => return Err(ctx.fail(&f)),
+            Err(f) => error = Some(f.message),
+        }
+    }
     let title = meta::title_field(m, &coll);
     let day_of = |v: &Value| v.as_str().and_then(|s| NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok());
     let entries: Vec<(NaiveDate, NaiveDate, Value)> = items
@@ -267,16 +301,17 @@ pub(super) async fn calendar(
             Some((start, end, entry))
         })
         .collect();
-    let grid_start = first - Duration::days(first.weekday().num_days_from_monday() as i64);
+    let grid_start =
+        first.checked_sub_signed(Duration::days(first.weekday().num_days_from_monday() as i64)).unwrap_or(first);
     let mut weeks = Vec::new();
     let mut day = grid_start;
-    while day < next_month || weeks.is_empty() {
+    while (day < next_month || weeks.is_empty()) && weeks.len() < 6 {
         let mut week = Vec::new();
         for _ in 0..7 {
             let items: Vec<&Value> =
                 entries.iter().filter(|(s, e, _)| *s <= day && day <= *e).map(|(_, _, v)| v).collect();
             week.push(json!({ "day": day.day(), "in_month": day.month() == first.month(), "today": day == today, "items": items }));
-            day += Duration::days(1);
+            day = day.succ_opt().unwrap_or(day);
         }
         weeks.push(week);
     }

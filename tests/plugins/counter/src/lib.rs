@@ -33,7 +33,9 @@ impl Plugin for Counter {
 
     fn command(name: &str, _input: Value) -> Result<Value> {
         match name {
-            "start-chain" => Ok(json!({ "event": events::publish("counter.chain.link", &json!({ "n": 0 }))? })),
+            "start-chain" | "peek" => {
+                Ok(json!({ "event": events::publish("counter.chain.link", &json!({ "n": 0 }))? }))
+            }
             other => Err(Error::not_found(format!("command {other}"))),
         }
     }

@@ -733,6 +733,9 @@ fn fetch(
     after: Option<&Position>,
     limit: usize,
 ) -> Result<Vec<StoredRecord>, RecordError> {
+    if let Target::Field(name, _) = &plan.order.target {
+        return fetch_by_key(conn, company_id, coll, plan, name, after, limit);
+    }
     let mut sql = Sql::default();
     sql.push("SELECT r.id, r.version, r.data, r.created_at, r.updated_at, r.created_by, r.updated_by FROM records r");
     let order = &plan.order;
@@ -740,10 +743,8 @@ fn fetch(
         Target::Id => (None, "r.id"),
         Target::CreatedAt => (Some("r.created_at"), "r.id"),
         Target::UpdatedAt => (Some("r.updated_at"), "r.id"),
-        Target::Field(name, _) => {
-            sql.push(" LEFT JOIN record_keys s ON s.record_id = r.id AND s.field = ").bind(Bind::Text(name.clone()));
-            (Some(if order.numeric() { "s.key_num" } else { "s.key_text" }), "r.id")
-        }
+        // Sorting by a field is `fetch_by_key`'s.
+        Target::Field(..) => (None, "r.id"),
     };
     sql.push(" WHERE r.company_id = ")
         .bind(Bind::Text(company_id.to_string()))
@@ -809,6 +810,87 @@ fn fetch(
     sql.push(&format!(" LIMIT {limit}"));
     let rows = load(conn, &sql)?;
     super::store::rows_to_records(rows)
+}
+
+/// Rows sorted by an indexed field: first the rows that have a key, read from the key index in
+/// its own order (so the database stops after `limit` instead of sorting the collection), then
+/// the rows without one, by id, as the sort puts them last in either direction.
+fn fetch_by_key(
+    conn: &mut DbConn,
+    company_id: &str,
+    coll: &Collection,
+    plan: &Plan,
+    name: &str,
+    after: Option<&Position>,
+    limit: usize,
+) -> Result<Vec<StoredRecord>, RecordError> {
+    let order = &plan.order;
+    let col = if order.numeric() { "s.key_num" } else { "s.key_text" };
+    let (gt, dir) = if order.desc { ("<", "DESC") } else { (">", "ASC") };
+    let scoped = |sql: &mut Sql| {
+        sql.push(" AND r.company_id = ")
+            .bind(Bind::Text(company_id.to_string()))
+            .push(" AND r.plugin = ")
+            .bind(Bind::Text(coll.plugin.clone()))
+            .push(" AND r.collection = ")
+            .bind(Bind::Text(coll.name.clone()));
+    };
+    let mut out = Vec::new();
+    if after.is_none_or(|p| !p.null) {
+        let mut sql = Sql::default();
+        sql.push("SELECT r.id, r.version, r.data, r.created_at, r.updated_at, r.created_by, r.updated_by")
+            .push(" FROM record_keys s JOIN records r ON r.id = s.record_id WHERE s.company_id = ")
+            .bind(Bind::Text(company_id.to_string()))
+            .push(" AND s.plugin = ")
+            .bind(Bind::Text(coll.plugin.clone()))
+            .push(" AND s.collection = ")
+            .bind(Bind::Text(coll.name.clone()))
+            .push(" AND s.field = ")
+            .bind(Bind::Text(name.to_string()))
+            .push(" AND ")
+            .push(col)
+            .push(" IS NOT NULL");
+        scoped(&mut sql);
+        if let Some(f) = &plan.filter {
+            pushdown(&mut sql, company_id, coll, f);
+        }
+        if let Some(p) = after {
+            let key = |sql: &mut Sql| {
+                match p.num {
+                    Some(n) => sql.bind(Bind::Num(n)),
+                    None => sql.bind(Bind::NullableText(p.text.clone())),
+                };
+            };
+            sql.push(" AND (").push(col).push(" ").push(gt).push(" ");
+            key(&mut sql);
+            sql.push(" OR (").push(col).push(" = ");
+            key(&mut sql);
+            sql.push(" AND s.record_id ").push(gt).push(" ").bind(Bind::Text(p.id.clone())).push("))");
+        }
+        sql.push(" ORDER BY ").push(col).push(" ").push(dir).push(", s.record_id ").push(dir);
+        sql.push(&format!(" LIMIT {limit}"));
+        out = super::store::rows_to_records(load(conn, &sql)?)?;
+        if out.len() == limit {
+            return Ok(out);
+        }
+    }
+    let mut sql = Sql::default();
+    sql.push("SELECT r.id, r.version, r.data, r.created_at, r.updated_at, r.created_by, r.updated_by FROM records r WHERE 1 = 1");
+    scoped(&mut sql);
+    sql.push(" AND NOT EXISTS (SELECT 1 FROM record_keys s WHERE s.record_id = r.id AND s.field = ")
+        .bind(Bind::Text(name.to_string()))
+        .push(" AND ")
+        .push(col)
+        .push(" IS NOT NULL)");
+    if let Some(f) = &plan.filter {
+        pushdown(&mut sql, company_id, coll, f);
+    }
+    if let Some(p) = after.filter(|p| p.null) {
+        sql.push(" AND r.id ").push(gt).push(" ").bind(Bind::Text(p.id.clone()));
+    }
+    sql.push(" ORDER BY r.id ").push(dir).push(&format!(" LIMIT {}", limit - out.len()));
+    out.extend(super::store::rows_to_records(load(conn, &sql)?)?);
+    Ok(out)
 }
 
 #[derive(QueryableByName)]

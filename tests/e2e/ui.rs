@@ -467,6 +467,40 @@ async fn ui_board_calendar_and_admin_pages(app: &TestApp) {
     assert!(notes.body.contains("notes.note.read"), "its permissions are listed");
     let members = b.get(&format!("/c/{co}/admin/members")).await;
     assert!(members.body.contains("root@example.com"));
+    // Roles: created from the members page, refused when they hold more than allowed
+    // (unknown permission strings), deleted again.
+    let csrf = csrf_of(&members.body);
+    let made = b
+        .post(
+            &format!("/c/{co}/admin/roles"),
+            &[
+                ("_csrf", &csrf),
+                ("name", "clerk"),
+                ("description", "Reads notes"),
+                ("permissions", "notes.note.read\nkernel.company.read"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let roles = app.get(&format!("/api/v1/companies/{co}/roles"), &app.root).await;
+    let clerk = roles.body["items"].as_array().unwrap().iter().find(|r| r["name"] == "clerk").cloned().expect("clerk");
+    assert_eq!(clerk["permissions"], json!(["kernel.company.read", "notes.note.read"]));
+    let bad = b
+        .post(
+            &format!("/c/{co}/admin/roles"),
+            &[("_csrf", &csrf), ("name", "odd"), ("permissions", "Not A Permission")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let page = b.get(&format!("/c/{co}/admin/members")).await;
+    assert!(
+        page.body.contains("/admin/roles/clerk/delete")
+            || page.body.contains("&#x2f;admin&#x2f;roles&#x2f;clerk&#x2f;delete")
+    );
+    let gone = b.post(&format!("/c/{co}/admin/roles/clerk/delete"), &[("_csrf", &csrf)]).await;
+    assert_eq!(gone.status, 303);
+    let roles = app.get(&format!("/api/v1/companies/{co}/roles"), &app.root).await;
+    assert!(!roles.body["items"].as_array().unwrap().iter().any(|r| r["name"] == "clerk"));
     let audit = b.get(&format!("/c/{co}/admin/audit")).await;
     assert!(audit.body.contains("record.update"), "the move is in the audit log");
     let events = b.get(&format!("/c/{co}/admin/events")).await;

@@ -12,10 +12,6 @@ use super::{Ctx, Page, format, meta, see_other, session};
 use crate::access::permissions;
 use crate::plugins::manifest::{Access, Manifest};
 
-fn base_of(ctx: &Ctx) -> String {
-    ctx.base()
-}
-
 async fn plugins_page(ctx: &Ctx, failure: Option<&Failure>) -> Page {
     let installed = ctx.api.get("/api/v1/plugins").await.map_err(|f| ctx.fail(&f))?;
     let company = ctx.company()?;
@@ -32,7 +28,7 @@ async fn plugins_page(ctx: &Ctx, failure: Option<&Failure>) -> Page {
                     "description": p["description"], "enabled": company.plugin(name).is_some() })
         })
         .collect();
-    let page = json!({ "plugins": plugins, "base": base_of(ctx),
+    let page = json!({ "plugins": plugins, "base": ctx.base(),
         "error": failure.map(|f| f.message.clone()), "problems": failure.map(|f| f.problems.clone()) });
     Ok(ctx.render_status(failure.map(|f| f.status).unwrap_or(StatusCode::OK), "admin_plugins.html", page))
 }
@@ -72,7 +68,7 @@ pub(super) async fn upload(
     };
     match ctx.api.upload("/api/v1/plugins", bytes).await {
         Ok(done) => {
-            Ok(see_other(&format!("{}/admin/plugins/{}", base_of(&ctx), done["name"].as_str().unwrap_or_default())))
+            Ok(see_other(&format!("{}/admin/plugins/{}", ctx.base(), done["name"].as_str().unwrap_or_default())))
         }
         Err(f) => plugins_page(&ctx, Some(&f)).await,
     }
@@ -109,7 +105,7 @@ async fn plugin_page(ctx: &Ctx, name: &str, failure: Option<&Failure>) -> Page {
         "capabilities": capabilities, "enabled": current.is_some(),
         "permissions": m.permissions.iter().map(|p| json!({ "name": p.name, "description": p.description })).collect::<Vec<_>>(),
         "collections": m.collections.iter().map(|(n, c)| json!({ "name": n, "label": meta::collection_label(c, n, ctx.lang) })).collect::<Vec<_>>(),
-        "base": base_of(ctx), "error": failure.map(|f| f.message.clone()),
+        "base": ctx.base(), "error": failure.map(|f| f.message.clone()),
     });
     Ok(ctx.render_status(failure.map(|f| f.status).unwrap_or(StatusCode::OK), "admin_plugin.html", page))
 }
@@ -141,7 +137,7 @@ pub(super) async fn enable(mut ctx: Ctx, Path((cid, name)): Path<(String, String
         .put(&format!("/api/v1/companies/{}/plugins/{name}", company.id), json!({ "grants": grants, "config": config }))
         .await;
     match answer {
-        Ok(_) => Ok(see_other(&format!("{}/admin/plugins/{name}?ok=done", base_of(&ctx)))),
+        Ok(_) => Ok(see_other(&format!("{}/admin/plugins/{name}?ok=done", ctx.base()))),
         Err(f) => plugin_page(&ctx, &name, Some(&f)).await,
     }
 }
@@ -152,7 +148,7 @@ pub(super) async fn disable(mut ctx: Ctx, Path((cid, name)): Path<(String, Strin
     ctx.form(&body)?;
     let company = ctx.company()?;
     match ctx.api.delete(&format!("/api/v1/companies/{}/plugins/{name}", company.id)).await {
-        Ok(_) => Ok(see_other(&format!("{}/admin/plugins/{name}?ok=done", base_of(&ctx)))),
+        Ok(_) => Ok(see_other(&format!("{}/admin/plugins/{name}?ok=done", ctx.base()))),
         Err(f) => plugin_page(&ctx, &name, Some(&f)).await,
     }
 }
@@ -163,7 +159,7 @@ async fn members_page(ctx: &Ctx, failure: Option<&Failure>) -> Page {
         ctx.api.get(&format!("/api/v1/companies/{}/members?limit=500", company.id)).await.map_err(|f| ctx.fail(&f))?;
     let roles = ctx.api.get(&format!("/api/v1/companies/{}/roles", company.id)).await.unwrap_or(json!({ "items": [] }));
     let page = json!({
-        "members": members["items"], "roles": roles["items"], "base": base_of(ctx),
+        "members": members["items"], "roles": roles["items"], "base": ctx.base(),
         "manage": company.can(permissions::MEMBERS_MANAGE), "manage_roles": company.can(permissions::ROLES_MANAGE),
         "error": failure.map(|f| {
             let detail: Vec<String> = f.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
@@ -181,7 +177,7 @@ pub(super) async fn members(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
 /// Runs a change and shows the members page again, with the refusal if there was one.
 async fn member_change(ctx: &Ctx, result: Result<Value, Failure>) -> Page {
     match result {
-        Ok(_) => Ok(see_other(&format!("{}/admin/members?ok=saved", base_of(ctx)))),
+        Ok(_) => Ok(see_other(&format!("{}/admin/members?ok=saved", ctx.base()))),
         Err(f) => members_page(ctx, Some(&f)).await,
     }
 }
@@ -247,6 +243,15 @@ pub(super) async fn create_role(mut ctx: Ctx, Path(cid): Path<String>, body: Byt
     member_change(&ctx, r).await
 }
 
+pub(super) async fn delete_role(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let name = ctx.segment(&name)?;
+    ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/roles/{name}", ctx.company()?.id);
+    let r = ctx.api.delete(&path).await;
+    member_change(&ctx, r).await
+}
+
 pub(super) async fn audit(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {
     ctx.enter(&cid).await?;
     let params = Params::parse(raw);
@@ -266,8 +271,7 @@ pub(super) async fn audit(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): 
             "object": format!("{} {}", a["object_type"].as_str().unwrap_or_default(), a["object_id"].as_str().map(|s| s.chars().take(8).collect::<String>()).unwrap_or_default()),
         }))
         .collect();
-    let next =
-        found["next_cursor"].as_str().map(|c| format!("{}/admin/audit?cursor={}", base_of(&ctx), super::encode(c)));
+    let next = found["next_cursor"].as_str().map(|c| format!("{}/admin/audit?cursor={}", ctx.base(), super::encode(c)));
     Ok(ctx.render("admin_audit.html", json!({ "items": items, "next_url": next })))
 }
 
@@ -299,7 +303,7 @@ pub(super) async fn events(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw):
         .filter(|e| !dead_only || e["dead"] == true)
         .collect();
     let next = found["next_cursor"].as_str().map(|c| {
-        let mut url = format!("{}/admin/events?cursor={}", base_of(&ctx), super::encode(c));
+        let mut url = format!("{}/admin/events?cursor={}", ctx.base(), super::encode(c));
         if dead_only {
             url.push_str("&dead=1");
         }
@@ -309,7 +313,7 @@ pub(super) async fn events(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw):
         url
     });
     let page = json!({ "items": items, "next_url": next, "dead": dead_only, "name": params.get("name"), "error": error,
-                       "manage": company.can(permissions::EVENTS_MANAGE), "base": base_of(&ctx) });
+                       "manage": company.can(permissions::EVENTS_MANAGE), "base": ctx.base() });
     Ok(ctx.render("admin_events.html", page))
 }
 
@@ -319,5 +323,5 @@ pub(super) async fn replay(mut ctx: Ctx, Path((cid, eid)): Path<(String, String)
     ctx.form(&body)?;
     let path = format!("/api/v1/companies/{}/events/{eid}/replay", ctx.company()?.id);
     ctx.api.post(&path, json!({})).await.map_err(|f| ctx.fail(&f))?;
-    Ok(see_other(&format!("{}/admin/events?ok=done", base_of(&ctx))))
+    Ok(see_other(&format!("{}/admin/events?ok=done", ctx.base())))
 }

@@ -76,6 +76,7 @@ pub(crate) fn router(api: Router) -> Router {
         .route("/admin/members/{uid}", post(admin::change_member))
         .route("/admin/members/{uid}/remove", post(admin::remove_member))
         .route("/admin/roles", post(admin::create_role))
+        .route("/admin/roles/{name}/delete", post(admin::delete_role))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/events", get(admin::events))
         .route("/admin/events/{eid}/replay", post(admin::replay));

@@ -14,7 +14,7 @@ fn esc(s: &str) -> String {
 /// Negative values are drawn from the same axis in a second shade.
 pub(super) fn bars(title: &str, items: &[(String, Decimal, String)]) -> String {
     const ROW: usize = 26;
-    const LABEL_W: usize = 190;
+    const LABEL_W: usize = 230;
     const BAR_W: f64 = 360.0;
     let height = items.len() * ROW + 30;
     let max = items.iter().map(|(_, v, _)| v.abs()).max().unwrap_or(Decimal::ZERO).to_f64().unwrap_or(0.0);

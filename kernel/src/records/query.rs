@@ -739,12 +739,12 @@ fn fetch(
     let mut sql = Sql::default();
     sql.push("SELECT r.id, r.version, r.data, r.created_at, r.updated_at, r.created_by, r.updated_by FROM records r");
     let order = &plan.order;
-    let (key_col, id_col) = match &order.target {
-        Target::Id => (None, "r.id"),
-        Target::CreatedAt => (Some("r.created_at"), "r.id"),
-        Target::UpdatedAt => (Some("r.updated_at"), "r.id"),
-        // Sorting by a field is `fetch_by_key`'s.
-        Target::Field(..) => (None, "r.id"),
+    // Timestamps are never null, and their cursors always carry a number (`plan` checks).
+    let key_col = match &order.target {
+        Target::CreatedAt => Some("r.created_at"),
+        Target::UpdatedAt => Some("r.updated_at"),
+        // By id; sorting by a field is `fetch_by_key`'s.
+        Target::Id | Target::Field(..) => None,
     };
     sql.push(" WHERE r.company_id = ")
         .bind(Bind::Text(company_id.to_string()))
@@ -757,56 +757,23 @@ fn fetch(
     }
     let gt = if order.desc { "<" } else { ">" };
     if let Some(p) = after {
-        match key_col {
-            None => {
-                sql.push(" AND ").push(id_col).push(" ").push(gt).push(" ").bind(Bind::Text(p.id.clone()));
+        match (key_col, p.num) {
+            (Some(col), Some(n)) => {
+                sql.push(" AND (").push(col).push(" ").push(gt).push(" ").bind(Bind::Int(n as i64));
+                sql.push(" OR (").push(col).push(" = ").bind(Bind::Int(n as i64));
+                sql.push(" AND r.id ").push(gt).push(" ").bind(Bind::Text(p.id.clone())).push("))");
             }
-            Some(col) => {
-                let key = |sql: &mut Sql| {
-                    if let Some(n) = p.num {
-                        if col.starts_with("r.") {
-                            sql.bind(Bind::Int(n as i64));
-                        } else {
-                            sql.bind(Bind::Num(n));
-                        }
-                    } else {
-                        sql.bind(Bind::NullableText(p.text.clone()));
-                    }
-                };
-                if p.null {
-                    sql.push(" AND (").push(col).push(" IS NULL AND ").push(id_col).push(" ").push(gt).push(" ");
-                    sql.bind(Bind::Text(p.id.clone())).push(")");
-                } else {
-                    sql.push(" AND (").push(col).push(" IS NULL OR ").push(col).push(" ").push(gt).push(" ");
-                    key(&mut sql);
-                    sql.push(" OR (").push(col).push(" = ");
-                    key(&mut sql);
-                    sql.push(" AND ")
-                        .push(id_col)
-                        .push(" ")
-                        .push(gt)
-                        .push(" ")
-                        .bind(Bind::Text(p.id.clone()))
-                        .push("))");
-                }
+            _ => {
+                sql.push(" AND r.id ").push(gt).push(" ").bind(Bind::Text(p.id.clone()));
             }
         }
     }
     let dir = if order.desc { "DESC" } else { "ASC" };
-    match key_col {
-        None => {
-            sql.push(" ORDER BY ").push(id_col).push(" ").push(dir);
-        }
-        Some(col) => {
-            sql.push(" ORDER BY CASE WHEN ")
-                .push(col)
-                .push(" IS NULL THEN 1 ELSE 0 END, ")
-                .push(col)
-                .push(" ")
-                .push(dir);
-            sql.push(", ").push(id_col).push(" ").push(dir);
-        }
+    sql.push(" ORDER BY ");
+    if let Some(col) = key_col {
+        sql.push(col).push(" ").push(dir).push(", ");
     }
+    sql.push("r.id ").push(dir);
     sql.push(&format!(" LIMIT {limit}"));
     let rows = load(conn, &sql)?;
     super::store::rows_to_records(rows)

@@ -451,13 +451,12 @@ pub(super) async fn update(
         Ok(_) => Ok(see_other(&format!("/c/{}/p/{}/d/{coll}/r/{rid}?ok=saved", company.id, m.plugin.name))),
         Err(f) if f.status == StatusCode::FORBIDDEN || f.status == StatusCode::NOT_FOUND => Err(ctx.fail(&f)),
         Err(f) => {
-            // Show the current record (its new version) with what the user typed on top, so a
-            // conflict can be reviewed and saved again.
-            let current = ctx.api.get(&path).await.map_err(|e| ctx.fail(&e))?;
-            let mut values = current["data"].as_object().cloned().unwrap_or_default();
-            let mut shown = current.clone();
+            // Show the record as read before the change (its current version) with what the
+            // user typed on top, so a conflict can be reviewed and saved again.
+            let mut values = stored["data"].as_object().cloned().unwrap_or_default();
+            let mut shown = stored.clone();
             if f.status != StatusCode::CONFLICT {
-                shown["version"] = version.map(Value::from).unwrap_or(current["version"].clone());
+                shown["version"] = version.map(Value::from).unwrap_or(stored["version"].clone());
             }
             for (k, v) in patch {
                 values.insert(k, v);

@@ -38,7 +38,7 @@
 //!
 //! # Test kit
 //!
-//! With the `testkit` feature (as a dev-dependency), `erp_sdk::testkit::TestKernel` builds the
+//! The `erp-testkit` crate (as a dev-dependency) has `erp_testkit::TestKernel`, which builds the
 //! plugin crate for `wasm32-wasip2`, loads it into an in-memory kernel with one company, and
 //! lets an ordinary `cargo test` call its commands, hooks and collections.
 #![deny(missing_docs)]
@@ -54,8 +54,6 @@ mod error;
 pub mod events;
 pub mod log;
 pub mod store;
-#[cfg(feature = "testkit")]
-pub mod testkit;
 
 pub use error::{Error, FieldError, Result};
 pub use events::Event;

@@ -78,7 +78,7 @@ async fn chromium() -> Option<Driver> {
 }
 
 fn shots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
+    let dir = crate::support::workspace().join("target/ui-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir.canonicalize().unwrap()
 }
@@ -105,7 +105,7 @@ async fn click(c: &Client, css: &str) {
 async fn login(c: &Client, base: &str, email: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     fill(c, "#email", email).await;
-    fill(c, "#password", erp_kernel::cli::demo::PASSWORD).await;
+    fill(c, "#password", erp::demo::PASSWORD).await;
     click(c, "#login-submit").await;
     if c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#logout")).await.is_err() {
         shot(c, "login-failed").await;
@@ -124,22 +124,22 @@ async fn a_user_works_through_the_browser() {
     let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
     let platform = app.platform.clone();
     let demo = tokio::task::spawn_blocking(move || {
-        erp_kernel::bundled::install_all(&platform)?;
-        erp_kernel::cli::demo::ensure(&platform)
+        erp::bundled::install_all(&platform)?;
+        erp::demo::ensure(&platform)
     })
     .await
     .unwrap()
     .expect("demo data");
     let _bus = app.start_bus();
     let co = demo.company_id.clone();
-    let owner = app.login(erp_kernel::cli::demo::EMAIL, erp_kernel::cli::demo::PASSWORD).await;
+    let owner = app.login(erp::demo::EMAIL, erp::demo::PASSWORD).await;
     let second = app.post("/api/v1/companies", &owner, json!({ "name": "Second Company" })).await;
     let second = second.expect(201)["id"].as_str().unwrap().to_string();
     let c = &driver.client;
     let base = app.base.clone();
 
     // Log in: the start page of the first company, with its enabled plugins in the menu.
-    login(c, &base, erp_kernel::cli::demo::EMAIL).await;
+    login(c, &base, erp::demo::EMAIL).await;
     assert!(c.find(Locator::Css("[data-nav=\"crm.customer\"]")).await.is_ok(), "CRM in the menu");
     assert!(c.find(Locator::Css("[data-nav=\"warehouse.product\"]")).await.is_ok(), "warehouse in the menu");
     shot(c, "01-home").await;
@@ -150,7 +150,7 @@ async fn a_user_works_through_the_browser() {
     switcher.select_by_value(&co).await.unwrap();
     let home = format!("/c/{co}");
     assert!(eventually(10, async || c.current_url().await.unwrap().path() == home).await, "switched by choosing");
-    assert_eq!(text_of(c, "main h1").await, erp_kernel::cli::demo::COMPANY);
+    assert_eq!(text_of(c, "main h1").await, erp::demo::COMPANY);
     c.goto(&format!("{base}/switch?company={second}")).await.unwrap();
     assert_eq!(text_of(c, "main h1").await, "Second Company");
     assert!(c.find(Locator::Css("[data-nav=\"crm.customer\"]")).await.is_err(), "nothing enabled there");

@@ -2,9 +2,9 @@
 //! dead letters and replay, visibility rules, loop protection, several nodes, schedules.
 
 use diesel::prelude::*;
+use erp_kernel::Platform;
 use erp_kernel::access::CompanyScope;
 use erp_kernel::bus::BusConfig;
-use erp_kernel::plugins::Platform;
 use erp_kernel::records::{self, Caller, Collection};
 use erp_kernel::session::Session;
 use erp_kernel::storage::StoreError;
@@ -436,7 +436,11 @@ async fn deliveries_keep_event_order_per_subscriber(app: &TestApp) {
     .await;
     let ids = notes_in_order(app, &co, 40).await;
     let _workers = app.start_bus();
-    assert!(eventually(30, async || seen(app, &co).await.len() == 40).await);
+    let got_all = async || {
+        let got = app.get(&format!("/api/v1/companies/{co}/data/flaky/got?limit=500"), &app.root).await;
+        got.expect(200)["items"].as_array().unwrap().len() == 40
+    };
+    assert!(eventually(30, async || seen(app, &co).await.len() == 40 && got_all().await).await);
     // `seen` records get time-ordered ids as they are written: the order the events arrived.
     let arrived: Vec<String> =
         seen(app, &co).await.iter().map(|s| s["payload"]["id"].as_str().unwrap().to_string()).collect();

@@ -4,6 +4,7 @@
 mod support;
 
 mod accounting;
+mod architecture;
 mod bad_input;
 mod browser;
 mod bus;

@@ -225,7 +225,7 @@ async fn compiled_artifacts_survive_a_restart(app: &TestApp) {
     assert_eq!(artifacts, 1, "one artifact per package and engine");
     // A second kernel over the same database (a restart, or another node) runs the plugin
     // from the stored artifact.
-    let platform = erp_kernel::plugins::Platform::with_db(app.db.clone()).unwrap();
+    let platform = erp_kernel::Platform::with_db(app.db.clone()).unwrap();
     let company = co.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let mut session = erp_kernel::session::Session::begin(&platform.db, &company, None).unwrap();

@@ -1,16 +1,12 @@
 //! An out-of-tree plugin scaffolded by `erp plugin new` builds with plain cargo, installs and
 //! enables from the command line, and runs through the HTTP API.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
 use crate::durability::{ERP, admin, start};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
+use crate::support::workspace;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scaffolded_plugin_builds_installs_and_runs() {

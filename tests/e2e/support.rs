@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use erp_kernel::http::{self, AppState};
+use erp_api::AppState;
+use erp_kernel::Platform;
 use erp_kernel::identity::IdentityError;
 use erp_kernel::identity::users::{self, NewUser};
-use erp_kernel::plugins::Platform;
 use erp_kernel::storage::{Db, DbConn};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -20,9 +20,47 @@ pub enum Backend {
     Postgres,
 }
 
-/// A compiled plugin package built by the kernel's build script (bundled and test fixtures).
+/// Bundled plugins (already compiled by the binary's build script, so building them again
+/// only checks that they are fresh).
+const BUNDLED: &[&str] = &["notes", "crm", "warehouse", "accounting", "hr", "marketing"];
+
+/// Test fixture plugins (crates under tests/plugins/), never built by a production build.
+const FIXTURES: &[&str] = &[
+    "hostile",
+    "fs_reader",
+    "bad_manifest",
+    "needs_ghost",
+    "legacy",
+    "ledger_v1",
+    "ledger_v2",
+    "ledger_v3",
+    "spy",
+    "counter",
+    "flaky",
+    "guard",
+    "ticker",
+    "sink",
+    "fake_accounting",
+    "fake_hr",
+];
+
+/// The repository root.
+pub fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A compiled plugin package, bundled or fixture. The first call builds them all for
+/// `wasm32-wasip2` (one nested cargo build into `target/wasm-plugins`); later calls read files.
 pub fn package(krate: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("ERP_PLUGIN_PACKAGES")).join(format!("{krate}.wasm"));
+    static BUILT: std::sync::OnceLock<Result<std::path::PathBuf, String>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let target = erp_plugin_build::outer_target_dir(&exe).ok_or("test binary outside a cargo target folder")?;
+        let crates: Vec<&str> = BUNDLED.iter().chain(FIXTURES).copied().collect();
+        erp_plugin_build::PluginBuild::new(workspace().join("Cargo.toml"), &crates, &target).run()
+    });
+    let dir = built.as_ref().unwrap_or_else(|e| panic!("building the test plugins: {e}"));
+    let path = dir.join(format!("{krate}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("missing plugin package {}: {e}", path.display()))
 }
 
@@ -200,9 +238,9 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let platform = Platform::with_config(db.clone(), fast_bus()).expect("plugin runtime");
-        let router = http::router(AppState::new(platform.clone()));
+        let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
-            let _ = http::serve(listener, router, std::future::pending()).await;
+            let _ = erp_api::serve(listener, router, std::future::pending()).await;
         });
         let client = reqwest::Client::builder().build().expect("client");
         let mut app = TestApp {

@@ -4,8 +4,8 @@
 //! and won deals and stock moves reaching the books once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use erp_sdk::testkit::{TestKernel, package};
 use erp_sdk::{Error, Value, json};
+use erp_testkit::{TestKernel, package};
 
 fn kernel() -> TestKernel {
     TestKernel::for_package(package(env!("CARGO_MANIFEST_DIR")).expect("builds")).expect("plugin loads")

@@ -2,8 +2,8 @@
 //! recommendations, lead assignment, reminders and the own-deals rule in commands.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use erp_sdk::testkit::{TestKernel, package};
 use erp_sdk::{Error, Value, json, serde_json};
+use erp_testkit::{TestKernel, package};
 
 /// The plugin is built once per test binary; each test gets a fresh kernel.
 fn kernel() -> TestKernel {

@@ -5,8 +5,8 @@
 //! without the CRM is refused is tested over HTTP (`tests/e2e/marketing.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use erp_sdk::testkit::{TestKernel, package};
 use erp_sdk::{Error, Value, json};
+use erp_testkit::{TestKernel, package};
 
 fn built(dir: &str) -> &'static [u8] {
     let path = if dir == "crm" {

@@ -2,7 +2,7 @@
 
 use erp_sdk::Error;
 use erp_sdk::json;
-use erp_sdk::testkit::TestKernel;
+use erp_testkit::TestKernel;
 
 #[test]
 fn notes_work_in_the_test_kit() {

@@ -3,8 +3,8 @@
 //! reservations and deliveries, immutable done moves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use erp_sdk::testkit::{TestKernel, package};
 use erp_sdk::{Error, Value, json};
+use erp_testkit::{TestKernel, package};
 use std::collections::BTreeMap;
 
 fn kernel() -> TestKernel {

@@ -1,0 +1,260 @@
+//! Route table and the helpers every handler shares.
+
+mod audit_log;
+mod auth;
+mod commands;
+mod companies;
+mod company_plugins;
+mod events;
+mod health;
+mod me;
+mod members;
+mod plugins;
+mod records;
+mod roles;
+mod tokens;
+mod users;
+mod webhooks;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::Auth;
+use erp_kernel::Platform;
+use erp_kernel::access::CompanyScope;
+use erp_kernel::audit::{self, Actor, Entry, Outcome};
+use erp_kernel::clock;
+use erp_kernel::events::NewEvent;
+use erp_kernel::ids;
+use erp_kernel::paging::{Page, PageRequest};
+use erp_kernel::session::Session;
+use erp_kernel::storage::{DbConn, run_blocking};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ERP platform API", description = "Kernel API: identity, companies, members, roles, tokens, audit."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "system", description = "Health and API description"),
+        (name = "identity", description = "Login, tokens, users and the caller"),
+        (name = "companies", description = "Companies, members, roles and audit"),
+        (name = "plugins", description = "Installed plugins and their per-company lifecycle"),
+        (name = "records", description = "Records of the collections plugins declare"),
+        (name = "webhooks", description = "Inbound webhooks delivered to plugins"),
+        (name = "events", description = "The event log, deliveries and dead letters")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// Every API route, with its OpenAPI description.
+pub(super) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(openapi_json))
+        .routes(routes!(auth::login))
+        .routes(routes!(tokens::list_tokens, tokens::create_token, tokens::revoke_current))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(me::me))
+        .routes(routes!(users::create_user))
+        .routes(routes!(companies::list_companies, companies::create_company))
+        .routes(routes!(companies::get_company))
+        .routes(routes!(members::list_members, members::add_member))
+        .routes(routes!(members::update_member, members::remove_member))
+        .routes(routes!(roles::list_roles, roles::create_role))
+        .routes(routes!(roles::update_role, roles::delete_role))
+        .routes(routes!(audit_log::list_audit))
+        .routes(plugins::upload_route())
+        .routes(routes!(plugins::get_plugin, plugins::uninstall_plugin))
+        .routes(routes!(company_plugins::list_enabled))
+        .routes(routes!(company_plugins::enable_plugin, company_plugins::disable_plugin))
+        .routes(routes!(commands::run_command))
+        .routes(routes!(records::list_records, records::create_record))
+        .routes(routes!(records::get_record, records::update_record, records::delete_record))
+        .routes(routes!(records::query_records))
+        .routes(routes!(records::aggregate_records))
+        .routes(webhooks::route())
+        .routes(routes!(events::list_events))
+        .routes(routes!(events::replay_event))
+        .routes(routes!(events::metrics))
+}
+
+/// The OpenAPI document of the real routes, as JSON text.
+pub fn openapi_document() -> String {
+    let (_, doc) = api().split_for_parts();
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// The OpenAPI 3 document of this API.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system", responses((status = 200, description = "OpenAPI 3 document")))]
+async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
+    let body = state.openapi.get().cloned().unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/json")], body)
+}
+
+pub(super) async fn no_route() -> ApiError {
+    ApiError::not_found()
+}
+
+pub(super) async fn no_method() -> ApiError {
+    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+}
+
+/// `?limit=&cursor=` on list endpoints.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageQuery {
+    /// Items per page, 1..=500 (default 50).
+    pub(crate) limit: Option<u32>,
+    /// Cursor from the previous page's `next_cursor`.
+    pub(crate) cursor: Option<String>,
+}
+
+impl PageQuery {
+    fn request(&self) -> Result<PageRequest, ApiError> {
+        // A bad limit or cursor makes the query string malformed: 400, with the field named.
+        PageRequest::new(self.limit, self.cursor.as_deref()).map_err(|invalid| {
+            ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", format!("invalid query: {invalid}"))
+                .with_fields(invalid.0)
+        })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ListOf<T> {
+    /// The items of this page.
+    pub(crate) items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub(crate) next_cursor: Option<String>,
+}
+
+impl<T> ListOf<T> {
+    fn from_page<U>(page: Page<U>, f: impl FnMut(U) -> T) -> ListOf<T> {
+        let page = page.map(f);
+        ListOf { items: page.items, next_cursor: page.next_cursor }
+    }
+}
+
+/// `{"id": ...}` answer of create endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Created {
+    /// Id of the new object.
+    id: String,
+}
+
+fn time(at: i64) -> String {
+    clock::to_rfc3339(at)
+}
+
+fn company_id(raw: &str) -> Result<String, ApiError> {
+    ids::parse(raw).ok_or_else(ApiError::not_found)
+}
+
+/// Runs a read in one company: `NotFound` for non-members before anything else happens.
+pub(crate) async fn company_read<T: Send + 'static>(
+    state: &AppState,
+    auth: &Auth,
+    company: &str,
+    f: impl FnOnce(&mut DbConn, &CompanyScope) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let company_id = company_id(company)?;
+    let user_id = auth.user.id.clone();
+    let platform = state.platform.clone();
+    state
+        .db
+        .read(move |conn| {
+            let scope = platform.company_scope(conn, &user_id, &company_id)?;
+            f(conn, &scope)
+        })
+        .await
+}
+
+/// Runs a change in one company as one unit of work (one transaction, audit record included),
+/// with the session that plugin calls need. A refusal for a missing permission is audited on
+/// its own, since the refused change never commits.
+pub(crate) async fn company_work<T: Send + 'static>(
+    state: &AppState,
+    auth: &Auth,
+    company: &str,
+    action: &'static str,
+    f: impl FnOnce(&mut Session, &CompanyScope, &Actor) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let company_id = company_id(company)?;
+    let actor = auth.actor();
+    let (user_id, cid, inner_actor, platform) =
+        (auth.user.id.clone(), company_id.clone(), actor.clone(), state.platform.clone());
+    let result = run_blocking(move || {
+        let mut session = Session::begin(&platform.db, &cid, Some(&user_id))?;
+        session.request_id = inner_actor.request_id.clone();
+        let scope = platform.company_scope(session.conn()?, &user_id, &cid)?;
+        let value = f(&mut session, &scope, &inner_actor)?;
+        session.commit()?;
+        Ok::<_, ApiError>(value)
+    })
+    .await;
+    if let Err(err) = &result
+        && err.is_forbidden()
+    {
+        let reason = err.message.clone();
+        let recorded = state
+            .db
+            .write(move |conn| {
+                audit::record(
+                    conn,
+                    Entry {
+                        company_id: Some(&company_id),
+                        actor: &actor,
+                        action,
+                        object_type: "company",
+                        object_id: Some(&company_id),
+                        outcome: Outcome::Denied,
+                        detail: serde_json::json!({ "reason": reason }),
+                    },
+                )
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "could not audit a refused request");
+        }
+    }
+    result
+}
+
+/// Emits a kernel event (`kernel.member.added`, ...) in the unit of work.
+pub(crate) fn kernel_event(
+    platform: &Platform,
+    session: &mut Session,
+    name: &str,
+    payload: serde_json::Value,
+) -> Result<(), ApiError> {
+    erp_kernel::bus::emit(platform, session, NewEvent { name, source: "kernel", payload, collection: None })?;
+    Ok(())
+}
+
+/// [`company_work`] for changes that only need the connection.
+pub(crate) async fn company_write<T: Send + 'static>(
+    state: &AppState,
+    auth: &Auth,
+    company: &str,
+    action: &'static str,
+    f: impl FnOnce(&mut DbConn, &CompanyScope, &Actor) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    company_work(state, auth, company, action, move |session, scope, actor| f(session.conn()?, scope, actor)).await
+}

@@ -1,0 +1,75 @@
+//! `erp admin ...`: direct administration against the database.
+
+use anyhow::{Context, bail};
+
+use erp_kernel::audit::{self, Actor, Entry, Outcome};
+use erp_kernel::identity::users::{self, NewUser};
+use erp_kernel::identity::{IdentityError, companies};
+use erp_kernel::storage::Db;
+
+/// Creates a user and prints its id.
+pub fn create_user(
+    db_url: &str,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+    superadmin: bool,
+) -> anyhow::Result<()> {
+    let db = Db::open(db_url).context("opening the database")?;
+    let new = NewUser {
+        email: email.to_string(),
+        password: password.to_string(),
+        name: name.unwrap_or(email).to_string(),
+        is_superadmin: superadmin,
+    };
+    let prepared = users::prepare(&new)?;
+    let user = db.write_blocking(|conn| {
+        let user = users::insert(conn, &prepared)?;
+        audit::record(
+            conn,
+            Entry {
+                company_id: None,
+                actor: &Actor::system(),
+                action: "user.create",
+                object_type: "user",
+                object_id: Some(&user.id),
+                outcome: Outcome::Success,
+                detail: serde_json::json!({ "email": user.email, "is_superadmin": superadmin, "via": "cli" }),
+            },
+        )?;
+        Ok::<_, IdentityError>(user)
+    })?;
+    println!("{}", user.id);
+    Ok(())
+}
+
+/// Creates a company owned by the user with e-mail `owner` and prints its id.
+pub fn create_company(db_url: &str, name: &str, owner: &str) -> anyhow::Result<()> {
+    let db = Db::open(db_url).context("opening the database")?;
+    let company = db.write_blocking(|conn| {
+        let Some(user) = users::find_by_email(conn, owner)? else {
+            return Ok(None);
+        };
+        let company = companies::create(conn, name, &user.id)?;
+        audit::record(
+            conn,
+            Entry {
+                company_id: Some(&company.id),
+                actor: &Actor::system(),
+                action: "company.create",
+                object_type: "company",
+                object_id: Some(&company.id),
+                outcome: Outcome::Success,
+                detail: serde_json::json!({ "name": company.name, "owner": user.email, "via": "cli" }),
+            },
+        )?;
+        Ok::<_, IdentityError>(Some(company))
+    })?;
+    match company {
+        Some(c) => {
+            println!("{}", c.id);
+            Ok(())
+        }
+        None => bail!("no user with e-mail {owner}; create it first with `erp admin create-user`"),
+    }
+}

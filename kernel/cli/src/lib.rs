@@ -1,0 +1,196 @@
+//! The `erp` command line: `serve`, `admin ...`, `plugin ...`, `bench`. It composes the kernel,
+//! the API and the web UI, and embeds the bundled plugins.
+
+mod admin;
+mod bench;
+mod bench_ledger;
+mod bench_rows;
+mod bench_stock;
+mod bench_ui;
+pub mod bundled;
+pub mod demo;
+mod demo_accounting;
+mod demo_crm;
+mod demo_hr;
+mod demo_marketing;
+mod demo_warehouse;
+mod plugin;
+mod serve;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Default database when none is given.
+pub const DEFAULT_DB: &str = "sqlite://erp.db";
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// ERP platform kernel.
+#[derive(Debug, Parser)]
+#[command(name = "erp", version, about = "Modular ERP/CRM platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Administer users and companies directly in the database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Install, list and enable plugins; scaffold a new plugin.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Measure the plugin runtime and the record store; prints figures and ratios.
+    Bench {
+        /// Database URL (default: a fresh SQLite file in the temp directory).
+        #[arg(long = "db")]
+        db: Option<String>,
+        /// Records in the collection for the query benchmark.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// Repetitions of the per-call benchmarks.
+        #[arg(long, default_value_t = 5_000)]
+        calls: usize,
+        /// Events for the delivery throughput benchmark.
+        #[arg(long, default_value_t = 50_000)]
+        events: usize,
+        /// Done stock moves in the history for the warehouse on-hand benchmark.
+        #[arg(long, default_value_t = 100_000)]
+        moves: usize,
+        /// Posted journal lines for the trial balance benchmark.
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Install a plugin package (.wasm), or upgrade the installed plugin to it.
+    Install {
+        #[command(flatten)]
+        db: DbArg,
+        /// The package file.
+        file: std::path::PathBuf,
+    },
+    /// List installed plugins.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Enable a plugin for a company.
+    Enable {
+        #[command(flatten)]
+        db: DbArg,
+        /// Plugin name.
+        name: String,
+        /// Company id.
+        #[arg(long)]
+        company: String,
+        /// Grant a capability the plugin requests (a collection such as crm.customer).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// Configuration as a JSON object.
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Create a new plugin crate that builds, installs and runs as it is.
+    New {
+        /// Plugin name (lower-case letters, digits, '_').
+        name: String,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        path: Option<std::path::PathBuf>,
+        /// Path to the erp-sdk crate (default: the SDK this kernel was built with).
+        #[arg(long)]
+        sdk: Option<std::path::PathBuf>,
+    },
+}
+
+/// Options of `erp serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long = "db", env = "ERP_DATABASE_URL", default_value = DEFAULT_DB)]
+    pub db: String,
+    /// Address to listen on.
+    #[arg(long, env = "ERP_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+    /// Create (once) a demo company with sample data and print how to log in.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user.
+    CreateUser(CreateUserArgs),
+    /// Create a company with an existing user as owner.
+    CreateCompany(CreateCompanyArgs),
+}
+
+#[derive(Debug, Args)]
+struct DbArg {
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long = "db", env = "ERP_DATABASE_URL", default_value = DEFAULT_DB)]
+    db: String,
+}
+
+#[derive(Debug, Args)]
+struct CreateUserArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Login e-mail.
+    #[arg(long)]
+    email: String,
+    /// Initial password (at least 8 characters).
+    #[arg(long)]
+    password: String,
+    /// Display name (defaults to the e-mail).
+    #[arg(long)]
+    name: Option<String>,
+    /// Make the user a platform operator.
+    #[arg(long)]
+    superadmin: bool,
+}
+
+#[derive(Debug, Args)]
+struct CreateCompanyArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Company name.
+    #[arg(long)]
+    name: String,
+    /// E-mail of the user who becomes owner.
+    #[arg(long)]
+    owner: String,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Admin(AdminCommand::CreateUser(a)) => {
+            admin::create_user(&a.db.db, &a.email, &a.password, a.name.as_deref(), a.superadmin)
+        }
+        Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
+        Command::Bench { db, records, calls, events, moves, lines } => {
+            bench::run(bench::BenchOptions { db, records, calls, events, moves, lines })
+        }
+        Command::Plugin(PluginCommand::Install { db, file }) => plugin::install(&db.db, &file),
+        Command::Plugin(PluginCommand::List { db }) => plugin::list(&db.db),
+        Command::Plugin(PluginCommand::Enable { db, name, company, grants, config }) => {
+            plugin::enable(&db.db, &name, &company, grants, config.as_deref())
+        }
+        Command::Plugin(PluginCommand::New { name, path, sdk }) => {
+            let dir = plugin::scaffold(&name, path.as_deref(), sdk.as_deref())?;
+            println!(
+                "created {}; build it with: cd {} && cargo build --release --target wasm32-wasip2",
+                dir.display(),
+                dir.display()
+            );
+            Ok(())
+        }
+    }
+}

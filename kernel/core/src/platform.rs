@@ -1,0 +1,102 @@
+//! The composition root: the kernel's shared services (database, plugin runtime, event bus)
+//! and the glue that lets the record store reach plugins without depending on them.
+
+use std::sync::Arc;
+
+use crate::access::{self, AccessError, CompanyScope};
+use crate::bus::BusKernel;
+use crate::bus::{Bus, BusConfig};
+use crate::events::NewEvent;
+use crate::plugins::{Kernel, PluginError, PluginHost, host};
+use crate::records::{Collection, Hooks, RecordError, WriteCheck};
+use crate::session::Session;
+use crate::storage::Db;
+
+/// The kernel's shared services: the database, the plugin runtime and the event bus. Cheap
+/// to clone.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    /// The database.
+    pub db: Db,
+    /// The plugin runtime and registry.
+    pub plugins: PluginHost,
+    /// The event bus of this node.
+    pub bus: Bus,
+}
+
+impl Platform {
+    /// Opens the database at `url` and starts the plugin runtime.
+    pub fn open(url: &str) -> anyhow::Result<Platform> {
+        Platform::with_db(Db::open(url)?)
+    }
+
+    /// Wraps an open database.
+    pub fn with_db(db: Db) -> anyhow::Result<Platform> {
+        Platform::with_config(db, BusConfig::default())
+    }
+
+    /// Wraps an open database, with explicit event-bus settings.
+    pub fn with_config(db: Db, bus: BusConfig) -> anyhow::Result<Platform> {
+        Ok(Platform { db, plugins: PluginHost::new()?, bus: Bus::new(bus) })
+    }
+}
+
+impl Platform {
+    /// The caller's scope in a company: membership, role permissions, and for the built-in
+    /// `member` role the permissions that enabled plugins give members by default.
+    pub fn company_scope(
+        &self,
+        conn: &mut crate::storage::DbConn,
+        user_id: &str,
+        company_id: &str,
+    ) -> Result<CompanyScope, AccessError> {
+        let mut scope = access::company_scope(conn, user_id, company_id)?;
+        if scope.role == access::roles::MEMBER {
+            let manifests =
+                self.plugins.enabled_manifests(conn, company_id).map_err(|e| AccessError::Internal(e.to_string()))?;
+            for m in manifests {
+                scope.permissions.extend(m.default_permissions(access::roles::MEMBER));
+            }
+        }
+        Ok(scope)
+    }
+}
+
+impl Kernel for Platform {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn plugins(&self) -> &PluginHost {
+        &self.plugins
+    }
+
+    fn emit(&self, session: &mut Session, event: NewEvent<'_>) -> Result<String, PluginError> {
+        crate::bus::emit(self, session, event)
+    }
+
+    fn handle(&self) -> Arc<dyn Kernel> {
+        Arc::new(self.clone())
+    }
+}
+
+impl BusKernel for Platform {
+    fn bus(&self) -> &Bus {
+        &self.bus
+    }
+}
+
+impl Hooks for Platform {
+    fn validate_write(&self, session: &mut Session, coll: &Collection, check: &WriteCheck) -> Result<(), RecordError> {
+        let company = session.company_id.clone();
+        let active =
+            Arc::new(self.plugins.active(session.conn()?, &company, &coll.plugin).map_err(RecordError::Plugin)?);
+        self.plugins.invoke(self, session, &active, None, host::Call::Validate { collection: &coll.name, check })?;
+        Ok(())
+    }
+
+    fn publish(&self, session: &mut Session, event: NewEvent<'_>) -> Result<(), RecordError> {
+        crate::bus::emit(self, session, event)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,527 @@
+//! The sandboxed plugin runtime: one wasmtime `Engine` with the pooling allocator and epoch
+//! interruption, one `Linker` with the kernel's imports and the harmless part of WASI, an
+//! `InstancePre` per plugin version, and a fresh `Store` per invocation with memory, time and
+//! payload limits.
+//!
+//! Architecture invariant: nothing with authority is linked. There is no file system, no
+//! network and no environment; a component importing any of them is refused at install, and
+//! could not be instantiated anyway.
+
+mod bindings;
+mod state;
+mod stdio;
+mod wit_frozen;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use semver::Version;
+use wasmtime::component::{Component, HasData, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+use super::registry::{Active, Loaded};
+use super::{GuestError, Kernel, Limit, PluginError};
+use crate::access::CompanyScope;
+use crate::records::{WriteCheck, WriteKind};
+use crate::session::{MAX_DEPTH, Session};
+
+pub use bindings::PluginPre;
+pub(crate) use bindings::erp::plugin::types::{Error as WitError, FieldError as WitFieldError};
+use bindings::exports::erp::plugin::handlers as wit;
+pub use state::HostState;
+
+/// WIT versions of `erp:plugin` this kernel implements; plugins built against any of them load.
+pub fn supported_wit() -> Vec<Version> {
+    vec![Version::new(0, 1, 1)]
+}
+
+/// How often the epoch advances; time limits are counted in these ticks.
+const TICK: Duration = Duration::from_millis(2);
+/// Concurrent plugin instances (each a slot in the pooling allocator).
+const SLOTS: u32 = 128;
+/// Linear memory kept resident per pooled slot between calls.
+const RESIDENT_BYTES: usize = 4 * 1024 * 1024;
+/// Largest command answer, in bytes of JSON.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The plugin runtime and the cache of compiled plugin versions. Cheap to clone.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    engine_key: String,
+    cache: Mutex<HashMap<String, Arc<Loaded>>>,
+    manifests: Mutex<HashMap<String, Arc<super::manifest::Manifest>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost").field("engine", &self.inner.engine_key).finish()
+    }
+}
+
+/// One call into a plugin.
+#[derive(Debug, Clone)]
+pub enum Call<'a> {
+    /// `run-command`.
+    Command {
+        /// Command name.
+        name: &'a str,
+        /// JSON input.
+        input: &'a str,
+    },
+    /// `validate-write` for one of the plugin's collections.
+    Validate {
+        /// The collection.
+        collection: &'a str,
+        /// The write.
+        check: &'a WriteCheck,
+    },
+    /// `handle-event` for a subscription.
+    Event {
+        /// Handler name from the subscription.
+        handler: &'a str,
+        /// The event, as this subscriber may see it.
+        event: &'a DeliveredEvent,
+        /// Inside the transaction (hook budget) or after commit (command budget).
+        sync: bool,
+    },
+    /// `run-schedule`.
+    Schedule {
+        /// Schedule name.
+        name: &'a str,
+    },
+    /// `migrate` after an upgrade.
+    Migrate {
+        /// The version upgraded from.
+        from: &'a str,
+    },
+    /// `handle-webhook`.
+    Webhook {
+        /// Webhook name.
+        name: &'a str,
+        /// HTTP method.
+        method: &'a str,
+        /// Headers.
+        headers: Vec<(String, String)>,
+        /// Body.
+        body: Vec<u8>,
+    },
+}
+
+impl Call<'_> {
+    fn is_hook(&self) -> bool {
+        matches!(self, Call::Validate { .. } | Call::Event { sync: true, .. })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Call::Command { name, .. } => format!("command {name}"),
+            Call::Validate { collection, .. } => format!("validation of {collection}"),
+            Call::Event { handler, event, .. } => format!("handler {handler} for {}", event.name),
+            Call::Schedule { name } => format!("schedule {name}"),
+            Call::Migrate { from } => format!("migration from {from}"),
+            Call::Webhook { name, .. } => format!("webhook {name}"),
+        }
+    }
+}
+
+/// An event as delivered to one subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredEvent {
+    /// Event id.
+    pub id: String,
+    /// Event name.
+    pub name: String,
+    /// Payload as the subscriber may see it (JSON text).
+    pub payload: String,
+    /// Who caused it.
+    pub actor: Option<String>,
+    /// When (RFC 3339).
+    pub occurred_at: String,
+    /// Stable across redeliveries to this subscriber.
+    pub idempotency_key: String,
+}
+
+/// What a plugin answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// JSON text from a command.
+    Json(String),
+    /// Nothing (hooks, schedules, migrations).
+    Done,
+    /// A webhook response.
+    Webhook {
+        /// HTTP status.
+        status: u16,
+        /// Content type.
+        content_type: String,
+        /// Body.
+        body: Vec<u8>,
+    },
+}
+
+struct IoData;
+
+impl HasData for IoData {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// Links the WASI interfaces without authority: streams, clocks, randomness, exit and the
+/// standard streams (captured), an empty environment. No file system, no sockets.
+fn link_wasi(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, random, sync};
+    use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi::{WasiView, p2};
+
+    fn table(s: &mut HostState) -> &mut ResourceTable {
+        s.ctx().table
+    }
+    p2::bindings::io::error::add_to_linker::<HostState, IoData>(linker, table)?;
+    sync::io::poll::add_to_linker::<HostState, IoData>(linker, table)?;
+    sync::io::streams::add_to_linker::<HostState, IoData>(linker, table)?;
+    clocks::wall_clock::add_to_linker::<HostState, WasiClocks>(linker, HostState::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<HostState, WasiClocks>(linker, HostState::clocks)?;
+    random::random::add_to_linker::<HostState, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    random::insecure::add_to_linker::<HostState, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<HostState, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    cli::exit::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    cli::environment::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    cli::stdin::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    cli::stdout::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    cli::stderr::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_input::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_output::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
+    Ok(())
+}
+
+/// Interfaces a plugin may import (any 0.2.x version for WASI).
+pub(crate) const ALLOWED_WASI: &[&str] = &[
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:cli/exit",
+    "wasi:cli/environment",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+];
+
+/// The kernel's own interfaces.
+pub(crate) const KERNEL_INTERFACES: &[&str] = &["types", "context", "store", "events", "log", "time", "ids"];
+
+impl PluginHost {
+    /// Builds the engine and linker and starts the epoch ticker.
+    pub fn new() -> anyhow::Result<PluginHost> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(SLOTS)
+            .total_core_instances(SLOTS * 8)
+            .total_memories(SLOTS * 2)
+            .total_tables(SLOTS * 4)
+            .total_stacks(SLOTS)
+            .max_memory_size(super::manifest::MAX_MEMORY_MIB as usize * 1024 * 1024)
+            // Reset reused slots by rewriting only the pages a call dirtied (PAGEMAP_SCAN on
+            // Linux 6.7+) instead of unmapping them: no page faults and no TLB shootdowns on
+            // the next call.
+            .linear_memory_keep_resident(RESIDENT_BYTES)
+            .table_keep_resident(64 * 1024)
+            .pagemap_scan(wasmtime::Enabled::Auto);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(1024 * 1024)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        link_wasi(&mut linker)?;
+        bindings::Plugin::add_to_linker::<HostState, state::HostData>(&mut linker, |s| s)?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_key = format!("{:016x}", hasher.finish());
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let ticker_stop = stop.clone();
+        std::thread::Builder::new().name("plugin-epoch".into()).spawn(move || {
+            while !ticker_stop.load(Ordering::Relaxed) {
+                std::thread::sleep(TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })?;
+        Ok(PluginHost {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                engine_key,
+                cache: Mutex::new(HashMap::new()),
+                manifests: Mutex::new(HashMap::new()),
+                stop,
+            }),
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Identifies compiled artifacts this engine can load.
+    pub fn engine_key(&self) -> &str {
+        &self.inner.engine_key
+    }
+
+    /// Compiles a component into an artifact for this engine.
+    pub fn precompile(&self, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        self.inner.engine.precompile_component(bytes)
+    }
+
+    /// Loads an artifact made by [`PluginHost::precompile`] on an engine with the same key.
+    pub fn component_from_artifact(&self, artifact: &[u8]) -> wasmtime::Result<Component> {
+        // SAFETY: artifacts are produced by `precompile` of this same engine configuration
+        // (the engine key is part of their storage key) and are stored only by the kernel.
+        #[allow(unsafe_code)]
+        unsafe {
+            Component::deserialize(&self.inner.engine, artifact)
+        }
+    }
+
+    /// Prepares a component for fast instantiation; fails when its imports do not match.
+    pub fn prepare(&self, component: &Component) -> wasmtime::Result<PluginPre<HostState>> {
+        let pre = self.inner.linker.instantiate_pre(component)?;
+        PluginPre::new(pre)
+    }
+
+    pub(super) fn cached(&self, sha256: &str) -> Option<Arc<Loaded>> {
+        self.inner.cache.lock().get(sha256).cloned()
+    }
+
+    pub(super) fn remember(&self, loaded: Arc<Loaded>) {
+        self.inner.cache.lock().insert(loaded.sha256.clone(), loaded);
+    }
+
+    pub(super) fn cached_manifest(&self, sha256: &str) -> Option<Arc<super::manifest::Manifest>> {
+        self.inner.manifests.lock().get(sha256).cloned()
+    }
+
+    pub(super) fn remember_manifest(&self, sha256: &str, manifest: Arc<super::manifest::Manifest>) {
+        self.inner.manifests.lock().insert(sha256.to_string(), manifest);
+    }
+
+    /// Runs one call into a plugin inside the session's transaction. The transaction is lent
+    /// to the plugin's store and taken back afterwards, whatever happened.
+    pub fn invoke(
+        &self,
+        platform: &dyn Kernel,
+        session: &mut Session,
+        active: &Arc<Active>,
+        scope: Option<CompanyScope>,
+        call: Call<'_>,
+    ) -> Result<Answer, PluginError> {
+        let manifest = &active.loaded.manifest;
+        let plugin = manifest.plugin.name.clone();
+        if session.depth >= MAX_DEPTH {
+            return Err(PluginError::Failed {
+                plugin,
+                reason: format!("plugin calls nested deeper than {MAX_DEPTH}; stopped to prevent a loop"),
+                limit: Some(Limit::Depth),
+            });
+        }
+        let limits = manifest.limits();
+        let ms = if call.is_hook() { limits.hook_ms } else { limits.command_ms };
+        let child = session.child();
+        let mut store = Store::new(&self.inner.engine, HostState::new(platform.handle(), child, active.clone(), scope));
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(u64::from(ms) / TICK.as_millis() as u64 + 1);
+        store.epoch_deadline_trap();
+
+        let what = call.describe();
+        let outcome = self.call_guest(&mut store, call);
+        let state = store.into_data();
+        flush_output(&plugin, &state);
+        let (stderr, _) = state.stderr.contents();
+        session.rejoin(state.session);
+        match outcome {
+            Ok(Ok(answer)) => {
+                if let Answer::Json(text) = &answer
+                    && text.len() > MAX_ANSWER_BYTES
+                {
+                    return Err(PluginError::Failed {
+                        plugin,
+                        reason: format!(
+                            "{what} answered {} bytes, more than the {MAX_ANSWER_BYTES} allowed",
+                            text.len()
+                        ),
+                        limit: Some(Limit::Payload),
+                    });
+                }
+                Ok(answer)
+            }
+            Ok(Err(guest)) => Err(PluginError::Refused { plugin, error: guest }),
+            Err(err) => Err(classify(&plugin, &what, ms, limits.memory_bytes, err, &stderr)),
+        }
+    }
+
+    fn call_guest(&self, store: &mut Store<HostState>, call: Call<'_>) -> wasmtime::Result<Result<Answer, GuestError>> {
+        let pre = store.data().active.loaded.pre.clone();
+        let instance = pre.instantiate(&mut *store)?;
+        let h = instance.erp_plugin_handlers();
+        let answer = match call {
+            Call::Command { name, input } => {
+                h.call_run_command(&mut *store, name, &input.to_string())?.map(Answer::Json)
+            }
+            Call::Validate { collection, check } => {
+                let kind = match check.kind {
+                    WriteKind::Create => wit::WriteKind::Create,
+                    WriteKind::Update => wit::WriteKind::Update,
+                    WriteKind::Delete => wit::WriteKind::Delete,
+                };
+                let arg = wit::WriteCheck {
+                    collection: collection.to_string(),
+                    kind,
+                    record_id: check.record_id.clone(),
+                    before: check.before.as_ref().map(|v| v.to_string()),
+                    after: check.after.as_ref().map(|v| v.to_string()),
+                };
+                h.call_validate_write(&mut *store, &arg)?.map(|()| Answer::Done)
+            }
+            Call::Event { handler, event, .. } => {
+                let arg = wit::Event {
+                    id: event.id.clone(),
+                    name: event.name.clone(),
+                    payload: event.payload.clone(),
+                    actor: event.actor.clone(),
+                    occurred_at: event.occurred_at.clone(),
+                    idempotency_key: event.idempotency_key.clone(),
+                };
+                h.call_handle_event(&mut *store, handler, &arg)?.map(|()| Answer::Done)
+            }
+            Call::Schedule { name } => h.call_run_schedule(&mut *store, name)?.map(|()| Answer::Done),
+            Call::Migrate { from } => h.call_migrate(&mut *store, from)?.map(|()| Answer::Done),
+            Call::Webhook { name, method, headers, body } => {
+                let req = wit::WebhookRequest { method: method.to_string(), headers, body };
+                h.call_handle_webhook(&mut *store, name, &req)?.map(|r| Answer::Webhook {
+                    status: r.status,
+                    content_type: r.content_type,
+                    body: r.body,
+                })
+            }
+        };
+        Ok(answer.map_err(from_wit))
+    }
+}
+
+/// A plugin's error value as the WIT carries it (for an error passed on to a calling plugin).
+pub(crate) fn to_wit(e: GuestError) -> WitError {
+    match e {
+        GuestError::AccessDenied(m) => WitError::AccessDenied(m),
+        GuestError::NotFound(m) => WitError::NotFound(m),
+        GuestError::Invalid(v) => {
+            WitError::Invalid(v.into_iter().map(|f| WitFieldError { field: f.field, message: f.message }).collect())
+        }
+        GuestError::Conflict(m) => WitError::Conflict(m),
+        GuestError::LimitExceeded(m) => WitError::LimitExceeded(m),
+        GuestError::Failed(m) => WitError::Failed(m),
+    }
+}
+
+fn from_wit(e: WitError) -> GuestError {
+    match e {
+        WitError::AccessDenied(m) => GuestError::AccessDenied(m),
+        WitError::NotFound(m) => GuestError::NotFound(m),
+        WitError::Invalid(v) => {
+            GuestError::Invalid(v.into_iter().map(|f| crate::validation::FieldError::new(f.field, f.message)).collect())
+        }
+        WitError::Conflict(m) => GuestError::Conflict(m),
+        WitError::LimitExceeded(m) => GuestError::LimitExceeded(m),
+        WitError::Failed(m) => GuestError::Failed(m),
+    }
+}
+
+/// Human text for a WIT error.
+pub(crate) fn describe(e: &WitError) -> String {
+    from_wit(e.clone()).to_string()
+}
+
+/// Writes what the plugin printed to the log, under its name.
+fn flush_output(plugin: &str, state: &HostState) {
+    for (stream, pipe) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+        let (text, dropped) = pipe.contents();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            tracing::info!(plugin, stream, "{line}");
+        }
+        if dropped > 0 {
+            tracing::warn!(plugin, stream, dropped, "plugin output beyond the cap was dropped");
+        }
+    }
+}
+
+/// Explains why a call failed: a limit, a panic, a trap, or a failure of a nested call.
+fn classify(plugin: &str, what: &str, ms: u32, memory: usize, err: wasmtime::Error, stderr: &str) -> PluginError {
+    if let Some(inner) = err.downcast_ref::<PluginError>() {
+        return match inner {
+            PluginError::Failed { plugin, reason, limit } => {
+                PluginError::Failed { plugin: plugin.clone(), reason: reason.clone(), limit: *limit }
+            }
+            PluginError::Refused { plugin, error } => {
+                PluginError::Refused { plugin: plugin.clone(), error: error.clone() }
+            }
+            other => PluginError::Internal(other.to_string()),
+        };
+    }
+    let text = format!("{err:?}");
+    let (reason, limit) = match err.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => (format!("{what} ran out of time (limit {ms} ms)"), Some(Limit::Time)),
+        Some(wasmtime::Trap::StackOverflow) => (format!("{what} overflowed its stack"), None),
+        Some(wasmtime::Trap::UnreachableCodeReached) => {
+            let panic = stderr.lines().rev().find(|l| l.contains("panicked")).map(str::to_string);
+            match panic {
+                Some(p) => (format!("{what} panicked: {p}"), None),
+                None => (format!("{what} trapped (unreachable)"), None),
+            }
+        }
+        Some(trap) => (format!("{what} trapped: {trap}"), None),
+        None if text.contains("forcing trap when growing memory")
+            || text.contains("memory") && text.contains("limit") =>
+        {
+            (format!("{what} needed more than its memory limit of {} MiB", memory / (1024 * 1024)), Some(Limit::Memory))
+        }
+        None if text.contains("maximum concurrent") || text.contains("pooling") => {
+            ("no free plugin instance slot; too many concurrent plugin calls".to_string(), Some(Limit::Capacity))
+        }
+        None => (format!("{what} failed: {err}"), None),
+    };
+    PluginError::Failed { plugin: plugin.to_string(), reason, limit }
+}

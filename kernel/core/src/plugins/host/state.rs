@@ -1,0 +1,386 @@
+//! The per-invocation host state and the kernel's implementation of the WIT imports.
+//!
+//! Every import is scoped by the kernel: the company comes from the session, never from the
+//! plugin; collections resolve against the calling plugin's manifest and the capabilities the
+//! company's admin granted. Errors are WIT values; only kernel faults and failures of nested
+//! plugin calls trap.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use wasmtime::component::{HasData, ResourceTable};
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::erp::plugin::{context, events, ids, log, store, time, types};
+use super::stdio::CappedPipe;
+use crate::access::CompanyScope;
+use crate::clock;
+use crate::plugins::registry::Active;
+use crate::plugins::{Kernel, PluginError};
+use crate::records::{self, Caller, Collection, PluginCaller, RecordError};
+use crate::session::Session;
+
+/// Largest JSON argument of one host call.
+pub const MAX_ARG_BYTES: usize = 1024 * 1024;
+/// Total bytes a plugin may pass to host calls in one invocation.
+pub const MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
+/// Host calls allowed in one invocation.
+pub const MAX_CALLS: u32 = 100_000;
+/// Wasm tables and instances a plugin may create, and table elements per table.
+const MAX_TABLES: usize = 64;
+const MAX_INSTANCES: usize = 64;
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Host resource handles (WASI streams and the like) a plugin may hold at once.
+pub const MAX_HANDLES: usize = 1024;
+
+/// Everything one invocation of one plugin can reach.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    pub(super) session: Session,
+    pub(super) active: Arc<Active>,
+    pub(super) scope: Option<CompanyScope>,
+    pub(super) platform: Arc<dyn Kernel>,
+    pub(super) stdout: CappedPipe,
+    pub(super) stderr: CappedPipe,
+    caller: PluginCaller,
+    calls: u32,
+    bytes: usize,
+}
+
+impl HostState {
+    pub(super) fn new(
+        platform: Arc<dyn Kernel>,
+        session: Session,
+        active: Arc<Active>,
+        scope: Option<CompanyScope>,
+    ) -> HostState {
+        let stdout = CappedPipe::default();
+        let stderr = CappedPipe::default();
+        // No environment, no arguments, no preopened directories, no network: nothing with
+        // authority is linked, and the context holds none either.
+        let wasi = WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(active.loaded.manifest.limits().memory_bytes)
+            .memories(8)
+            .tables(MAX_TABLES)
+            .instances(MAX_INSTANCES)
+            .table_elements(MAX_TABLE_ELEMENTS)
+            .trap_on_grow_failure(true)
+            .build();
+        let caller = PluginCaller {
+            name: active.loaded.manifest.plugin.name.clone(),
+            declared: active.loaded.manifest.capabilities.clone(),
+            granted: active.grants.clone(),
+        };
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HANDLES);
+        HostState { wasi, table, limits, session, active, scope, platform, stdout, stderr, caller, calls: 0, bytes: 0 }
+    }
+
+    fn plugin(&self) -> &str {
+        &self.caller.name
+    }
+
+    /// Counts a host call and its argument bytes against the invocation's budget.
+    fn charge(&mut self, args: &[&str]) -> Result<(), types::Error> {
+        self.calls += 1;
+        let size: usize = args.iter().map(|a| a.len()).sum();
+        self.bytes += size;
+        if self.calls > MAX_CALLS {
+            return Err(types::Error::LimitExceeded(format!("more than {MAX_CALLS} host calls in one invocation")));
+        }
+        if args.iter().any(|a| a.len() > MAX_ARG_BYTES) {
+            return Err(types::Error::LimitExceeded(format!("an argument is larger than {MAX_ARG_BYTES} bytes")));
+        }
+        if self.bytes > MAX_TOTAL_BYTES {
+            return Err(types::Error::LimitExceeded(format!("more than {MAX_TOTAL_BYTES} bytes passed to the kernel")));
+        }
+        Ok(())
+    }
+
+    /// Resolves `name` (own) or `plugin.name` (another plugin's, enabled in this company).
+    fn collection(&mut self, name: &str) -> Result<Collection, RecordError> {
+        let (plugin, coll) = match name.split_once('.') {
+            Some((p, c)) => (p.to_string(), c.to_string()),
+            None => (self.plugin().to_string(), name.to_string()),
+        };
+        let manifest = if plugin == self.plugin() {
+            self.active.loaded.manifest.clone()
+        } else {
+            let company = self.session.company_id.clone();
+            let other = self.platform.plugins().active(self.session.conn()?, &company, &plugin).map_err(|_| {
+                RecordError::NotFound(format!("collection {name} (plugin {plugin} is not enabled here)"))
+            })?;
+            other.loaded.manifest.clone()
+        };
+        Collection::new(manifest, &coll).ok_or_else(|| RecordError::NotFound(format!("collection {name}")))
+    }
+
+    /// Turns a record-store error into a WIT error value, or a trap for kernel faults and
+    /// failures of nested plugin calls (which must abort the whole invocation).
+    fn answer<T>(&self, r: Result<T, RecordError>) -> wasmtime::Result<Result<T, types::Error>> {
+        match r {
+            Ok(v) => Ok(Ok(v)),
+            Err(e) => match to_wit(e) {
+                Ok(err) => Ok(Err(err)),
+                Err(trap) => Err(trap),
+            },
+        }
+    }
+}
+
+/// Maps a record-store error to a WIT error value; faults become traps.
+fn to_wit(e: RecordError) -> Result<types::Error, wasmtime::Error> {
+    Ok(match e {
+        RecordError::NotFound(m) => types::Error::NotFound(m),
+        RecordError::Forbidden(m) => types::Error::AccessDenied(format!("missing {m}")),
+        e @ RecordError::ReadOnly(..) => types::Error::AccessDenied(e.to_string()),
+        RecordError::Invalid(i) => types::Error::Invalid(
+            i.0.into_iter().map(|f| types::FieldError { field: f.field, message: f.message }).collect(),
+        ),
+        RecordError::Conflict(m) => types::Error::Conflict(m),
+        // A hook's refusal keeps its kind where the caller can act on it: fix the input
+        // (invalid), retry (conflict, such as a concurrent change), or stop (access denied).
+        RecordError::Plugin(PluginError::Refused { plugin, error }) => match super::to_wit(error) {
+            types::Error::Invalid(fields) => types::Error::Invalid(fields),
+            types::Error::Conflict(m) => types::Error::Conflict(format!("plugin {plugin} refused: {m}")),
+            types::Error::AccessDenied(m) => types::Error::AccessDenied(format!("plugin {plugin} refused: {m}")),
+            other => types::Error::Failed(format!("plugin {plugin} refused: {}", super::describe(&other))),
+        },
+        RecordError::Plugin(p) => return Err(wasmtime::Error::new(p)),
+        RecordError::Store(s) => return Err(wasmtime::Error::new(PluginError::Store(s))),
+        RecordError::Internal(m) => return Err(wasmtime::Error::msg(m)),
+    })
+}
+
+fn entry(r: records::StoredRecord) -> store::Entry {
+    store::Entry {
+        id: r.id,
+        version: r.version as u64,
+        data: Value::Object(r.data).to_string(),
+        created_at: clock::to_rfc3339(r.created_at),
+        updated_at: clock::to_rfc3339(r.updated_at),
+    }
+}
+
+fn parse_json(field: &str, text: &str) -> Result<Value, RecordError> {
+    serde_json::from_str(text)
+        .map_err(|e| RecordError::Invalid(crate::validation::Invalid::one(field, format!("is not JSON: {e}"))))
+}
+
+fn version(v: Option<u64>) -> Result<Option<i64>, RecordError> {
+    v.map(|v| {
+        i64::try_from(v)
+            .map_err(|_| RecordError::Invalid(crate::validation::Invalid::one("expected-version", "too large")))
+    })
+    .transpose()
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Marker for `bindgen!`'s `add_to_linker`: the host data is the store's `HostState`.
+pub struct HostData;
+
+impl HasData for HostData {
+    type Data<'a> = &'a mut HostState;
+}
+
+impl types::Host for HostState {}
+
+impl context::Host for HostState {
+    fn current(&mut self) -> wasmtime::Result<context::CallContext> {
+        Ok(context::CallContext {
+            company_id: self.session.company_id.clone(),
+            user_id: self.session.user_id.clone(),
+            locale: self.session.locale.clone(),
+            plugin: self.plugin().to_string(),
+            plugin_version: self.active.loaded.manifest.plugin.version.to_string(),
+        })
+    }
+
+    fn config(&mut self) -> wasmtime::Result<String> {
+        Ok(self.active.config.to_string())
+    }
+
+    fn has_permission(&mut self, permission: String) -> wasmtime::Result<bool> {
+        Ok(self.scope.as_ref().is_some_and(|s| s.can(&permission)))
+    }
+}
+
+impl store::Host for HostState {
+    fn get(&mut self, collection: String, id: String) -> wasmtime::Result<Result<store::Entry, types::Error>> {
+        if let Err(e) = self.charge(&[&collection, &id]) {
+            return Ok(Err(e));
+        }
+        let result = (|| {
+            let coll = self.collection(&collection)?;
+            let company = self.session.company_id.clone();
+            let caller = self.caller.clone();
+            records::get(self.session.conn()?, &company, Caller::Plugin(&caller), &coll, &id).map(entry)
+        })();
+        self.answer(result)
+    }
+
+    fn create(&mut self, collection: String, data: String) -> wasmtime::Result<Result<store::Entry, types::Error>> {
+        if let Err(e) = self.charge(&[&collection, &data]) {
+            return Ok(Err(e));
+        }
+        let result = (|| {
+            let coll = self.collection(&collection)?;
+            let data = parse_json("data", &data)?;
+            let caller = self.caller.clone();
+            let platform = self.platform.clone();
+            records::create(&mut self.session, &*platform, Caller::Plugin(&caller), &coll, data).map(entry)
+        })();
+        self.answer(result)
+    }
+
+    fn update(
+        &mut self,
+        collection: String,
+        id: String,
+        patch: String,
+        expected_version: Option<u64>,
+    ) -> wasmtime::Result<Result<store::Entry, types::Error>> {
+        if let Err(e) = self.charge(&[&collection, &id, &patch]) {
+            return Ok(Err(e));
+        }
+        let result = (|| {
+            let coll = self.collection(&collection)?;
+            let patch = parse_json("patch", &patch)?;
+            let expected = version(expected_version)?;
+            let caller = self.caller.clone();
+            let platform = self.platform.clone();
+            records::update(&mut self.session, &*platform, Caller::Plugin(&caller), &coll, &id, patch, expected)
+                .map(entry)
+        })();
+        self.answer(result)
+    }
+
+    fn delete(
+        &mut self,
+        collection: String,
+        id: String,
+        expected_version: Option<u64>,
+    ) -> wasmtime::Result<Result<(), types::Error>> {
+        if let Err(e) = self.charge(&[&collection, &id]) {
+            return Ok(Err(e));
+        }
+        let result = (|| {
+            let coll = self.collection(&collection)?;
+            let expected = version(expected_version)?;
+            let caller = self.caller.clone();
+            let platform = self.platform.clone();
+            records::delete(&mut self.session, &*platform, Caller::Plugin(&caller), &coll, &id, expected)
+        })();
+        self.answer(result)
+    }
+
+    fn query(&mut self, collection: String, query: String) -> wasmtime::Result<Result<store::Page, types::Error>> {
+        if let Err(e) = self.charge(&[&collection, &query]) {
+            return Ok(Err(e));
+        }
+        let result = (|| {
+            let coll = self.collection(&collection)?;
+            let req: records::query::QueryRequest = serde_json::from_str(&query)
+                .map_err(|e| RecordError::Invalid(crate::validation::Invalid::one("query", e.to_string())))?;
+            let company = self.session.company_id.clone();
+            let caller = self.caller.clone();
+            let page = records::find(self.session.conn()?, &company, Caller::Plugin(&caller), &coll, &req)?;
+            Ok(store::Page { entries: page.records.into_iter().map(entry).collect(), next_cursor: page.next_cursor })
+        })();
+        self.answer(result)
+    }
+
+    fn aggregate(&mut self, collection: String, request: String) -> wasmtime::Result<Result<String, types::Error>> {
+        if let Err(e) = self.charge(&[&collection, &request]) {
+            return Ok(Err(e));
+        }
+        let result = (|| {
+            let coll = self.collection(&collection)?;
+            let req: records::aggregate::AggregateRequest = serde_json::from_str(&request)
+                .map_err(|e| RecordError::Invalid(crate::validation::Invalid::one("request", e.to_string())))?;
+            let company = self.session.company_id.clone();
+            let caller = self.caller.clone();
+            records::aggregate(self.session.conn()?, &company, Caller::Plugin(&caller), &coll, &req)
+                .map(|v| v.to_string())
+        })();
+        self.answer(result)
+    }
+}
+
+impl events::Host for HostState {
+    fn publish(&mut self, name: String, payload: String) -> wasmtime::Result<Result<String, types::Error>> {
+        if let Err(e) = self.charge(&[&name, &payload]) {
+            return Ok(Err(e));
+        }
+        if let Err(msg) = crate::events::check_publish_name(self.plugin(), &name) {
+            return Ok(Err(types::Error::AccessDenied(msg)));
+        }
+        // Record events come from the kernel only, so subscribers can trust them.
+        let record_event = name.rsplit_once('.').is_some_and(|(head, what)| {
+            matches!(what, "created" | "updated" | "deleted")
+                && head
+                    .strip_prefix(self.plugin())
+                    .and_then(|c| c.strip_prefix('.'))
+                    .is_some_and(|c| self.active.loaded.manifest.collections.contains_key(c))
+        });
+        if record_event {
+            return Ok(Err(types::Error::AccessDenied(format!(
+                "{name} is a record event of a collection; the kernel emits those itself"
+            ))));
+        }
+        if payload.len() > crate::events::MAX_PAYLOAD {
+            return Ok(Err(types::Error::LimitExceeded(format!(
+                "event payload over {} bytes",
+                crate::events::MAX_PAYLOAD
+            ))));
+        }
+        let result = (|| {
+            let payload = parse_json("payload", &payload)?;
+            let source = self.plugin().to_string();
+            let platform = self.platform.clone();
+            let event = crate::events::NewEvent { name: &name, source: &source, payload, collection: None };
+            Ok(platform.emit(&mut self.session, event)?)
+        })();
+        self.answer(result)
+    }
+}
+
+impl log::Host for HostState {
+    fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        if self.charge(&[&message]).is_err() {
+            return Ok(());
+        }
+        let message: String = message.chars().take(4096).collect();
+        let plugin = self.plugin().to_string();
+        let company = self.session.company_id.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(plugin, company, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, company, "{message}"),
+            log::Level::Info => tracing::info!(plugin, company, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, company, "{message}"),
+            log::Level::Error => tracing::error!(plugin, company, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl time::Host for HostState {
+    fn now(&mut self) -> wasmtime::Result<String> {
+        Ok(clock::to_rfc3339(clock::now()))
+    }
+}
+
+impl ids::Host for HostState {
+    fn new_id(&mut self) -> wasmtime::Result<String> {
+        Ok(crate::ids::new_id())
+    }
+}

@@ -1,0 +1,29 @@
+//! Released WIT versions are frozen: their files must match the hashes taken at release.
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    /// (folder, SHA-256 of plugin.wit at release)
+    const RELEASED: &[(&str, &str)] = &[
+        ("erp-plugin@0.1.0", "d70f81cef3231076a0ac92a2b2de9758c9368815d54eaa21f5d51e755bd5c9b3"),
+        ("erp-plugin@0.1.1", "a8d3bf086d3c4a803acd260d60ebff20579aa2367f2c8f52f19333973d1dfcf0"),
+    ];
+
+    #[test]
+    fn released_wit_files_are_unchanged() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
+        for (folder, expected) in RELEASED {
+            let text = std::fs::read(root.join(folder).join("plugin.wit")).expect("released WIT file");
+            let actual = hex::encode(Sha256::digest(&text));
+            assert_eq!(&actual, expected, "{folder} was changed after its release; add a new version instead");
+        }
+    }
+
+    #[test]
+    fn the_current_version_is_the_newest_release() {
+        let newest = RELEASED.last().map(|(f, _)| f.trim_start_matches("erp-plugin@")).unwrap_or_default();
+        let supported = super::super::supported_wit();
+        assert_eq!(supported.last().map(ToString::to_string).as_deref(), Some(newest));
+    }
+}

@@ -1,0 +1,33 @@
+//! Plugins: manifests, packages, the sandboxed runtime, the registry of installed versions and
+//! the per-company lifecycle.
+
+pub mod host;
+pub mod lifecycle;
+pub mod package;
+pub mod registry;
+
+use std::sync::Arc;
+
+use crate::events::NewEvent;
+use crate::records::Hooks;
+use crate::session::Session;
+use crate::storage::Db;
+
+pub use crate::plugin_error::{GuestError, Limit, PluginError};
+pub use erp_manifest::manifest;
+pub use host::PluginHost;
+
+/// What plugin calls need from the kernel around them. The platform implements it; through
+/// it a plugin's record writes reach validation hooks and its events reach the bus (whose
+/// synchronous subscribers are plugin calls again) without this module naming either.
+pub trait Kernel: Hooks + Send + Sync {
+    /// The database.
+    fn db(&self) -> &Db;
+    /// The plugin runtime and registry.
+    fn plugins(&self) -> &PluginHost;
+    /// Publishes an event in the session's transaction (synchronous subscribers run at once)
+    /// and returns its id.
+    fn emit(&self, session: &mut Session, event: NewEvent<'_>) -> Result<String, PluginError>;
+    /// An owned handle, for a plugin call's store to keep.
+    fn handle(&self) -> Arc<dyn Kernel>;
+}

@@ -1,0 +1,588 @@
+//! The record store: collections declared in plugin manifests, stored by the kernel, always
+//! scoped to one company.
+//!
+//! Every write is validated against the declared schema (types, required, unique, refs,
+//! enums), runs the owner's validation hook when the collection asks for it, bumps the version
+//! for optimistic concurrency, and emits a record event in the same transaction. Reads strip
+//! sensitive fields the caller may not see.
+
+pub mod aggregate;
+pub mod query;
+pub mod store;
+pub use erp_manifest::values;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::access::CompanyScope;
+use crate::events::{self, NewEvent};
+use crate::plugin_error::PluginError;
+use crate::session::Session;
+use crate::storage::{DbConn, StoreError};
+use crate::validation::Invalid;
+use erp_manifest::{Access, CapabilitySpec, CollectionSpec, Manifest};
+
+pub use values::check_value;
+
+/// Errors of the record store.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// No such record or collection (or not visible to the caller).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A permission or capability is missing.
+    #[error("missing permission {0}")]
+    Forbidden(String),
+    /// The collection is kept by its plugin; nobody else writes it.
+    #[error("{0} is kept by the {1} plugin: change it through the plugin's commands")]
+    ReadOnly(String, String),
+    /// The data failed validation.
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    /// Stale version or a reference that prevents the change.
+    #[error("{0}")]
+    Conflict(String),
+    /// A plugin's hook refused or failed.
+    #[error("{0}")]
+    Plugin(#[from] PluginError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something that should not happen.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<RecordError> for PluginError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::Plugin(p) => p,
+            RecordError::NotFound(m) => PluginError::NotFound(m),
+            RecordError::Forbidden(m) => PluginError::Forbidden(m),
+            e @ RecordError::ReadOnly(..) => PluginError::Forbidden(e.to_string()),
+            RecordError::Invalid(i) => PluginError::InvalidInput(i),
+            RecordError::Conflict(m) => PluginError::Conflict(m),
+            RecordError::Store(s) => PluginError::Store(s),
+            RecordError::Internal(m) => PluginError::Internal(m),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for RecordError {
+    fn from(e: diesel::result::Error) -> Self {
+        RecordError::Store(StoreError::Query(e))
+    }
+}
+
+/// A declared collection and the manifest that declares it.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    /// Owning plugin.
+    pub plugin: String,
+    /// Collection name.
+    pub name: String,
+    /// The owner's manifest (of the version currently installed).
+    pub manifest: Arc<Manifest>,
+}
+
+impl Collection {
+    /// Looks a collection up in a manifest.
+    pub fn new(manifest: Arc<Manifest>, name: &str) -> Option<Collection> {
+        manifest.collections.contains_key(name).then(|| Collection {
+            plugin: manifest.plugin.name.clone(),
+            name: name.to_string(),
+            manifest,
+        })
+    }
+
+    /// The declaration.
+    pub fn spec(&self) -> Result<&CollectionSpec, RecordError> {
+        self.manifest.collections.get(&self.name).ok_or_else(|| RecordError::NotFound(self.qualified()))
+    }
+
+    /// `plugin.collection`.
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.plugin, self.name)
+    }
+
+    /// Permission to read.
+    pub fn read_permission(&self) -> String {
+        self.manifest.read_permission(&self.name)
+    }
+
+    /// Permission to write.
+    pub fn write_permission(&self) -> String {
+        self.manifest.write_permission(&self.name)
+    }
+
+    /// Permission to see sensitive fields.
+    pub fn sensitive_permission(&self) -> String {
+        self.manifest.sensitive_permission(&self.name)
+    }
+
+    /// The record rule: (owner field, permission that lifts it).
+    pub fn owner_rule(&self) -> Option<(String, String)> {
+        self.manifest.owner_rule(&self.name)
+    }
+}
+
+/// A record rule in force for one caller: only records whose `field` holds `user` exist for
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnRecords {
+    /// The owner field.
+    pub field: String,
+    /// The caller's user id.
+    pub user: String,
+    /// The permission that would lift the rule.
+    pub all_permission: String,
+}
+
+impl OwnRecords {
+    /// True when the record is the caller's.
+    pub fn owns(&self, data: &Map<String, Value>) -> bool {
+        data.get(&self.field).and_then(Value::as_str) == Some(self.user.as_str())
+    }
+
+    /// The filter that keeps the caller's records, joined with the caller's own filter.
+    pub fn narrow(&self, filter: Option<&Value>) -> Value {
+        let own = json!({ "field": self.field, "op": "eq", "value": self.user });
+        match filter {
+            Some(f) => json!({ "and": [f, own] }),
+            None => own,
+        }
+    }
+}
+
+/// A stored record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// Id.
+    pub id: String,
+    /// Version, bumped by each change.
+    pub version: i64,
+    /// Fields.
+    pub data: Map<String, Value>,
+    /// Creation time (µs).
+    pub created_at: i64,
+    /// Last change (µs).
+    pub updated_at: i64,
+    /// Creator.
+    pub created_by: Option<String>,
+    /// Last editor.
+    pub updated_by: Option<String>,
+}
+
+/// What a caller may see of a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Visibility {
+    /// Sensitive fields are visible.
+    pub sensitive: bool,
+}
+
+/// Who is using the record store.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// A user through the REST API.
+    User(&'a CompanyScope),
+    /// A plugin through the WIT store interface.
+    Plugin(&'a PluginCaller),
+}
+
+/// A plugin using the store: its own collections fully, others only as declared and granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginCaller {
+    /// The calling plugin.
+    pub name: String,
+    /// Capabilities its manifest declares.
+    pub declared: Vec<CapabilitySpec>,
+    /// Collections (`plugin.collection`) the company's admin granted.
+    pub granted: Vec<String>,
+}
+
+impl Caller<'_> {
+    /// The record rule that applies to this caller, if any. Plugins are not bound by it (the
+    /// owning plugin applies it in its commands); users are unless they hold the collection's
+    /// `all_permission`.
+    pub fn own_records(&self, coll: &Collection) -> Option<OwnRecords> {
+        let Caller::User(scope) = self else { return None };
+        let (field, all_permission) = coll.owner_rule()?;
+        if scope.can(&all_permission) {
+            return None;
+        }
+        // A caller without a user id (the kernel itself) holds every permission, so this
+        // is a real user.
+        Some(OwnRecords { field, user: scope.user().unwrap_or_default().to_string(), all_permission })
+    }
+
+    /// The user behind the call, for `created_by`.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Caller::User(s) => s.user(),
+            Caller::Plugin(_) => None,
+        }
+    }
+
+    /// Checks access and says what the caller may see.
+    pub fn check(&self, coll: &Collection, access: Access) -> Result<Visibility, RecordError> {
+        let owner = matches!(self, Caller::Plugin(p) if p.name == coll.plugin);
+        if access == Access::Write && !owner && coll.spec()?.read_only {
+            return Err(RecordError::ReadOnly(coll.qualified(), coll.plugin.clone()));
+        }
+        match self {
+            Caller::User(scope) => {
+                let needed = match access {
+                    Access::Read => coll.read_permission(),
+                    Access::Write => coll.write_permission(),
+                };
+                if !scope.can(&needed) {
+                    return Err(RecordError::Forbidden(needed));
+                }
+                Ok(Visibility { sensitive: scope.can(&coll.sensitive_permission()) })
+            }
+            Caller::Plugin(p) => {
+                if p.name == coll.plugin {
+                    return Ok(Visibility { sensitive: true });
+                }
+                let qualified = coll.qualified();
+                let cap = p.declared.iter().find(|c| c.collection == qualified);
+                match cap {
+                    Some(c) if c.access >= access && p.granted.contains(&qualified) => {
+                        Ok(Visibility { sensitive: c.sensitive })
+                    }
+                    Some(_) if !p.granted.contains(&qualified) => Err(RecordError::Forbidden(format!(
+                        "capability {qualified} (not granted to {} in this company)",
+                        p.name
+                    ))),
+                    _ => Err(RecordError::Forbidden(format!(
+                        "capability {qualified} with {access:?} access (not declared by {})",
+                        p.name
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+/// What kind of write a validation hook sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// New record.
+    Create,
+    /// Changed record.
+    Update,
+    /// Deleted record.
+    Delete,
+}
+
+/// A write about to be stored, as the owner's validation hook sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteCheck {
+    /// Create, update or delete.
+    pub kind: WriteKind,
+    /// The record id.
+    pub record_id: String,
+    /// Before (update, delete).
+    pub before: Option<Value>,
+    /// After (create, update).
+    pub after: Option<Value>,
+}
+
+/// Calls into plugins during writes. The plugin host implements it.
+pub trait Hooks {
+    /// Runs the owning plugin's validation hook; an error vetoes the write.
+    fn validate_write(&self, session: &mut Session, coll: &Collection, check: &WriteCheck) -> Result<(), RecordError>;
+
+    /// Emits a record event (synchronous subscribers may veto).
+    fn publish(&self, session: &mut Session, event: NewEvent<'_>) -> Result<(), RecordError>;
+}
+
+/// Hooks that do nothing (kernel-internal writes, tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl Hooks for NoHooks {
+    fn validate_write(&self, _: &mut Session, _: &Collection, _: &WriteCheck) -> Result<(), RecordError> {
+        Ok(())
+    }
+
+    fn publish(&self, session: &mut Session, event: NewEvent<'_>) -> Result<(), RecordError> {
+        let (company, actor, depth) = (session.company_id.clone(), session.user_id.clone(), session.chain);
+        events::insert(session.conn()?, &company, &event, actor.as_deref(), depth)?;
+        Ok(())
+    }
+}
+
+fn as_object(data: Value, field: &str) -> Result<Map<String, Value>, RecordError> {
+    match data {
+        Value::Object(m) => Ok(m),
+        _ => Err(RecordError::Invalid(Invalid::one(field, "must be a JSON object of fields"))),
+    }
+}
+
+fn refuse_hidden_writes(coll: &Collection, vis: Visibility, data: &Map<String, Value>) -> Result<(), RecordError> {
+    if vis.sensitive {
+        return Ok(());
+    }
+    let hidden = query::sensitive_fields(coll, data);
+    if hidden.is_empty() {
+        Ok(())
+    } else {
+        Err(RecordError::Forbidden(format!("{} (to write {})", coll.sensitive_permission(), hidden.join(", "))))
+    }
+}
+
+fn emit(
+    session: &mut Session,
+    hooks: &dyn Hooks,
+    coll: &Collection,
+    what: &str,
+    payload: Value,
+) -> Result<(), RecordError> {
+    let name = format!("{}.{}.{what}", coll.plugin, coll.name);
+    hooks.publish(session, NewEvent { name: &name, source: &coll.plugin, payload, collection: Some(&coll.name) })
+}
+
+/// Strips what the caller may not see: sensitive fields without the permission, and, for
+/// users, fields the current schema no longer declares (plugins still see those, so that
+/// their migrations can read them).
+fn shown(mut r: StoredRecord, coll: &Collection, vis: Visibility, caller: Caller<'_>) -> StoredRecord {
+    let owner = matches!(caller, Caller::Plugin(p) if p.name == coll.plugin);
+    if !owner {
+        readable_fields(&mut r.data, coll.spec().ok(), vis.sensitive);
+    }
+    r
+}
+
+/// Keeps what a reader other than the owning plugin may see of a record's fields: declared
+/// fields only, sensitive ones only when `sensitive` is allowed. Without the schema, nothing.
+pub fn readable_fields(data: &mut Map<String, Value>, spec: Option<&CollectionSpec>, sensitive: bool) {
+    match spec {
+        Some(spec) => data.retain(|k, _| spec.fields.get(k).is_some_and(|f| sensitive || !f.sensitive)),
+        None => data.clear(),
+    }
+}
+
+/// One record, as the caller may see it.
+pub fn get(
+    conn: &mut DbConn,
+    company_id: &str,
+    caller: Caller<'_>,
+    coll: &Collection,
+    id: &str,
+) -> Result<StoredRecord, RecordError> {
+    let vis = caller.check(coll, Access::Read)?;
+    let found = store::load(conn, company_id, coll, id)?
+        .filter(|r| caller.own_records(coll).is_none_or(|rule| rule.owns(&r.data)))
+        .ok_or_else(|| RecordError::NotFound(format!("{} {id}", coll.qualified())))?;
+    Ok(shown(found, coll, vis, caller))
+}
+
+/// Creates a record.
+pub fn create(
+    session: &mut Session,
+    hooks: &dyn Hooks,
+    caller: Caller<'_>,
+    coll: &Collection,
+    data: Value,
+) -> Result<StoredRecord, RecordError> {
+    let vis = caller.check(coll, Access::Write)?;
+    let mut data = as_object(data, "data")?;
+    refuse_hidden_writes(coll, vis, &data)?;
+    if let Some(rule) = caller.own_records(coll) {
+        // Records of a caller bound by the rule are theirs.
+        match data.get(&rule.field) {
+            None | Some(Value::Null) => {
+                data.insert(rule.field.clone(), Value::String(rule.user.clone()));
+            }
+            Some(_) if rule.owns(&data) => {}
+            Some(_) => return Err(not_yours(&rule)),
+        }
+    }
+    let spec = coll.spec()?;
+    let data = values::validate_object(&spec.fields, &data)?;
+    let company = session.company_id.clone();
+    store::check_refs(session.conn()?, &company, coll, &data)?;
+    store::check_unique(session.conn()?, &company, coll, &data, None)?;
+    let id = crate::ids::new_id();
+    // Hooks, the write and its event succeed together or leave nothing behind.
+    let created = session.atomically(|session| {
+        if spec.validate {
+            let check = WriteCheck {
+                kind: WriteKind::Create,
+                record_id: id.clone(),
+                before: None,
+                after: Some(Value::Object(data.clone())),
+            };
+            hooks.validate_write(session, coll, &check)?;
+        }
+        let created = store::insert(session.conn()?, &company, coll, id, data, caller.user_id())?;
+        emit(session, hooks, coll, "created", json!({ "id": created.id, "after": created.data }))?;
+        Ok::<_, RecordError>(created)
+    })?;
+    Ok(shown(created, coll, vis, caller))
+}
+
+/// Applies a patch (`null` clears a field). With `expected_version`, a stale version is a
+/// conflict.
+pub fn update(
+    session: &mut Session,
+    hooks: &dyn Hooks,
+    caller: Caller<'_>,
+    coll: &Collection,
+    id: &str,
+    patch: Value,
+    expected_version: Option<i64>,
+) -> Result<StoredRecord, RecordError> {
+    // The answer shows the record, so changing it also takes the right to read it.
+    caller.check(coll, Access::Read)?;
+    let vis = caller.check(coll, Access::Write)?;
+    let patch = as_object(patch, "patch")?;
+    refuse_hidden_writes(coll, vis, &patch)?;
+    let company = session.company_id.clone();
+    let current = load_current(session, coll, id, expected_version, caller)?;
+    if let Some(rule) = caller.own_records(coll)
+        && patch.contains_key(&rule.field)
+        && !rule.owns(&patch)
+    {
+        return Err(not_yours(&rule));
+    }
+    let spec = coll.spec()?;
+    // Unknown fields in the patch are errors even when they would be cleared.
+    let unknown: Vec<&String> = patch.keys().filter(|k| !spec.fields.contains_key(*k)).collect();
+    if !unknown.is_empty() {
+        return Err(RecordError::Invalid(Invalid(
+            unknown
+                .into_iter()
+                .map(|k| crate::validation::FieldError::new(k, "is not a field of this collection"))
+                .collect(),
+        )));
+    }
+    // Fields the current schema no longer declares (after an upgrade) are dropped on write.
+    let mut merged = current.data.clone();
+    merged.retain(|k, _| spec.fields.contains_key(k));
+    for (k, v) in patch {
+        if v.is_null() {
+            merged.remove(&k);
+        } else {
+            merged.insert(k, v);
+        }
+    }
+    let merged = values::validate_object(&spec.fields, &merged)?;
+    store::check_refs(session.conn()?, &company, coll, &merged)?;
+    store::check_unique(session.conn()?, &company, coll, &merged, Some(id))?;
+    let updated = session.atomically(|session| {
+        if spec.validate {
+            let check = WriteCheck {
+                kind: WriteKind::Update,
+                record_id: id.to_string(),
+                before: Some(Value::Object(current.data.clone())),
+                after: Some(Value::Object(merged.clone())),
+            };
+            hooks.validate_write(session, coll, &check)?;
+        }
+        let updated = store::replace(session.conn()?, &company, coll, &current, merged, caller.user_id())?;
+        let payload = json!({ "id": id, "version": updated.version, "before": current.data, "after": updated.data });
+        emit(session, hooks, coll, "updated", payload)?;
+        Ok::<_, RecordError>(updated)
+    })?;
+    Ok(shown(updated, coll, vis, caller))
+}
+
+/// Deletes a record no other record refers to.
+pub fn delete(
+    session: &mut Session,
+    hooks: &dyn Hooks,
+    caller: Caller<'_>,
+    coll: &Collection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), RecordError> {
+    caller.check(coll, Access::Write)?;
+    let company = session.company_id.clone();
+    let current = load_current(session, coll, id, expected_version, caller)?;
+    let validate = coll.spec()?.validate;
+    session.atomically(|session| {
+        if validate {
+            let check = WriteCheck {
+                kind: WriteKind::Delete,
+                record_id: id.to_string(),
+                before: Some(Value::Object(current.data.clone())),
+                after: None,
+            };
+            hooks.validate_write(session, coll, &check)?;
+        }
+        store::remove(session.conn()?, &company, &current)?;
+        emit(session, hooks, coll, "deleted", json!({ "id": id, "before": current.data }))
+    })
+}
+
+/// Refusal to give a record to another user without the permission that lifts the rule.
+fn not_yours(rule: &OwnRecords) -> RecordError {
+    RecordError::Forbidden(format!("{} (to set {} to another user)", rule.all_permission, rule.field))
+}
+
+/// The stored record a change applies to; `NotFound` when a record rule hides it from the
+/// caller, `Conflict` when the caller's expected version is stale.
+fn load_current(
+    session: &mut Session,
+    coll: &Collection,
+    id: &str,
+    expected_version: Option<i64>,
+    caller: Caller<'_>,
+) -> Result<StoredRecord, RecordError> {
+    let company = session.company_id.clone();
+    let current = store::load(session.conn()?, &company, coll, id)?
+        .filter(|r| caller.own_records(coll).is_none_or(|rule| rule.owns(&r.data)))
+        .ok_or_else(|| RecordError::NotFound(format!("{} {id}", coll.qualified())))?;
+    match expected_version {
+        Some(v) if v != current.version => Err(RecordError::Conflict(format!(
+            "record {id} is at version {}, not {v}: someone changed it; reload it",
+            current.version
+        ))),
+        _ => Ok(current),
+    }
+}
+
+/// Runs a query.
+pub fn find(
+    conn: &mut DbConn,
+    company_id: &str,
+    caller: Caller<'_>,
+    coll: &Collection,
+    req: &query::QueryRequest,
+) -> Result<query::RecordPage, RecordError> {
+    let vis = caller.check(coll, Access::Read)?;
+    let narrowed;
+    let req = match caller.own_records(coll) {
+        Some(rule) => {
+            narrowed = query::QueryRequest { filter: Some(rule.narrow(req.filter.as_ref())), ..req.clone() };
+            &narrowed
+        }
+        None => req,
+    };
+    let plan = query::plan(coll, req, vis)?;
+    let mut page = query::run(conn, company_id, coll, &plan)?;
+    page.records = page.records.into_iter().map(|r| shown(r, coll, vis, caller)).collect();
+    Ok(page)
+}
+
+/// Runs an aggregation.
+pub fn aggregate(
+    conn: &mut DbConn,
+    company_id: &str,
+    caller: Caller<'_>,
+    coll: &Collection,
+    req: &aggregate::AggregateRequest,
+) -> Result<Value, RecordError> {
+    let vis = caller.check(coll, Access::Read)?;
+    match caller.own_records(coll) {
+        Some(rule) => {
+            let narrowed =
+                aggregate::AggregateRequest { filter: Some(rule.narrow(req.filter.as_ref())), ..req.clone() };
+            aggregate::run(conn, company_id, coll, &narrowed, vis)
+        }
+        None => aggregate::run(conn, company_id, coll, req, vis),
+    }
+}

@@ -1,0 +1,1292 @@
+//! `plugin.toml`: what a plugin declares. Parsing reports unknown keys and wrong types with the
+//! line they are on, and semantic validation reports every problem at once, each with its line.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use semver::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::permissions;
+
+/// Largest linear memory a plugin may ask for, in MiB.
+pub const MAX_MEMORY_MIB: u32 = 256;
+/// Longest time a command may ask for, in milliseconds.
+pub const MAX_COMMAND_MS: u32 = 10_000;
+/// Longest time a synchronous hook may ask for, in milliseconds.
+pub const MAX_HOOK_MS: u32 = 1_000;
+/// Default linear memory, in MiB.
+pub const DEFAULT_MEMORY_MIB: u32 = 64;
+/// Default command time, in milliseconds.
+pub const DEFAULT_COMMAND_MS: u32 = 1_000;
+/// Default synchronous hook time, in milliseconds.
+pub const DEFAULT_HOOK_MS: u32 = 100;
+
+/// The built-in role every member of a company holds unless given another.
+pub const MEMBER_ROLE: &str = "member";
+
+/// Field names the kernel keeps for itself on every record.
+pub const RESERVED_FIELDS: &[&str] = &["id", "version", "created_at", "updated_at", "created_by", "updated_by"];
+
+/// Plugin names that would clash with kernel paths or event sources.
+const RESERVED_NAMES: &[&str] = &["kernel", "api", "admin", "system", "plugin", "plugins"];
+
+/// A problem in a manifest, with the line it is on when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// 1-based line in `plugin.toml`, when the problem points at a place.
+    pub line: Option<usize>,
+    /// Dotted path of the key, when known.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.path.is_empty()) {
+            (Some(l), false) => write!(f, "plugin.toml line {l}: {}: {}", self.path, self.message),
+            (Some(l), true) => write!(f, "plugin.toml line {l}: {}", self.message),
+            (None, false) => write!(f, "plugin.toml: {}: {}", self.path, self.message),
+            (None, true) => write!(f, "plugin.toml: {}", self.message),
+        }
+    }
+}
+
+/// A label in one language or several (`"Notes"` or `{ en = "Notes", ru = "Заметки" }`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Label {
+    /// The same text in every language.
+    Plain(String),
+    /// Text per language code.
+    Localized(BTreeMap<String, String>),
+}
+
+impl Label {
+    /// The text for `lang`, falling back to English, then to any.
+    pub fn text(&self, lang: &str) -> &str {
+        match self {
+            Label::Plain(s) => s,
+            Label::Localized(m) => {
+                m.get(lang).or_else(|| m.get("en")).or_else(|| m.values().next()).map(String::as_str).unwrap_or("")
+            }
+        }
+    }
+}
+
+/// The whole manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Identity of the plugin.
+    pub plugin: PluginInfo,
+    /// Other plugins this one needs, with semver ranges.
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, VersionReq>,
+    /// Permissions the plugin defines.
+    #[serde(default)]
+    pub permissions: Vec<PermissionSpec>,
+    /// Collections the kernel stores for the plugin.
+    #[serde(default)]
+    pub collections: BTreeMap<String, CollectionSpec>,
+    /// Commands clients may run.
+    #[serde(default)]
+    pub commands: Vec<CommandSpec>,
+    /// Event subscriptions.
+    #[serde(default)]
+    pub subscriptions: Vec<SubscriptionSpec>,
+    /// Events the plugin publishes, and which collection each describes.
+    #[serde(default)]
+    pub events: Vec<EventSpec>,
+    /// Timers.
+    #[serde(default)]
+    pub schedules: Vec<ScheduleSpec>,
+    /// Inbound webhooks.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSpec>,
+    /// Access to other plugins' collections, granted by an admin per company.
+    #[serde(default)]
+    pub capabilities: Vec<CapabilitySpec>,
+    /// Requested runtime limits.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// Per-company configuration the admin fills in when enabling.
+    #[serde(default)]
+    pub config: BTreeMap<String, FieldSpec>,
+    /// Hints for the web UI, per collection.
+    #[serde(default)]
+    pub views: BTreeMap<String, ViewSpec>,
+}
+
+/// `[plugin]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Unique name: lower-case letters, digits and `_`.
+    pub name: String,
+    /// Semver version.
+    pub version: Version,
+    /// The WIT contract version the plugin was built against.
+    pub wit: Version,
+    /// What the plugin does.
+    #[serde(default)]
+    pub description: String,
+    /// Who made it.
+    #[serde(default)]
+    pub publisher: String,
+    /// Display name.
+    pub label: Option<Label>,
+    /// Versions whose data this version's `migrate` export can upgrade.
+    pub migrates_from: Option<VersionReq>,
+}
+
+/// `[[permissions]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionSpec {
+    /// `<plugin>.<resource>.<action>`.
+    pub name: String,
+    /// What it allows.
+    #[serde(default)]
+    pub description: String,
+    /// Built-in roles that get it when the plugin is enabled (`member`).
+    #[serde(default)]
+    pub default_roles: Vec<String>,
+}
+
+/// Field types of collections, command inputs and configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// UTF-8 text.
+    Text,
+    /// 64-bit integer.
+    Int,
+    /// Exact decimal (money), carried as a string.
+    Decimal,
+    /// true / false.
+    Bool,
+    /// Calendar date `YYYY-MM-DD`.
+    Date,
+    /// UTC timestamp, RFC 3339.
+    Datetime,
+    /// One of `values`.
+    Enum,
+    /// Id of a record in collection `to`.
+    Ref,
+    /// Any JSON.
+    Json,
+}
+
+/// One field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldSpec {
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    /// Must be present and non-null.
+    #[serde(default)]
+    pub required: bool,
+    /// At most one record per company has each value.
+    #[serde(default)]
+    pub unique: bool,
+    /// Queries may filter and sort by it efficiently.
+    #[serde(default)]
+    pub indexed: bool,
+    /// Value used when a new record leaves the field out.
+    pub default: Option<toml::Value>,
+    /// Display name.
+    pub label: Option<Label>,
+    /// Personal data: hidden from callers without the collection's sensitive permission.
+    #[serde(default)]
+    pub sensitive: bool,
+    /// Longest text, in characters.
+    pub max_length: Option<u32>,
+    /// Allowed values of an enum.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Target collection of a ref: `name` (own) or `plugin.name`.
+    pub to: Option<String>,
+    /// Most decimal places of a decimal.
+    pub scale: Option<u32>,
+}
+
+impl FieldSpec {
+    /// True when queries can use an index on this field.
+    pub fn is_indexed(&self) -> bool {
+        self.indexed || self.unique || self.kind == FieldType::Ref
+    }
+
+    /// The default as JSON, when there is one.
+    pub fn default_json(&self) -> Option<Value> {
+        self.default.as_ref().and_then(|v| serde_json::to_value(v).ok())
+    }
+}
+
+/// `[collections.<name>]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionSpec {
+    /// Display name.
+    pub label: Option<Label>,
+    /// Needed to read; defaults to `<plugin>.<collection>.read`.
+    pub read_permission: Option<String>,
+    /// Needed to write; defaults to `<plugin>.<collection>.write`.
+    pub write_permission: Option<String>,
+    /// Needed to see sensitive fields; defaults to `<plugin>.<collection>.sensitive`.
+    pub sensitive_permission: Option<String>,
+    /// A record rule: the text field holding the id of the user a record belongs to. Users
+    /// without `all_permission` see and change only the records that are theirs.
+    pub owner_field: Option<String>,
+    /// Lifts the record rule of `owner_field`; defaults to `<plugin>.<collection>.all`.
+    pub all_permission: Option<String>,
+    /// Run the plugin's `validate-write` hook before each write.
+    #[serde(default)]
+    pub validate: bool,
+    /// Kept by the plugin itself: users and other plugins read it (with the read
+    /// permission) but never write it, whatever they hold.
+    #[serde(default)]
+    pub read_only: bool,
+    /// The fields.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldSpec>,
+}
+
+/// `[[commands]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandSpec {
+    /// Name used in the URL.
+    pub name: String,
+    /// Permission the caller needs.
+    pub permission: String,
+    /// What it does.
+    #[serde(default)]
+    pub description: String,
+    /// Button text.
+    pub label: Option<Label>,
+    /// Input fields, validated by the kernel before the plugin runs.
+    #[serde(default)]
+    pub input: BTreeMap<String, FieldSpec>,
+    /// A report: it changes nothing, and the web UI lists it under reports and draws its
+    /// answer as a table and a chart.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub report: bool,
+    /// What a report's chart draws; without it the UI picks the first text and number columns.
+    pub chart: Option<ChartSpec>,
+}
+
+/// `chart = { rows = "stages", label = "name", value = "entered" }` on a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartSpec {
+    /// The list in the answer whose items are drawn (the answer itself, or its first list,
+    /// when absent).
+    pub rows: Option<String>,
+    /// Key of an item's label.
+    pub label: String,
+    /// Key of an item's number.
+    pub value: String,
+}
+
+/// When a subscriber runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// Inside the transaction, before commit; an error vetoes the change.
+    Sync,
+    /// After commit, through the outbox, at least once.
+    AfterCommit,
+}
+
+/// `[[subscriptions]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionSpec {
+    /// An event name or a pattern ending in `.*`.
+    pub pattern: String,
+    /// Handler name passed to the plugin.
+    pub handler: String,
+    /// Sync or after commit.
+    pub mode: DeliveryMode,
+}
+
+/// `[[events]]`: an event the plugin publishes. When it names the collection the event is
+/// about, the event log shows the payload only to readers of that collection, hides payload
+/// keys named like its sensitive fields without the sensitive permission, and applies its
+/// record rule to a payload key named like the owner field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSpec {
+    /// Full event name, `<plugin>.<something>`.
+    pub name: String,
+    /// What it means.
+    #[serde(default)]
+    pub description: String,
+    /// The plugin's own collection the event is about.
+    pub collection: Option<String>,
+}
+
+/// `[[schedules]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSpec {
+    /// Name passed to the plugin.
+    pub name: String,
+    /// An interval such as `30s`, `15m`, `1h`, `1d`.
+    pub every: Option<String>,
+    /// A five-field cron expression (minute hour day month weekday), UTC.
+    pub cron: Option<String>,
+}
+
+/// `[[webhooks]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSpec {
+    /// Name used in the URL.
+    pub name: String,
+    /// What it receives.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Read or write access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Read records.
+    Read,
+    /// Read and write records.
+    Write,
+}
+
+/// `[[capabilities]]`: access to another plugin's collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapabilitySpec {
+    /// `plugin.collection`.
+    pub collection: String,
+    /// Read or write.
+    pub access: Access,
+    /// Also see sensitive fields.
+    #[serde(default)]
+    pub sensitive: bool,
+    /// Why, shown to the admin who grants it.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LimitsSpec {
+    /// Linear memory in MiB.
+    pub memory_mib: Option<u32>,
+    /// Time for commands, webhooks, schedules and after-commit events, in ms.
+    pub command_ms: Option<u32>,
+    /// Time for validation and synchronous hooks, in ms.
+    pub hook_ms: Option<u32>,
+}
+
+/// `[views.<collection>]`: hints for the generic web UI.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ViewSpec {
+    /// Field that names a record.
+    pub title_field: Option<String>,
+    /// Columns of the list view.
+    #[serde(default)]
+    pub list_columns: Vec<String>,
+    /// Enum field whose values are kanban columns, or a ref field whose target records are.
+    pub stage_field: Option<String>,
+    /// Date fields of a calendar view.
+    pub calendar: Option<CalendarSpec>,
+    /// The plugin provides a record timeline command.
+    pub timeline_command: Option<String>,
+    /// Command that moves a record to another stage (input `id`, the stage field and
+    /// `version`), so that the plugin's pipeline rules apply; without it the kanban edits the
+    /// stage field directly.
+    pub move_command: Option<String>,
+    /// Listed in the navigation (default true); internal collections such as derived totals
+    /// can stay reachable from reports and links without crowding the menu.
+    pub menu: Option<bool>,
+}
+
+/// Calendar fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarSpec {
+    /// Start date field.
+    pub start: String,
+    /// End date field (same as start when absent).
+    pub end: Option<String>,
+}
+
+/// Resolved runtime limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory in bytes.
+    pub memory_bytes: usize,
+    /// Command time in ms.
+    pub command_ms: u32,
+    /// Hook time in ms.
+    pub hook_ms: u32,
+}
+
+impl Manifest {
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.plugin.name
+    }
+
+    /// Runtime limits with defaults filled in.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            memory_bytes: self.limits.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB) as usize * 1024 * 1024,
+            command_ms: self.limits.command_ms.unwrap_or(DEFAULT_COMMAND_MS),
+            hook_ms: self.limits.hook_ms.unwrap_or(DEFAULT_HOOK_MS),
+        }
+    }
+
+    /// Permission needed to read a collection.
+    pub fn read_permission(&self, collection: &str) -> String {
+        self.collections
+            .get(collection)
+            .and_then(|c| c.read_permission.clone())
+            .unwrap_or_else(|| format!("{}.{collection}.read", self.plugin.name))
+    }
+
+    /// Permission needed to write a collection.
+    pub fn write_permission(&self, collection: &str) -> String {
+        self.collections
+            .get(collection)
+            .and_then(|c| c.write_permission.clone())
+            .unwrap_or_else(|| format!("{}.{collection}.write", self.plugin.name))
+    }
+
+    /// Permission needed to see a collection's sensitive fields.
+    pub fn sensitive_permission(&self, collection: &str) -> String {
+        self.collections
+            .get(collection)
+            .and_then(|c| c.sensitive_permission.clone())
+            .unwrap_or_else(|| format!("{}.{collection}.sensitive", self.plugin.name))
+    }
+
+    /// The record rule of a collection: its owner field and the permission that lifts it.
+    pub fn owner_rule(&self, collection: &str) -> Option<(String, String)> {
+        let c = self.collections.get(collection)?;
+        let field = c.owner_field.clone()?;
+        let all = c.all_permission.clone().unwrap_or_else(|| format!("{}.{collection}.all", self.plugin.name));
+        Some((field, all))
+    }
+
+    /// Every permission this plugin defines, declared or implied by its collections.
+    pub fn defined_permissions(&self) -> BTreeSet<String> {
+        let mut all: BTreeSet<String> = self.permissions.iter().map(|p| p.name.clone()).collect();
+        for name in self.collections.keys() {
+            all.insert(self.read_permission(name));
+            all.insert(self.write_permission(name));
+            all.insert(self.sensitive_permission(name));
+            if let Some((_, p)) = self.owner_rule(name) {
+                all.insert(p);
+            }
+        }
+        all
+    }
+
+    /// Permissions granted to a built-in role while the plugin is enabled.
+    pub fn default_permissions(&self, role: &str) -> Vec<String> {
+        self.permissions.iter().filter(|p| p.default_roles.iter().any(|r| r == role)).map(|p| p.name.clone()).collect()
+    }
+
+    /// The command declared under `name`.
+    pub fn command(&self, name: &str) -> Option<&CommandSpec> {
+        self.commands.iter().find(|c| c.name == name)
+    }
+}
+
+/// Map-valued keys of the manifest: one entry of them can be set aside when it is broken, so
+/// that the rest of the manifest is still checked.
+const MAP_KEYS: &[&str] = &["collections", "fields", "config", "views", "dependencies", "input"];
+
+/// Most type errors reported for one manifest.
+const MAX_TYPE_ERRORS: usize = 50;
+
+/// Parses and validates `plugin.toml` text against the WIT versions the kernel supports.
+/// Every unknown key, every wrong type and every semantic problem is reported, each with
+/// its line.
+pub fn parse(text: &str, supported_wit: &[Version]) -> Result<Manifest, Vec<Problem>> {
+    let doc = match toml::de::DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => return Err(vec![from_toml_error(text, &e)]),
+    };
+    let mut value: toml::Value = match toml::from_str::<toml::Table>(text) {
+        Ok(t) => toml::Value::Table(t),
+        Err(e) => return Err(vec![from_toml_error(text, &e)]),
+    };
+    let at = |path: String, message: String| Problem { line: line_of_path(text, doc.get_ref(), &path), path, message };
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut unknown: BTreeSet<String> = BTreeSet::new();
+    let mut removed = Removed::default();
+    let mut parsed = None;
+    // Each round reports one wrong type and sets aside the entry that holds it, so that the
+    // next round can check the rest.
+    for _ in 0..MAX_TYPE_ERRORS {
+        let mut found = Vec::new();
+        let result: Result<Manifest, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+            value.clone(),
+            &mut |path: serde_ignored::Path<'_>| found.push(path.to_string().replace(".?", "")),
+        ));
+        unknown.extend(
+            found.iter().map(|p| removed.original(&p.split('.').map(str::to_string).collect::<Vec<_>>()).join(".")),
+        );
+        match result {
+            Ok(m) => {
+                parsed = Some(m);
+                break;
+            }
+            Err(e) => {
+                let segments: Vec<String> = e
+                    .path()
+                    .iter()
+                    .filter_map(|s| match s {
+                        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                        serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                        serde_path_to_error::Segment::Unknown => None,
+                    })
+                    .collect();
+                let message = e.inner().to_string();
+                let message = message.lines().next().unwrap_or_default().to_string();
+                problems.push(at(removed.original(&segments).join("."), message));
+                if !set_aside(&mut value, &segments, &mut removed) {
+                    break;
+                }
+            }
+        }
+    }
+    let type_errors = !problems.is_empty();
+    problems.extend(unknown.into_iter().map(|path| at(path, "unknown key".to_string())));
+    let Some(manifest) = parsed.filter(|_| !type_errors) else {
+        // With wrong types set aside, semantic checks would report follow-up noise.
+        problems.sort_by_key(|p| p.line);
+        return Err(problems);
+    };
+    let mut v = Validator { manifest: &manifest, problems: Vec::new() };
+    v.run(supported_wit);
+    problems.extend(v.problems.into_iter().map(|(path, message)| at(path, message)));
+    problems.sort_by_key(|p| p.line);
+    if problems.is_empty() { Ok(manifest) } else { Err(problems) }
+}
+
+/// Array elements set aside so far, to report later problems at their original positions.
+#[derive(Default)]
+struct Removed(Vec<(String, usize)>);
+
+impl Removed {
+    /// The original index of element `current` of the array at `array`.
+    fn index(&self, array: &str, current: usize) -> usize {
+        let mut gone: Vec<usize> = self.0.iter().filter(|(a, _)| a == array).map(|(_, i)| *i).collect();
+        gone.sort_unstable();
+        let mut original = current;
+        for g in gone {
+            if g <= original {
+                original += 1;
+            }
+        }
+        original
+    }
+
+    /// `path` (with current indices) translated to the document's original indices.
+    fn original(&self, path: &[String]) -> Vec<String> {
+        path.iter()
+            .enumerate()
+            .map(|(i, seg)| match seg.parse::<usize>() {
+                Ok(n) if i > 0 => self.index(&path[..i].join("."), n).to_string(),
+                _ => seg.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Removes the innermost map entry or array element that holds the broken value at `path`,
+/// so that checking can go on. False when the error sits in a fixed section.
+fn set_aside(value: &mut toml::Value, path: &[String], removed: &mut Removed) -> bool {
+    let cut = (1..path.len()).rev().find(|&i| {
+        let parent = &path[i - 1];
+        MAP_KEYS.contains(&parent.as_str()) || path[i].parse::<usize>().is_ok()
+    });
+    let Some(cut) = cut else { return false };
+    let mut node = value;
+    for seg in &path[..cut] {
+        node = match node {
+            toml::Value::Table(t) => match t.get_mut(seg) {
+                Some(v) => v,
+                None => return false,
+            },
+            toml::Value::Array(a) => match seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match node {
+        toml::Value::Table(t) => t.remove(&path[cut]).is_some(),
+        toml::Value::Array(a) => match path[cut].parse::<usize>() {
+            Ok(i) if i < a.len() => {
+                a.remove(i);
+                let array = path[..cut].join(".");
+                let original = removed.index(&array, i);
+                removed.0.push((array, original));
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn from_toml_error(text: &str, e: &toml::de::Error) -> Problem {
+    Problem {
+        line: e.span().map(|s| line_at(text, s.start)),
+        path: String::new(),
+        message: e.message().trim().to_string(),
+    }
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes().iter().take(offset.min(text.len())).filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Line of the deepest key of a dotted path (`collections.note.fields.x`, `commands.0.name`)
+/// that exists in the document.
+fn line_of_path(text: &str, doc: &toml::de::DeTable<'_>, path: &str) -> Option<usize> {
+    use toml::de::DeValue;
+    let mut table = doc;
+    let mut best: Option<usize> = None;
+    let mut segments = path.split('.').peekable();
+    let mut array: Option<&toml::de::DeArray<'_>> = None;
+    while let Some(seg) = segments.next() {
+        if let Some(items) = array.take() {
+            let item = seg.parse::<usize>().ok().and_then(|i| items.get(i))?;
+            best = Some(line_at(text, item.span().start));
+            match item.get_ref() {
+                DeValue::Table(t) => {
+                    table = t;
+                    continue;
+                }
+                _ => return best,
+            }
+        }
+        let (key, value) = table.get_key_value(seg)?;
+        best = Some(line_at(text, key.span().start));
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            DeValue::Array(a) => array = Some(a),
+            _ => {
+                if segments.peek().is_some() {
+                    return best;
+                }
+            }
+        }
+    }
+    best
+}
+
+struct Validator<'a> {
+    manifest: &'a Manifest,
+    problems: Vec<(String, String)>,
+}
+
+/// `[a-z][a-z0-9_]*`, at most `max` long.
+pub fn is_identifier(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `[a-z][a-z0-9_-]*`: names of commands, handlers, schedules and webhooks used in URLs.
+pub fn is_slug(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// Seconds in an interval such as `30s`, `15m`, `2h`, `1d`.
+pub fn parse_interval(text: &str) -> Option<u64> {
+    let (num, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok().filter(|&n| n > 0)?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    };
+    (secs >= 1).then_some(secs)
+}
+
+/// True for an event pattern: a dotted name, or a dotted prefix followed by `.*`.
+pub fn is_event_pattern(p: &str) -> bool {
+    let body = p.strip_suffix(".*").unwrap_or(p);
+    !body.is_empty() && body.split('.').all(|s| is_slug(s) || is_identifier(s, 64))
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push((path.into(), message.into()));
+    }
+
+    fn run(&mut self, supported_wit: &[Version]) {
+        let m = self.manifest;
+        let name = m.plugin.name.clone();
+        if !is_identifier(&name, 32) {
+            self.problem(
+                "plugin.name",
+                "must be 1-32 characters: lower-case letters, digits or '_', starting with a letter",
+            );
+        }
+        if RESERVED_NAMES.contains(&name.as_str()) {
+            self.problem("plugin.name", format!("{name} is reserved"));
+        }
+        let wit_ok = supported_wit.iter().any(|k| wit_compatible(&m.plugin.wit, k));
+        if !wit_ok {
+            let list: Vec<String> = supported_wit.iter().map(Version::to_string).collect();
+            self.problem(
+                "plugin.wit",
+                format!("WIT version {} is not supported by this kernel (supports {})", m.plugin.wit, list.join(", ")),
+            );
+        }
+        for dep in m.dependencies.keys() {
+            if !is_identifier(dep, 32) || dep == &name {
+                self.problem(format!("dependencies.{dep}"), "is not a valid plugin name to depend on");
+            }
+        }
+        self.permissions(&name);
+        for (cname, coll) in &m.collections {
+            self.collection(&name, cname, coll);
+        }
+        self.commands(&name);
+        self.subscriptions();
+        self.events(&name);
+        self.schedules();
+        let mut seen = BTreeSet::new();
+        for (i, w) in m.webhooks.iter().enumerate() {
+            if !is_slug(&w.name) {
+                self.problem(format!("webhooks.{i}.name"), "must be a lower-case name like `inbound-mail`");
+            }
+            if !seen.insert(&w.name) {
+                self.problem(format!("webhooks.{i}.name"), format!("webhook {} is declared twice", w.name));
+            }
+        }
+        self.capabilities(&name);
+        self.limits();
+        for (key, field) in &m.config {
+            self.field(&format!("config.{key}"), key, field, &name, false);
+        }
+        self.views();
+    }
+
+    fn permissions(&mut self, plugin: &str) {
+        let mut seen = BTreeSet::new();
+        for (i, p) in self.manifest.permissions.iter().enumerate() {
+            if !permissions::is_valid(&p.name) || p.name.ends_with(".*") || !p.name.starts_with(&format!("{plugin}.")) {
+                self.problem(format!("permissions.{i}.name"), format!("must look like {plugin}.resource.action"));
+            }
+            if !seen.insert(&p.name) {
+                self.problem(format!("permissions.{i}.name"), format!("{} is declared twice", p.name));
+            }
+            for r in &p.default_roles {
+                if r != MEMBER_ROLE {
+                    self.problem(
+                        format!("permissions.{i}.default_roles"),
+                        format!("{r:?}: only \"member\" can be given defaults (owners and admins hold everything)"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_own_permission(&mut self, path: &str, plugin: &str, perm: &str) {
+        if !permissions::is_valid(perm) || perm.ends_with(".*") {
+            self.problem(path, format!("{perm:?} is not a permission"));
+        } else if !perm.starts_with(&format!("{plugin}.")) && !perm.starts_with("kernel.") {
+            self.problem(path, format!("{perm} must be one of this plugin's permissions ({plugin}.*)"));
+        }
+    }
+
+    fn collection(&mut self, plugin: &str, cname: &str, coll: &CollectionSpec) {
+        let base = format!("collections.{cname}");
+        if !is_identifier(cname, 48) {
+            self.problem(&base, "collection names are lower-case letters, digits or '_', starting with a letter");
+        }
+        for (key, perm) in [
+            ("read_permission", &coll.read_permission),
+            ("write_permission", &coll.write_permission),
+            ("sensitive_permission", &coll.sensitive_permission),
+            ("all_permission", &coll.all_permission),
+        ] {
+            if let Some(p) = perm {
+                self.check_own_permission(&format!("{base}.{key}"), plugin, p);
+            }
+        }
+        match (&coll.owner_field, &coll.all_permission) {
+            (Some(f), _) => match coll.fields.get(f) {
+                Some(spec) if spec.kind == FieldType::Text && spec.is_indexed() && !spec.sensitive => {}
+                _ => self.problem(
+                    format!("{base}.owner_field"),
+                    format!("{f} must be an indexed, non-sensitive text field of {cname} (it holds a user id)"),
+                ),
+            },
+            (None, Some(_)) => {
+                self.problem(format!("{base}.all_permission"), "only a collection with owner_field has it")
+            }
+            (None, None) => {}
+        }
+        if coll.fields.is_empty() {
+            self.problem(format!("{base}.fields"), "a collection needs at least one field");
+        }
+        for (fname, field) in &coll.fields {
+            self.field(&format!("{base}.fields.{fname}"), fname, field, plugin, true);
+        }
+    }
+
+    fn field(&mut self, path: &str, fname: &str, f: &FieldSpec, plugin: &str, in_collection: bool) {
+        if !is_identifier(fname, 64) {
+            self.problem(path, "field names are lower-case letters, digits or '_', starting with a letter");
+        }
+        if in_collection && RESERVED_FIELDS.contains(&fname) {
+            self.problem(path, format!("{fname} is kept by the kernel on every record"));
+        }
+        if f.kind == FieldType::Enum {
+            if f.values.is_empty() {
+                self.problem(format!("{path}.values"), "an enum needs at least one value");
+            }
+            let distinct: BTreeSet<&String> = f.values.iter().collect();
+            if distinct.len() != f.values.len() {
+                self.problem(format!("{path}.values"), "values must be distinct");
+            }
+        } else if !f.values.is_empty() {
+            self.problem(format!("{path}.values"), "only enum fields have values");
+        }
+        match (&f.to, f.kind) {
+            (None, FieldType::Ref) => self.problem(format!("{path}.to"), "a ref needs `to`: a collection name"),
+            (Some(to), FieldType::Ref) => {
+                let ok = match to.split_once('.') {
+                    None => !in_collection || self.manifest.collections.contains_key(to),
+                    Some((p, c)) => is_identifier(c, 48) && (p == plugin || self.manifest.dependencies.contains_key(p)),
+                };
+                if !ok {
+                    self.problem(
+                        format!("{path}.to"),
+                        format!("{to} is neither a collection of this plugin nor `dependency.collection`"),
+                    );
+                }
+            }
+            (Some(_), _) => self.problem(format!("{path}.to"), "only ref fields have `to`"),
+            (None, _) => {}
+        }
+        if f.max_length.is_some() && f.kind != FieldType::Text {
+            self.problem(format!("{path}.max_length"), "only text fields have max_length");
+        }
+        if let Some(s) = f.scale {
+            if f.kind != FieldType::Decimal {
+                self.problem(format!("{path}.scale"), "only decimal fields have a scale");
+            } else if s > 18 {
+                self.problem(format!("{path}.scale"), "at most 18 decimal places");
+            }
+        }
+        if (f.unique || f.indexed) && matches!(f.kind, FieldType::Json) {
+            self.problem(path, "json fields cannot be unique or indexed");
+        }
+        if !in_collection && (f.unique || f.indexed || f.sensitive) {
+            self.problem(path, "unique, indexed and sensitive apply to collection fields only");
+        }
+        if let Some(default) = f.default_json()
+            && let Err(msg) = crate::values::check_value(f, &default)
+        {
+            self.problem(format!("{path}.default"), msg);
+        }
+    }
+
+    fn commands(&mut self, plugin: &str) {
+        let mut seen = BTreeSet::new();
+        for (i, c) in self.manifest.commands.iter().enumerate() {
+            if !is_slug(&c.name) {
+                self.problem(format!("commands.{i}.name"), "must be a lower-case name like `close-deal`");
+            }
+            if !seen.insert(&c.name) {
+                self.problem(format!("commands.{i}.name"), format!("command {} is declared twice", c.name));
+            }
+            self.check_own_permission(&format!("commands.{i}.permission"), plugin, &c.permission);
+            for (fname, field) in &c.input {
+                self.field(&format!("commands.{i}.input.{fname}"), fname, field, plugin, false);
+            }
+        }
+    }
+
+    fn subscriptions(&mut self) {
+        for (i, s) in self.manifest.subscriptions.iter().enumerate() {
+            if !is_event_pattern(&s.pattern) {
+                self.problem(format!("subscriptions.{i}.pattern"), "must be an event name or a prefix ending in .*");
+            }
+            if !is_slug(&s.handler) {
+                self.problem(format!("subscriptions.{i}.handler"), "must be a lower-case name like `on-deal-won`");
+            }
+        }
+    }
+
+    fn events(&mut self, plugin: &str) {
+        let mut seen = BTreeSet::new();
+        for (i, e) in self.manifest.events.iter().enumerate() {
+            if let Err(msg) = check_publish_name(plugin, &e.name) {
+                self.problem(format!("events.{i}.name"), msg);
+            }
+            if !seen.insert(&e.name) {
+                self.problem(format!("events.{i}.name"), format!("event {} is declared twice", e.name));
+            }
+            if let Some(c) = &e.collection
+                && !self.manifest.collections.contains_key(c)
+            {
+                self.problem(format!("events.{i}.collection"), format!("{c} is not a collection of this plugin"));
+            }
+        }
+    }
+
+    fn schedules(&mut self) {
+        let mut seen = BTreeSet::new();
+        for (i, s) in self.manifest.schedules.iter().enumerate() {
+            if !is_slug(&s.name) {
+                self.problem(format!("schedules.{i}.name"), "must be a lower-case name like `daily-report`");
+            }
+            if !seen.insert(&s.name) {
+                self.problem(format!("schedules.{i}.name"), format!("schedule {} is declared twice", s.name));
+            }
+            match (&s.every, &s.cron) {
+                (Some(e), None) => {
+                    if parse_interval(e).is_none_or(|secs| secs < 10) {
+                        self.problem(
+                            format!("schedules.{i}.every"),
+                            "must be an interval of at least 10s, like 30s, 15m, 1h or 1d",
+                        );
+                    }
+                }
+                (None, Some(c)) => {
+                    if let Err(e) = crate::cron::Cron::parse(c) {
+                        self.problem(format!("schedules.{i}.cron"), e);
+                    }
+                }
+                _ => self.problem(format!("schedules.{i}"), "give exactly one of `every` or `cron`"),
+            }
+        }
+    }
+
+    fn capabilities(&mut self, plugin: &str) {
+        for (i, c) in self.manifest.capabilities.iter().enumerate() {
+            match c.collection.split_once('.') {
+                Some((p, coll)) if is_identifier(p, 32) && is_identifier(coll, 48) && p != plugin => {}
+                _ => self.problem(
+                    format!("capabilities.{i}.collection"),
+                    "must name another plugin's collection as plugin.collection",
+                ),
+            }
+        }
+    }
+
+    fn limits(&mut self) {
+        let l = self.manifest.limits;
+        if let Some(m) = l.memory_mib
+            && !(1..=MAX_MEMORY_MIB).contains(&m)
+        {
+            self.problem("limits.memory_mib", format!("must be between 1 and {MAX_MEMORY_MIB}"));
+        }
+        if let Some(ms) = l.command_ms
+            && !(1..=MAX_COMMAND_MS).contains(&ms)
+        {
+            self.problem("limits.command_ms", format!("must be between 1 and {MAX_COMMAND_MS}"));
+        }
+        if let Some(ms) = l.hook_ms
+            && !(1..=MAX_HOOK_MS).contains(&ms)
+        {
+            self.problem("limits.hook_ms", format!("must be between 1 and {MAX_HOOK_MS}"));
+        }
+    }
+
+    fn views(&mut self) {
+        let m = self.manifest;
+        for (cname, view) in &m.views {
+            let base = format!("views.{cname}");
+            let Some(coll) = m.collections.get(cname) else {
+                self.problem(&base, format!("there is no collection {cname}"));
+                continue;
+            };
+            let has = |f: &str| coll.fields.contains_key(f) || RESERVED_FIELDS.contains(&f);
+            let mut missing = Vec::new();
+            if let Some(t) = &view.title_field
+                && !has(t)
+            {
+                missing.push(("title_field", t.clone()));
+            }
+            for c in &view.list_columns {
+                if !has(c) {
+                    missing.push(("list_columns", c.clone()));
+                }
+            }
+            if let Some(s) = &view.stage_field {
+                match coll.fields.get(s) {
+                    Some(f) if matches!(f.kind, FieldType::Enum | FieldType::Ref) => {}
+                    _ => self
+                        .problem(format!("{base}.stage_field"), format!("{s} is not an enum or ref field of {cname}")),
+                }
+            }
+            if let Some(cal) = &view.calendar {
+                for f in std::iter::once(&cal.start).chain(cal.end.iter()) {
+                    match coll.fields.get(f) {
+                        Some(spec) if matches!(spec.kind, FieldType::Date | FieldType::Datetime) => {}
+                        _ => self.problem(format!("{base}.calendar"), format!("{f} is not a date field of {cname}")),
+                    }
+                }
+            }
+            if let Some(cmd) = &view.timeline_command
+                && m.command(cmd).is_none()
+            {
+                self.problem(format!("{base}.timeline_command"), format!("there is no command {cmd}"));
+            }
+            if let Some(cmd) = &view.move_command {
+                match (m.command(cmd), &view.stage_field) {
+                    (None, _) => self.problem(format!("{base}.move_command"), format!("there is no command {cmd}")),
+                    (Some(_), None) => self.problem(format!("{base}.move_command"), "needs a stage_field"),
+                    (Some(c), Some(stage)) if !(c.input.contains_key("id") && c.input.contains_key(stage)) => {
+                        self.problem(format!("{base}.move_command"), format!("{cmd} must take `id` and `{stage}`"))
+                    }
+                    _ => {}
+                }
+            }
+            for (key, field) in missing {
+                self.problem(format!("{base}.{key}"), format!("{field} is not a field of {cname}"));
+            }
+        }
+    }
+}
+
+/// True when a plugin built against WIT `plugin` runs on a kernel implementing `kernel`:
+/// same major version (same minor for 0.x), and not newer than the kernel's.
+pub fn wit_compatible(plugin: &Version, kernel: &Version) -> bool {
+    let same_line = if kernel.major == 0 {
+        plugin.major == 0 && plugin.minor == kernel.minor
+    } else {
+        plugin.major == kernel.major
+    };
+    same_line && plugin <= kernel && plugin.pre.is_empty()
+}
+
+/// Checks an event name a plugin wants to publish: `<plugin>.<name>[.<more>]`.
+pub fn check_publish_name(plugin: &str, name: &str) -> Result<(), String> {
+    let Some(rest) = name.strip_prefix(plugin).and_then(|r| r.strip_prefix('.')) else {
+        return Err(format!("{plugin} may only publish events named {plugin}.<something>, not {name}"));
+    };
+    if rest.is_empty() || name.len() > 128 || name.ends_with(".*") || !is_event_pattern(name) {
+        return Err(format!("{name:?} is not an event name like {plugin}.deal.won"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wit() -> Vec<Version> {
+        vec![Version::new(0, 1, 1)]
+    }
+
+    /// 1-based line of the first line containing `needle`.
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).expect("needle present") + 1
+    }
+
+    const GOOD: &str = r#"
+[plugin]
+name = "shop"
+version = "1.2.0"
+wit = "0.1.0"
+description = "A shop"
+
+[dependencies]
+crm = "^0.1"
+
+[[permissions]]
+name = "shop.order.read"
+default_roles = ["member"]
+
+[collections.order]
+read_permission = "shop.order.read"
+[collections.order.fields.number]
+type = "text"
+required = true
+unique = true
+[collections.order.fields.customer]
+type = "ref"
+to = "crm.customer"
+[collections.order.fields.status]
+type = "enum"
+values = ["new", "paid"]
+default = "new"
+
+[[commands]]
+name = "pay"
+permission = "shop.order.write"
+
+[[schedules]]
+name = "nightly"
+cron = "0 3 * * *"
+
+[views.order]
+title_field = "number"
+stage_field = "status"
+"#;
+
+    #[test]
+    fn parses_a_good_manifest() {
+        let m = parse(GOOD, &wit()).expect("valid");
+        assert_eq!(m.name(), "shop");
+        assert_eq!(m.read_permission("order"), "shop.order.read");
+        assert_eq!(m.write_permission("order"), "shop.order.write");
+        assert!(m.defined_permissions().contains("shop.order.sensitive"));
+        assert_eq!(m.default_permissions("member"), vec!["shop.order.read".to_string()]);
+        assert_eq!(m.limits().memory_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_their_lines() {
+        let text = GOOD.replace("description = \"A shop\"", "description = \"A shop\"\ncolour = \"red\"")
+            + "\n[collections.order.fields.extra]\ntype = \"text\"\nwidth = 3\n";
+        let problems = parse(&text, &wit()).expect_err("unknown keys");
+        let found: Vec<(Option<usize>, &str)> = problems.iter().map(|p| (p.line, p.path.as_str())).collect();
+        assert_eq!(
+            found,
+            vec![
+                (Some(line_of(&text, "colour = ")), "plugin.colour"),
+                (Some(line_of(&text, "width = 3")), "collections.order.fields.extra.width")
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_reported_with_their_line() {
+        let text = GOOD.replace("required = true", "required = \"yes\"");
+        let problems = parse(&text, &wit()).expect_err("wrong type");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(line_of(&text, "required = \"yes\"")), "{}", problems[0]);
+        assert!(problems[0].message.contains("bool"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn ui_hints_are_read_and_checked() {
+        let text = GOOD
+            .replace(
+                "name = \"pay\"\npermission = \"shop.order.write\"\n",
+                "name = \"pay\"\npermission = \"shop.order.write\"\nreport = true\nchart = { rows = \"orders\", label = \"number\", value = \"total\" }\n",
+            )
+            .replace("stage_field = \"status\"", "stage_field = \"status\"\nmenu = false");
+        let m = parse(&text, &wit()).expect("valid");
+        let pay = m.command("pay").expect("pay");
+        assert!(pay.report);
+        assert_eq!(pay.chart.as_ref().map(|c| c.value.as_str()), Some("total"));
+        assert_eq!(m.views["order"].menu, Some(false));
+
+        // A move command must exist and take the record and its stage.
+        let moving = GOOD.replace("stage_field = \"status\"", "stage_field = \"status\"\nmove_command = \"pay\"");
+        let problems = parse(&moving, &wit()).expect_err("pay takes no id and status");
+        assert!(
+            problems.iter().any(|p| p.path == "views.order.move_command" && p.message.contains("must take")),
+            "{problems:?}"
+        );
+        let missing = GOOD.replace("stage_field = \"status\"", "stage_field = \"status\"\nmove_command = \"ship\"");
+        let problems = parse(&missing, &wit()).expect_err("no such command");
+        assert!(problems.iter().any(|p| p.message == "there is no command ship"), "{problems:?}");
+    }
+
+    #[test]
+    fn type_errors_in_several_places_are_all_reported() {
+        let text = GOOD.replace("required = true", "required = \"yes\"").replace(
+            "[[commands]]\nname = \"pay\"\npermission = \"shop.order.write\"",
+            "[[commands]]\nname = 5\npermission = \"shop.order.write\"\n\n[[commands]]\nname = \"refund\"\npermission = \"shop.order.write\"\ncolour = 1",
+        );
+        let problems = parse(&text, &wit()).expect_err("several problems");
+        let found: Vec<(Option<usize>, &str)> = problems.iter().map(|p| (p.line, p.path.as_str())).collect();
+        assert_eq!(
+            found,
+            vec![
+                (Some(line_of(&text, "required = \"yes\"")), "collections.order.fields.number.required"),
+                (Some(line_of(&text, "name = 5")), "commands.0.name"),
+                (Some(line_of(&text, "colour = 1")), "commands.1.colour"),
+            ],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_at_once() {
+        let text = GOOD
+            .replace("name = \"shop\"", "name = \"Shop!\"")
+            .replace("wit = \"0.1.0\"", "wit = \"0.2.0\"")
+            .replace("values = [\"new\", \"paid\"]", "values = []")
+            .replace("cron = \"0 3 * * *\"", "cron = \"every night\"")
+            .replace("stage_field = \"status\"", "stage_field = \"number\"");
+        let problems = parse(&text, &wit()).expect_err("invalid");
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        for expected in [
+            "plugin.name",
+            "plugin.wit",
+            "collections.order.fields.status.values",
+            "schedules.0.cron",
+            "views.order.stage_field",
+        ] {
+            assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+        }
+        assert!(problems.iter().all(|p| p.line.is_some()), "{problems:?}");
+    }
+
+    #[test]
+    fn wit_compatibility_follows_semver() {
+        let k = Version::new(0, 1, 1);
+        assert!(wit_compatible(&Version::new(0, 1, 0), &k));
+        assert!(wit_compatible(&Version::new(0, 1, 1), &k));
+        assert!(!wit_compatible(&Version::new(0, 1, 2), &k));
+        assert!(!wit_compatible(&Version::new(0, 2, 0), &k));
+        assert!(wit_compatible(&Version::new(1, 0, 0), &Version::new(1, 3, 0)));
+        assert!(!wit_compatible(&Version::new(2, 0, 0), &Version::new(1, 3, 0)));
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("30s"), Some(30));
+        assert_eq!(parse_interval("15m"), Some(900));
+        assert_eq!(parse_interval("1d"), Some(86_400));
+        assert_eq!(parse_interval("0h"), None);
+        assert_eq!(parse_interval("h"), None);
+        assert_eq!(parse_interval("5w"), None);
+    }
+
+    #[test]
+    fn record_rules_need_an_indexed_text_owner_field() {
+        let good = GOOD.replace(
+            "read_permission = \"shop.order.read\"\n",
+            "read_permission = \"shop.order.read\"\nowner_field = \"number\"\n",
+        );
+        let m = parse(&good, &wit()).expect("valid");
+        assert_eq!(m.owner_rule("order"), Some(("number".to_string(), "shop.order.all".to_string())));
+        assert!(m.defined_permissions().contains("shop.order.all"));
+        for (rule, path) in [
+            ("owner_field = \"status\"\n", "collections.order.owner_field"),
+            ("owner_field = \"ghost\"\n", "collections.order.owner_field"),
+            ("all_permission = \"shop.order.all\"\n", "collections.order.all_permission"),
+            ("owner_field = \"number\"\nall_permission = \"crm.deal.all\"\n", "collections.order.all_permission"),
+        ] {
+            let bad = GOOD.replace(
+                "read_permission = \"shop.order.read\"\n",
+                &format!("read_permission = \"shop.order.read\"\n{rule}"),
+            );
+            let problems = parse(&bad, &wit()).expect_err(rule);
+            assert!(problems.iter().any(|p| p.path == path), "{rule}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn plugins_publish_only_under_their_own_name() {
+        assert!(check_publish_name("crm", "crm.deal.won").is_ok());
+        assert!(check_publish_name("crm", "crmx.deal.won").is_err());
+        assert!(check_publish_name("crm", "accounting.invoice.paid").is_err());
+        assert!(check_publish_name("crm", "crm.").is_err());
+        assert!(check_publish_name("crm", "crm.deal.*").is_err());
+        assert!(check_publish_name("crm", "crm.Deal Won").is_err());
+    }
+}

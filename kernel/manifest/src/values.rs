@@ -1,0 +1,265 @@
+//! Field values: type checks, normalisation, typed comparison and index keys.
+//!
+//! Stored values are normalised: decimals are exact decimal strings, datetimes are RFC 3339 in
+//! UTC, dates are `YYYY-MM-DD`. Index keys are text that sorts like the value (or a number).
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use crate::manifest::{FieldSpec, FieldType};
+use crate::validation::{FieldError, Invalid};
+
+/// Longest text value accepted when a field sets no `max_length`.
+pub const DEFAULT_MAX_TEXT: usize = 100_000;
+
+fn parse_decimal(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::String(s) => Decimal::from_str(s.trim()).ok(),
+        Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
+        _ => None,
+    }
+}
+
+fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Checks a non-null value against a field and returns it normalised.
+pub fn normalize(spec: &FieldSpec, v: &Value) -> Result<Value, String> {
+    match spec.kind {
+        FieldType::Text => {
+            let s = v.as_str().ok_or("must be text")?;
+            let max = spec.max_length.map(|m| m as usize).unwrap_or(DEFAULT_MAX_TEXT);
+            if s.chars().count() > max {
+                return Err(format!("must be at most {max} characters"));
+            }
+            if s.contains('\0') {
+                return Err("must not contain NUL characters".into());
+            }
+            Ok(v.clone())
+        }
+        FieldType::Int => v.as_i64().map(Value::from).ok_or_else(|| "must be a whole number (64-bit)".to_string()),
+        FieldType::Decimal => {
+            let d = parse_decimal(v).ok_or("must be a decimal number, such as \"12.50\"")?;
+            if let Some(scale) = spec.scale
+                && d.normalize().scale() > scale
+            {
+                return Err(format!("must have at most {scale} decimal places"));
+            }
+            Ok(Value::String(d.to_string()))
+        }
+        FieldType::Bool => v.as_bool().map(Value::Bool).ok_or_else(|| "must be true or false".to_string()),
+        FieldType::Date => {
+            let s = v.as_str().ok_or("must be a date, YYYY-MM-DD")?;
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "must be a date, YYYY-MM-DD")?;
+            Ok(Value::String(d.format("%Y-%m-%d").to_string()))
+        }
+        FieldType::Datetime => {
+            let s = v.as_str().ok_or("must be an RFC 3339 time, such as 2026-01-31T09:00:00Z")?;
+            let t = parse_datetime(s).ok_or("must be an RFC 3339 time, such as 2026-01-31T09:00:00Z")?;
+            Ok(Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
+        }
+        FieldType::Enum => {
+            let s = v.as_str().ok_or("must be text")?;
+            if spec.values.iter().any(|x| x == s) {
+                Ok(v.clone())
+            } else {
+                Err(format!("must be one of: {}", spec.values.join(", ")))
+            }
+        }
+        FieldType::Ref => {
+            let s = v.as_str().ok_or("must be a record id")?;
+            crate::ids::parse(s).map(Value::String).ok_or_else(|| "must be a record id".to_string())
+        }
+        FieldType::Json => {
+            let size = v.to_string().len();
+            if size > 256 * 1024 {
+                return Err("must be at most 256 KiB of JSON".into());
+            }
+            Ok(v.clone())
+        }
+    }
+}
+
+/// Type check only (used for manifest defaults).
+pub fn check_value(spec: &FieldSpec, v: &Value) -> Result<(), String> {
+    normalize(spec, v).map(|_| ())
+}
+
+/// Validates a record's fields: no unknown fields, types, required. Missing fields get their
+/// defaults (new records, and records written after an upgrade added defaulted fields).
+/// Every problem is reported at once. Nulls are dropped (a null is an absent value).
+pub fn validate_object(
+    fields: &BTreeMap<String, FieldSpec>,
+    data: &Map<String, Value>,
+) -> Result<Map<String, Value>, Invalid> {
+    let mut errors = Vec::new();
+    let mut out = Map::new();
+    for (name, value) in data {
+        match fields.get(name) {
+            None => errors.push(FieldError::new(name, "is not a field of this collection")),
+            Some(_) if value.is_null() => {}
+            Some(spec) => match normalize(spec, value) {
+                Ok(v) => {
+                    out.insert(name.clone(), v);
+                }
+                Err(msg) => errors.push(FieldError::new(name, msg)),
+            },
+        }
+    }
+    for (name, spec) in fields {
+        if out.contains_key(name) {
+            continue;
+        }
+        if let Some(default) = spec.default_json()
+            && let Ok(v) = normalize(spec, &default)
+        {
+            out.insert(name.clone(), v);
+            continue;
+        }
+        if spec.required && data.get(name).is_none_or(Value::is_null) {
+            errors.push(FieldError::new(name, "is required"));
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(Invalid(errors)) }
+}
+
+/// Compares two normalised values of a field; `None` when they are not comparable.
+pub fn compare(kind: FieldType, a: &Value, b: &Value) -> Option<Ordering> {
+    match kind {
+        FieldType::Int | FieldType::Decimal => Some(parse_decimal(a)?.cmp(&parse_decimal(b)?)),
+        FieldType::Datetime => Some(parse_datetime(a.as_str()?)?.cmp(&parse_datetime(b.as_str()?)?)),
+        FieldType::Bool => Some(a.as_bool()?.cmp(&b.as_bool()?)),
+        FieldType::Json => (a == b).then_some(Ordering::Equal),
+        _ => Some(a.as_str()?.cmp(b.as_str()?)),
+    }
+}
+
+/// An index entry for a value: text that sorts like the value, or a number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    /// Ordered as text.
+    Text(String),
+    /// Ordered as a number (an approximation of exact decimals; results are rechecked exactly).
+    Num(f64),
+}
+
+/// The index key of a normalised value.
+pub fn index_key(kind: FieldType, v: &Value) -> Option<Key> {
+    match kind {
+        FieldType::Int | FieldType::Decimal => {
+            parse_decimal(v).and_then(|d| f64::from_str(&d.to_string()).ok()).map(Key::Num)
+        }
+        FieldType::Datetime => {
+            parse_datetime(v.as_str()?).map(|t| Key::Text(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()))
+        }
+        FieldType::Bool => v.as_bool().map(|b| Key::Text(b.to_string())),
+        FieldType::Json => None,
+        _ => v.as_str().map(|s| Key::Text(s.to_string())),
+    }
+}
+
+/// The canonical text of a value for uniqueness (`1.50` and `1.5` are the same decimal).
+pub fn unique_text(kind: FieldType, v: &Value) -> Option<String> {
+    match kind {
+        FieldType::Decimal | FieldType::Int => parse_decimal(v).map(|d| d.normalize().to_string()),
+        FieldType::Json => None,
+        _ => match index_key(kind, v)? {
+            Key::Text(t) => Some(t),
+            Key::Num(n) => Some(n.to_string()),
+        },
+    }
+}
+
+/// Exact decimal of a numeric value (for sums and averages).
+pub fn decimal(v: &Value) -> Option<Decimal> {
+    parse_decimal(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(kind: FieldType) -> FieldSpec {
+        FieldSpec {
+            kind,
+            required: false,
+            unique: false,
+            indexed: false,
+            default: None,
+            label: None,
+            sensitive: false,
+            max_length: None,
+            values: vec!["a".into(), "b".into()],
+            to: None,
+            scale: Some(2),
+        }
+    }
+
+    /// (type, input, normalised or error)
+    fn check(kind: FieldType, input: Value, expected: Result<Value, ()>) {
+        let got = normalize(&spec(kind), &input).map_err(|_| ());
+        assert_eq!(got, expected, "{kind:?} {input}");
+    }
+
+    #[test]
+    fn normalisation_per_type() {
+        check(FieldType::Text, json!("hello"), Ok(json!("hello")));
+        check(FieldType::Text, json!(5), Err(()));
+        check(FieldType::Int, json!(42), Ok(json!(42)));
+        check(FieldType::Int, json!(4.5), Err(()));
+        check(FieldType::Int, json!("42"), Err(()));
+        check(FieldType::Decimal, json!("12.50"), Ok(json!("12.50")));
+        check(FieldType::Decimal, json!(12.5), Ok(json!("12.5")));
+        check(FieldType::Decimal, json!("12.505"), Err(()));
+        check(FieldType::Decimal, json!("abc"), Err(()));
+        check(FieldType::Bool, json!(true), Ok(json!(true)));
+        check(FieldType::Bool, json!("true"), Err(()));
+        check(FieldType::Date, json!("2026-02-28"), Ok(json!("2026-02-28")));
+        check(FieldType::Date, json!("2026-02-30"), Err(()));
+        check(FieldType::Datetime, json!("2026-02-28T12:00:00+03:00"), Ok(json!("2026-02-28T09:00:00Z")));
+        check(FieldType::Datetime, json!("yesterday"), Err(()));
+        check(FieldType::Enum, json!("a"), Ok(json!("a")));
+        check(FieldType::Enum, json!("c"), Err(()));
+        check(
+            FieldType::Ref,
+            json!("01a2251d-75df-71d1-a3a0-fb45d5830114"),
+            Ok(json!("01a2251d-75df-71d1-a3a0-fb45d5830114")),
+        );
+        check(FieldType::Ref, json!("nope"), Err(()));
+        check(FieldType::Json, json!({"any": [1, 2]}), Ok(json!({"any": [1, 2]})));
+    }
+
+    #[test]
+    fn objects_report_every_problem() {
+        let mut fields = BTreeMap::new();
+        fields.insert("name".to_string(), FieldSpec { required: true, ..spec(FieldType::Text) });
+        fields
+            .insert("count".to_string(), FieldSpec { default: Some(toml::Value::Integer(1)), ..spec(FieldType::Int) });
+        fields.insert("kind".to_string(), spec(FieldType::Enum));
+        let data = json!({ "kind": "zzz", "colour": "red" });
+        let err = validate_object(&fields, data.as_object().expect("object")).expect_err("invalid");
+        let names: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(names, vec!["colour", "kind", "name"]);
+        let ok = validate_object(&fields, json!({ "name": "x" }).as_object().expect("object")).expect("valid");
+        assert_eq!(Value::Object(ok), json!({ "name": "x", "count": 1 }));
+    }
+
+    #[test]
+    fn keys_sort_like_values() {
+        let a = index_key(FieldType::Datetime, &json!("2026-01-01T09:00:00Z"));
+        let b = index_key(FieldType::Datetime, &json!("2026-01-01T10:00:00.5Z"));
+        match (a, b) {
+            (Some(Key::Text(a)), Some(Key::Text(b))) => assert!(a < b),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(unique_text(FieldType::Decimal, &json!("1.50")), unique_text(FieldType::Decimal, &json!("1.5")));
+        assert_eq!(compare(FieldType::Decimal, &json!("10.00"), &json!("9.5")), Some(Ordering::Greater));
+    }
+}

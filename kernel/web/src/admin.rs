@@ -1,0 +1,327 @@
+//! Administration pages: installed plugins (upload, capabilities, enable and disable per
+//! company), members and roles, the audit log and the event log with dead-letter replay.
+
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, RawQuery};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::client::Failure;
+use super::records::Params;
+use super::{Ctx, Page, format, meta, see_other, session};
+use erp_kernel::access::permissions;
+use erp_kernel::plugins::manifest::{Access, Manifest};
+
+async fn plugins_page(ctx: &Ctx, failure: Option<&Failure>) -> Page {
+    let installed = ctx.api.get("/api/v1/plugins").await.map_err(|f| ctx.fail(&f))?;
+    let company = ctx.company()?;
+    let plugins: Vec<Value> = installed["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let name = p["name"].as_str().unwrap_or_default();
+            let label = serde_json::from_value::<Manifest>(p["manifest"].clone())
+                .map(|m| meta::plugin_label(&m, ctx.lang))
+                .unwrap_or_else(|_| name.to_string());
+            json!({ "name": name, "label": label, "version": p["version"], "publisher": p["publisher"],
+                    "description": p["description"], "enabled": company.plugin(name).is_some() })
+        })
+        .collect();
+    let page = json!({ "plugins": plugins, "base": ctx.base(),
+        "error": failure.map(|f| f.message.clone()), "problems": failure.map(|f| f.problems.clone()) });
+    Ok(ctx.render_status(failure.map(|f| f.status).unwrap_or(StatusCode::OK), "admin_plugins.html", page))
+}
+
+pub(super) async fn plugins(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
+    ctx.enter(&cid).await?;
+    plugins_page(&ctx, None).await
+}
+
+/// Installs an uploaded package (the API decides who may), then shows what it asks for.
+pub(super) async fn upload(
+    mut ctx: Ctx,
+    Path(cid): Path<String>,
+    RawQuery(raw): RawQuery,
+    mut multipart: Multipart,
+) -> Page {
+    ctx.enter(&cid).await?;
+    // A multipart body is read only after its token checked out, which rides in the query.
+    let params = Params::parse(raw);
+    if !session::csrf_ok(&ctx.secret, params.get(session::CSRF_FIELD)) {
+        return Err(ctx.csrf_refused());
+    }
+    let mut package = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("package") => match field.bytes().await {
+                Ok(b) => package = Some(b.to_vec()),
+                Err(e) => return plugins_page(&ctx, Some(&bad(e.body_text()))).await,
+            },
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => return plugins_page(&ctx, Some(&bad(e.body_text()))).await,
+        }
+    }
+    let Some(bytes) = package.filter(|b| !b.is_empty()) else {
+        return plugins_page(&ctx, Some(&bad(ctx.t("package")))).await;
+    };
+    match ctx.api.upload("/api/v1/plugins", bytes).await {
+        Ok(done) => {
+            Ok(see_other(&format!("{}/admin/plugins/{}", ctx.base(), done["name"].as_str().unwrap_or_default())))
+        }
+        Err(f) => plugins_page(&ctx, Some(&f)).await,
+    }
+}
+
+fn bad(message: String) -> Failure {
+    Failure { status: StatusCode::BAD_REQUEST, ..Failure::internal(message) }
+}
+
+async fn plugin_page(ctx: &Ctx, name: &str, failure: Option<&Failure>) -> Page {
+    let described = ctx.api.get(&format!("/api/v1/plugins/{name}")).await.map_err(|f| ctx.fail(&f))?;
+    let m: Manifest = serde_json::from_value(described["manifest"].clone())
+        .map_err(|e| ctx.fail(&Failure::internal(e.to_string())))?;
+    let company = ctx.company()?;
+    let enabled = ctx.api.get(&format!("/api/v1/companies/{}/plugins", company.id)).await.map_err(|f| ctx.fail(&f))?;
+    let current = enabled["items"].as_array().into_iter().flatten().find(|p| p["name"].as_str() == Some(name)).cloned();
+    let granted: Vec<String> = current
+        .as_ref()
+        .and_then(|c| c["grants"].as_array())
+        .map(|g| g.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let capabilities: Vec<Value> = m
+        .capabilities
+        .iter()
+        .map(|c| {
+            json!({ "collection": c.collection, "reason": c.reason, "sensitive": c.sensitive,
+            "access": ctx.t(if c.access == Access::Read { "read" } else { "write" }),
+            "granted": granted.contains(&c.collection) })
+        })
+        .collect();
+    let page = json!({
+        "plugin": { "name": m.plugin.name, "label": meta::plugin_label(&m, ctx.lang), "version": m.plugin.version.to_string(),
+                    "description": m.plugin.description, "publisher": m.plugin.publisher },
+        "capabilities": capabilities, "enabled": current.is_some(),
+        "permissions": m.permissions.iter().map(|p| json!({ "name": p.name, "description": p.description })).collect::<Vec<_>>(),
+        "collections": m.collections.iter().map(|(n, c)| json!({ "name": n, "label": meta::collection_label(c, n, ctx.lang) })).collect::<Vec<_>>(),
+        "base": ctx.base(), "error": failure.map(|f| f.message.clone()),
+    });
+    Ok(ctx.render_status(failure.map(|f| f.status).unwrap_or(StatusCode::OK), "admin_plugin.html", page))
+}
+
+pub(super) async fn plugin(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>) -> Page {
+    ctx.enter(&cid).await?;
+    let name = ctx.segment(&name)?;
+    plugin_page(&ctx, &name, None).await
+}
+
+/// Enables the plugin with the capabilities the admin ticked; the configuration stays as it
+/// was (defaults on first enabling).
+pub(super) async fn enable(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let name = ctx.segment(&name)?;
+    let form = ctx.form(&body)?;
+    let company = ctx.company()?;
+    let enabled = ctx.api.get(&format!("/api/v1/companies/{}/plugins", company.id)).await.map_err(|f| ctx.fail(&f))?;
+    let config = enabled["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"].as_str() == Some(name.as_str()))
+        .map(|p| p["config"].clone())
+        .unwrap_or(json!({}));
+    let grants: Vec<&str> = form.all("grant");
+    let answer = ctx
+        .api
+        .put(&format!("/api/v1/companies/{}/plugins/{name}", company.id), json!({ "grants": grants, "config": config }))
+        .await;
+    match answer {
+        Ok(_) => Ok(see_other(&format!("{}/admin/plugins/{name}?ok=done", ctx.base()))),
+        Err(f) => plugin_page(&ctx, &name, Some(&f)).await,
+    }
+}
+
+pub(super) async fn disable(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let name = ctx.segment(&name)?;
+    ctx.form(&body)?;
+    let company = ctx.company()?;
+    match ctx.api.delete(&format!("/api/v1/companies/{}/plugins/{name}", company.id)).await {
+        Ok(_) => Ok(see_other(&format!("{}/admin/plugins/{name}?ok=done", ctx.base()))),
+        Err(f) => plugin_page(&ctx, &name, Some(&f)).await,
+    }
+}
+
+async fn members_page(ctx: &Ctx, failure: Option<&Failure>) -> Page {
+    let company = ctx.company()?;
+    let members =
+        ctx.api.get(&format!("/api/v1/companies/{}/members?limit=500", company.id)).await.map_err(|f| ctx.fail(&f))?;
+    let roles = ctx.api.get(&format!("/api/v1/companies/{}/roles", company.id)).await.unwrap_or(json!({ "items": [] }));
+    let page = json!({
+        "members": members["items"], "roles": roles["items"], "base": ctx.base(),
+        "manage": company.can(permissions::MEMBERS_MANAGE), "manage_roles": company.can(permissions::ROLES_MANAGE),
+        "error": failure.map(|f| {
+            let detail: Vec<String> = f.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            if detail.is_empty() { f.message.clone() } else { format!("{} ({})", f.message, detail.join("; ")) }
+        }),
+    });
+    Ok(ctx.render_status(failure.map(|f| f.status).unwrap_or(StatusCode::OK), "admin_members.html", page))
+}
+
+pub(super) async fn members(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
+    ctx.enter(&cid).await?;
+    members_page(&ctx, None).await
+}
+
+/// Runs a change and shows the members page again, with the refusal if there was one.
+async fn member_change(ctx: &Ctx, result: Result<Value, Failure>) -> Page {
+    match result {
+        Ok(_) => Ok(see_other(&format!("{}/admin/members?ok=saved", ctx.base()))),
+        Err(f) => members_page(ctx, Some(&f)).await,
+    }
+}
+
+pub(super) async fn add_member(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let form = ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/members", ctx.company()?.id);
+    let r = ctx
+        .api
+        .post(
+            &path,
+            json!({ "email": form.get("email").unwrap_or_default(), "role": form.get("role").unwrap_or_default() }),
+        )
+        .await;
+    member_change(&ctx, r).await
+}
+
+/// A new user (platform operators), made a member of this company with the chosen role.
+pub(super) async fn create_user(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let form = ctx.form(&body)?;
+    let email = form.get("email").unwrap_or_default().to_string();
+    let user = json!({ "email": email, "name": form.get("name").unwrap_or_default(), "password": form.get("password").unwrap_or_default() });
+    let r = match ctx.api.post("/api/v1/users", user).await {
+        Ok(_) => {
+            let path = format!("/api/v1/companies/{}/members", ctx.company()?.id);
+            ctx.api.post(&path, json!({ "email": email, "role": form.get("role").unwrap_or_default() })).await
+        }
+        Err(f) => Err(f),
+    };
+    member_change(&ctx, r).await
+}
+
+pub(super) async fn change_member(mut ctx: Ctx, Path((cid, uid)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let uid = ctx.segment(&uid)?;
+    let form = ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/members/{uid}", ctx.company()?.id);
+    let r = ctx.api.patch(&path, json!({ "role": form.get("role").unwrap_or_default() }), None).await;
+    member_change(&ctx, r).await
+}
+
+pub(super) async fn remove_member(mut ctx: Ctx, Path((cid, uid)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let uid = ctx.segment(&uid)?;
+    ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/members/{uid}", ctx.company()?.id);
+    let r = ctx.api.delete(&path).await;
+    member_change(&ctx, r).await
+}
+
+pub(super) async fn create_role(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let form = ctx.form(&body)?;
+    let perms: Vec<&str> =
+        form.get("permissions").unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let path = format!("/api/v1/companies/{}/roles", ctx.company()?.id);
+    let r = ctx
+        .api
+        .post(&path, json!({ "name": form.get("name").unwrap_or_default(), "description": form.get("description").unwrap_or_default(), "permissions": perms }))
+        .await;
+    member_change(&ctx, r).await
+}
+
+pub(super) async fn delete_role(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let name = ctx.segment(&name)?;
+    ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/roles/{name}", ctx.company()?.id);
+    let r = ctx.api.delete(&path).await;
+    member_change(&ctx, r).await
+}
+
+pub(super) async fn audit(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {
+    ctx.enter(&cid).await?;
+    let params = Params::parse(raw);
+    let company = ctx.company()?;
+    let mut path = format!("/api/v1/companies/{}/audit?limit=100", company.id);
+    if let Some(c) = params.get("cursor") {
+        path.push_str(&format!("&cursor={}", super::encode(c)));
+    }
+    let found = ctx.api.get(&path).await.map_err(|f| ctx.fail(&f))?;
+    let items: Vec<Value> = found["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| json!({
+            "at": format::value(&a["at"], None, ctx.lang), "actor": a["actor_id"].as_str().map(|s| s.chars().take(8).collect::<String>()),
+            "action": a["action"], "outcome": a["outcome"],
+            "object": format!("{} {}", a["object_type"].as_str().unwrap_or_default(), a["object_id"].as_str().map(|s| s.chars().take(8).collect::<String>()).unwrap_or_default()),
+        }))
+        .collect();
+    let next = found["next_cursor"].as_str().map(|c| format!("{}/admin/audit?cursor={}", ctx.base(), super::encode(c)));
+    Ok(ctx.render("admin_audit.html", json!({ "items": items, "next_url": next })))
+}
+
+pub(super) async fn events(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {
+    ctx.enter(&cid).await?;
+    let params = Params::parse(raw);
+    let company = ctx.company()?;
+    let mut path = format!("/api/v1/companies/{}/events?limit=100", company.id);
+    for key in ["cursor", "name"] {
+        if let Some(v) = params.get(key) {
+            path.push_str(&format!("&{key}={}", super::encode(v)));
+        }
+    }
+    let dead_only = params.get("dead").is_some();
+    let (found, error) = match ctx.api.get(&path).await {
+        Ok(f) => (f, None),
+        Err(f) if f.status == StatusCode::FORBIDDEN => return Err(ctx.fail(&f)),
+        Err(f) => (json!({ "items": [] }), Some(f.message)),
+    };
+    let items: Vec<Value> = found["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let dead = e["deliveries"].as_array().is_some_and(|d| d.iter().any(|d| d["state"] == "dead"));
+            json!({ "id": e["id"], "name": e["name"], "source": e["source"], "deliveries": e["deliveries"], "dead": dead,
+                    "at": format::value(&e["occurred_at"], None, ctx.lang) })
+        })
+        .filter(|e| !dead_only || e["dead"] == true)
+        .collect();
+    let next = found["next_cursor"].as_str().map(|c| {
+        let mut url = format!("{}/admin/events?cursor={}", ctx.base(), super::encode(c));
+        if dead_only {
+            url.push_str("&dead=1");
+        }
+        if let Some(name) = params.get("name") {
+            url.push_str(&format!("&name={}", super::encode(name)));
+        }
+        url
+    });
+    let page = json!({ "items": items, "next_url": next, "dead": dead_only, "name": params.get("name"), "error": error,
+                       "manage": company.can(permissions::EVENTS_MANAGE), "base": ctx.base() });
+    Ok(ctx.render("admin_events.html", page))
+}
+
+pub(super) async fn replay(mut ctx: Ctx, Path((cid, eid)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let eid = ctx.segment(&eid)?;
+    ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/events/{eid}/replay", ctx.company()?.id);
+    ctx.api.post(&path, json!({})).await.map_err(|f| ctx.fail(&f))?;
+    Ok(see_other(&format!("{}/admin/events?ok=done", ctx.base())))
+}

@@ -1,0 +1,267 @@
+//! Fields in forms: the input model per field type (with the kernel's per-field errors), the
+//! typed values read back from a submitted form, and reference titles and options.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value, json};
+
+use super::client::Failure;
+use super::format;
+use super::meta::{self, Company};
+use super::{Ctx, Form};
+use erp_kernel::plugins::manifest::{FieldSpec, FieldType, Manifest};
+
+/// How many records a reference picker offers before the user types.
+const PICK_LIMIT: u32 = 50;
+
+pub(super) fn kind_name(k: FieldType) -> &'static str {
+    match k {
+        FieldType::Text => "text",
+        FieldType::Int => "int",
+        FieldType::Decimal => "decimal",
+        FieldType::Bool => "bool",
+        FieldType::Date => "date",
+        FieldType::Datetime => "datetime",
+        FieldType::Enum => "enum",
+        FieldType::Ref => "ref",
+        FieldType::Json => "json",
+    }
+}
+
+/// A stored value as the text an input shows (datetimes to the second, JSON always as JSON so
+/// that a string stays a string).
+pub(super) fn input_text(v: Option<&Value>, kind: FieldType) -> String {
+    match (v, kind) {
+        (None | Some(Value::Null), _) => String::new(),
+        (Some(other), FieldType::Json) => serde_json::to_string_pretty(other).unwrap_or_default(),
+        (Some(Value::String(s)), FieldType::Datetime) => s.get(..19).unwrap_or(s).to_string(),
+        (Some(Value::String(s)), _) => s.clone(),
+        (Some(Value::Number(n)), _) => n.to_string(),
+        (Some(Value::Bool(b)), _) => b.to_string(),
+        (Some(other), _) => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+/// A typed value from what a person typed; what does not parse goes to the kernel as typed,
+/// so that its message names the field. Texts keep what was typed (line breaks normalised).
+pub(super) fn input_value(raw: &str, kind: FieldType, lang: &str) -> Value {
+    let text = raw.replace("\r\n", "\n");
+    let raw = text.trim();
+    match kind {
+        FieldType::Text => Value::from(text),
+        FieldType::Int => raw.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(raw)),
+        FieldType::Decimal => Value::from(format::parse_number(raw, lang)),
+        FieldType::Datetime if raw.len() == 16 => Value::from(format!("{raw}:00Z")),
+        FieldType::Datetime if raw.len() == 19 && !raw.ends_with('Z') => Value::from(format!("{raw}Z")),
+        FieldType::Json => serde_json::from_str(raw).unwrap_or_else(|_| Value::from(raw)),
+        _ => Value::from(raw),
+    }
+}
+
+/// The fields of a submitted form as a JSON object. Empty inputs are left out when creating and
+/// clear the field when updating; checkboxes count only when the form showed them.
+pub(super) fn read_form(
+    fields: &BTreeMap<String, FieldSpec>,
+    form: &Form,
+    updating: bool,
+    lang: &str,
+) -> Map<String, Value> {
+    let shown_checks = form.all("__present");
+    let mut out = Map::new();
+    for (name, spec) in fields {
+        if spec.kind == FieldType::Bool {
+            if shown_checks.contains(&name.as_str()) {
+                out.insert(name.clone(), Value::Bool(form.get(name) == Some("true")));
+            }
+            continue;
+        }
+        let Some(raw) = form.get(name) else { continue };
+        if raw.trim().is_empty() {
+            if updating {
+                out.insert(name.clone(), Value::Null);
+            }
+            continue;
+        }
+        out.insert(name.clone(), input_value(raw, spec.kind, lang));
+    }
+    out
+}
+
+/// True when a typed value means what is stored: same decimal, same second, same JSON.
+fn same(kind: FieldType, stored: Option<&Value>, typed: &Value) -> bool {
+    let stored = stored.unwrap_or(&Value::Null);
+    match kind {
+        FieldType::Decimal | FieldType::Int => match (stored, typed) {
+            (Value::Null, Value::Null) => true,
+            _ => format::decimal(stored).is_some() && format::decimal(stored) == format::decimal(typed),
+        },
+        FieldType::Datetime => {
+            let second = |v: &Value| {
+                v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp())
+            };
+            match (stored, typed) {
+                (Value::Null, Value::Null) => true,
+                _ => second(stored).is_some() && second(stored) == second(typed),
+            }
+        }
+        _ => stored == typed,
+    }
+}
+
+/// Only the fields whose submitted value differs from the stored record: saving a form never
+/// rewrites what the user did not change (sub-second times, number formats, JSON spacing).
+pub(super) fn changes(
+    fields: &BTreeMap<String, FieldSpec>,
+    form: &Form,
+    stored: &Map<String, Value>,
+    lang: &str,
+) -> Map<String, Value> {
+    read_form(fields, form, true, lang)
+        .into_iter()
+        .filter(|(name, typed)| fields.get(name).is_some_and(|f| !same(f.kind, stored.get(name), typed)))
+        .collect()
+}
+
+/// Long texts get a text area: a generous limit, or a name that says it is prose.
+fn multiline(name: &str, f: &FieldSpec) -> bool {
+    const PROSE: &[&str] = &["body", "note", "notes", "description", "comment", "text", "message", "address", "reason"];
+    f.kind == FieldType::Text && (f.max_length.is_some_and(|m| m > 1000) || PROSE.contains(&name))
+}
+
+/// What a form shows for each field.
+pub(super) struct FormSpec<'a> {
+    pub manifest: &'a Manifest,
+    pub fields: &'a BTreeMap<String, FieldSpec>,
+    /// Current values: a stored record, or what was submitted.
+    pub values: &'a Map<String, Value>,
+    pub failure: Option<&'a Failure>,
+    /// Show values without inputs.
+    pub readonly: bool,
+    /// Hide sensitive fields (the user may not see them).
+    pub hide_sensitive: bool,
+    /// Fields shown first, in this order; the rest follow by name.
+    pub order: Vec<String>,
+}
+
+/// The input models of a form, with reference options loaded.
+pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Value>, Failure> {
+    let mut out = Vec::new();
+    let mut order: Vec<&String> = spec.order.iter().filter(|n| spec.fields.contains_key(*n)).collect();
+    order.extend(spec.fields.keys().filter(|n| !spec.order.contains(n)));
+    let mut seen = std::collections::HashSet::new();
+    order.retain(|n| seen.insert(*n));
+    for name in order {
+        let Some(f) = spec.fields.get(name) else { continue };
+        if f.sensitive && spec.hide_sensitive {
+            continue;
+        }
+        let current = spec.values.get(name);
+        let mut model = json!({
+            "name": name,
+            "label": if f.kind == FieldType::Datetime { format!("{} (UTC)", meta::field_label(f, name, ctx.lang)) } else { meta::field_label(f, name, ctx.lang) },
+            "kind": kind_name(f.kind),
+            "required": f.required,
+            "values": f.values,
+            "max_length": f.max_length,
+            "multiline": multiline(name, f),
+            "value": input_text(current, f.kind),
+            "checked": current.and_then(Value::as_bool).unwrap_or(false),
+            "readonly": spec.readonly,
+            "shown": format::value(current.unwrap_or(&Value::Null), Some(f.kind), ctx.lang),
+            "error": spec.failure.and_then(|fl| fl.field(name)),
+        });
+        if let (FieldType::Ref, Some(target)) = (f.kind, &f.to) {
+            let selected = current.and_then(Value::as_str);
+            let options = options(ctx, spec.manifest, target, selected, None).await?;
+            if spec.readonly {
+                let title = options.iter().find(|(id, _)| Some(id.as_str()) == selected).map(|(_, t)| t.clone());
+                model["shown"] = Value::from(title.unwrap_or_else(|| selected.unwrap_or_default().to_string()));
+            }
+            model["options"] = options.into_iter().map(|(id, title)| json!({ "id": id, "title": title })).collect();
+            model["pick_url"] = Value::from(format!("{}/p/{}/d/{target}/pick", ctx.base(), spec.manifest.plugin.name));
+        }
+        out.push(model);
+    }
+    Ok(out)
+}
+
+fn company(ctx: &Ctx) -> Result<&Company, Failure> {
+    ctx.company.as_ref().ok_or_else(|| Failure::internal("no company chosen"))
+}
+
+/// Records of `target` to pick from (the first ones, or those matching `search`), with the
+/// selected one always among them. Nothing when the user may not read `target`.
+pub(super) async fn options(
+    ctx: &Ctx,
+    m: &Manifest,
+    target: &str,
+    selected: Option<&str>,
+    search: Option<&str>,
+) -> Result<Vec<(String, String)>, Failure> {
+    let company = company(ctx)?;
+    if !company.may_read(m, target) {
+        return Ok(selected.map(|s| vec![(s.to_string(), s.to_string())]).unwrap_or_default());
+    }
+    let title = meta::title_field(m, target);
+    let mut body = json!({ "limit": PICK_LIMIT });
+    if let (Some(q), Some(t)) = (search.filter(|q| !q.trim().is_empty()), &title) {
+        body["filter"] = json!({ "field": t, "op": "contains", "value": q.trim() });
+    }
+    let path = format!("/api/v1/companies/{}/data/{}/{target}/query", company.id, m.plugin.name);
+    let found = ctx.api.post(&path, body).await?;
+    let mut list: Vec<(String, String)> = found["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| (r["id"].as_str().unwrap_or_default().to_string(), record_title(r, title.as_deref())))
+        .collect();
+    if let Some(sel) = selected.filter(|s| !s.is_empty())
+        && !list.iter().any(|(id, _)| id == sel)
+    {
+        let titles = titles(ctx, m, target, &[sel.to_string()]).await?;
+        list.insert(0, (sel.to_string(), titles.get(sel).cloned().unwrap_or_else(|| sel.to_string())));
+    }
+    list.sort_by_key(|(_, title)| title.to_lowercase());
+    Ok(list)
+}
+
+/// A record's name: its title field, else its id.
+pub(super) fn record_title(r: &Value, title: Option<&str>) -> String {
+    title
+        .and_then(|t| r["data"].get(t))
+        .map(|v| format::value(v, Some(FieldType::Text), "en"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| r["id"].as_str().map(|id| id.chars().take(8).collect()).unwrap_or_default())
+}
+
+/// Titles of the records `ids` of `target`, for showing references by name.
+pub(super) async fn titles(
+    ctx: &Ctx,
+    m: &Manifest,
+    target: &str,
+    ids: &[String],
+) -> Result<HashMap<String, String>, Failure> {
+    let company = company(ctx)?;
+    let mut unique: Vec<&String> = ids.iter().filter(|s| !s.is_empty()).collect();
+    unique.sort();
+    unique.dedup();
+    if unique.is_empty() || !company.may_read(m, target) {
+        return Ok(HashMap::new());
+    }
+    let title = meta::title_field(m, target);
+    let mut out = HashMap::new();
+    for chunk in unique.chunks(100) {
+        let body = json!({ "filter": { "field": "id", "op": "in", "value": chunk }, "limit": chunk.len() });
+        let path = format!("/api/v1/companies/{}/data/{}/{target}/query", company.id, m.plugin.name);
+        let found = match ctx.api.post(&path, body).await {
+            Ok(f) => f,
+            // A record rule may hide some; their ids stay as they are.
+            Err(f) if f.status.is_client_error() => continue,
+            Err(f) => return Err(f),
+        };
+        for r in found["items"].as_array().into_iter().flatten() {
+            out.insert(r["id"].as_str().unwrap_or_default().to_string(), record_title(r, title.as_deref()));
+        }
+    }
+    Ok(out)
+}

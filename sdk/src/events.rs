@@ -29,6 +29,12 @@ impl Event {
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T> {
         Ok(serde_json::from_str(&self.payload)?)
     }
+
+    /// The payload of a kernel record event (`<plugin>.<collection>.created|updated|deleted`):
+    /// the record's id, its fields before and after, and its version after an update.
+    pub fn record_change(&self) -> Result<crate::RecordChange> {
+        self.payload()
+    }
 }
 
 /// Honours an event's idempotency key: records it in `collection` (which must declare a

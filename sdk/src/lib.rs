@@ -55,6 +55,7 @@ pub mod events;
 pub mod log;
 pub mod store;
 
+pub use erp_query::RecordChange;
 pub use error::{Error, FieldError, Result};
 pub use events::Event;
 pub use serde_json::{self, Value, json};

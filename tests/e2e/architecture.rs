@@ -94,15 +94,17 @@ fn assert_free_of(graph: &Graph, krate: &str, banned: &[&str]) {
 fn crates_depend_only_downwards() {
     let graph = Graph::load();
     // manifest <- core <- api <- web <- cli; the SDK and its build helper stand apart.
+    // erp-query is the contract's query language: a leaf both sides may use.
     let allowed: &[(&str, &[&str])] = &[
         ("erp-manifest", &[]),
-        ("erp-kernel", &["erp-manifest"]),
-        ("erp-api", &["erp-kernel", "erp-manifest"]),
-        ("erp-web", &["erp-api", "erp-kernel", "erp-manifest"]),
-        ("erp", &["erp-web", "erp-api", "erp-kernel", "erp-manifest"]),
-        ("erp-sdk", &[]),
+        ("erp-query", &[]),
+        ("erp-kernel", &["erp-manifest", "erp-query"]),
+        ("erp-api", &["erp-kernel", "erp-manifest", "erp-query"]),
+        ("erp-web", &["erp-api", "erp-kernel", "erp-manifest", "erp-query"]),
+        ("erp", &["erp-web", "erp-api", "erp-kernel", "erp-manifest", "erp-query"]),
+        ("erp-sdk", &["erp-query"]),
         ("erp-plugin-build", &[]),
-        ("erp-testkit", &["erp-kernel", "erp-sdk", "erp-plugin-build"]),
+        ("erp-testkit", &["erp-kernel", "erp-sdk", "erp-plugin-build", "erp-query"]),
     ];
     for (krate, may) in allowed {
         let extra: Vec<String> = graph.local_deps(krate).into_iter().filter(|d| !may.contains(&d.as_str())).collect();
@@ -123,6 +125,7 @@ fn the_kernel_knows_no_http_command_line_or_templates() {
     let graph = Graph::load();
     assert_free_of(&graph, "erp-kernel", &["axum", "clap", "minijinja", "utoipa", "tower-http", "erp-api", "erp-web"]);
     assert_free_of(&graph, "erp-manifest", &["erp-kernel", "diesel", "wasmtime", "axum"]);
+    assert_free_of(&graph, "erp-query", &["erp-kernel", "erp-manifest", "diesel", "wasmtime", "axum"]);
 }
 
 #[test]

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use crate::access::{self, AccessError, CompanyScope};
-use crate::bus::BusKernel;
-use crate::bus::{Bus, BusConfig};
+use crate::bus::{Bus, BusConfig, BusKernel};
 use crate::events::NewEvent;
 use crate::plugins::{Kernel, PluginError, PluginHost, host};
 use crate::records::{Collection, Hooks, RecordError, WriteCheck};

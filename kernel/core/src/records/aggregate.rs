@@ -5,7 +5,6 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::query::{self, Filter, Target};
@@ -20,41 +19,8 @@ pub const MAX_ROWS: usize = 1_000_000;
 /// Most groups one aggregation may return.
 pub const MAX_GROUPS: usize = 10_000;
 
-/// The raw request.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AggregateRequest {
-    /// Filter tree, as in queries.
-    pub filter: Option<Value>,
-    /// Fields to group by.
-    #[serde(default)]
-    pub group_by: Vec<String>,
-    /// Metrics to compute.
-    #[serde(default)]
-    pub metrics: Vec<MetricRequest>,
-}
-
-/// `{"op": "sum", "field": "amount", "as": "total"}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricRequest {
-    /// count, sum, min, max or avg.
-    pub op: String,
-    /// The field (not for count).
-    pub field: Option<String>,
-    /// Name of the result (default `count` or `<op>_<field>`).
-    #[serde(rename = "as")]
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MetricOp {
-    Count,
-    Sum,
-    Min,
-    Max,
-    Avg,
-}
+/// The aggregation's wire types, shared with the SDK.
+pub use erp_query::{Aggregate as AggregateRequest, Metric as MetricRequest, MetricOp};
 
 struct Metric {
     op: MetricOp,
@@ -82,8 +48,8 @@ pub fn run(
 ) -> Result<Value, RecordError> {
     let filter: Option<Filter> = req.filter.as_ref().map(|f| query::parse_filter(coll, f, vis)).transpose()?;
     let mut errors = Vec::new();
-    if req.group_by.len() > 5 {
-        errors.push(FieldError::new("group_by", "at most 5 fields"));
+    if req.group_by.len() > erp_query::MAX_GROUP_BY {
+        errors.push(FieldError::new("group_by", format!("at most {} fields", erp_query::MAX_GROUP_BY)));
     }
     let mut groups_by = Vec::new();
     for (i, g) in req.group_by.iter().enumerate() {
@@ -93,22 +59,15 @@ pub fn run(
             Err(e) => return Err(e),
         }
     }
-    if req.metrics.is_empty() || req.metrics.len() > 20 {
-        errors.push(FieldError::new("metrics", "give 1 to 20 metrics"));
+    if req.metrics.is_empty() || req.metrics.len() > erp_query::MAX_METRICS {
+        errors.push(FieldError::new("metrics", format!("give 1 to {} metrics", erp_query::MAX_METRICS)));
     }
     let mut metrics = Vec::new();
     for (i, m) in req.metrics.iter().enumerate() {
         let path = format!("metrics[{i}]");
-        let op = match m.op.as_str() {
-            "count" => MetricOp::Count,
-            "sum" => MetricOp::Sum,
-            "min" => MetricOp::Min,
-            "max" => MetricOp::Max,
-            "avg" => MetricOp::Avg,
-            _ => {
-                errors.push(FieldError::new(format!("{path}.op"), "must be count, sum, min, max or avg"));
-                continue;
-            }
+        let Some(op) = MetricOp::parse(&m.op) else {
+            errors.push(FieldError::new(format!("{path}.op"), "must be count, sum, min, max or avg"));
+            continue;
         };
         let target = match (&m.field, op) {
             (None, MetricOp::Count) => None,
@@ -130,10 +89,7 @@ pub fn run(
             errors.push(FieldError::new(format!("{path}.field"), "sum and avg need an int or decimal field"));
             continue;
         }
-        let name = m.name.clone().unwrap_or_else(|| match (&m.field, op) {
-            (Some(f), _) => format!("{}_{f}", m.op),
-            (None, _) => "count".to_string(),
-        });
+        let name = m.result_name();
         metrics.push(Metric { op, target, kind, name });
     }
     if !errors.is_empty() {

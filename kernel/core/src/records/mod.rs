@@ -22,6 +22,7 @@ use crate::session::Session;
 use crate::storage::{DbConn, StoreError};
 use crate::validation::Invalid;
 use erp_manifest::{Access, CapabilitySpec, CollectionSpec, Manifest};
+use erp_query::RecordChange;
 
 pub use values::check_value;
 
@@ -418,7 +419,7 @@ pub fn create(
             hooks.validate_write(session, coll, &check)?;
         }
         let created = store::insert(session.conn()?, &company, coll, id, data, caller.user_id())?;
-        emit(session, hooks, coll, "created", json!({ "id": created.id, "after": created.data }))?;
+        emit(session, hooks, coll, "created", RecordChange::created(&created.id, created.data.clone()).to_json())?;
         Ok::<_, RecordError>(created)
     })?;
     Ok(shown(created, coll, vis, caller))
@@ -483,7 +484,7 @@ pub fn update(
             hooks.validate_write(session, coll, &check)?;
         }
         let updated = store::replace(session.conn()?, &company, coll, &current, merged, caller.user_id())?;
-        let payload = json!({ "id": id, "version": updated.version, "before": current.data, "after": updated.data });
+        let payload = RecordChange::updated(id, updated.version, current.data.clone(), updated.data.clone()).to_json();
         emit(session, hooks, coll, "updated", payload)?;
         Ok::<_, RecordError>(updated)
     })?;
@@ -514,7 +515,7 @@ pub fn delete(
             hooks.validate_write(session, coll, &check)?;
         }
         store::remove(session.conn()?, &company, &current)?;
-        emit(session, hooks, coll, "deleted", json!({ "id": id, "before": current.data }))
+        emit(session, hooks, coll, "deleted", RecordChange::deleted(id, current.data).to_json())
     })
 }
 

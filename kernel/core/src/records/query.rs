@@ -27,70 +27,8 @@ use erp_manifest::{FieldSpec, FieldType};
 /// found so far.
 const SCAN_BUDGET: usize = 20_000;
 
-/// The raw query as clients and plugins send it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QueryRequest {
-    /// Filter tree.
-    pub filter: Option<Value>,
-    /// Sort order.
-    pub sort: Option<SortRequest>,
-    /// Page size.
-    pub limit: Option<u32>,
-    /// Cursor from a previous page.
-    pub cursor: Option<String>,
-}
-
-/// `{"field": ..., "desc": bool}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SortRequest {
-    /// An indexed field, or `id`, `created_at`, `updated_at`.
-    pub field: String,
-    /// Descending.
-    #[serde(default)]
-    pub desc: bool,
-}
-
-/// Comparison operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// Equal.
-    Eq,
-    /// Not equal (also true when the field is absent).
-    Ne,
-    /// Less than.
-    Lt,
-    /// Less or equal.
-    Lte,
-    /// Greater than.
-    Gt,
-    /// Greater or equal.
-    Gte,
-    /// One of a list.
-    In,
-    /// Text starts with.
-    Prefix,
-    /// Text contains, ignoring case.
-    Contains,
-}
-
-impl Op {
-    fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "eq" => Op::Eq,
-            "ne" => Op::Ne,
-            "lt" => Op::Lt,
-            "lte" => Op::Lte,
-            "gt" => Op::Gt,
-            "gte" => Op::Gte,
-            "in" => Op::In,
-            "prefix" => Op::Prefix,
-            "contains" => Op::Contains,
-            _ => return None,
-        })
-    }
-}
+/// The query language's wire types, shared with the SDK.
+pub use erp_query::{Op, Query as QueryRequest, Sort as SortRequest};
 
 /// A field of a record as queries see it: a declared field or a built-in column.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,67 +111,37 @@ pub fn target(coll: &Collection, name: &str, vis: Visibility, path: &str) -> Res
 
 /// Parses and validates a filter tree.
 pub fn parse_filter(coll: &Collection, raw: &Value, vis: Visibility) -> Result<Filter, RecordError> {
+    let tree = erp_query::Filter::from_json(raw, "filter").map_err(|problems| {
+        RecordError::Invalid(Invalid(problems.into_iter().map(|p| FieldError::new(p.path, p.message)).collect()))
+    })?;
     let mut errors = Vec::new();
-    let parsed = parse_node(coll, raw, vis, "filter", 0, &mut errors)?;
+    let parsed = resolve(coll, tree, vis, "filter", &mut errors)?;
     if !errors.is_empty() {
         return Err(RecordError::Invalid(Invalid(errors)));
     }
     parsed.ok_or_else(|| RecordError::Invalid(Invalid::one("filter", "is not a filter")))
 }
 
-fn parse_node(
+/// Checks a well-formed tree against the collection: fields the caller may see, operators
+/// that apply to their types, values normalised like the fields' own.
+fn resolve(
     coll: &Collection,
-    raw: &Value,
+    tree: erp_query::Filter,
     vis: Visibility,
     path: &str,
-    depth: usize,
     errors: &mut Vec<FieldError>,
 ) -> Result<Option<Filter>, RecordError> {
-    if depth > 16 {
-        errors.push(FieldError::new(path, "nested too deeply"));
-        return Ok(None);
-    }
-    let Some(obj) = raw.as_object() else {
-        errors.push(FieldError::new(path, "must be an object"));
-        return Ok(None);
-    };
-    for (key, variant) in [("and", true), ("or", false)] {
-        if let Some(list) = obj.get(key) {
-            if obj.len() != 1 {
-                errors.push(FieldError::new(path, format!("`{key}` must be alone in its object")));
-                return Ok(None);
-            }
-            let Some(items) = list.as_array().filter(|a| !a.is_empty() && a.len() <= 100) else {
-                errors.push(FieldError::new(format!("{path}.{key}"), "must be a list of 1 to 100 filters"));
-                return Ok(None);
-            };
-            let mut out = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                if let Some(f) = parse_node(coll, item, vis, &format!("{path}.{key}[{i}]"), depth + 1, errors)? {
-                    out.push(f);
-                }
-            }
-            return Ok(Some(if variant { Filter::And(out) } else { Filter::Or(out) }));
+    let (field, op, value) = match tree {
+        erp_query::Filter::And(items) | erp_query::Filter::Or(items) if items.is_empty() => return Ok(None),
+        erp_query::Filter::And(items) => {
+            return resolve_all(coll, items, vis, &format!("{path}.and"), errors).map(|v| Some(Filter::And(v)));
         }
-    }
-    let unknown: Vec<&String> = obj.keys().filter(|k| !["field", "op", "value"].contains(&k.as_str())).collect();
-    if !unknown.is_empty() {
-        errors.push(FieldError::new(path, format!("unknown keys: {unknown:?}; use field/op/value, and or or")));
-        return Ok(None);
-    }
-    let (Some(field), Some(op)) = (obj.get("field").and_then(Value::as_str), obj.get("op").and_then(Value::as_str))
-    else {
-        errors.push(FieldError::new(path, "needs `field` and `op`"));
-        return Ok(None);
+        erp_query::Filter::Or(items) => {
+            return resolve_all(coll, items, vis, &format!("{path}.or"), errors).map(|v| Some(Filter::Or(v)));
+        }
+        erp_query::Filter::Cmp { field, op, value } => (field, op, value),
     };
-    let Some(op) = Op::parse(op) else {
-        errors.push(FieldError::new(
-            format!("{path}.op"),
-            "must be one of eq, ne, lt, lte, gt, gte, in, prefix, contains",
-        ));
-        return Ok(None);
-    };
-    let target = match target(coll, field, vis, &format!("{path}.field")) {
+    let target = match target(coll, &field, vis, &format!("{path}.field")) {
         Ok(t) => t,
         Err(RecordError::Invalid(mut i)) => {
             errors.append(&mut i.0);
@@ -242,7 +150,6 @@ fn parse_node(
         Err(other) => return Err(other),
     };
     let kind = target.kind();
-    let value = obj.get("value").cloned().unwrap_or(Value::Null);
     let vpath = format!("{path}.value");
     let normalized = match op {
         Op::Prefix | Op::Contains => {
@@ -259,8 +166,11 @@ fn parse_node(
             }
         }
         Op::In => {
-            let Some(items) = value.as_array().filter(|a| !a.is_empty() && a.len() <= 500) else {
-                errors.push(FieldError::new(vpath, "must be a list of 1 to 500 values"));
+            let Some(items) = value.as_array().filter(|a| !a.is_empty() && a.len() <= erp_query::MAX_IN_VALUES) else {
+                errors.push(FieldError::new(
+                    vpath,
+                    format!("must be a list of 1 to {} values", erp_query::MAX_IN_VALUES),
+                ));
                 return Ok(None);
             };
             let mut out = Vec::new();
@@ -291,6 +201,22 @@ fn parse_node(
         }
     };
     Ok(Some(Filter::Cmp { target, op, value: normalized }))
+}
+
+fn resolve_all(
+    coll: &Collection,
+    items: Vec<erp_query::Filter>,
+    vis: Visibility,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Result<Vec<Filter>, RecordError> {
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if let Some(f) = resolve(coll, item, vis, &format!("{path}[{i}]"), errors)? {
+            out.push(f);
+        }
+    }
+    Ok(out)
 }
 
 fn normalize_for(target: &Target, v: &Value) -> Result<Value, String> {

@@ -56,6 +56,7 @@ pub mod log;
 pub mod store;
 
 pub use erp_query::RecordChange;
+pub use erp_query::demo::{DEMO_COMMAND, DemoAnswer, DemoPerson, DemoRequest};
 pub use error::{Error, FieldError, Result};
 pub use events::Event;
 pub use serde_json::{self, Value, json};
@@ -162,6 +163,15 @@ pub trait Plugin {
         let _ = request;
         Err(Error::not_found(format!("webhook {name}")))
     }
+
+    /// Fills a demo company with sample data, for a plugin whose manifest declares `[demo]`.
+    /// The kernel calls it with `step` 0, 1, 2, ... until it answers [`DemoAnswer::done`];
+    /// each step runs under a command's limits, so split large demos and hand what the next
+    /// step needs over in [`DemoAnswer::next`]'s state.
+    fn demo(request: &DemoRequest) -> Result<DemoAnswer> {
+        let _ = request;
+        Ok(DemoAnswer::done())
+    }
 }
 
 /// The current time, RFC 3339 UTC, as the kernel sees it.
@@ -208,6 +218,12 @@ fn parse_opt(field: &str, text: Option<String>) -> Result<Option<Value>> {
 
 impl<P: Plugin> wit::Guest for Adapter<P> {
     fn run_command(name: String, input: String) -> Result<String, bindings::erp::plugin::types::Error> {
+        if name == DEMO_COMMAND {
+            let request: DemoRequest = serde_json::from_str(&input)
+                .map_err(|e| Error::invalid("input", format!("is not a demo step: {e}")))?;
+            let answer = P::demo(&request)?;
+            return Ok(serde_json::to_string(&answer).map_err(|e| Error::failed(e.to_string()))?);
+        }
         let input = parse_json("input", &input)?;
         Ok(P::command(&name, input)?.to_string())
     }

@@ -280,3 +280,48 @@ fn the_cycle_check_finds_a_cycle() {
     graph.get_mut("c").expect("c").clear();
     assert_eq!(find_cycle(&graph), None);
 }
+
+/// Rust sources under `dir`, recursively.
+fn sources(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        if p.is_dir() {
+            todo.extend(std::fs::read_dir(&p).expect("folder").map(|e| e.expect("entry").path()));
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            files.push(p);
+        }
+    }
+    files
+}
+
+#[test]
+fn the_kernel_names_no_bundled_plugin_outside_its_benchmarks() {
+    let root = workspace();
+    let mut plugins = Vec::new();
+    for entry in std::fs::read_dir(root.join("plugins")).expect("plugins") {
+        let manifest = entry.expect("entry").path().join("plugin.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            let table: toml::Table = toml::from_str(&text).expect("a manifest");
+            plugins.push(table["plugin"]["name"].as_str().expect("a name").to_string());
+        }
+    }
+    assert!(plugins.len() >= 6, "{plugins:?}");
+    for krate in ["manifest", "core", "api", "web", "cli"] {
+        for file in sources(&root.join("kernel").join(krate).join("src")) {
+            // Benchmarks measure particular bundled plugins on purpose.
+            if file.file_name().is_some_and(|n| n.to_string_lossy().starts_with("bench")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("source");
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for name in &plugins {
+                assert!(
+                    !code.contains(&format!("\"{name}\"")) && !code.contains(&format!("\"{name}.")),
+                    "{} names the bundled plugin {name}: demo data and knowledge of a plugin's API belong to the plugin",
+                    file.display()
+                );
+            }
+        }
+    }
+}

@@ -1,16 +1,16 @@
-//! `erp serve --demo`: a demo company with sample data, created once.
+//! `erp serve --demo`: a demo company with its people, created once, and each plugin's own
+//! sample data in it.
 
 use anyhow::Context;
-use serde_json::json;
 
 use erp_kernel::Platform;
 use erp_kernel::access::{CompanyScope, roles};
 use erp_kernel::audit::{self, Actor, Entry, Outcome};
 use erp_kernel::identity::users::{self, NewUser};
 use erp_kernel::identity::{IdentityError, companies, members};
-use erp_kernel::plugins::PluginError;
+use erp_kernel::paging::PageRequest;
+use erp_kernel::plugins::demo::{self, DemoPerson};
 use erp_kernel::plugins::lifecycle::{self, EnableRequest};
-use erp_kernel::records::{self, Caller, Collection};
 use erp_kernel::session::Session;
 
 /// Demo owner's login.
@@ -93,44 +93,57 @@ pub fn ensure(platform: &Platform) -> anyhow::Result<Demo> {
         )?;
         Ok(company)
     })?;
-    sample_notes(platform, &company.id).context("creating the demo notes")?;
-    let mut team = Vec::new();
-    for email in [EMAIL, "anna.sales@example.com"] {
-        let user = db.read_blocking(|conn| users::find_by_email(conn, email))?.context("a demo user is missing")?;
-        team.push((user.id, user.name));
-    }
-    // The books first, so that the stock moves and won deals below post to them; then stock,
-    // which the CRM demo's won deals reserve once the event bus runs.
-    super::demo_accounting::sample_accounting(platform, &company.id).context("creating the demo books")?;
-    super::demo_hr::sample_hr(platform, &company.id).context("creating the demo staff")?;
-    super::demo_warehouse::sample_warehouse(platform, &company.id).context("creating the demo warehouse")?;
-    super::demo_crm::sample_crm(platform, &company.id, &team).context("creating the demo CRM data")?;
-    super::demo_marketing::sample_marketing(platform, &company.id).context("creating the demo campaigns")?;
+    seed(platform, &company.id)?;
     Ok(Demo { company_id: company.id })
 }
 
-/// Enables the bundled notes plugin for the demo company and adds a few notes, once.
-fn sample_notes(platform: &Platform, company_id: &str) -> Result<(), PluginError> {
-    let mut session = Session::begin(&platform.db, company_id, None)?;
-    if platform.plugins.enabled_names(session.conn()?, company_id)?.iter().any(|n| n == "notes") {
-        return Ok(());
+/// Enables every installed plugin that has demo data, in the order their demos build on each
+/// other, granting what each asks for, and runs its demo. A plugin already enabled in the
+/// company is left as it is, so this runs once.
+fn seed(platform: &Platform, company_id: &str) -> anyhow::Result<()> {
+    let manifests: Vec<_> = platform
+        .db
+        .read_blocking(|conn| lifecycle::list(platform, conn))?
+        .into_iter()
+        .map(|p| p.manifest)
+        .filter(|m| m.demo.is_some())
+        .collect();
+    let people = people(platform, company_id)?;
+    let today = chrono::DateTime::from_timestamp_micros(erp_kernel::clock::now())
+        .unwrap_or_default()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    for name in demo::order(&manifests) {
+        let Some(manifest) = manifests.iter().find(|m| m.plugin.name == name) else { continue };
+        let spec = manifest.demo.clone().unwrap_or_default();
+        let mut session = Session::begin(&platform.db, company_id, None)?;
+        if platform.plugins.enabled_names(session.conn()?, company_id)?.contains(&name) {
+            continue;
+        }
+        let scope = CompanyScope::system(company_id);
+        let request = EnableRequest {
+            grants: manifest.capabilities.iter().map(|c| c.collection.clone()).collect(),
+            config: spec.config_json(),
+            webhook_secret: spec.webhook_secret.clone(),
+        };
+        lifecycle::enable(platform, &mut session, &scope, &name, request)
+            .and_then(|_| demo::run(platform, &mut session, &scope, &name, &people, &today))
+            .with_context(|| format!("creating the demo data of {name}"))?;
+        session.commit()?;
     }
-    let scope = CompanyScope::system(company_id);
-    let enabled = lifecycle::enable(platform, &mut session, &scope, "notes", EnableRequest::default())?;
-    let book = Collection::new(enabled.manifest.clone(), "notebook")
-        .ok_or_else(|| PluginError::Internal("notes has no notebook".into()))?;
-    let note = Collection::new(enabled.manifest.clone(), "note")
-        .ok_or_else(|| PluginError::Internal("notes has no note".into()))?;
-    let caller = Caller::User(&scope);
-    let work = records::create(&mut session, platform, caller, &book, json!({ "name": "Work" }))?;
-    let samples = [
-        json!({ "title": "Call Romashka LLC about the renewal", "priority": "high", "due": "2026-12-05", "notebook": work.id, "words": 6, "cost": "0.00" }),
-        json!({ "title": "Prepare the Q4 price list", "priority": "normal", "due": "2026-12-15", "notebook": work.id, "words": 5, "pinned": true }),
-        json!({ "title": "Order office paper", "priority": "low", "notebook": work.id, "words": 3, "cost": "1250.50" }),
-    ];
-    for s in samples {
-        records::create(&mut session, platform, caller, &note, s)?;
-    }
-    session.commit()?;
     Ok(())
+}
+
+/// The company's members for the demos: owners first, then by when they joined and e-mail.
+fn people(platform: &Platform, company_id: &str) -> anyhow::Result<Vec<DemoPerson>> {
+    let page = PageRequest::first(erp_kernel::paging::MAX_LIMIT);
+    let mut members = platform.db.read_blocking(|conn| members::list(conn, company_id, &page))?.items;
+    members.sort_by(|a, b| {
+        (a.role != roles::OWNER, a.joined_at, &a.email).cmp(&(b.role != roles::OWNER, b.joined_at, &b.email))
+    });
+    Ok(members
+        .into_iter()
+        .map(|m| DemoPerson { user_id: m.user_id, name: m.name, email: m.email, role: m.role })
+        .collect())
 }

@@ -9,11 +9,6 @@ mod bench_stock;
 mod bench_ui;
 pub mod bundled;
 pub mod demo;
-mod demo_accounting;
-mod demo_crm;
-mod demo_hr;
-mod demo_marketing;
-mod demo_warehouse;
 mod plugin;
 mod serve;
 

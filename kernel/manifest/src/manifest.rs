@@ -116,6 +116,9 @@ pub struct Manifest {
     /// Hints for the web UI, per collection.
     #[serde(default)]
     pub views: BTreeMap<String, ViewSpec>,
+    /// Sample data the plugin fills a demo company with.
+    #[serde(default)]
+    pub demo: Option<DemoSpec>,
 }
 
 /// `[plugin]`.
@@ -398,6 +401,28 @@ pub struct ViewSpec {
     /// Listed in the navigation (default true); internal collections such as derived totals
     /// can stay reachable from reports and links without crowding the menu.
     pub menu: Option<bool>,
+}
+
+/// `[demo]`: the plugin fills a demo company (`erp serve --demo`) with sample data through its
+/// own code, called in steps; see `erp_query::demo`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DemoSpec {
+    /// Plugins whose demo data must exist before this one's (besides the dependencies), such as
+    /// the books that this plugin's documents post to.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// The settings, as in `[config]`, that the demo company enables the plugin with.
+    #[serde(default)]
+    pub config: BTreeMap<String, toml::Value>,
+    /// The webhook secret the demo company gets, so that documented examples work as written.
+    pub webhook_secret: Option<String>,
+}
+
+impl DemoSpec {
+    /// The settings as a JSON object.
+    pub fn config_json(&self) -> Value {
+        serde_json::to_value(&self.config).unwrap_or_default()
+    }
 }
 
 /// Calendar fields.
@@ -773,6 +798,28 @@ impl Validator<'_> {
             self.field(&format!("config.{key}"), key, field, &name, false);
         }
         self.views();
+        self.demo(&name);
+    }
+
+    fn demo(&mut self, plugin: &str) {
+        let Some(demo) = &self.manifest.demo else { return };
+        for (i, other) in demo.after.iter().enumerate() {
+            if !is_identifier(other, 32) || other == plugin {
+                self.problem(format!("demo.after.{i}"), format!("{other:?} is not another plugin's name"));
+            }
+        }
+        if let Some(secret) = &demo.webhook_secret
+            && !(16..=256).contains(&secret.len())
+        {
+            self.problem("demo.webhook_secret", "must be 16 to 256 characters");
+        }
+        if let Value::Object(config) = demo.config_json()
+            && let Err(invalid) = crate::values::validate_object(&self.manifest.config, &config)
+        {
+            for e in invalid.0 {
+                self.problem(format!("demo.config.{}", e.field), e.message);
+            }
+        }
     }
 
     fn permissions(&mut self, plugin: &str) {
@@ -1166,6 +1213,35 @@ stage_field = "status"
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, Some(line_of(&text, "required = \"yes\"")), "{}", problems[0]);
         assert!(problems[0].message.contains("bool"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn demo_data_is_declared_and_checked() {
+        let base = format!("{GOOD}\n[config.currency]\ntype = \"text\"\nmax_length = 3\n");
+        let good = format!(
+            "{base}\n[demo]\nafter = [\"crm\"]\nwebhook_secret = \"demo-secret-0123456\"\nconfig = {{ currency = \"RUB\" }}\n"
+        );
+        let m = parse(&good, &wit()).expect("valid");
+        let demo = m.demo.as_ref().expect("a demo");
+        assert_eq!(demo.after, vec!["crm".to_string()]);
+        assert_eq!(demo.config_json(), serde_json::json!({ "currency": "RUB" }));
+        assert!(parse(&base, &wit()).expect("valid").demo.is_none());
+
+        let bad = format!(
+            "{base}\n[demo]\nafter = [\"shop\", \"Bad Name\"]\nwebhook_secret = \"short\"\nconfig = {{ currency = \"RUBLES\", colour = 1 }}\nseed = 1\n"
+        );
+        let problems = parse(&bad, &wit()).expect_err("bad demo");
+        let paths: BTreeSet<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        for path in [
+            "demo.after.0",
+            "demo.after.1",
+            "demo.webhook_secret",
+            "demo.config.currency",
+            "demo.config.colour",
+            "demo.seed",
+        ] {
+            assert!(paths.contains(path), "{path} in {problems:?}");
+        }
     }
 
     #[test]

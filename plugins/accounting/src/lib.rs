@@ -10,6 +10,7 @@ mod accounts;
 mod aged;
 mod chart;
 mod dates;
+mod demo;
 mod entries;
 mod integrations;
 mod invoices;
@@ -30,6 +31,10 @@ use erp_sdk::{Error, Event, Plugin, Result, Value, WriteCheck};
 pub struct Accounting;
 
 impl Plugin for Accounting {
+    fn demo(request: &erp_sdk::DemoRequest) -> Result<erp_sdk::DemoAnswer> {
+        demo::step(request)
+    }
+
     fn command(name: &str, input: Value) -> Result<Value> {
         match name {
             "load-chart" => chart::load(util::text(&input, "template")?),

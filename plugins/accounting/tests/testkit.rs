@@ -724,3 +724,18 @@ fn a_paid_foreign_currency_invoice_leaves_no_kopeck_behind() {
     assert_eq!(closing(&t, "91.02"), "0.01", "the rounding is an exchange difference");
     assert_eq!(k.get("invoice", &id(&inv)).unwrap()["data"]["state"], "paid");
 }
+
+#[test]
+fn the_demo_keeps_balanced_books_with_a_locked_past() {
+    let k = kernel();
+    assert_eq!(k.demo(&[], "2026-12-05").unwrap(), 1);
+    let invoices = k.query("invoice", json!({ "limit": 500 })).unwrap();
+    assert_eq!(invoices.len(), 9, "four rent bills, four customer invoices, one in dollars");
+    assert!(invoices.iter().any(|i| i["data"]["currency"] == "USD"));
+    let trial = k.command("trial-balance", json!({ "from": "2026-01-01", "to": "2026-12-31" })).unwrap();
+    assert_eq!(trial["totals"]["debit"], trial["totals"]["credit"], "{trial}");
+    // The period the demo locked refuses new entries.
+    let late = json!({ "journal": "GEN", "date": "2026-08-01", "memo": "late", "post": true,
+                       "lines": [{ "account": "26", "debit": "1.00" }, { "account": "51", "credit": "1.00" }] });
+    assert!(matches!(k.command("create-entry", late), Err(Error::Invalid(_) | Error::Conflict(_))));
+}

@@ -9,6 +9,7 @@ mod activities;
 mod channels;
 mod contacts;
 mod customers;
+mod demo;
 mod documents;
 mod funnel;
 mod inbox;
@@ -42,6 +43,10 @@ pub(crate) fn default_currency() -> String {
 }
 
 impl Plugin for Crm {
+    fn demo(request: &erp_sdk::DemoRequest) -> Result<erp_sdk::DemoAnswer> {
+        demo::step(request)
+    }
+
     fn command(name: &str, input: Value) -> Result<Value> {
         match name {
             "create-customer" => customers::create(input),

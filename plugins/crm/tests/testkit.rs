@@ -295,3 +295,51 @@ fn a_stale_deal_robot_fires_once_per_stay() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["data"]["outcome"], "done");
 }
+
+fn member(id: &str, name: &str, role: &str) -> erp_sdk::DemoPerson {
+    erp_sdk::DemoPerson { user_id: id.into(), name: name.into(), email: format!("{id}@example.com"), role: role.into() }
+}
+
+#[test]
+fn the_demo_fills_a_sales_department_in_steps() {
+    let k = kernel();
+    let people = [
+        member("owner", "Demo Owner", "owner"),
+        member("anna", "Anna Petrova", "member"),
+        member("auditor", "Ivan Sokolov", "supervisor"),
+    ];
+    let steps = k.demo(&people, "2026-12-05").unwrap();
+    assert!(steps > 10, "a demo this size is split into steps, took {steps}");
+    let all = |collection: &str| k.query(collection, json!({ "limit": 500 })).unwrap();
+    // Members who sell become managers; a custom role that only looks on does not.
+    let mut managers: Vec<String> =
+        all("manager").iter().map(|m| m["data"]["name"].as_str().unwrap().to_string()).collect();
+    managers.sort();
+    assert_eq!(managers, ["Anna Petrova", "Demo Owner"]);
+    let customers = all("customer");
+    assert_eq!(customers.len(), 240);
+    assert!(customers.iter().all(|c| ["owner", "anna"].contains(&c["data"]["responsible"].as_str().unwrap())));
+    let spent = |c: &Value| c["data"]["total_spent"].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    assert!(customers.iter().filter(|c| spent(c) > 0.0).count() > 100, "most customers bought something");
+    assert_eq!(all("pipeline").len(), 2);
+    let deals = all("deal");
+    assert_eq!(deals.len(), 48);
+    for status in ["open", "won", "lost"] {
+        assert!(deals.iter().any(|d| d["data"]["status"] == status), "a deal is {status}");
+    }
+    // The inbox received one lead per channel through the webhooks.
+    let mut channels: Vec<String> =
+        all("lead").iter().map(|l| l["data"]["channel"].as_str().unwrap_or_default().to_string()).collect();
+    channels.sort();
+    assert_eq!(channels, ["email", "form", "telegram"]);
+    assert_eq!(all("robot").len(), 3);
+    assert!(all("activity").len() >= 12);
+
+    // A company without anyone to sell gets a clear error, not half a demo.
+    let empty = kernel();
+    match empty.demo(&[member("auditor", "Ivan Sokolov", "supervisor")], "2026-12-05") {
+        Err(Error::Invalid(fields)) => assert_eq!(fields[0].field, "people"),
+        other => panic!("expected an invalid people list, got {other:?}"),
+    }
+    assert!(empty.query("manager", json!({})).unwrap().is_empty());
+}

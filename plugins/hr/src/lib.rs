@@ -8,6 +8,7 @@
 
 mod absence;
 mod calendar;
+mod demo;
 mod leave;
 mod model;
 mod people;
@@ -21,6 +22,10 @@ use erp_sdk::{Error, Event, Plugin, Result, Value, WriteCheck};
 pub struct Hr;
 
 impl Plugin for Hr {
+    fn demo(request: &erp_sdk::DemoRequest) -> Result<erp_sdk::DemoAnswer> {
+        demo::step(request)
+    }
+
     fn command(name: &str, input: Value) -> Result<Value> {
         match name {
             "my-profile" => people::my_profile(),

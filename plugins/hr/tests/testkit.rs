@@ -317,3 +317,27 @@ fn tasks_go_to_the_least_loaded_present_employee() {
     // B's leave takes three of the seven days: 56 + 28 + 32.
     assert_eq!(w["teams"][0]["available_hours"], "116");
 }
+
+#[test]
+fn the_demo_staffs_a_company_and_links_its_members() {
+    let k = kernel();
+    let person = |id: &str, role: &str| erp_sdk::DemoPerson {
+        user_id: id.into(),
+        name: id.into(),
+        email: format!("{id}@example.com"),
+        role: role.into(),
+    };
+    let people = [person("owner-id", "owner"), person("anna-id", "member"), person("ivan-id", "supervisor")];
+    assert_eq!(k.demo(&people, "2026-12-05").unwrap(), 1);
+    let employees = k.query("employee", json!({ "limit": 500 })).unwrap();
+    assert_eq!(employees.len(), 10);
+    let mut linked: Vec<&str> = employees.iter().filter_map(|e| e["data"]["user_id"].as_str()).collect();
+    linked.sort();
+    assert_eq!(linked, ["anna-id", "ivan-id", "owner-id"], "the company's members are employees");
+    assert_eq!(k.query("holiday", json!({ "limit": 500 })).unwrap().len(), 28, "this year's and next year's");
+    let absent = k.command("absences", json!({ "from": "2026-12-05", "to": "2026-12-05" })).unwrap();
+    assert!(absent.to_string().contains("Ольга Счетова"), "the accountant is off sick today: {absent}");
+    let tasks = k.query("task", json!({ "limit": 50 })).unwrap();
+    assert_eq!(tasks.len(), 6);
+    assert!(tasks.iter().all(|t| t["data"]["assignee"].is_string()), "tasks are distributed: {tasks:?}");
+}

@@ -8,6 +8,7 @@
 
 mod attribution;
 mod campaigns;
+mod demo;
 mod mailings;
 mod model;
 mod report;
@@ -21,6 +22,10 @@ use erp_sdk::{Error, Event, Plugin, Result, Value, WebhookRequest, WebhookRespon
 pub struct Marketing;
 
 impl Plugin for Marketing {
+    fn demo(request: &erp_sdk::DemoRequest) -> Result<erp_sdk::DemoAnswer> {
+        demo::step(request)
+    }
+
     fn command(name: &str, input: Value) -> Result<Value> {
         match name {
             "import-spend" => spend_import::import(input),

@@ -312,3 +312,16 @@ fn a_deal_from_a_new_senders_lead_is_credited_through_the_lead() {
     let h = k.command("attribute-history", json!({})).unwrap();
     assert_eq!(h["deals_credited"], 0);
 }
+
+#[test]
+fn the_demo_runs_campaigns_and_queues_a_mailing_to_big_buyers() {
+    let k = kernel();
+    customer(&k, "ООО «Крупный»", Some("big@example.com"), "Москва", "120000", Some("2026-11-20"));
+    customer(&k, "ИП Малый", Some("small@example.com"), "Казань", "900", Some("2026-11-20"));
+    assert_eq!(k.demo(&[], "2026-12-05").unwrap(), 1);
+    assert_eq!(k.query("campaign", json!({})).unwrap().len(), 4);
+    assert_eq!(k.query("spend", json!({ "limit": 500 })).unwrap().len(), 240, "60 days of four campaigns");
+    assert_eq!(k.query("segment", json!({})).unwrap().len(), 3);
+    let messages = k.query("message", json!({})).unwrap();
+    assert_eq!(messages.len(), 1, "only the big buyer is in the segment: {messages:?}");
+}

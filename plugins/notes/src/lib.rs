@@ -3,6 +3,8 @@
 //! It shows each part of the SDK: typed records, queries, aggregates, a validation hook that
 //! vetoes bad writes, events and an inbound webhook.
 
+mod demo;
+
 use erp_sdk::store::{self, Aggregate, Filter, Query};
 use erp_sdk::{
     Error, Plugin, Result, Value, WebhookRequest, WebhookResponse, WriteCheck, WriteKind, events, json, serde_json,
@@ -29,6 +31,10 @@ pub struct Note {
 pub struct Notes;
 
 impl Plugin for Notes {
+    fn demo(request: &erp_sdk::DemoRequest) -> Result<erp_sdk::DemoAnswer> {
+        demo::step(request)
+    }
+
     fn command(name: &str, input: Value) -> Result<Value> {
         match name {
             "archive" => archive(&input),

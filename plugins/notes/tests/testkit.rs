@@ -32,3 +32,11 @@ fn notes_work_in_the_test_kit() {
     assert!(matches!(kernel.command_as(&[], "stats", json!({})), Err(Error::AccessDenied(_))));
     assert!(matches!(kernel.command("archive", json!({})), Err(Error::Invalid(_))));
 }
+
+#[test]
+fn the_demo_adds_a_notebook_with_notes() {
+    let kernel = TestKernel::for_crate(env!("CARGO_MANIFEST_DIR")).expect("the plugin builds and loads");
+    assert_eq!(kernel.demo(&[], "2026-12-05").expect("demo"), 1);
+    assert_eq!(kernel.query("notebook", json!({})).expect("notebooks").len(), 1);
+    assert_eq!(kernel.query("note", json!({})).expect("notes").len(), 3);
+}

@@ -6,6 +6,7 @@
 //! permissions.
 
 mod counts;
+mod demo;
 mod forecast;
 mod model;
 mod moves;
@@ -24,6 +25,10 @@ use erp_sdk::{Error, Event, Plugin, Result, Value, WriteCheck};
 pub struct Warehouse;
 
 impl Plugin for Warehouse {
+    fn demo(request: &erp_sdk::DemoRequest) -> Result<erp_sdk::DemoAnswer> {
+        demo::step(request)
+    }
+
     fn command(name: &str, input: Value) -> Result<Value> {
         match name {
             "receive" => moves::make("receipt", input),

@@ -361,3 +361,17 @@ fn reports_show_stock_movements_and_slow_movers() {
     let slow: Vec<&str> = slow["products"].as_array().unwrap().iter().map(|p| p["product"].as_str().unwrap()).collect();
     assert_eq!(slow, [other.as_str()], "the desk never went out; the chair did today");
 }
+
+#[test]
+fn the_demo_stocks_a_warehouse_with_real_movements() {
+    let k = kernel();
+    assert_eq!(k.demo(&[], "2026-12-05").unwrap(), 1);
+    let products = k.query("product", json!({ "limit": 500 })).unwrap();
+    assert_eq!(products.len(), 12);
+    let chair = products.iter().find(|p| p["data"]["sku"] == "CHAIR-01").unwrap();
+    // 20 + 15 received, 5 issued.
+    let on_hand = k.command("on-hand", json!({ "product": chair["id"] })).unwrap();
+    assert_eq!(on_hand["on_hand"], "30", "{on_hand}");
+    assert_eq!(k.query("reorder_rule", json!({})).unwrap().len(), 4);
+    assert_eq!(k.query("location", json!({})).unwrap().len(), 10);
+}

@@ -6,8 +6,10 @@
 //! report every problem in a tree with its path; [`Filter::to_json`] writes a tree and
 //! [`Filter::from_json`] reads one, checking its shape (the kernel then checks it against the
 //! collection's fields). The payload of the kernel's record events (`<plugin>.<collection>.
-//! created|updated|deleted`) is [`RecordChange`]. `wit/README.md` describes the same grammar in
-//! prose.
+//! created|updated|deleted`) is [`RecordChange`]; the demo-data protocol is [`demo`].
+//! `wit/README.md` describes the same grammar in prose.
+
+pub mod demo;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};

@@ -194,6 +194,16 @@ impl TestKernel {
         self.work(|platform, session, scope| lifecycle::run_command(platform, session, scope, &plugin, command, input))
     }
 
+    /// Runs the demo (`[demo]` in the manifest) of the plugin under test to its end, as
+    /// `erp serve --demo` does, for a company whose members are `people` and whose today is
+    /// `today` (`YYYY-MM-DD`); returns the number of steps it took.
+    pub fn demo(&self, people: &[erp_sdk::DemoPerson], today: &str) -> Result<u32, Error> {
+        let plugin = self.plugin.clone();
+        self.work(|platform, session, scope| {
+            erp_kernel::plugins::demo::run(platform, session, scope, &plugin, people, today)
+        })
+    }
+
     /// Runs a command as a user holding only `permissions`.
     pub fn command_as(&self, permissions: &[&str], command: &str, input: Value) -> Result<Value, Error> {
         self.command_as_user("", permissions, command, input)

@@ -1,6 +1,7 @@
 //! Plugins: manifests, packages, the sandboxed runtime, the registry of installed versions and
 //! the per-company lifecycle.
 
+pub mod demo;
 pub mod host;
 pub mod lifecycle;
 pub mod package;

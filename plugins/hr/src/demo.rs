@@ -1,0 +1,187 @@
+//! Sample staff for `erp serve --demo`: departments, a five-day and a part-time schedule, this
+//! and next year's public holidays, ten employees (the demo company's members among them),
+//! leave types and allocations, approved and pending leave (someone is away today), last
+//! week's clock-ins with a few late arrivals, timesheet lines, and tasks distributed by
+//! workload.
+
+use chrono::{Datelike, Days, NaiveDate};
+use erp_sdk::{DemoAnswer, DemoRequest, Plugin, Result, Value, json, store};
+
+use crate::Hr;
+use crate::util::{date, day};
+
+/// Russia's public holidays that fall on fixed dates.
+const HOLIDAYS: &[(u32, u32, &str)] = &[
+    (1, 1, "Новогодние каникулы"),
+    (1, 2, "Новогодние каникулы"),
+    (1, 3, "Новогодние каникулы"),
+    (1, 4, "Новогодние каникулы"),
+    (1, 5, "Новогодние каникулы"),
+    (1, 6, "Новогодние каникулы"),
+    (1, 7, "Рождество Христово"),
+    (1, 8, "Новогодние каникулы"),
+    (2, 23, "День защитника Отечества"),
+    (3, 8, "Международный женский день"),
+    (5, 1, "Праздник Весны и Труда"),
+    (5, 9, "День Победы"),
+    (6, 12, "День России"),
+    (11, 4, "День народного единства"),
+];
+
+/// One employee of the demo.
+struct Person {
+    name: &'static str,
+    position: &'static str,
+    department: &'static str,
+    schedule: &'static str,
+    team: &'static str,
+    skills: &'static [&'static str],
+    /// Which member of the company this is: by position in the member list (owner first).
+    member: Option<usize>,
+}
+
+const fn person(
+    name: &'static str,
+    position: &'static str,
+    department: &'static str,
+    schedule: &'static str,
+    team: &'static str,
+    skills: &'static [&'static str],
+    member: Option<usize>,
+) -> Person {
+    Person { name, position, department, schedule, team, skills, member }
+}
+
+const STAFF: &[Person] = &[
+    person("Демо Владелец", "Генеральный директор", "HQ", "5X8", "management", &["management"], Some(0)),
+    person("Анна Продажина", "Менеджер по продажам", "SALES", "5X8", "sales", &["sales", "furniture"], Some(1)),
+    person("Иван Складов", "Кладовщик", "STOCK", "5X8", "warehouse", &["warehouse", "assembly"], Some(2)),
+    person("Ольга Счетова", "Главный бухгалтер", "ACC", "5X8", "finance", &["accounting"], None),
+    person("Пётр Сборкин", "Сборщик мебели", "STOCK", "5X8", "assembly", &["assembly", "furniture"], None),
+    person("Сергей Винтов", "Сборщик мебели", "STOCK", "5X8", "assembly", &["assembly", "furniture"], None),
+    person("Мария Замерова", "Замерщик", "STOCK", "HALF", "assembly", &["assembly", "measuring"], None),
+    person("Елена Клиентова", "Менеджер по продажам", "SALES", "5X8", "sales", &["sales"], None),
+    person("Дмитрий Дизайнов", "Дизайнер интерьеров", "SALES", "5X8", "design", &["design", "furniture"], None),
+    person("Наталья Кадрова", "Специалист по кадрам", "HQ", "5X8", "management", &["hr"], None),
+];
+
+fn create(collection: &str, data: Value) -> Result<String> {
+    Ok(store::create::<Value>(collection, &data)?.id)
+}
+
+fn lookup(list: &[(&str, String)], code: &str) -> Option<String> {
+    list.iter().find(|(c, _)| *c == code).map(|(_, id)| id.clone())
+}
+
+/// The whole of HR's demo, in one step.
+pub fn step(request: &DemoRequest) -> Result<DemoAnswer> {
+    let today = date("today", &request.today)?;
+    for year in [today.year(), today.year() + 1] {
+        for (m, d, name) in HOLIDAYS {
+            if let Some(holiday) = NaiveDate::from_ymd_opt(year, *m, *d) {
+                create("holiday", json!({ "date": day(holiday), "name": name }))?;
+            }
+        }
+    }
+    let schedules = vec![
+        ("5X8", create("schedule", json!({ "code": "5X8", "name": "Пятидневка, 9:00–18:00" }))?),
+        (
+            "HALF",
+            create(
+                "schedule",
+                json!({ "code": "HALF", "name": "Неполный день, 4 часа", "mon": "4", "tue": "4", "wed": "4", "thu": "4",
+                        "fri": "4", "start": "10:00", "end": "14:00" }),
+            )?,
+        ),
+    ];
+    let hq = create("department", json!({ "code": "HQ", "name": "Дирекция" }))?;
+    let mut departments = vec![("HQ", hq.clone())];
+    for (code, name) in [("SALES", "Отдел продаж"), ("STOCK", "Склад и сборка"), ("ACC", "Бухгалтерия")]
+    {
+        departments.push((code, create("department", json!({ "code": code, "name": name, "parent": hq }))?));
+    }
+    let mut staff: Vec<String> = Vec::new();
+    for (i, p) in STAFF.iter().enumerate() {
+        let user = p.member.and_then(|m| request.people.get(m)).map(|m| m.user_id.clone());
+        let body = json!({
+            "name": p.name, "position": p.position, "department": lookup(&departments, p.department), "team": p.team,
+            "skills": p.skills, "schedule": lookup(&schedules, p.schedule), "user_id": user, "manager": staff.first(),
+            "hire_date": day(today.checked_sub_days(Days::new(200 + 97 * i as u64)).unwrap_or(today)),
+            "birth_date": format!("19{}-0{}-1{}", 80 + i, 1 + i % 9, i % 10), "personal_phone": format!("+7 916 555-01-{i:02}"),
+            "salary": format!("{}", 90_000 + 15_000 * i),
+        });
+        staff.push(create("employee", body)?);
+    }
+    leave(today, &staff)?;
+    time(today, &staff)?;
+    for (title, hours, skill) in [
+        ("Собрать шкаф-купе для ООО «Берёза»", "6", "assembly"),
+        ("Замер кухни у Иванова", "2", "measuring"),
+        ("Сборка стеллажей на складе", "4", "assembly"),
+        ("Дизайн-проект гостиной", "12", "design"),
+        ("Перезвонить по заявкам с сайта", "3", "sales"),
+        ("Собрать обеденную группу", "3", "assembly"),
+    ] {
+        let due = day(today + chrono::Duration::days(5));
+        let task = create("task", json!({ "title": title, "estimate": hours, "skill": skill, "due": due }))?;
+        Hr::command("distribute", json!({ "task": task }))?;
+    }
+    Ok(DemoAnswer::done())
+}
+
+/// Leave types, allocations, and leave: someone away today, approved leave ahead, requests
+/// waiting for a decision.
+fn leave(today: NaiveDate, staff: &[String]) -> Result<()> {
+    for (code, name, paid, limited) in [
+        ("ANNUAL", "Ежегодный оплачиваемый отпуск", true, true),
+        ("SICK", "Больничный", true, false),
+        ("UNPAID", "Отпуск без сохранения заработной платы", false, false),
+        ("STUDY", "Учебный отпуск", true, true),
+    ] {
+        create("leave_type", json!({ "code": code, "name": name, "paid": paid, "needs_allocation": limited }))?;
+    }
+    for e in staff {
+        Hr::command("allocate", json!({ "employee": e, "leave_type": "ANNUAL", "year": today.year(), "days": 28 }))?;
+    }
+    let at = |n: i64| day(today + chrono::Duration::days(n));
+    let sick = Hr::command(
+        "request-leave",
+        json!({ "employee": staff[3], "leave_type": "SICK", "from": at(-2), "to": at(3) }),
+    )?;
+    Hr::command("decide-leave", json!({ "id": sick["id"], "approve": true, "comment": "Выздоравливайте" }))?;
+    for (who, from, to) in [(4usize, 20, 24), (8, 30, 41)] {
+        // A request that would overlap a holiday or exceed the balance is simply skipped.
+        let request = json!({ "employee": staff[who], "leave_type": "ANNUAL", "from": at(from), "to": at(to) });
+        if let Ok(r) = Hr::command("request-leave", request) {
+            Hr::command("decide-leave", json!({ "id": r["id"], "approve": true }))?;
+        }
+    }
+    for (who, from, to) in [(1usize, 45, 49), (5, 14, 15)] {
+        let request = json!({ "employee": staff[who], "leave_type": "UNPAID", "from": at(from), "to": at(to) });
+        let _ = Hr::command("request-leave", request);
+    }
+    Ok(())
+}
+
+/// Last week's clock-ins (Moscow time), some late, and a designer's timesheet.
+fn time(today: NaiveDate, staff: &[String]) -> Result<()> {
+    for back in 1..=7i64 {
+        let date = today - chrono::Duration::days(back);
+        if date.weekday().number_from_monday() > 5 {
+            continue;
+        }
+        for (i, e) in staff.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 6) {
+            let late = (i as i64 + back) % 5 == 0;
+            let (inn, out) = if late { ("06:27", "15:05") } else { ("05:55", "15:02") };
+            Hr::command("clock-in", json!({ "employee": e, "at": format!("{}T{inn}:00Z", day(date)) }))?;
+            Hr::command("clock-out", json!({ "employee": e, "at": format!("{}T{out}:00Z", day(date)) }))?;
+            if i == 8 {
+                Hr::command(
+                    "log-time",
+                    json!({ "employee": e, "date": day(date), "hours": 8, "project": "Кухни на заказ" }),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -38,6 +38,8 @@ fn matrix() -> Vec<Entry> {
         e(Method::GET, "/api/v1/companies/{id}/plugins", None),
         e(Method::PUT, "/api/v1/companies/{id}/plugins/{name}", Some(json!({}))),
         e(Method::DELETE, "/api/v1/companies/{id}/plugins/{name}", None),
+        e(Method::GET, "/api/v1/companies/{id}/usage", None),
+        e(Method::POST, "/api/v1/companies/{id}/plugins/{name}/release", Some(json!({}))),
         e(Method::POST, "/api/v1/companies/{id}/plugins/{plugin}/commands/{command}", Some(json!({}))),
         e(Method::GET, "/api/v1/companies/{id}/data/{plugin}/{collection}", None),
         e(Method::POST, "/api/v1/companies/{id}/data/{plugin}/{collection}", Some(json!({ "title": "planted" }))),

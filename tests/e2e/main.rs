@@ -11,6 +11,7 @@ mod bus;
 mod companies;
 mod crm;
 mod durability;
+mod fair_use;
 mod hr;
 mod identity;
 mod isolation;

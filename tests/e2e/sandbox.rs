@@ -30,7 +30,8 @@ async fn hostile_plugins_are_stopped_and_rolled_back(app: &TestApp) {
 
     // (command, expected status, error code, words the message must contain)
     let cases = [
-        ("write-then-loop", 500, "plugin_limit_exceeded", "ran out of time"),
+        ("loop", 500, "plugin_limit_exceeded", "ran out of time"),
+        ("write-then-loop", 500, "plugin_limit_exceeded", "while holding the write lock"),
         ("write-then-bomb", 500, "plugin_limit_exceeded", "memory limit"),
         ("write-then-panic", 500, "plugin_failed", "panicked"),
         ("huge-answer", 500, "plugin_limit_exceeded", "answered"),

@@ -232,12 +232,17 @@ impl Drop for TestApp {
 impl TestApp {
     /// Starts a server; `None` when the backend is unavailable and the test should skip.
     pub async fn start(backend: Backend) -> Option<TestApp> {
+        TestApp::start_with(backend, erp_kernel::fair_use::Settings::default()).await
+    }
+
+    /// Starts a server with explicit fair-use settings (deadlines, quotas, quarantine).
+    pub async fn start_with(backend: Backend, fair: erp_kernel::fair_use::Settings) -> Option<TestApp> {
         let guard = tokio::task::spawn_blocking(move || TestDb::create(backend)).await.expect("join")?;
         let url = guard.url.clone();
         let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.expect("join").expect("open db");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let platform = Platform::with_config(db.clone(), fast_bus()).expect("plugin runtime");
+        let platform = Platform::with_settings(db.clone(), fast_bus(), fair).expect("plugin runtime");
         let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ = erp_api::serve(listener, router, std::future::pending()).await;
@@ -282,6 +287,21 @@ impl TestApp {
         }
         let res = req.send().await.expect("request");
         Self::read(res).await
+    }
+
+    /// Sends a POST with an `Idempotency-Key`.
+    pub async fn post_keyed(&self, path: &str, token: &str, key: &str, body: Value) -> (Resp, bool) {
+        let res = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let replayed = res.headers().get("idempotent-replayed").is_some();
+        (Self::read(res).await, replayed)
     }
 
     /// Sends a raw body with a content type.
@@ -463,6 +483,18 @@ const TABLES: &[(&str, &str)] = &[
     ("plugins", "name || '|' || version || '|' || CAST(updated_at AS TEXT)"),
     ("plugin_versions", "name || '|' || version || '|' || sha256 || '|' || CAST(LENGTH(package) AS TEXT)"),
     ("plugin_artifacts", "sha256 || '|' || engine || '|' || CAST(LENGTH(artifact) AS TEXT)"),
+    (
+        "idempotency_keys",
+        "owner || '|' || idem_key || '|' || request_hash || '|' || CAST(status AS TEXT) || '|' || response",
+    ),
+    (
+        "plugin_health",
+        "company_id || '|' || plugin || '|' || CAST(strikes AS TEXT) || '|' || COALESCE(CAST(quarantined_at AS TEXT), '')",
+    ),
+    (
+        "plugin_usage",
+        "company_id || '|' || plugin || '|' || CAST(records AS TEXT) || '|' || CAST(bytes AS TEXT) || '|' || CAST(events AS TEXT)",
+    ),
     (
         "company_plugins",
         "company_id || '|' || plugin || '|' || config || '|' || grants || '|' || COALESCE(webhook_secret_hash, '')",

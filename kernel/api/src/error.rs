@@ -36,6 +36,8 @@ pub struct Extra {
     pub plugin: Option<String>,
     /// Every problem found, for invalid plugin packages.
     pub problems: Vec<String>,
+    /// The limit a plugin hit (plugin, reason, limit), kept for the plugin's health record.
+    pub limit_hit: Option<(String, String, Limit)>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -86,6 +88,15 @@ impl ApiError {
         self
     }
 
+    /// The plugin failure behind this error, when a plugin hit one of its limits.
+    pub fn plugin_failure(&self) -> Option<PluginError> {
+        self.extra.limit_hit.as_ref().map(|(plugin, reason, limit)| PluginError::Failed {
+            plugin: plugin.clone(),
+            reason: reason.clone(),
+            limit: Some(*limit),
+        })
+    }
+
     /// 400: the request is malformed.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -109,6 +120,26 @@ impl ApiError {
     /// 409: clashes with the current state.
     pub fn conflict(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 507: a storage quota of the company or plugin would be exceeded; nothing was saved.
+    pub fn quota(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded", message)
+    }
+
+    /// 503: the request ran past its deadline; nothing it did was saved.
+    pub fn deadline() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "deadline_exceeded",
+            "the request ran past its deadline and was rolled back; nothing was saved",
+        )
+        .with_retry_after(1)
+    }
+
+    /// 503: the company's lane is full.
+    pub fn busy(message: impl Into<String>, retry_after_secs: u64) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message).with_retry_after(retry_after_secs)
     }
 
     /// 413: the body is too large.
@@ -169,6 +200,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unavailable, retry shortly")
                     .with_retry_after(1)
             }
+            StoreError::Deadline => ApiError::deadline(),
             ref other if other.is_unique_violation() => {
                 ApiError::conflict("an object with the same unique value already exists")
             }
@@ -242,11 +274,20 @@ impl From<PluginError> for ApiError {
                 tracing::warn!(plugin = %plugin, %reason, "plugin failed");
                 let (status, code) = match limit {
                     Some(Limit::Capacity) => (StatusCode::SERVICE_UNAVAILABLE, "plugin_busy"),
+                    Some(Limit::Deadline) => (StatusCode::SERVICE_UNAVAILABLE, "deadline_exceeded"),
+                    Some(Limit::Quarantined) => (StatusCode::SERVICE_UNAVAILABLE, "plugin_quarantined"),
                     Some(_) => (StatusCode::INTERNAL_SERVER_ERROR, "plugin_limit_exceeded"),
                     None => (StatusCode::INTERNAL_SERVER_ERROR, "plugin_failed"),
                 };
                 let message = format!("plugin {plugin} failed: {reason}; its changes were rolled back");
-                ApiError::new(status, code, message).with_plugin(plugin)
+                let mut err = ApiError::new(status, code, message).with_plugin(plugin.clone());
+                if let Some(limit) = limit {
+                    if limit == Limit::Deadline {
+                        err = err.with_retry_after(1);
+                    }
+                    err.extra.limit_hit = Some((plugin, reason, limit));
+                }
+                err
             }
             PluginError::NotFound(_) => ApiError::not_found(),
             PluginError::Invalid(problems) => {
@@ -256,6 +297,7 @@ impl From<PluginError> for ApiError {
                 err
             }
             PluginError::Conflict(m) => ApiError::conflict(m),
+            PluginError::Quota(m) => ApiError::quota(m),
             PluginError::Forbidden(p) => ApiError::forbidden(format!("missing permission {p}")),
             PluginError::InvalidInput(i) => ApiError::invalid(i),
             PluginError::Store(s) => s.into(),
@@ -272,6 +314,7 @@ impl From<RecordError> for ApiError {
             e @ RecordError::ReadOnly(..) => ApiError::new(StatusCode::FORBIDDEN, "read_only", e.to_string()),
             RecordError::Invalid(i) => ApiError::invalid(i),
             RecordError::Conflict(m) => ApiError::conflict(m),
+            RecordError::Quota(m) => ApiError::quota(m),
             RecordError::Plugin(p) => p.into(),
             RecordError::Store(s) => s.into(),
             RecordError::Internal(m) => ApiError::internal(m),

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod extract;
+mod idempotency;
 mod routes;
 
 use std::sync::{Arc, OnceLock};
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     api.fallback(routes::no_route)
         .method_not_allowed_fallback(routes::no_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .with_state(state)
 }
 

@@ -115,6 +115,31 @@ pub struct ServeArgs {
     /// Create (once) a demo company with sample data and print how to log in.
     #[arg(long)]
     pub demo: bool,
+    /// Requests of one company that may run at once.
+    #[arg(long, env = "ERP_COMPANY_CONCURRENCY", default_value_t = 4)]
+    pub company_concurrency: usize,
+    /// Requests of one company that may wait for a turn (more get 503 with Retry-After).
+    #[arg(long, env = "ERP_COMPANY_QUEUE", default_value_t = 32)]
+    pub company_queue: usize,
+    /// Every request's deadline in milliseconds; work still running then is rolled back.
+    #[arg(long, env = "ERP_REQUEST_DEADLINE_MS", default_value_t = 30_000)]
+    pub request_deadline_ms: u64,
+    /// How long plugin code may compute while holding the write lock, in milliseconds.
+    #[arg(long, env = "ERP_WRITE_HOLD_MS", default_value_t = erp_kernel::plugins::host::DEFAULT_WRITE_HOLD_MS)]
+    pub write_hold_ms: u32,
+}
+
+impl ServeArgs {
+    /// The fair-use settings these arguments ask for.
+    pub fn fair_use(&self) -> erp_kernel::fair_use::Settings {
+        erp_kernel::fair_use::Settings {
+            per_company: self.company_concurrency.max(1),
+            queue: self.company_queue,
+            deadline: std::time::Duration::from_millis(self.request_deadline_ms.max(100)),
+            write_hold_ms: self.write_hold_ms.max(1),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,9 +16,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let url = args.db.clone();
-    let platform = tokio::task::spawn_blocking(move || Platform::open(&url))
-        .await?
-        .with_context(|| format!("opening database {}", redact(&args.db)))?;
+    let fair = args.fair_use();
+    let platform = tokio::task::spawn_blocking(move || {
+        let db = erp_kernel::storage::Db::open(&url)?;
+        Platform::with_settings(db, erp_kernel::bus::BusConfig::default(), fair)
+    })
+    .await?
+    .with_context(|| format!("opening database {}", redact(&args.db)))?;
     let setup = platform.clone();
     let installed = tokio::task::spawn_blocking(move || bundled::install_all(&setup))
         .await?

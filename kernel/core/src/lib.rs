@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bus;
 pub mod clock;
 pub mod events;
+pub mod fair_use;
 pub mod identity;
 pub mod paging;
 pub mod platform;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::access::{self, AccessError, CompanyScope};
 use crate::bus::{Bus, BusConfig, BusKernel};
 use crate::events::NewEvent;
+use crate::fair_use::{FairUse, Settings};
 use crate::plugins::{Kernel, PluginError, PluginHost, host};
 use crate::records::{Collection, Hooks, RecordError, WriteCheck};
 use crate::session::Session;
@@ -21,6 +22,8 @@ pub struct Platform {
     pub plugins: PluginHost,
     /// The event bus of this node.
     pub bus: Bus,
+    /// Fair use between companies: the per-company gate, deadlines, quotas, quarantine.
+    pub fair: Arc<FairUse>,
 }
 
 impl Platform {
@@ -36,7 +39,14 @@ impl Platform {
 
     /// Wraps an open database, with explicit event-bus settings.
     pub fn with_config(db: Db, bus: BusConfig) -> anyhow::Result<Platform> {
-        Ok(Platform { db, plugins: PluginHost::new()?, bus: Bus::new(bus) })
+        Platform::with_settings(db, bus, Settings::default())
+    }
+
+    /// Wraps an open database, with explicit event-bus and fair-use settings.
+    pub fn with_settings(db: Db, bus: BusConfig, fair: Settings) -> anyhow::Result<Platform> {
+        let plugins = PluginHost::new()?;
+        plugins.set_write_hold_ms(fair.write_hold_ms);
+        Ok(Platform { db, plugins, bus: Bus::new(bus), fair: Arc::new(FairUse::new(fair)) })
     }
 }
 
@@ -77,6 +87,10 @@ impl Kernel for Platform {
     fn handle(&self) -> Arc<dyn Kernel> {
         Arc::new(self.clone())
     }
+
+    fn fair(&self) -> &FairUse {
+        &self.fair
+    }
 }
 
 impl BusKernel for Platform {
@@ -89,7 +103,7 @@ impl Hooks for Platform {
     fn validate_write(&self, session: &mut Session, coll: &Collection, check: &WriteCheck) -> Result<(), RecordError> {
         let company = session.company_id.clone();
         let active =
-            Arc::new(self.plugins.active(session.conn()?, &company, &coll.plugin).map_err(RecordError::Plugin)?);
+            Arc::new(self.plugins.active(session.reader()?, &company, &coll.plugin).map_err(RecordError::Plugin)?);
         self.plugins.invoke(self, session, &active, None, host::Call::Validate { collection: &coll.name, check })?;
         Ok(())
     }
@@ -97,5 +111,9 @@ impl Hooks for Platform {
     fn publish(&self, session: &mut Session, event: NewEvent<'_>) -> Result<(), RecordError> {
         crate::bus::emit(self, session, event)?;
         Ok(())
+    }
+
+    fn quotas(&self) -> Option<crate::fair_use::Quotas> {
+        Some(self.fair.settings.quotas)
     }
 }

@@ -51,6 +51,12 @@ pub enum Limit {
     Depth,
     /// No free instance slot.
     Capacity,
+    /// Computed for longer than allowed while holding the write lock (see the plugin host).
+    WriteHold,
+    /// The request's deadline passed.
+    Deadline,
+    /// The plugin is quarantined in this company.
+    Quarantined,
 }
 
 /// Errors of plugin installation and invocation.
@@ -74,6 +80,9 @@ pub enum PluginError {
         /// The limit that stopped it, if any.
         limit: Option<Limit>,
     },
+    /// A storage quota would be exceeded; nothing was saved.
+    #[error("{0}")]
+    Quota(String),
     /// No such plugin, command, webhook, or not enabled for the company.
     #[error("not found: {0}")]
     NotFound(String),

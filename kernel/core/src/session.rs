@@ -1,7 +1,13 @@
-//! A unit of work: one write transaction in one company, on behalf of one actor.
+//! A unit of work: one transaction in one company, on behalf of one actor.
 //!
 //! The transaction is owned here so that it can be lent to a plugin invocation (whose store
 //! must own it) and taken back afterwards, however deep plugins call back into the kernel.
+//! It reads until the first write ([`Session::conn`]); reads that may come before any write
+//! use [`Session::reader`], so that plugin code computing before it writes holds no lock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
 
 use crate::storage::{Db, DbConn, StoreError, Tx};
 
@@ -28,6 +34,12 @@ pub struct Session {
     /// Throw the changes away at commit: the work only reads (a report or a timeline), so
     /// whatever it wrote must not stay.
     pub discard: bool,
+    /// The moment the work must be finished by (the request's deadline): plugin code still
+    /// running then is interrupted, and the work does not commit.
+    pub deadline: Option<Arc<Deadline>>,
+    /// Plugin code may hold the write lock only briefly (see the plugin host); kernel
+    /// maintenance such as an upgrade's migration is exempt.
+    pub bounded_writes: bool,
 }
 
 impl Session {
@@ -42,6 +54,8 @@ impl Session {
             depth: 0,
             chain: 0,
             discard: false,
+            deadline: None,
+            bounded_writes: true,
         })
     }
 
@@ -56,6 +70,8 @@ impl Session {
             depth: 0,
             chain: 0,
             discard: false,
+            deadline: None,
+            bounded_writes: true,
         }
     }
 
@@ -64,12 +80,25 @@ impl Session {
         self.tx.take().ok_or_else(|| StoreError::Task("the transaction was lost by a plugin call".into()))
     }
 
-    /// The transaction's connection; an error while the transaction is lent out.
+    /// The transaction's connection for work that writes (the transaction becomes a writer:
+    /// see [`Tx::conn`]); an error while the transaction is lent out.
     pub fn conn(&mut self) -> Result<&mut DbConn, StoreError> {
-        self.tx
-            .as_mut()
-            .map(Tx::conn)
-            .ok_or_else(|| StoreError::Task("the transaction is in use by a plugin call".into()))
+        self.tx.as_mut().ok_or_else(lent)?.conn()
+    }
+
+    /// The transaction's connection for reads, which never wait for the writer's turn.
+    pub fn reader(&mut self) -> Result<&mut DbConn, StoreError> {
+        Ok(self.tx.as_mut().ok_or_else(lent)?.reader())
+    }
+
+    /// Since when this work writes; `None` while it has only read (or its transaction is lent).
+    pub fn writing_since(&self) -> Option<Instant> {
+        self.tx.as_ref().and_then(Tx::writing_since)
+    }
+
+    /// True once the deadline has passed.
+    pub fn past_deadline(&self) -> bool {
+        self.deadline.as_ref().is_some_and(|d| d.passed())
     }
 
     /// Lends the transaction to a nested piece of work with one more level of depth.
@@ -83,6 +112,8 @@ impl Session {
             depth: self.depth + 1,
             chain: self.chain,
             discard: self.discard,
+            deadline: self.deadline.clone(),
+            bounded_writes: self.bounded_writes,
         }
     }
 
@@ -101,14 +132,14 @@ impl Session {
     {
         use diesel::connection::TransactionManager;
         type Manager = <DbConn as diesel::Connection>::TransactionManager;
-        Manager::begin_transaction(self.conn()?).map_err(StoreError::from)?;
+        Manager::begin_transaction(self.reader()?).map_err(StoreError::from)?;
         match f(self) {
             Ok(value) => {
-                Manager::commit_transaction(self.conn()?).map_err(StoreError::from)?;
+                Manager::commit_transaction(self.reader()?).map_err(StoreError::from)?;
                 Ok(value)
             }
             Err(e) => {
-                if let Ok(conn) = self.conn()
+                if let Ok(conn) = self.reader()
                     && let Err(undo) = Manager::rollback_transaction(conn)
                 {
                     tracing::warn!(error = %undo, "rollback to savepoint failed");
@@ -118,8 +149,13 @@ impl Session {
         }
     }
 
-    /// Commits the work.
+    /// Commits the work; past its deadline, rolls it back instead.
     pub fn commit(mut self) -> Result<(), StoreError> {
+        if let Some(deadline) = &self.deadline
+            && !deadline.start_commit()
+        {
+            return Err(StoreError::Deadline);
+        }
         match self.tx.take() {
             // Dropping an open transaction rolls it back.
             Some(_) if self.discard => Ok(()),
@@ -127,4 +163,54 @@ impl Session {
             None => Err(StoreError::Task("the transaction was lost by a plugin call".into())),
         }
     }
+}
+
+/// When a request's work must be done by, shared between the work and whoever answers the
+/// client: exactly one of "the work commits" and "the client is told it failed" happens.
+#[derive(Debug)]
+pub struct Deadline {
+    at: Instant,
+    state: AtomicU8,
+}
+
+const RUNNING: u8 = 0;
+const COMMITTING: u8 = 1;
+const EXPIRED: u8 = 2;
+
+impl Deadline {
+    /// A deadline at `at`.
+    pub fn at(at: Instant) -> Arc<Deadline> {
+        Arc::new(Deadline { at, state: AtomicU8::new(RUNNING) })
+    }
+
+    /// The moment.
+    pub fn instant(&self) -> Instant {
+        self.at
+    }
+
+    /// True once the moment has passed or the client was told the work failed.
+    pub fn passed(&self) -> bool {
+        self.state.load(Ordering::Acquire) == EXPIRED || Instant::now() >= self.at
+    }
+
+    /// The work is about to commit: false (and the work must roll back) when the deadline
+    /// has passed or the client was already told it failed.
+    pub fn start_commit(&self) -> bool {
+        if Instant::now() >= self.at {
+            self.expire();
+        }
+        self.state.compare_exchange(RUNNING, COMMITTING, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            || self.state.load(Ordering::Acquire) == COMMITTING
+    }
+
+    /// The client is about to be told the work failed: false when it is already committing
+    /// (the caller then waits for its outcome instead).
+    pub fn expire(&self) -> bool {
+        self.state.compare_exchange(RUNNING, EXPIRED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            || self.state.load(Ordering::Acquire) == EXPIRED
+    }
+}
+
+fn lent() -> StoreError {
+    StoreError::Task("the transaction is in use by a plugin call".into())
 }

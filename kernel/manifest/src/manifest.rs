@@ -21,6 +21,11 @@ pub const DEFAULT_MEMORY_MIB: u32 = 64;
 pub const DEFAULT_COMMAND_MS: u32 = 1_000;
 /// Default synchronous hook time, in milliseconds.
 pub const DEFAULT_HOOK_MS: u32 = 100;
+/// Longest time an after-commit event handler may ask for, in milliseconds.
+pub const MAX_HANDLER_MS: u32 = 2_000;
+/// Default after-commit event handler time, in milliseconds: well under a command's, since
+/// a handler runs again on every retry.
+pub const DEFAULT_HANDLER_MS: u32 = 250;
 
 /// The built-in role every member of a company holds unless given another.
 pub const MEMBER_ROLE: &str = "member";
@@ -374,10 +379,12 @@ pub struct CapabilitySpec {
 pub struct LimitsSpec {
     /// Linear memory in MiB.
     pub memory_mib: Option<u32>,
-    /// Time for commands, webhooks, schedules and after-commit events, in ms.
+    /// Time for commands, webhooks and schedules, in ms.
     pub command_ms: Option<u32>,
     /// Time for validation and synchronous hooks, in ms.
     pub hook_ms: Option<u32>,
+    /// Time for after-commit event handlers, in ms.
+    pub handler_ms: Option<u32>,
 }
 
 /// `[views.<collection>]`: hints for the generic web UI.
@@ -443,6 +450,8 @@ pub struct Limits {
     pub command_ms: u32,
     /// Hook time in ms.
     pub hook_ms: u32,
+    /// After-commit handler time in ms.
+    pub handler_ms: u32,
 }
 
 impl Manifest {
@@ -457,6 +466,7 @@ impl Manifest {
             memory_bytes: self.limits.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB) as usize * 1024 * 1024,
             command_ms: self.limits.command_ms.unwrap_or(DEFAULT_COMMAND_MS),
             hook_ms: self.limits.hook_ms.unwrap_or(DEFAULT_HOOK_MS),
+            handler_ms: self.limits.handler_ms.unwrap_or(DEFAULT_HANDLER_MS),
         }
     }
 
@@ -1044,6 +1054,11 @@ impl Validator<'_> {
             && !(1..=MAX_HOOK_MS).contains(&ms)
         {
             self.problem("limits.hook_ms", format!("must be between 1 and {MAX_HOOK_MS}"));
+        }
+        if let Some(ms) = l.handler_ms
+            && !(1..=MAX_HANDLER_MS).contains(&ms)
+        {
+            self.problem("limits.handler_ms", format!("must be between 1 and {MAX_HANDLER_MS}"));
         }
     }
 

@@ -15,6 +15,15 @@ use erp_kernel::plugins::manifest::{Access, Manifest};
 async fn plugins_page(ctx: &Ctx, failure: Option<&Failure>) -> Page {
     let installed = ctx.api.get("/api/v1/plugins").await.map_err(|f| ctx.fail(&f))?;
     let company = ctx.company()?;
+    // Usage and quarantine need the company's read permission; without it the columns stay empty.
+    let usage = ctx.api.get(&format!("/api/v1/companies/{}/usage", company.id)).await.unwrap_or(Value::Null);
+    let of = |name: &str| {
+        usage["plugins"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["plugin"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     let plugins: Vec<Value> = installed["items"]
         .as_array()
         .into_iter()
@@ -24,8 +33,12 @@ async fn plugins_page(ctx: &Ctx, failure: Option<&Failure>) -> Page {
             let label = serde_json::from_value::<Manifest>(p["manifest"].clone())
                 .map(|m| meta::plugin_label(&m, ctx.lang))
                 .unwrap_or_else(|_| name.to_string());
+            let u = of(name);
+            let quarantined = u["quarantined_at"].as_str().map(|at| format::datetime(at, ctx.lang));
             json!({ "name": name, "label": label, "version": p["version"], "publisher": p["publisher"],
-                    "description": p["description"], "enabled": company.plugin(name).is_some() })
+                    "description": p["description"], "enabled": company.plugin(name).is_some(),
+                    "records": u["records"].as_i64().map(|n| format::number(&n.to_string(), ctx.lang)),
+                    "quarantined": quarantined, "last_limit": u["last_limit"] })
         })
         .collect();
     let page = json!({ "plugins": plugins, "base": ctx.base(),
@@ -150,6 +163,17 @@ pub(super) async fn disable(mut ctx: Ctx, Path((cid, name)): Path<(String, Strin
     match ctx.api.delete(&format!("/api/v1/companies/{}/plugins/{name}", company.id)).await {
         Ok(_) => Ok(see_other(&format!("{}/admin/plugins/{name}?ok=done", ctx.base()))),
         Err(f) => plugin_page(&ctx, &name, Some(&f)).await,
+    }
+}
+
+pub(super) async fn release(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let name = ctx.segment(&name)?;
+    ctx.form(&body)?;
+    let company = ctx.company()?;
+    match ctx.api.post(&format!("/api/v1/companies/{}/plugins/{name}/release", company.id), json!({})).await {
+        Ok(_) => Ok(see_other(&format!("{}/admin/plugins", ctx.base()))),
+        Err(f) => plugins_page(&ctx, Some(&f)).await,
     }
 }
 

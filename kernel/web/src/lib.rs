@@ -79,6 +79,7 @@ pub fn router(api: Router) -> Router {
         .route("/admin/plugins/{name}", get(admin::plugin))
         .route("/admin/plugins/{name}/enable", post(admin::enable))
         .route("/admin/plugins/{name}/disable", post(admin::disable))
+        .route("/admin/plugins/{name}/release", post(admin::release))
         .route("/admin/members", get(admin::members).post(admin::add_member))
         .route("/admin/users", post(admin::create_user))
         .route("/admin/members/{uid}", post(admin::change_member))

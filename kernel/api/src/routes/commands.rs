@@ -30,7 +30,7 @@ pub(crate) async fn run_command(
         // Reports and timelines read; anything they wrote is rolled back, so opening one by a
         // link (the web UI runs reports on GET) can change nothing.
         let company = session.company_id.clone();
-        let active = platform.plugins.active(session.conn()?, &company, &plugin)?;
+        let active = platform.plugins.active(session.reader()?, &company, &plugin)?;
         session.discard = lifecycle::reads_only(&active.loaded.manifest, &command);
         let company = session.company_id.clone();
         audit::record(

@@ -6,6 +6,7 @@ mod commands;
 mod companies;
 mod company_plugins;
 mod events;
+mod fair_use;
 mod health;
 mod me;
 mod members;
@@ -15,6 +16,9 @@ mod roles;
 mod tokens;
 mod users;
 mod webhooks;
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::header;
@@ -35,7 +39,8 @@ use erp_kernel::clock;
 use erp_kernel::events::NewEvent;
 use erp_kernel::ids;
 use erp_kernel::paging::{Page, PageRequest};
-use erp_kernel::session::Session;
+use erp_kernel::plugins::health as plugin_health;
+use erp_kernel::session::{Deadline, Session};
 use erp_kernel::storage::{DbConn, run_blocking};
 
 #[derive(OpenApi)]
@@ -84,6 +89,8 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::get_plugin, plugins::uninstall_plugin))
         .routes(routes!(company_plugins::list_enabled))
         .routes(routes!(company_plugins::enable_plugin, company_plugins::disable_plugin))
+        .routes(routes!(fair_use::usage))
+        .routes(routes!(fair_use::release))
         .routes(routes!(commands::run_command))
         .routes(routes!(records::list_records, records::create_record))
         .routes(routes!(records::get_record, records::update_record, records::delete_record))
@@ -200,10 +207,11 @@ pub(crate) async fn company_work<T: Send + 'static>(
     let actor = auth.actor();
     let (user_id, cid, inner_actor, platform) =
         (auth.user.id.clone(), company_id.clone(), actor.clone(), state.platform.clone());
-    let result = run_blocking(move || {
+    let result = within_deadline(state, &company_id, move |deadline| {
         let mut session = Session::begin(&platform.db, &cid, Some(&user_id))?;
         session.request_id = inner_actor.request_id.clone();
-        let scope = platform.company_scope(session.conn()?, &user_id, &cid)?;
+        session.deadline = Some(deadline);
+        let scope = platform.company_scope(session.reader()?, &user_id, &cid)?;
         let value = f(&mut session, &scope, &inner_actor)?;
         session.commit()?;
         Ok::<_, ApiError>(value)
@@ -233,6 +241,45 @@ pub(crate) async fn company_work<T: Send + 'static>(
         if let Err(e) = recorded {
             tracing::error!(error = %e, "could not audit a refused request");
         }
+    }
+    result
+}
+
+/// Runs blocking work of one company in its lane of the gate and under the request deadline:
+/// 503 with `Retry-After` when the lane is full; when the deadline passes first, the client
+/// is told so and the work, which is interrupted there, cannot commit any more. A plugin
+/// that hit one of its limits gets a strike in the company.
+pub(crate) async fn within_deadline<T: Send + 'static>(
+    state: &AppState,
+    company_id: &str,
+    work: impl FnOnce(Arc<Deadline>) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let fair = state.platform.fair.clone();
+    let deadline = Deadline::at(Instant::now() + fair.settings.deadline);
+    let _permit = fair
+        .gate
+        .enter(company_id, fair.settings.deadline)
+        .await
+        .map_err(|b| ApiError::busy(b.to_string(), b.retry_after_secs))?;
+    let inner = deadline.clone();
+    let mut task = tokio::task::spawn_blocking(move || work(inner));
+    let joined = match tokio::time::timeout_at(deadline.instant().into(), &mut task).await {
+        Ok(joined) => joined,
+        // Past the deadline: either the client is told it failed and the work can no longer
+        // commit, or the work is committing already and its outcome is the answer.
+        Err(_) if deadline.expire() => return Err(ApiError::deadline()),
+        Err(_) => task.await,
+    };
+    let result = joined.unwrap_or_else(|e| Err(ApiError::internal(format!("the request's task failed: {e}"))));
+    if let Err(err) = &result
+        && let Some(failure) = err.plugin_failure()
+    {
+        let (platform, company) = (state.platform.clone(), company_id.to_string());
+        let _ = run_blocking(move || {
+            plugin_health::note_failure(&platform, &company, &failure);
+            Ok::<_, ApiError>(())
+        })
+        .await;
     }
     result
 }

@@ -15,7 +15,6 @@ use erp_kernel::audit::{self, Actor, Entry, Outcome};
 use erp_kernel::ids;
 use erp_kernel::plugins::lifecycle;
 use erp_kernel::session::Session;
-use erp_kernel::storage::run_blocking;
 
 /// Largest webhook body.
 const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
@@ -48,10 +47,13 @@ pub(crate) async fn deliver(
         .collect();
     let request_id = request_id_of(&headers);
     let platform = state.platform.clone();
-    let answer = run_blocking(move || {
+    let lane = company.clone();
+    let answer = super::within_deadline(&state, &lane, move |deadline| {
         let mut session = Session::begin(&platform.db, &company, None)?;
         session.request_id = request_id.clone();
-        let active = lifecycle::check_webhook(&platform, session.conn()?, &company, &plugin, &hook, secret.as_deref())?;
+        session.deadline = Some(deadline);
+        let active =
+            lifecycle::check_webhook(&platform, session.reader()?, &company, &plugin, &hook, secret.as_deref())?;
         let answer =
             lifecycle::run_webhook(&platform, &mut session, &active, &hook, method.as_str(), forwarded, body.to_vec())?;
         let actor = Actor { user_id: None, request_id };

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use diesel::connection::TransactionManager;
+use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
 use super::BusKernel;
@@ -23,7 +24,7 @@ use crate::plugins::manifest::Manifest;
 use crate::plugins::registry::Active;
 use crate::session::Session;
 use crate::storage::dialect::{claim_rows, lock_rows};
-use crate::storage::schema::{deliveries, events};
+use crate::storage::schema::{deliveries, events, plugin_health};
 use crate::storage::{DbConn, StoreError};
 
 /// Longest one batch keeps its transaction open before leaving the rest for the next batch.
@@ -82,6 +83,16 @@ pub fn backoff(base: Micros, max: Micros, attempt: u32) -> Micros {
     exp / 2 + jitter
 }
 
+/// Quarantine rows of the delivery's plugin in its company: its queue waits for the admin.
+macro_rules! quarantined {
+    () => {
+        plugin_health::table
+            .filter(plugin_health::company_id.eq(deliveries::company_id))
+            .filter(plugin_health::plugin.eq(deliveries::plugin))
+            .filter(plugin_health::quarantined_at.is_not_null())
+    };
+}
+
 /// Claims up to a batch of due deliveries for this node; returns them in delivery order.
 pub fn claim(platform: &dyn BusKernel) -> Result<Vec<Claimed>, PluginError> {
     let cfg = &platform.bus().config;
@@ -95,6 +106,7 @@ pub fn claim(platform: &dyn BusKernel) -> Result<Vec<Claimed>, PluginError> {
             .filter(deliveries::state.eq("pending"))
             .filter(deliveries::next_attempt_at.le(now))
             .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.lt(now)))
+            .filter(not(exists(quarantined!())))
             .select(deliveries::id)
             .first(conn)
             .optional()
@@ -108,6 +120,7 @@ pub fn claim(platform: &dyn BusKernel) -> Result<Vec<Claimed>, PluginError> {
             .filter(deliveries::state.eq("pending"))
             .filter(deliveries::next_attempt_at.le(now))
             .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.lt(now)))
+            .filter(not(exists(quarantined!())))
             .order(deliveries::id.asc())
             .limit(batch)
             .select(COLS);
@@ -230,11 +243,11 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
         .filter(deliveries::lease_owner.eq(&me))
         .filter(deliveries::state.eq("pending"))
         .select(deliveries::id);
-    let held: Vec<String> = lock_rows!(tx.conn(), held_q)?;
+    let held: Vec<String> = lock_rows!(tx.reader(), held_q)?;
     let held: HashSet<String> = held.into_iter().collect();
     let event_ids: Vec<&String> = claimed.iter().map(|c| &c.event_id).collect();
     let rows: Vec<EventRow> =
-        events::table.filter(events::id.eq_any(&event_ids)).select(super::log::EVENT_COLS).load(tx.conn())?;
+        events::table.filter(events::id.eq_any(&event_ids)).select(super::log::EVENT_COLS).load(tx.reader())?;
     let events: HashMap<String, EventRow> = rows.into_iter().map(|e| (e.id.clone(), e)).collect();
     let mut actives: HashMap<(String, String), Option<Arc<Active>>> = HashMap::new();
     let mut owners: HashMap<String, Option<Arc<Manifest>>> = HashMap::new();
@@ -253,14 +266,14 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
             continue;
         }
         let Some(ev) = events.get(&c.event_id) else {
-            fail(platform, tx.conn(), c, "the event no longer exists", true)?;
+            fail(platform, tx.conn()?, c, "the event no longer exists", true)?;
             continue;
         };
         let active = match actives.get(&queue) {
             Some(a) => a.clone(),
             None => {
                 // Not enabled (any more) is a dead letter; any other failure aborts the batch.
-                let a = match platform.plugins().active(tx.conn(), &c.company_id, &c.plugin) {
+                let a = match platform.plugins().active(tx.reader(), &c.company_id, &c.plugin) {
                     Ok(a) => Some(Arc::new(a)),
                     Err(PluginError::NotFound(_)) => None,
                     Err(e) => return Err(e),
@@ -270,7 +283,7 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
             }
         };
         let Some(active) = active else {
-            fail(platform, tx.conn(), c, &format!("plugin {} is not enabled in this company", c.plugin), true)?;
+            fail(platform, tx.conn()?, c, &format!("plugin {} is not enabled in this company", c.plugin), true)?;
             failed_queues.insert(queue);
             continue;
         };
@@ -278,7 +291,7 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
             (None, _) => None,
             (Some(_), Some(m)) => m.clone(),
             (Some(_), None) => {
-                let m = platform.plugins().current_manifest(tx.conn(), &ev.source)?;
+                let m = platform.plugins().current_manifest(tx.reader(), &ev.source)?;
                 owners.insert(ev.source.clone(), m.clone());
                 m
             }
@@ -300,7 +313,7 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
             occurred_at: clock::to_rfc3339(ev.occurred_at),
             idempotency_key: idempotency_key(&ev.id, &c.plugin, &c.handler),
         };
-        savepoint(tx.conn())?;
+        savepoint(tx.reader())?;
         let mut session = Session::from_tx(tx, &c.company_id, None);
         session.chain = ev.depth as u32 + 1;
         let outcome = platform.plugins().invoke(
@@ -313,20 +326,21 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
         tx = session.into_tx()?;
         match outcome {
             Ok(_) => {
-                release(tx.conn())?;
+                release(tx.reader())?;
                 done.push(c.id.clone());
                 latencies.push(ev.occurred_at);
                 settled += 1;
             }
             Err(e) => {
-                undo(tx.conn())?;
-                fail(platform, tx.conn(), c, &e.to_string(), false)?;
+                undo(tx.reader())?;
+                fail(platform, tx.conn()?, c, &e.to_string(), false)?;
+                tx = crate::plugins::health::strike_in(platform, tx, &c.company_id, &e)?;
                 failed_queues.insert(queue);
                 settled += 1;
             }
         }
     }
-    if !complete(tx.conn(), &done, &me)? {
+    if !complete(tx.conn()?, &done, &me)? {
         // A lease was lost under us: give everything back; the new holder delivers.
         return Ok(0);
     }
@@ -335,7 +349,7 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
             deliveries::table.filter(deliveries::id.eq_any(&skipped)).filter(deliveries::lease_owner.eq(&me)),
         )
         .set((deliveries::lease_owner.eq(None::<String>), deliveries::lease_until.eq(None::<i64>)))
-        .execute(tx.conn())?;
+        .execute(tx.conn()?)?;
     }
     tx.commit()?;
     let now = clock::now();

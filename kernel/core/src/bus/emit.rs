@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::clock;
 use crate::events::{self, NewEvent};
+use crate::fair_use::quota;
 use crate::ids;
 use crate::plugins::host::{Call, DeliveredEvent};
 use crate::plugins::manifest::{DeliveryMode, Manifest};
@@ -129,6 +130,14 @@ pub fn emit(platform: &dyn Kernel, session: &mut Session, ev: NewEvent<'_>) -> R
     let company = session.company_id.clone();
     let (actor, depth) = (session.user_id.clone(), session.chain);
     let conn = session.conn()?;
+    if ev.source != "kernel" {
+        let quotas = platform.fair().settings.quotas;
+        let delta = quota::Delta { events: 1, ..Default::default() };
+        quota::charge(conn, &quotas, &company, ev.source, delta).map_err(|e| match e {
+            quota::QuotaError::Store(s) => PluginError::Store(s),
+            e @ quota::QuotaError::Exceeded { .. } => PluginError::Quota(e.to_string()),
+        })?;
+    }
     let id = events::insert(conn, &company, &ev, actor.as_deref(), depth)?;
     let subs = subscribers(platform, conn, &company, ev.name)?;
     if subs.is_empty() {

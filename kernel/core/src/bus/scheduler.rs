@@ -146,7 +146,7 @@ pub fn tick(platform: &dyn BusKernel) -> Result<usize, PluginError> {
 
 fn run_one(platform: &dyn BusKernel, d: &Due, me: &str) -> Result<(), PluginError> {
     let mut session = Session::begin(platform.db(), &d.company_id, None)?;
-    let active = match platform.plugins().active(session.conn()?, &d.company_id, &d.plugin) {
+    let active = match platform.plugins().active(session.reader()?, &d.company_id, &d.plugin) {
         Ok(a) => Arc::new(a),
         // Disabled since: the next tick removes the row.
         Err(PluginError::NotFound(_)) => return Ok(()),

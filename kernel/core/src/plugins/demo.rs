@@ -52,7 +52,7 @@ pub fn run(
 ) -> Result<u32, PluginError> {
     scope.require(PLUGINS_MANAGE).map_err(|_| PluginError::Forbidden(PLUGINS_MANAGE.into()))?;
     let company = session.company_id.clone();
-    let active = Arc::new(platform.plugins().active(session.conn()?, &company, plugin)?);
+    let active = Arc::new(platform.plugins().active(session.reader()?, &company, plugin)?);
     if active.loaded.manifest.demo.is_none() {
         return Err(PluginError::NotFound(format!("demo data of plugin {plugin}")));
     }

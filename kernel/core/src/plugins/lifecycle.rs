@@ -126,7 +126,7 @@ fn indexes_changed(old: &Manifest, new: &Manifest, coll: &str) -> bool {
 pub fn install(platform: &dyn Kernel, bytes: &[u8], actor: &Actor) -> Result<Installed, PluginError> {
     let inspected = package::inspect(platform.plugins(), bytes).map_err(PluginError::Invalid)?;
     let mut tx = platform.db().begin()?;
-    let result = install_in(platform, tx.conn(), &inspected, actor)?;
+    let result = install_in(platform, tx.conn()?, &inspected, actor)?;
     match result.upgraded_from {
         Some(from) => {
             drop(tx);
@@ -228,7 +228,7 @@ fn upgrade(platform: &dyn Kernel, p: Inspected, from: String, actor: &Actor) -> 
     let name = p.manifest.plugin.name.clone();
     let version = p.manifest.plugin.version.to_string();
     let mut tx = platform.db().begin()?;
-    let conn = tx.conn();
+    let conn = tx.conn()?;
     let old_text: String = plugin_versions::table.find((&name, &from)).select(plugin_versions::manifest).first(conn)?;
     let old = parse_stored(&old_text)?;
     let breaking = breaking_changes(&old, &p.manifest);
@@ -300,7 +300,9 @@ fn upgrade(platform: &dyn Kernel, p: Inspected, from: String, actor: &Actor) -> 
         for company in &companies {
             let Some(t) = current.take() else { break };
             let mut session = Session::from_tx(t, company, None);
-            let active = Arc::new(platform.plugins().active(session.conn()?, company, &name)?);
+            // An upgrade is the administrator's maintenance, not a tenant's request.
+            session.bounded_writes = false;
+            let active = Arc::new(platform.plugins().active(session.reader()?, company, &name)?);
             platform.plugins().invoke(platform, &mut session, &active, None, Call::Migrate { from: &from })?;
             current = Some(session.into_tx()?);
             migrated += 1;
@@ -312,7 +314,7 @@ fn upgrade(platform: &dyn Kernel, p: Inspected, from: String, actor: &Actor) -> 
         if indexes_changed(&old, &p.manifest, cname)
             && let Some(coll) = Collection::new(loaded.manifest.clone(), cname)
         {
-            records::store::reindex(tx.conn(), &coll).map_err(|e| PluginError::Internal(e.to_string()))?;
+            records::store::reindex(tx.conn()?, &coll).map_err(|e| PluginError::Internal(e.to_string()))?;
         }
     }
     tx.commit()?;
@@ -544,6 +546,7 @@ pub fn enable(
         },
     )?;
     if existing.is_none() {
+        crate::fair_use::quota::open(session.conn()?, &company, name)?;
         let payload = json!({ "plugin": name, "version": m.plugin.version.to_string() });
         platform
             .emit(session, NewEvent { name: "kernel.plugin.enabled", source: "kernel", payload, collection: None })?;
@@ -641,7 +644,7 @@ pub fn run_command(
     input: Value,
 ) -> Result<Value, PluginError> {
     let company = session.company_id.clone();
-    let active = Arc::new(platform.plugins().active(session.conn()?, &company, plugin)?);
+    let active = Arc::new(platform.plugins().active(session.reader()?, &company, plugin)?);
     let spec = active
         .loaded
         .manifest

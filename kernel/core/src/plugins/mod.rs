@@ -2,6 +2,7 @@
 //! the per-company lifecycle.
 
 pub mod demo;
+pub mod health;
 pub mod host;
 pub mod lifecycle;
 pub mod package;
@@ -31,4 +32,6 @@ pub trait Kernel: Hooks + Send + Sync {
     fn emit(&self, session: &mut Session, event: NewEvent<'_>) -> Result<String, PluginError>;
     /// An owned handle, for a plugin call's store to keep.
     fn handle(&self) -> Arc<dyn Kernel>;
+    /// Fair use between companies: settings, quotas.
+    fn fair(&self) -> &crate::fair_use::FairUse;
 }

@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::access::CompanyScope;
 use crate::events::{self, NewEvent};
+use crate::fair_use::quota::{self, Delta, QuotaError};
 use crate::plugin_error::PluginError;
 use crate::session::Session;
 use crate::storage::{DbConn, StoreError};
@@ -44,6 +45,9 @@ pub enum RecordError {
     /// Stale version or a reference that prevents the change.
     #[error("{0}")]
     Conflict(String),
+    /// A storage quota would be exceeded; nothing was saved.
+    #[error("{0}")]
+    Quota(String),
     /// A plugin's hook refused or failed.
     #[error("{0}")]
     Plugin(#[from] PluginError),
@@ -64,6 +68,7 @@ impl From<RecordError> for PluginError {
             e @ RecordError::ReadOnly(..) => PluginError::Forbidden(e.to_string()),
             RecordError::Invalid(i) => PluginError::InvalidInput(i),
             RecordError::Conflict(m) => PluginError::Conflict(m),
+            RecordError::Quota(m) => PluginError::Quota(m),
             RecordError::Store(s) => PluginError::Store(s),
             RecordError::Internal(m) => PluginError::Internal(m),
         }
@@ -297,6 +302,11 @@ pub trait Hooks {
 
     /// Emits a record event (synchronous subscribers may veto).
     fn publish(&self, session: &mut Session, event: NewEvent<'_>) -> Result<(), RecordError>;
+
+    /// The storage quotas writes are held to; `None`: unlimited.
+    fn quotas(&self) -> Option<crate::fair_use::Quotas> {
+        None
+    }
 }
 
 /// Hooks that do nothing (kernel-internal writes, tests).
@@ -404,8 +414,8 @@ pub fn create(
     let spec = coll.spec()?;
     let data = values::validate_object(&spec.fields, &data)?;
     let company = session.company_id.clone();
-    store::check_refs(session.conn()?, &company, coll, &data)?;
-    store::check_unique(session.conn()?, &company, coll, &data, None)?;
+    store::check_refs(session.reader()?, &company, coll, &data)?;
+    store::check_unique(session.reader()?, &company, coll, &data, None)?;
     let id = crate::ids::new_id();
     // Hooks, the write and its event succeed together or leave nothing behind.
     let created = session.atomically(|session| {
@@ -418,6 +428,8 @@ pub fn create(
             };
             hooks.validate_write(session, coll, &check)?;
         }
+        let bytes = Value::Object(data.clone()).to_string().len() as i64;
+        charge(session, hooks, coll, Delta { records: 1, bytes, events: 0 })?;
         let created = store::insert(session.conn()?, &company, coll, id, data, caller.user_id())?;
         emit(session, hooks, coll, "created", RecordChange::created(&created.id, created.data.clone()).to_json())?;
         Ok::<_, RecordError>(created)
@@ -471,8 +483,8 @@ pub fn update(
         }
     }
     let merged = values::validate_object(&spec.fields, &merged)?;
-    store::check_refs(session.conn()?, &company, coll, &merged)?;
-    store::check_unique(session.conn()?, &company, coll, &merged, Some(id))?;
+    store::check_refs(session.reader()?, &company, coll, &merged)?;
+    store::check_unique(session.reader()?, &company, coll, &merged, Some(id))?;
     let updated = session.atomically(|session| {
         if spec.validate {
             let check = WriteCheck {
@@ -483,6 +495,9 @@ pub fn update(
             };
             hooks.validate_write(session, coll, &check)?;
         }
+        let grown = Value::Object(merged.clone()).to_string().len() as i64
+            - Value::Object(current.data.clone()).to_string().len() as i64;
+        charge(session, hooks, coll, Delta { records: 0, bytes: grown, events: 0 })?;
         let updated = store::replace(session.conn()?, &company, coll, &current, merged, caller.user_id())?;
         let payload = RecordChange::updated(id, updated.version, current.data.clone(), updated.data.clone()).to_json();
         emit(session, hooks, coll, "updated", payload)?;
@@ -514,8 +529,20 @@ pub fn delete(
             };
             hooks.validate_write(session, coll, &check)?;
         }
+        let bytes = Value::Object(current.data.clone()).to_string().len() as i64;
+        charge(session, hooks, coll, Delta { records: -1, bytes: -bytes, events: 0 })?;
         store::remove(session.conn()?, &company, &current)?;
         emit(session, hooks, coll, "deleted", RecordChange::deleted(id, current.data).to_json())
+    })
+}
+
+/// Counts a change against the company's and the plugin's quotas.
+fn charge(session: &mut Session, hooks: &dyn Hooks, coll: &Collection, delta: Delta) -> Result<(), RecordError> {
+    let Some(quotas) = hooks.quotas() else { return Ok(()) };
+    let company = session.company_id.clone();
+    quota::charge(session.conn()?, &quotas, &company, &coll.plugin, delta).map_err(|e| match e {
+        QuotaError::Store(s) => RecordError::Store(s),
+        e @ QuotaError::Exceeded { .. } => RecordError::Quota(e.to_string()),
     })
 }
 
@@ -534,7 +561,7 @@ fn load_current(
     caller: Caller<'_>,
 ) -> Result<StoredRecord, RecordError> {
     let company = session.company_id.clone();
-    let current = store::load(session.conn()?, &company, coll, id)?
+    let current = store::load(session.reader()?, &company, coll, id)?
         .filter(|r| caller.own_records(coll).is_none_or(|rule| rule.owns(&r.data)))
         .ok_or_else(|| RecordError::NotFound(format!("{} {id}", coll.qualified())))?;
     match expected_version {

@@ -4,6 +4,11 @@
 //! The database URL selects the backend: `sqlite://path/to/file.db` or `postgres://...`.
 //! All blocking database work runs on tokio's blocking pool through [`Db::read`] and
 //! [`Db::write`]; the closures receive a [`DbConn`] and may use the diesel DSL directly.
+//!
+//! A transaction starts reading ([`Tx::reader`]) and becomes a writer at its first
+//! [`Tx::conn`]. On SQLite only then does it wait for the one writer's turn, so that work that
+//! computes or only reads (a plugin looping, a report) never holds up another company's
+//! writes; see [`Tx::conn`] for what the upgrade means for isolation.
 
 pub mod dialect;
 mod migrate;
@@ -11,7 +16,9 @@ mod pool;
 pub mod schema;
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use diesel::connection::SimpleConnection;
 use parking_lot::{ArcMutexGuard, Mutex, RawMutex};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -53,6 +60,9 @@ pub enum StoreError {
     /// Migrations could not be applied.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The work ran past its deadline and was rolled back.
+    #[error("the request ran past its deadline; nothing was saved")]
+    Deadline,
     /// The blocking task running the database work was cancelled or panicked.
     #[error("database task failed: {0}")]
     Task(String),
@@ -86,30 +96,74 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// An open write transaction that owns its connection. Dropping it without
-/// [`Tx::commit`] rolls back, so an error or a panic anywhere leaves nothing behind.
+/// An open transaction that owns its connection. Dropping it without [`Tx::commit`] rolls
+/// back, so an error or a panic anywhere leaves nothing behind.
 pub struct Tx {
     conn: r2d2::PooledConnection<pool::Manager>,
-    _writer: Option<ArcMutexGuard<RawMutex, ()>>,
+    /// The database's writer lock (SQLite), taken at the first write.
+    lock: Option<Arc<Mutex<()>>>,
+    writer: Option<ArcMutexGuard<RawMutex, ()>>,
+    /// When the transaction began writing (and, on SQLite, took the writer's turn).
+    writing_since: Option<Instant>,
     open: bool,
 }
 
 impl std::fmt::Debug for Tx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tx").field("open", &self.open).finish()
+        f.debug_struct("Tx").field("open", &self.open).field("writing", &self.writing_since.is_some()).finish()
     }
 }
 
 impl Tx {
-    /// The connection inside the transaction.
-    pub fn conn(&mut self) -> &mut DbConn {
+    /// The connection, for work that writes: the first call makes the transaction a writer.
+    ///
+    /// On SQLite that means waiting for the writer's turn and restarting the transaction as
+    /// `BEGIN IMMEDIATE` (with its savepoints recreated), because a snapshot taken while
+    /// reading may be older than the last commit and SQLite refuses to write from a stale
+    /// snapshot. Reads made before the first write therefore saw committed data as of their
+    /// statement, the isolation PostgreSQL gives by default (read committed); from the first
+    /// write on, the transaction is serialised with every other writer.
+    pub fn conn(&mut self) -> Result<&mut DbConn, StoreError> {
+        if self.writing_since.is_none() {
+            self.start_writing()?;
+        }
+        Ok(&mut self.conn)
+    }
+
+    /// The connection, for reads: never waits for the writer's turn.
+    pub fn reader(&mut self) -> &mut DbConn {
         &mut self.conn
+    }
+
+    /// Since when the transaction writes (holds the writer's turn on SQLite, row locks on
+    /// PostgreSQL); `None` while it has only read.
+    pub fn writing_since(&self) -> Option<Instant> {
+        self.writing_since
+    }
+
+    fn start_writing(&mut self) -> Result<(), StoreError> {
+        if let Some(lock) = &self.lock {
+            let guard = lock.lock_arc();
+            if let DbConn::Sqlite(c) = &mut *self.conn {
+                let depth = AnsiTransactionManager::transaction_manager_status_mut(c)
+                    .transaction_depth()?
+                    .map_or(0, std::num::NonZeroU32::get);
+                let mut sql = String::from("ROLLBACK; BEGIN IMMEDIATE;");
+                for level in 1..depth {
+                    sql.push_str(&format!(" SAVEPOINT diesel_savepoint_{level};"));
+                }
+                c.batch_execute(&sql)?;
+            }
+            self.writer = Some(guard);
+        }
+        self.writing_since = Some(Instant::now());
+        Ok(())
     }
 
     /// Commits the transaction.
     pub fn commit(mut self) -> Result<(), StoreError> {
         self.open = false;
-        <DbConn as diesel::Connection>::TransactionManager::commit_transaction(&mut self.conn)?;
+        <DbConn as diesel::Connection>::TransactionManager::commit_transaction(&mut *self.conn)?;
         Ok(())
     }
 }
@@ -155,15 +209,12 @@ impl Db {
         f(&mut conn)
     }
 
-    /// Opens a write transaction (blocking: waits for a connection, and on SQLite for the
-    /// writer's turn).
+    /// Opens a transaction that reads until its first [`Tx::conn`] (blocking: waits for a
+    /// connection).
     pub fn begin(&self) -> Result<Tx, StoreError> {
-        // Wait for the writer's turn before taking a connection, so that waiting writers do
-        // not hold connections that readers need.
-        let writer = self.write_lock.as_ref().map(|lock| lock.lock_arc());
         let mut conn = self.pool.get()?;
-        begin(&mut conn)?;
-        Ok(Tx { conn, _writer: writer, open: true })
+        <DbConn as diesel::Connection>::TransactionManager::begin_transaction(&mut *conn)?;
+        Ok(Tx { conn, lock: self.write_lock.clone(), writer: None, writing_since: None, open: true })
     }
 
     /// Runs `f` inside one write transaction: committed when `f` returns `Ok`, rolled back
@@ -172,8 +223,9 @@ impl Db {
     where
         E: From<StoreError>,
     {
+        // Kernel work that writes takes the writer's turn up front and runs no plugin code.
         let mut tx = self.begin()?;
-        let value = f(tx.conn())?;
+        let value = f(tx.conn()?)?;
         tx.commit()?;
         Ok(value)
     }
@@ -208,14 +260,5 @@ where
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result,
         Err(join) => Err(StoreError::Task(join.to_string()).into()),
-    }
-}
-
-/// Opens a write transaction; on SQLite it takes the write lock up front (`BEGIN IMMEDIATE`)
-/// so that a transaction never fails half-way on lock upgrade.
-fn begin(conn: &mut DbConn) -> diesel::QueryResult<()> {
-    match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
-        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
     }
 }

@@ -93,8 +93,9 @@ impl r2d2::ManageConnection for Manager {
 
 pub(super) fn build(target: Target, settings: &PoolSettings) -> Result<r2d2::Pool<Manager>, StoreError> {
     let max_size = match target {
-        // One file: a handful of readers beside the single writer is plenty.
-        Target::Sqlite(_) => settings.max_size.min(8),
+        // One file, one writer; but a transaction keeps its connection while its plugin code
+        // computes before writing, so allow enough for several companies' lanes at once.
+        Target::Sqlite(_) => settings.max_size.max(32),
         Target::Postgres(_) => settings.max_size,
     };
     Ok(r2d2::Pool::builder()

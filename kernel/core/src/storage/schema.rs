@@ -232,4 +232,40 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     deliveries,
     schedule_runs,
+    idempotency_keys,
+    plugin_health,
+    plugin_usage,
 );
+
+diesel::table! {
+    idempotency_keys (owner, idem_key) {
+        owner -> Text,
+        idem_key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        response -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    plugin_health (company_id, plugin) {
+        company_id -> Text,
+        plugin -> Text,
+        strikes -> Integer,
+        window_start -> BigInt,
+        quarantined_at -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    plugin_usage (company_id, plugin) {
+        company_id -> Text,
+        plugin -> Text,
+        records -> BigInt,
+        bytes -> BigInt,
+        events -> BigInt,
+    }
+}

@@ -1,6 +1,6 @@
 //! A plugin that misbehaves on purpose, to prove the sandbox holds.
 
-use erp_sdk::{Error, Plugin, Result, Value, events, json, store};
+use erp_sdk::{Error, Event, Plugin, Result, Value, events, json, store};
 
 /// The plugin.
 pub struct Hostile;
@@ -9,8 +9,25 @@ fn mark(label: &str) -> Result<String> {
     Ok(store::create("mark", &json!({ "label": label }))?.id)
 }
 
+/// Computes (no host calls) for about `ms` milliseconds.
+fn spin_for(ms: u64) {
+    let start = std::time::Instant::now();
+    let mut n: u64 = 0;
+    while (start.elapsed().as_millis() as u64) < ms {
+        for _ in 0..10_000 {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
+    }
+}
+
 impl Plugin for Hostile {
-    fn command(name: &str, _input: Value) -> Result<Value> {
+    fn event(_handler: &str, _event: &Event) -> Result<()> {
+        // Busy-waits until the kernel stops it.
+        spin_for(u64::MAX);
+        Ok(())
+    }
+
+    fn command(name: &str, input: Value) -> Result<Value> {
         match name {
             "ok" => Ok(json!({ "id": mark("ok")? })),
             "write-then-loop" => {
@@ -20,6 +37,19 @@ impl Plugin for Hostile {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
             }
+            "loop" | "loop-report" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "slow-write" => {
+                let ms = input["ms"].as_u64().unwrap_or(0);
+                let label = input["label"].as_str().unwrap_or("slow").to_string();
+                spin_for(ms);
+                Ok(json!({ "id": mark(&label)? }))
+            }
+            "spin" => Ok(json!({ "id": store::create("spin", &json!({ "label": "spin" }))?.id })),
             "write-then-bomb" => {
                 mark("before bomb")?;
                 let mut hoard: Vec<Vec<u8>> = Vec::new();

@@ -15,13 +15,13 @@ mod wit_frozen;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use semver::Version;
 use wasmtime::component::{Component, HasData, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{CallHook, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 
 use super::registry::{Active, Loaded};
 use super::{GuestError, Kernel, Limit, PluginError};
@@ -45,6 +45,7 @@ const TICK: Duration = Duration::from_millis(2);
 const SLOTS: u32 = 128;
 /// Linear memory kept resident per pooled slot between calls.
 const RESIDENT_BYTES: usize = 4 * 1024 * 1024;
+pub use crate::fair_use::DEFAULT_WRITE_HOLD_MS;
 /// Largest command answer, in bytes of JSON.
 pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
@@ -61,6 +62,7 @@ struct Inner {
     cache: Mutex<HashMap<String, Arc<Loaded>>>,
     manifests: Mutex<HashMap<String, Arc<super::manifest::Manifest>>>,
     stop: Arc<AtomicBool>,
+    write_hold_ms: AtomicU32,
 }
 
 impl Drop for Inner {
@@ -289,8 +291,19 @@ impl PluginHost {
                 cache: Mutex::new(HashMap::new()),
                 manifests: Mutex::new(HashMap::new()),
                 stop,
+                write_hold_ms: AtomicU32::new(DEFAULT_WRITE_HOLD_MS),
             }),
         })
+    }
+
+    /// How long plugin code may compute while holding the write lock, in ms.
+    pub fn write_hold_ms(&self) -> u32 {
+        self.inner.write_hold_ms.load(Ordering::Relaxed)
+    }
+
+    /// Sets [`PluginHost::write_hold_ms`].
+    pub fn set_write_hold_ms(&self, ms: u32) {
+        self.inner.write_hold_ms.store(ms.max(1), Ordering::Relaxed);
     }
 
     /// The engine.
@@ -360,12 +373,63 @@ impl PluginHost {
             });
         }
         let limits = manifest.limits();
-        let ms = if call.is_hook() { limits.hook_ms } else { limits.command_ms };
+        let ms = match call {
+            Call::Event { sync: false, .. } => limits.handler_ms,
+            _ if call.is_hook() => limits.hook_ms,
+            _ => limits.command_ms,
+        };
+        if session.past_deadline() {
+            return Err(deadline_passed(&plugin));
+        }
+        if session.bounded_writes {
+            let company = session.company_id.clone();
+            if crate::fair_use::quarantine::quarantined(session.reader()?, &company, &plugin)?.is_some() {
+                return Err(PluginError::Failed {
+                    plugin,
+                    reason: "it is quarantined in this company after repeatedly hitting its limits; an administrator can release it".to_string(),
+                    limit: Some(Limit::Quarantined),
+                });
+            }
+        }
         let child = session.child();
-        let mut store = Store::new(&self.inner.engine, HostState::new(platform.handle(), child, active.clone(), scope));
+        let hold = child.bounded_writes.then(|| Duration::from_millis(u64::from(self.write_hold_ms())));
+        let mut state = HostState::new(platform.handle(), child, active.clone(), scope);
+        state.clock = GuestClock::new(Instant::now() + Duration::from_millis(u64::from(ms)), hold);
+        let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(u64::from(ms) / TICK.as_millis() as u64 + 1);
-        store.epoch_deadline_trap();
+        store.call_hook(|mut ctx, hook| {
+            let s = ctx.data_mut();
+            let writing = s.session.writing_since();
+            s.clock.transition(hook, writing);
+            Ok(())
+        });
+        // Checked on every tick while guest code runs: the call's own limit, the request's
+        // deadline, and how long it has computed while holding the write lock.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            let s = ctx.data();
+            let now = Instant::now();
+            if now >= s.clock.until {
+                return Err(wasmtime::Trap::Interrupt.into());
+            }
+            if s.session.past_deadline() {
+                return Err(wasmtime::Error::new(deadline_passed(&s.active.loaded.manifest.plugin.name)));
+            }
+            if let Some(hold) = s.clock.hold
+                && let Some(since) = s.session.writing_since()
+                && s.clock.held(now, since) > hold
+            {
+                return Err(wasmtime::Error::new(PluginError::Failed {
+                    plugin: s.active.loaded.manifest.plugin.name.clone(),
+                    reason: format!(
+                        "computed for more than {} ms while holding the write lock; other work was waiting (write first, compute before writing)",
+                        hold.as_millis()
+                    ),
+                    limit: Some(Limit::WriteHold),
+                }));
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
 
         let what = call.describe();
         let outcome = self.call_guest(&mut store, call);
@@ -440,6 +504,50 @@ impl PluginHost {
             }
         };
         Ok(answer.map_err(from_wit))
+    }
+}
+
+/// Where a call's guest code spent its time, measured at every switch between guest and host.
+#[derive(Debug)]
+pub struct GuestClock {
+    /// The call's own time limit.
+    until: Instant,
+    /// How long guest code may compute while the transaction writes; `None`: unbounded.
+    hold: Option<Duration>,
+    /// Since when guest code runs (`None` while the host runs).
+    guest_since: Option<Instant>,
+    /// Guest time so far while the transaction was writing.
+    held: Duration,
+}
+
+impl GuestClock {
+    pub(super) fn new(until: Instant, hold: Option<Duration>) -> GuestClock {
+        GuestClock { until, hold, guest_since: None, held: Duration::ZERO }
+    }
+
+    fn transition(&mut self, hook: CallHook, writing: Option<Instant>) {
+        let now = Instant::now();
+        match hook {
+            CallHook::CallingWasm | CallHook::ReturningFromHost => self.guest_since = Some(now),
+            CallHook::CallingHost | CallHook::ReturningFromWasm => {
+                if let (Some(start), Some(writing)) = (self.guest_since.take(), writing) {
+                    self.held += now.saturating_duration_since(start.max(writing));
+                }
+            }
+        }
+    }
+
+    /// Guest time while writing, up to `now`.
+    fn held(&self, now: Instant, writing: Instant) -> Duration {
+        self.held + self.guest_since.map_or(Duration::ZERO, |start| now.saturating_duration_since(start.max(writing)))
+    }
+}
+
+fn deadline_passed(plugin: &str) -> PluginError {
+    PluginError::Failed {
+        plugin: plugin.to_string(),
+        reason: "the request ran past its deadline; its work was rolled back".to_string(),
+        limit: Some(Limit::Deadline),
     }
 }
 

@@ -48,6 +48,7 @@ pub struct HostState {
     caller: PluginCaller,
     calls: u32,
     bytes: usize,
+    pub(super) clock: super::GuestClock,
 }
 
 impl HostState {
@@ -77,7 +78,22 @@ impl HostState {
         };
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);
-        HostState { wasi, table, limits, session, active, scope, platform, stdout, stderr, caller, calls: 0, bytes: 0 }
+        let clock = super::GuestClock::new(std::time::Instant::now(), None);
+        HostState {
+            wasi,
+            table,
+            limits,
+            session,
+            active,
+            scope,
+            platform,
+            stdout,
+            stderr,
+            caller,
+            calls: 0,
+            bytes: 0,
+            clock,
+        }
     }
 
     fn plugin(&self) -> &str {
@@ -111,7 +127,7 @@ impl HostState {
             self.active.loaded.manifest.clone()
         } else {
             let company = self.session.company_id.clone();
-            let other = self.platform.plugins().active(self.session.conn()?, &company, &plugin).map_err(|_| {
+            let other = self.platform.plugins().active(self.session.reader()?, &company, &plugin).map_err(|_| {
                 RecordError::NotFound(format!("collection {name} (plugin {plugin} is not enabled here)"))
             })?;
             other.loaded.manifest.clone()
@@ -142,6 +158,8 @@ fn to_wit(e: RecordError) -> Result<types::Error, wasmtime::Error> {
             i.0.into_iter().map(|f| types::FieldError { field: f.field, message: f.message }).collect(),
         ),
         RecordError::Conflict(m) => types::Error::Conflict(m),
+        RecordError::Quota(m) => types::Error::LimitExceeded(m),
+        RecordError::Plugin(PluginError::Quota(m)) => types::Error::LimitExceeded(m),
         // A hook's refusal keeps its kind where the caller can act on it: fix the input
         // (invalid), retry (conflict, such as a concurrent change), or stop (access denied).
         RecordError::Plugin(PluginError::Refused { plugin, error }) => match super::to_wit(error) {
@@ -223,7 +241,7 @@ impl store::Host for HostState {
             let coll = self.collection(&collection)?;
             let company = self.session.company_id.clone();
             let caller = self.caller.clone();
-            records::get(self.session.conn()?, &company, Caller::Plugin(&caller), &coll, &id).map(entry)
+            records::get(self.session.reader()?, &company, Caller::Plugin(&caller), &coll, &id).map(entry)
         })();
         self.answer(result)
     }
@@ -293,7 +311,7 @@ impl store::Host for HostState {
                 .map_err(|e| RecordError::Invalid(crate::validation::Invalid::one("query", e.to_string())))?;
             let company = self.session.company_id.clone();
             let caller = self.caller.clone();
-            let page = records::find(self.session.conn()?, &company, Caller::Plugin(&caller), &coll, &req)?;
+            let page = records::find(self.session.reader()?, &company, Caller::Plugin(&caller), &coll, &req)?;
             Ok(store::Page { entries: page.records.into_iter().map(entry).collect(), next_cursor: page.next_cursor })
         })();
         self.answer(result)
@@ -309,7 +327,7 @@ impl store::Host for HostState {
                 .map_err(|e| RecordError::Invalid(crate::validation::Invalid::one("request", e.to_string())))?;
             let company = self.session.company_id.clone();
             let caller = self.caller.clone();
-            records::aggregate(self.session.conn()?, &company, Caller::Plugin(&caller), &coll, &req)
+            records::aggregate(self.session.reader()?, &company, Caller::Plugin(&caller), &coll, &req)
                 .map(|v| v.to_string())
         })();
         self.answer(result)

@@ -1,0 +1,104 @@
+//! A plugin's health in a company: limit hits count as strikes, enough of them quarantine the
+//! plugin there (`kernel.plugin.quarantined` in the event log, an audit record), and the
+//! company's admin releases it (`kernel.plugin.released`). The counting is in
+//! `fair_use::quarantine`; this module ties it to events, audit and permissions.
+
+use serde_json::json;
+
+use super::{Kernel, PluginError};
+use crate::access::CompanyScope;
+use crate::access::permissions::{COMPANY_READ, PLUGINS_MANAGE};
+use crate::audit::{self, Actor, Entry, Outcome};
+use crate::events::NewEvent;
+use crate::fair_use::quarantine::{self, Health};
+use crate::session::Session;
+use crate::storage::{DbConn, Tx};
+
+/// The plugin and reason of a failure that counts as a strike, if it is one.
+fn strike_of(err: &PluginError) -> Option<(&str, &str)> {
+    match err {
+        PluginError::Failed { plugin, reason, limit } if quarantine::counts(*limit) => Some((plugin, reason)),
+        _ => None,
+    }
+}
+
+/// Counts a failure inside `tx` (which the caller commits); quarantines the plugin in the
+/// company when it was one strike too many.
+pub fn strike_in(platform: &dyn Kernel, mut tx: Tx, company_id: &str, err: &PluginError) -> Result<Tx, PluginError> {
+    let Some((plugin, reason)) = strike_of(err) else { return Ok(tx) };
+    let settings = &platform.fair().settings;
+    if !quarantine::strike(tx.conn()?, company_id, plugin, reason, settings.strikes, settings.strike_window)? {
+        return Ok(tx);
+    }
+    tracing::warn!(company = company_id, plugin, reason, "plugin quarantined in a company");
+    let mut session = Session::from_tx(tx, company_id, None);
+    let payload = json!({ "plugin": plugin, "reason": reason, "strikes": settings.strikes });
+    platform.emit(
+        &mut session,
+        NewEvent { name: "kernel.plugin.quarantined", source: "kernel", payload, collection: None },
+    )?;
+    audit::record(
+        session.conn()?,
+        Entry {
+            company_id: Some(company_id),
+            actor: &Actor { user_id: None, request_id: None },
+            action: "plugin.quarantine",
+            object_type: "plugin",
+            object_id: Some(plugin),
+            outcome: Outcome::Success,
+            detail: json!({ "reason": reason }),
+        },
+    )?;
+    Ok(session.into_tx()?)
+}
+
+/// Counts a failure of work whose transaction was rolled back, in a transaction of its own.
+pub fn note_failure(platform: &dyn Kernel, company_id: &str, err: &PluginError) {
+    if strike_of(err).is_none() {
+        return;
+    }
+    let result = (|| {
+        let tx = platform.db().begin()?;
+        strike_in(platform, tx, company_id, err)?.commit()?;
+        Ok::<_, PluginError>(())
+    })();
+    if let Err(e) = result {
+        tracing::error!(error = %e, company = company_id, "could not count a plugin's limit hit");
+    }
+}
+
+/// Plugins of the scope's company with strikes or in quarantine.
+pub fn list(conn: &mut DbConn, scope: &CompanyScope) -> Result<Vec<Health>, PluginError> {
+    scope.require(COMPANY_READ).map_err(|_| PluginError::Forbidden(COMPANY_READ.into()))?;
+    Ok(quarantine::list(conn, &scope.company_id)?)
+}
+
+/// Releases a quarantined plugin in the scope's company.
+pub fn release(
+    platform: &dyn Kernel,
+    session: &mut Session,
+    scope: &CompanyScope,
+    name: &str,
+) -> Result<(), PluginError> {
+    scope.require(PLUGINS_MANAGE).map_err(|_| PluginError::Forbidden(PLUGINS_MANAGE.into()))?;
+    let company = session.company_id.clone();
+    if !quarantine::release(session.conn()?, &company, name)? {
+        return Err(PluginError::Conflict(format!("plugin {name} is not quarantined in this company")));
+    }
+    let actor = Actor { user_id: scope.user().map(str::to_string), request_id: session.request_id.clone() };
+    audit::record(
+        session.conn()?,
+        Entry {
+            company_id: Some(&company),
+            actor: &actor,
+            action: "plugin.release",
+            object_type: "plugin",
+            object_id: Some(name),
+            outcome: Outcome::Success,
+            detail: json!({}),
+        },
+    )?;
+    let payload = json!({ "plugin": name });
+    platform.emit(session, NewEvent { name: "kernel.plugin.released", source: "kernel", payload, collection: None })?;
+    Ok(())
+}

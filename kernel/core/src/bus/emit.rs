@@ -132,11 +132,7 @@ pub fn emit(platform: &dyn Kernel, session: &mut Session, ev: NewEvent<'_>) -> R
     let conn = session.conn()?;
     if ev.source != "kernel" {
         let quotas = platform.fair().settings.quotas;
-        let delta = quota::Delta { events: 1, ..Default::default() };
-        quota::charge(conn, &quotas, &company, ev.source, delta).map_err(|e| match e {
-            quota::QuotaError::Store(s) => PluginError::Store(s),
-            e @ quota::QuotaError::Exceeded { .. } => PluginError::Quota(e.to_string()),
-        })?;
+        quota::charge(conn, &quotas, &company, ev.source, quota::Usage { events: 1, ..Default::default() })?;
     }
     let id = events::insert(conn, &company, &ev, actor.as_deref(), depth)?;
     let subs = subscribers(platform, conn, &company, ev.name)?;

@@ -4,6 +4,7 @@
 
 use diesel::prelude::*;
 
+use crate::plugin_error::PluginError;
 use crate::storage::schema::plugin_usage;
 use crate::storage::{DbConn, StoreError};
 
@@ -37,7 +38,7 @@ impl Default for Quotas {
     }
 }
 
-/// What a company or one of its plugins uses.
+/// What a company or one of its plugins uses, or a change of that (negative: freed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Queryable)]
 pub struct Usage {
     /// Records.
@@ -46,6 +47,32 @@ pub struct Usage {
     pub bytes: i64,
     /// Events published.
     pub events: i64,
+}
+
+impl std::ops::Add for Usage {
+    type Output = Usage;
+
+    fn add(self, o: Usage) -> Usage {
+        Usage { records: self.records + o.records, bytes: self.bytes + o.bytes, events: self.events + o.events }
+    }
+}
+
+/// The size a record's data takes when stored (its JSON text), counted without building it.
+pub fn stored_bytes(data: &serde_json::Map<String, serde_json::Value>) -> i64 {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a map of JSON values cannot fail.
+    let _ = serde_json::to_writer(&mut count, data);
+    count.0 as i64
 }
 
 /// A change would pass a quota.
@@ -68,15 +95,13 @@ pub enum QuotaError {
     Store(#[from] StoreError),
 }
 
-/// A change of usage.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Delta {
-    /// Records added (negative: removed).
-    pub records: i64,
-    /// Bytes added.
-    pub bytes: i64,
-    /// Events added.
-    pub events: i64,
+impl From<QuotaError> for PluginError {
+    fn from(e: QuotaError) -> Self {
+        match e {
+            QuotaError::Store(s) => PluginError::Store(s),
+            e @ QuotaError::Exceeded { .. } => PluginError::Quota(e.to_string()),
+        }
+    }
 }
 
 /// Usage of each plugin in a company.
@@ -90,16 +115,12 @@ pub fn usage(conn: &mut DbConn, company_id: &str) -> Result<Vec<(String, Usage)>
 }
 
 /// Applies a change of usage, refusing it when it grows past a quota.
-pub fn charge(conn: &mut DbConn, quotas: &Quotas, company_id: &str, plugin: &str, d: Delta) -> Result<(), QuotaError> {
+pub fn charge(conn: &mut DbConn, quotas: &Quotas, company_id: &str, plugin: &str, d: Usage) -> Result<(), QuotaError> {
     let grows = d.records > 0 || d.bytes > 0 || d.events > 0;
     if grows {
         let all = usage(conn, company_id)?;
         let mine = all.iter().find(|(p, _)| p == plugin).map(|(_, u)| *u).unwrap_or_default();
-        let total = all.iter().fold(Usage::default(), |a, (_, u)| Usage {
-            records: a.records + u.records,
-            bytes: a.bytes + u.bytes,
-            events: a.events + u.events,
-        });
+        let total = all.iter().fold(Usage::default(), |a, (_, u)| a + *u);
         let for_plugin = format!(" for plugin {plugin} in this company");
         let checks = [
             ("records", d.records, mine.records, quotas.plugin_records, for_plugin.as_str()),
@@ -127,17 +148,26 @@ pub fn charge(conn: &mut DbConn, quotas: &Quotas, company_id: &str, plugin: &str
         .execute(conn)
         .map_err(StoreError::from)?;
     if n == 0 {
-        diesel::insert_into(plugin_usage::table)
-            .values((
-                plugin_usage::company_id.eq(company_id),
-                plugin_usage::plugin.eq(plugin),
-                plugin_usage::records.eq(d.records.max(0)),
-                plugin_usage::bytes.eq(d.bytes.max(0)),
-                plugin_usage::events.eq(d.events.max(0)),
-            ))
-            .execute(conn)
-            .map_err(StoreError::from)?;
+        insert(
+            conn,
+            company_id,
+            plugin,
+            Usage { records: d.records.max(0), bytes: d.bytes.max(0), events: d.events.max(0) },
+        )?;
     }
+    Ok(())
+}
+
+fn insert(conn: &mut DbConn, company_id: &str, plugin: &str, u: Usage) -> Result<(), StoreError> {
+    diesel::insert_into(plugin_usage::table)
+        .values((
+            plugin_usage::company_id.eq(company_id),
+            plugin_usage::plugin.eq(plugin),
+            plugin_usage::records.eq(u.records),
+            plugin_usage::bytes.eq(u.bytes),
+            plugin_usage::events.eq(u.events),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -146,15 +176,7 @@ pub fn charge(conn: &mut DbConn, quotas: &Quotas, company_id: &str, plugin: &str
 pub fn open(conn: &mut DbConn, company_id: &str, plugin: &str) -> Result<(), StoreError> {
     let exists: i64 = plugin_usage::table.find((company_id, plugin)).count().get_result(conn)?;
     if exists == 0 {
-        diesel::insert_into(plugin_usage::table)
-            .values((
-                plugin_usage::company_id.eq(company_id),
-                plugin_usage::plugin.eq(plugin),
-                plugin_usage::records.eq(0),
-                plugin_usage::bytes.eq(0),
-                plugin_usage::events.eq(0),
-            ))
-            .execute(conn)?;
+        insert(conn, company_id, plugin, Usage::default())?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use super::manifest::{self, Manifest};
 use super::{PluginError, PluginHost};
 use crate::clock;
 use crate::storage::DbConn;
-use crate::storage::schema::{company_plugins, plugin_artifacts, plugin_versions, plugins};
+use crate::storage::schema::{company_plugins, plugin_artifacts, plugin_health, plugin_versions, plugins};
 
 /// A compiled plugin version, ready to instantiate.
 pub struct Loaded {
@@ -38,6 +38,8 @@ pub struct Active {
     pub config: Value,
     /// Collections (`plugin.collection`) the company's admin granted.
     pub grants: Vec<String>,
+    /// Quarantined in this company (see `fair_use::quarantine`): its calls are refused.
+    pub quarantined: bool,
 }
 
 /// Parses a stored manifest (it was validated at install).
@@ -114,19 +116,25 @@ impl PluginHost {
 
     /// The plugin as enabled in `company_id`; `NotFound` when it is not enabled there.
     pub fn active(&self, conn: &mut DbConn, company_id: &str, name: &str) -> Result<Active, PluginError> {
-        let row: Option<(String, String, String)> = company_plugins::table
+        let quarantined = diesel::dsl::exists(
+            plugin_health::table
+                .filter(plugin_health::company_id.eq(company_plugins::company_id))
+                .filter(plugin_health::plugin.eq(company_plugins::plugin))
+                .filter(plugin_health::quarantined_at.is_not_null()),
+        );
+        let row: Option<(String, String, String, bool)> = company_plugins::table
             .inner_join(plugins::table)
             .filter(company_plugins::company_id.eq(company_id))
             .filter(company_plugins::plugin.eq(name))
-            .select((plugins::version, company_plugins::config, company_plugins::grants))
+            .select((plugins::version, company_plugins::config, company_plugins::grants, quarantined))
             .first(conn)
             .optional()?;
-        let (version, config, grants) =
+        let (version, config, grants, quarantined) =
             row.ok_or_else(|| PluginError::NotFound(format!("plugin {name} is not enabled")))?;
         let loaded = self.load(conn, name, &version)?;
         let config = serde_json::from_str(&config).unwrap_or(Value::Object(Default::default()));
         let grants = serde_json::from_str(&grants).unwrap_or_default();
-        Ok(Active { loaded, config, grants })
+        Ok(Active { loaded, config, grants, quarantined })
     }
 
     /// Names of the plugins enabled in a company.

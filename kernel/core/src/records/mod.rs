@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::access::CompanyScope;
 use crate::events::{self, NewEvent};
-use crate::fair_use::quota::{self, Delta, QuotaError};
+use crate::fair_use::quota::{self, QuotaError, Usage, stored_bytes};
 use crate::plugin_error::PluginError;
 use crate::session::Session;
 use crate::storage::{DbConn, StoreError};
@@ -71,6 +71,15 @@ impl From<RecordError> for PluginError {
             RecordError::Quota(m) => PluginError::Quota(m),
             RecordError::Store(s) => PluginError::Store(s),
             RecordError::Internal(m) => PluginError::Internal(m),
+        }
+    }
+}
+
+impl From<QuotaError> for RecordError {
+    fn from(e: QuotaError) -> Self {
+        match e {
+            QuotaError::Store(s) => RecordError::Store(s),
+            e @ QuotaError::Exceeded { .. } => RecordError::Quota(e.to_string()),
         }
     }
 }
@@ -428,8 +437,7 @@ pub fn create(
             };
             hooks.validate_write(session, coll, &check)?;
         }
-        let bytes = Value::Object(data.clone()).to_string().len() as i64;
-        charge(session, hooks, coll, Delta { records: 1, bytes, events: 0 })?;
+        charge(session, hooks, coll, Usage { records: 1, bytes: stored_bytes(&data), events: 0 })?;
         let created = store::insert(session.conn()?, &company, coll, id, data, caller.user_id())?;
         emit(session, hooks, coll, "created", RecordChange::created(&created.id, created.data.clone()).to_json())?;
         Ok::<_, RecordError>(created)
@@ -495,9 +503,8 @@ pub fn update(
             };
             hooks.validate_write(session, coll, &check)?;
         }
-        let grown = Value::Object(merged.clone()).to_string().len() as i64
-            - Value::Object(current.data.clone()).to_string().len() as i64;
-        charge(session, hooks, coll, Delta { records: 0, bytes: grown, events: 0 })?;
+        let grown = stored_bytes(&merged) - stored_bytes(&current.data);
+        charge(session, hooks, coll, Usage { records: 0, bytes: grown, events: 0 })?;
         let updated = store::replace(session.conn()?, &company, coll, &current, merged, caller.user_id())?;
         let payload = RecordChange::updated(id, updated.version, current.data.clone(), updated.data.clone()).to_json();
         emit(session, hooks, coll, "updated", payload)?;
@@ -529,21 +536,17 @@ pub fn delete(
             };
             hooks.validate_write(session, coll, &check)?;
         }
-        let bytes = Value::Object(current.data.clone()).to_string().len() as i64;
-        charge(session, hooks, coll, Delta { records: -1, bytes: -bytes, events: 0 })?;
+        charge(session, hooks, coll, Usage { records: -1, bytes: -stored_bytes(&current.data), events: 0 })?;
         store::remove(session.conn()?, &company, &current)?;
         emit(session, hooks, coll, "deleted", RecordChange::deleted(id, current.data).to_json())
     })
 }
 
 /// Counts a change against the company's and the plugin's quotas.
-fn charge(session: &mut Session, hooks: &dyn Hooks, coll: &Collection, delta: Delta) -> Result<(), RecordError> {
+fn charge(session: &mut Session, hooks: &dyn Hooks, coll: &Collection, delta: Usage) -> Result<(), RecordError> {
     let Some(quotas) = hooks.quotas() else { return Ok(()) };
     let company = session.company_id.clone();
-    quota::charge(session.conn()?, &quotas, &company, &coll.plugin, delta).map_err(|e| match e {
-        QuotaError::Store(s) => RecordError::Store(s),
-        e @ QuotaError::Exceeded { .. } => RecordError::Quota(e.to_string()),
-    })
+    Ok(quota::charge(session.conn()?, &quotas, &company, &coll.plugin, delta)?)
 }
 
 /// Refusal to give a record to another user without the permission that lifts the rule.

@@ -381,15 +381,12 @@ impl PluginHost {
         if session.past_deadline() {
             return Err(deadline_passed(&plugin));
         }
-        if session.bounded_writes {
-            let company = session.company_id.clone();
-            if crate::fair_use::quarantine::quarantined(session.reader()?, &company, &plugin)?.is_some() {
-                return Err(PluginError::Failed {
-                    plugin,
-                    reason: "it is quarantined in this company after repeatedly hitting its limits; an administrator can release it".to_string(),
-                    limit: Some(Limit::Quarantined),
-                });
-            }
+        if active.quarantined && session.bounded_writes {
+            return Err(PluginError::Failed {
+                plugin,
+                reason: "it is quarantined in this company after repeatedly hitting its limits; an administrator can release it".to_string(),
+                limit: Some(Limit::Quarantined),
+            });
         }
         let child = session.child();
         let hold = child.bounded_writes.then(|| Duration::from_millis(u64::from(self.write_hold_ms())));

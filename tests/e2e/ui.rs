@@ -12,7 +12,8 @@ both_backends!(
     ui_permissions_match_the_api,
     ui_forms_show_field_errors_and_conflicts,
     ui_board_calendar_and_admin_pages,
-    ui_dead_letters_are_replayed_from_the_event_log
+    ui_dead_letters_are_replayed_from_the_event_log,
+    ui_shows_and_releases_a_quarantined_plugin
 );
 
 /// A browser-like client: cookies by hand, redirects not followed.
@@ -553,4 +554,37 @@ async fn ui_dead_letters_are_replayed_from_the_event_log(app: &TestApp) {
     assert!(done, "the replayed delivery succeeds");
     let page = b.get(&dead_page).await;
     assert!(!page.body.contains("/replay"), "no dead letters left");
+}
+
+async fn ui_shows_and_releases_a_quarantined_plugin(app: &TestApp) {
+    let co = app.company("Acme", &[]).await;
+    app.install(&package("hostile")).await;
+    app.enable(&co, "hostile", json!({})).await.expect(200);
+    let command = |name: &str| format!("/api/v1/companies/{co}/plugins/hostile/commands/{name}");
+    // Five limit hits (computing while holding the write lock) quarantine it here.
+    for _ in 0..5 {
+        app.post(&command("write-then-loop"), &app.root, json!({})).await.expect(500);
+    }
+    app.post(&command("ok"), &app.root, json!({})).await.expect(503);
+
+    let mut b = Browser::new(app);
+    b.login("root@example.com").await;
+    b.get("/lang?to=ru&back=/").await;
+    let page = b.get(&format!("/c/{co}/admin/plugins")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("На карантине"), "the admin sees the quarantine: {}", page.body);
+    assert!(page.body.contains("Снять с карантина") && page.body.contains("id=\"release-hostile\""));
+    assert!(page.body.contains("слишком долго вычислял, удерживая блокировку записи"), "the limit it hit, in Russian");
+    // Without the form's token nothing happens.
+    let forged = b.post(&format!("/c/{co}/admin/plugins/hostile/release"), &[]).await;
+    assert_eq!(forged.status, 403);
+    app.post(&command("ok"), &app.root, json!({})).await.expect(503);
+    // With it, the plugin is released and works again.
+    let csrf = csrf_of(&page.body);
+    let done = b.post(&format!("/c/{co}/admin/plugins/hostile/release"), &[("_csrf", &csrf)]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let page = b.get(&format!("/c/{co}/admin/plugins")).await;
+    assert!(!page.body.contains("На карантине"));
+    assert!(page.body.contains("Работает"));
+    app.post(&command("ok"), &app.root, json!({})).await.expect(200);
 }

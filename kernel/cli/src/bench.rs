@@ -209,15 +209,18 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
 
     // 6. Accounting: the trial balance over a long journal.
     super::bench_ledger::run(&platform, &company_id, opts.lines)?;
+
+    // 7. One company under attack by another's plugin.
+    super::bench_attack::run(url)?;
     Ok(())
 }
 
-/// The no-op subscriber test plugin, where the end-to-end tests have built it beside this
+/// A test plugin (`sink`, `hostile`), where the end-to-end tests have built it beside this
 /// binary (`<target>/wasm-plugins/`); production builds do not build test plugins.
-fn sink_package() -> Option<Vec<u8>> {
+pub(super) fn test_plugin(krate: &str) -> Option<Vec<u8>> {
     let exe = std::env::current_exe().ok()?;
     let target = exe.ancestors().find(|p| p.join("CACHEDIR.TAG").exists())?;
-    std::fs::read(target.join("wasm-plugins/wasm32-wasip2/release/sink.wasm")).ok()
+    std::fs::read(target.join(format!("wasm-plugins/wasm32-wasip2/release/{krate}.wasm"))).ok()
 }
 
 /// Queues `n` committed `notes.note.created` events with one delivery each to the sink, in
@@ -259,7 +262,7 @@ fn pending(platform: &Platform) -> anyhow::Result<i64> {
 }
 
 fn event_bench(platform: &Platform, company_id: &str, n: usize) -> anyhow::Result<()> {
-    let Some(sink) = sink_package() else {
+    let Some(sink) = test_plugin("sink") else {
         println!(
             "events: skipped (the sink test plugin is not built; `cargo test --release -p erp --test e2e` builds it)"
         );

@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_attack;
 mod bench_ledger;
 mod bench_rows;
 mod bench_stock;

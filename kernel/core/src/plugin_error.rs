@@ -59,6 +59,22 @@ pub enum Limit {
     Quarantined,
 }
 
+impl Limit {
+    /// A stable name, for clients and stored health records.
+    pub fn code(self) -> &'static str {
+        match self {
+            Limit::Time => "time",
+            Limit::Memory => "memory",
+            Limit::Payload => "payload",
+            Limit::Depth => "depth",
+            Limit::Capacity => "capacity",
+            Limit::WriteHold => "write_hold",
+            Limit::Deadline => "deadline",
+            Limit::Quarantined => "quarantined",
+        }
+    }
+}
+
 /// Errors of plugin installation and invocation.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {

@@ -45,8 +45,10 @@ pub struct Session {
 impl Session {
     /// Opens a write transaction for work in `company_id`.
     pub fn begin(db: &Db, company_id: &str, user_id: Option<&str>) -> Result<Session, StoreError> {
+        let mut tx = db.begin()?;
+        tx.set_lane(company_id);
         Ok(Session {
-            tx: Some(db.begin()?),
+            tx: Some(tx),
             company_id: company_id.to_string(),
             user_id: user_id.map(str::to_string),
             request_id: None,
@@ -60,7 +62,8 @@ impl Session {
     }
 
     /// Work in `company_id` inside an already open transaction.
-    pub fn from_tx(tx: Tx, company_id: &str, user_id: Option<&str>) -> Session {
+    pub fn from_tx(mut tx: Tx, company_id: &str, user_id: Option<&str>) -> Session {
+        tx.set_lane(company_id);
         Session {
             tx: Some(tx),
             company_id: company_id.to_string(),
@@ -91,9 +94,9 @@ impl Session {
         Ok(self.tx.as_mut().ok_or_else(lent)?.reader())
     }
 
-    /// Since when this work writes; `None` while it has only read (or its transaction is lent).
-    pub fn writing_since(&self) -> Option<Instant> {
-        self.tx.as_ref().and_then(Tx::writing_since)
+    /// True once this work writes; false while it has only read (or its transaction is lent).
+    pub fn is_writing(&self) -> bool {
+        self.tx.as_ref().is_some_and(Tx::is_writing)
     }
 
     /// True once the deadline has passed.

@@ -82,6 +82,13 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("since", "since", "с"),
     ("release", "Release", "Снять с карантина"),
     ("last_limit", "Last limit hit", "Последнее превышение"),
+    ("limit_time", "ran out of time", "не уложился во время"),
+    ("limit_memory", "needed more memory than allowed", "запросил больше памяти, чем разрешено"),
+    (
+        "limit_write_hold",
+        "computed too long while holding the write lock",
+        "слишком долго вычислял, удерживая блокировку записи",
+    ),
     ("enable", "Enable", "Включить"),
     ("disable", "Disable", "Отключить"),
     ("capabilities", "Access it asks for", "Запрашиваемый доступ"),

@@ -17,6 +17,7 @@ CREATE TABLE plugin_health (
     strikes INTEGER NOT NULL,
     window_start BIGINT NOT NULL,
     quarantined_at BIGINT,
+    limit_kind TEXT,
     reason TEXT,
     PRIMARY KEY (company_id, plugin)
 );

@@ -52,8 +52,10 @@ pub(crate) struct PluginUsage {
     strikes: i32,
     /// Since when it is quarantined in this company, if it is.
     quarantined_at: Option<String>,
-    /// The last limit it hit.
+    /// The last limit it hit: `time`, `memory` or `write_hold`.
     last_limit: Option<String>,
+    /// What happened then.
+    last_limit_reason: Option<String>,
 }
 
 /// The company's usage.
@@ -96,6 +98,7 @@ pub(crate) async fn usage(
             strikes: 0,
             quarantined_at: None,
             last_limit: None,
+            last_limit_reason: None,
         })
         .collect();
     for h in healths {
@@ -110,13 +113,15 @@ pub(crate) async fn usage(
                     strikes: 0,
                     quarantined_at: None,
                     last_limit: None,
+                    last_limit_reason: None,
                 });
                 plugins.len() - 1
             }
         };
         plugins[i].strikes = h.strikes;
         plugins[i].quarantined_at = h.quarantined_at.map(time);
-        plugins[i].last_limit = h.reason;
+        plugins[i].last_limit = h.limit;
+        plugins[i].last_limit_reason = h.reason;
     }
     Ok(Json(UsageOut {
         quotas: quotas.into(),

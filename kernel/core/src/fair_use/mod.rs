@@ -14,7 +14,7 @@ pub use gate::{Busy, Gate, Permit};
 pub use quota::Quotas;
 
 /// Default for how long plugin code may compute while its transaction holds the write lock
-/// (SQLite's one writer, PostgreSQL's row locks), in ms. Time in host calls does not count.
+/// (SQLite's one writer, PostgreSQL's row locks), in ms of CPU time; host calls do not count.
 pub const DEFAULT_WRITE_HOLD_MS: u32 = 100;
 
 /// Fair-use settings of a node. The defaults are documented in the README.

@@ -19,14 +19,16 @@ pub struct Health {
     pub strikes: i32,
     /// When it was quarantined, if it is.
     pub quarantined_at: Option<i64>,
-    /// The last limit hit, for the admin.
+    /// The last limit it hit ([`Limit::code`]).
+    pub limit: Option<String>,
+    /// What happened then, for the admin.
     pub reason: Option<String>,
 }
 
 /// True for the limits a misbehaving plugin hits (not the request's deadline, which may be
 /// the caller's, nor a full node).
-pub fn counts(limit: Option<Limit>) -> bool {
-    matches!(limit, Some(Limit::Time | Limit::Memory | Limit::WriteHold))
+pub fn counts(limit: Limit) -> bool {
+    matches!(limit, Limit::Time | Limit::Memory | Limit::WriteHold)
 }
 
 /// Records a limit hit; returns true when it put the plugin in quarantine just now.
@@ -34,6 +36,7 @@ pub fn strike(
     conn: &mut DbConn,
     company_id: &str,
     plugin: &str,
+    limit: Limit,
     reason: &str,
     threshold: u32,
     window: std::time::Duration,
@@ -58,6 +61,7 @@ pub fn strike(
                     plugin_health::strikes.eq(0),
                     plugin_health::window_start.eq(now),
                     plugin_health::quarantined_at.eq(None::<i64>),
+                    plugin_health::limit_kind.eq(None::<String>),
                     plugin_health::reason.eq(None::<String>),
                 ))
                 .execute(conn)?;
@@ -70,6 +74,7 @@ pub fn strike(
             plugin_health::strikes.eq(strikes),
             plugin_health::window_start.eq(start),
             plugin_health::quarantined_at.eq(quarantine.then_some(now)),
+            plugin_health::limit_kind.eq(Some(limit.code())),
             plugin_health::reason.eq(Some(reason)),
         ))
         .execute(conn)?;
@@ -88,7 +93,13 @@ pub fn list(conn: &mut DbConn, company_id: &str) -> Result<Vec<Health>, StoreErr
     let rows: Vec<Health> = plugin_health::table
         .filter(plugin_health::company_id.eq(company_id))
         .order(plugin_health::plugin.asc())
-        .select((plugin_health::plugin, plugin_health::strikes, plugin_health::quarantined_at, plugin_health::reason))
+        .select((
+            plugin_health::plugin,
+            plugin_health::strikes,
+            plugin_health::quarantined_at,
+            plugin_health::limit_kind,
+            plugin_health::reason,
+        ))
         .load(conn)?;
     Ok(rows)
 }

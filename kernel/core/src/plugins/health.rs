@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{Kernel, PluginError};
+use super::{Kernel, Limit, PluginError};
 use crate::access::CompanyScope;
 use crate::access::permissions::{COMPANY_READ, PLUGINS_MANAGE};
 use crate::audit::{self, Actor, Entry, Outcome};
@@ -14,10 +14,12 @@ use crate::fair_use::quarantine::{self, Health};
 use crate::session::Session;
 use crate::storage::{DbConn, Tx};
 
-/// The plugin and reason of a failure that counts as a strike, if it is one.
-fn strike_of(err: &PluginError) -> Option<(&str, &str)> {
+/// The plugin, limit and reason of a failure that counts as a strike, if it is one.
+fn strike_of(err: &PluginError) -> Option<(&str, Limit, &str)> {
     match err {
-        PluginError::Failed { plugin, reason, limit } if quarantine::counts(*limit) => Some((plugin, reason)),
+        PluginError::Failed { plugin, reason, limit: Some(limit) } if quarantine::counts(*limit) => {
+            Some((plugin, *limit, reason))
+        }
         _ => None,
     }
 }
@@ -25,14 +27,14 @@ fn strike_of(err: &PluginError) -> Option<(&str, &str)> {
 /// Counts a failure inside `tx` (which the caller commits); quarantines the plugin in the
 /// company when it was one strike too many.
 pub fn strike_in(platform: &dyn Kernel, mut tx: Tx, company_id: &str, err: &PluginError) -> Result<Tx, PluginError> {
-    let Some((plugin, reason)) = strike_of(err) else { return Ok(tx) };
+    let Some((plugin, limit, reason)) = strike_of(err) else { return Ok(tx) };
     let settings = &platform.fair().settings;
-    if !quarantine::strike(tx.conn()?, company_id, plugin, reason, settings.strikes, settings.strike_window)? {
+    if !quarantine::strike(tx.conn()?, company_id, plugin, limit, reason, settings.strikes, settings.strike_window)? {
         return Ok(tx);
     }
     tracing::warn!(company = company_id, plugin, reason, "plugin quarantined in a company");
     let mut session = Session::from_tx(tx, company_id, None);
-    let payload = json!({ "plugin": plugin, "reason": reason, "strikes": settings.strikes });
+    let payload = json!({ "plugin": plugin, "limit": limit.code(), "reason": reason, "strikes": settings.strikes });
     platform.emit(
         &mut session,
         NewEvent { name: "kernel.plugin.quarantined", source: "kernel", payload, collection: None },
@@ -46,7 +48,7 @@ pub fn strike_in(platform: &dyn Kernel, mut tx: Tx, company_id: &str, err: &Plug
             object_type: "plugin",
             object_id: Some(plugin),
             outcome: Outcome::Success,
-            detail: json!({ "reason": reason }),
+            detail: json!({ "limit": limit.code(), "reason": reason }),
         },
     )?;
     Ok(session.into_tx()?)

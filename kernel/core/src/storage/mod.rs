@@ -14,12 +14,11 @@ pub mod dialect;
 mod migrate;
 mod pool;
 pub mod schema;
+mod writer;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
-use parking_lot::{ArcMutexGuard, Mutex, RawMutex};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
@@ -87,7 +86,7 @@ pub struct Db {
     pool: r2d2::Pool<pool::Manager>,
     backend: Backend,
     /// SQLite has one writer at a time; serialising writers in-process avoids busy-waiting.
-    write_lock: Option<Arc<Mutex<()>>>,
+    write_lock: Option<Arc<writer::WriterLock>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -101,16 +100,18 @@ impl std::fmt::Debug for Db {
 pub struct Tx {
     conn: r2d2::PooledConnection<pool::Manager>,
     /// The database's writer lock (SQLite), taken at the first write.
-    lock: Option<Arc<Mutex<()>>>,
-    writer: Option<ArcMutexGuard<RawMutex, ()>>,
-    /// When the transaction began writing (and, on SQLite, took the writer's turn).
-    writing_since: Option<Instant>,
+    lock: Option<Arc<writer::WriterLock>>,
+    writer: Option<writer::WriterGuard>,
+    /// Whose turn it is when the transaction writes: the company, or "" for kernel work.
+    lane: String,
+    /// The transaction writes (and, on SQLite, holds the writer's turn).
+    writing: bool,
     open: bool,
 }
 
 impl std::fmt::Debug for Tx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tx").field("open", &self.open).field("writing", &self.writing_since.is_some()).finish()
+        f.debug_struct("Tx").field("open", &self.open).field("writing", &self.writing).finish()
     }
 }
 
@@ -124,10 +125,16 @@ impl Tx {
     /// statement, the isolation PostgreSQL gives by default (read committed); from the first
     /// write on, the transaction is serialised with every other writer.
     pub fn conn(&mut self) -> Result<&mut DbConn, StoreError> {
-        if self.writing_since.is_none() {
+        if !self.writing {
             self.start_writing()?;
         }
         Ok(&mut self.conn)
+    }
+
+    /// Writes of this transaction queue for the writer's turn in `lane` (a company), so that
+    /// turns are shared fairly between companies.
+    pub fn set_lane(&mut self, lane: &str) {
+        lane.clone_into(&mut self.lane);
     }
 
     /// The connection, for reads: never waits for the writer's turn.
@@ -135,15 +142,15 @@ impl Tx {
         &mut self.conn
     }
 
-    /// Since when the transaction writes (holds the writer's turn on SQLite, row locks on
-    /// PostgreSQL); `None` while it has only read.
-    pub fn writing_since(&self) -> Option<Instant> {
-        self.writing_since
+    /// True once the transaction writes (holds the writer's turn on SQLite, row locks on
+    /// PostgreSQL); false while it has only read.
+    pub fn is_writing(&self) -> bool {
+        self.writing
     }
 
     fn start_writing(&mut self) -> Result<(), StoreError> {
         if let Some(lock) = &self.lock {
-            let guard = lock.lock_arc();
+            let guard = lock.acquire(&self.lane);
             if let DbConn::Sqlite(c) = &mut *self.conn {
                 let depth = AnsiTransactionManager::transaction_manager_status_mut(c)
                     .transaction_depth()?
@@ -156,7 +163,7 @@ impl Tx {
             }
             self.writer = Some(guard);
         }
-        self.writing_since = Some(Instant::now());
+        self.writing = true;
         Ok(())
     }
 
@@ -189,7 +196,11 @@ impl Db {
         let target = pool::Target::parse(url)?;
         let backend = target.backend();
         let pool = pool::build(target, &settings)?;
-        let db = Db { pool, backend, write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))) };
+        let db = Db {
+            pool,
+            backend,
+            write_lock: (backend == Backend::Sqlite).then(|| Arc::new(writer::WriterLock::default())),
+        };
         let mut conn = db.pool.get()?;
         migrate::run(&mut conn)?;
         Ok(db)
@@ -214,7 +225,7 @@ impl Db {
     pub fn begin(&self) -> Result<Tx, StoreError> {
         let mut conn = self.pool.get()?;
         <DbConn as diesel::Connection>::TransactionManager::begin_transaction(&mut *conn)?;
-        Ok(Tx { conn, lock: self.write_lock.clone(), writer: None, writing_since: None, open: true })
+        Ok(Tx { conn, lock: self.write_lock.clone(), writer: None, lane: String::new(), writing: false, open: true })
     }
 
     /// Runs `f` inside one write transaction: committed when `f` returns `Ok`, rolled back

@@ -256,6 +256,7 @@ diesel::table! {
         strikes -> Integer,
         window_start -> BigInt,
         quarantined_at -> Nullable<BigInt>,
+        limit_kind -> Nullable<Text>,
         reason -> Nullable<Text>,
     }
 }

@@ -396,7 +396,7 @@ impl PluginHost {
         store.limiter(|s| &mut s.limits);
         store.call_hook(|mut ctx, hook| {
             let s = ctx.data_mut();
-            let writing = s.session.writing_since();
+            let writing = s.session.is_writing();
             s.clock.transition(hook, writing);
             Ok(())
         });
@@ -413,8 +413,8 @@ impl PluginHost {
                 return Err(wasmtime::Error::new(deadline_passed(&s.active.loaded.manifest.plugin.name)));
             }
             if let Some(hold) = s.clock.hold
-                && let Some(since) = s.session.writing_since()
-                && s.clock.held(now, since) > hold
+                && s.session.is_writing()
+                && s.clock.held() > hold
             {
                 return Err(wasmtime::Error::new(PluginError::Failed {
                     plugin: s.active.loaded.manifest.plugin.name.clone(),
@@ -425,6 +425,9 @@ impl PluginHost {
                     limit: Some(Limit::WriteHold),
                 }));
             }
+            // A guest that computes for long gives its core up at every tick, so that request
+            // threads of other companies waiting for a core get it at once.
+            std::thread::yield_now();
             Ok(UpdateDeadline::Continue(1))
         });
 
@@ -504,16 +507,18 @@ impl PluginHost {
     }
 }
 
-/// Where a call's guest code spent its time, measured at every switch between guest and host.
+/// How much CPU a call's guest code used while its transaction was writing, measured at
+/// every switch between guest and host. CPU time of the thread, not wall time: a guest that
+/// waits for a core on a busy machine is not computing, and is not blamed for it.
 #[derive(Debug)]
 pub struct GuestClock {
-    /// The call's own time limit.
+    /// The call's own time limit (wall time).
     until: Instant,
     /// How long guest code may compute while the transaction writes; `None`: unbounded.
     hold: Option<Duration>,
-    /// Since when guest code runs (`None` while the host runs).
-    guest_since: Option<Instant>,
-    /// Guest time so far while the transaction was writing.
+    /// The thread's CPU time when guest code was entered (`None` while the host runs).
+    guest_since: Option<Duration>,
+    /// Guest CPU time so far while the transaction was writing.
     held: Duration,
 }
 
@@ -522,22 +527,42 @@ impl GuestClock {
         GuestClock { until, hold, guest_since: None, held: Duration::ZERO }
     }
 
-    fn transition(&mut self, hook: CallHook, writing: Option<Instant>) {
-        let now = Instant::now();
+    /// The write lock is only taken inside host calls, so a stretch of guest code runs either
+    /// wholly before the transaction writes or wholly after.
+    fn transition(&mut self, hook: CallHook, writing: bool) {
+        if self.hold.is_none() {
+            return;
+        }
         match hook {
-            CallHook::CallingWasm | CallHook::ReturningFromHost => self.guest_since = Some(now),
+            CallHook::CallingWasm | CallHook::ReturningFromHost => self.guest_since = Some(thread_cpu()),
             CallHook::CallingHost | CallHook::ReturningFromWasm => {
-                if let (Some(start), Some(writing)) = (self.guest_since.take(), writing) {
-                    self.held += now.saturating_duration_since(start.max(writing));
+                if let Some(start) = self.guest_since.take()
+                    && writing
+                {
+                    self.held += thread_cpu().saturating_sub(start);
                 }
             }
         }
     }
 
-    /// Guest time while writing, up to `now`.
-    fn held(&self, now: Instant, writing: Instant) -> Duration {
-        self.held + self.guest_since.map_or(Duration::ZERO, |start| now.saturating_duration_since(start.max(writing)))
+    /// Guest CPU time while writing, up to now.
+    fn held(&self) -> Duration {
+        self.held + self.guest_since.map_or(Duration::ZERO, |start| thread_cpu().saturating_sub(start))
     }
+}
+
+/// CPU time used by the current thread.
+#[cfg(unix)]
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
+/// Wall time where the thread's CPU time is not available.
+#[cfg(not(unix))]
+fn thread_cpu() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
 }
 
 fn deadline_passed(plugin: &str) -> PluginError {

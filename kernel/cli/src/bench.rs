@@ -135,7 +135,7 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
 
     // 2. Creating a record, one transaction each: raw insert, REST, plugin command.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let token = login::login(&platform.db, &email, "bench-password")?.token.secret;
+    let token = login::login(&platform.db, &email, "bench-password", "bench")?.token.secret;
     let router = erp_web::app(AppState::new(platform.clone()));
     let n = (opts.calls / 5).max(50);
     let raw = raw_inserts(&platform, &company_id, n)?;

@@ -87,7 +87,7 @@ pub(super) fn run(url: &str) -> anyhow::Result<()> {
         lifecycle::enable(&platform, &mut session, &CompanyScope::system(company), plugin, EnableRequest::default())?;
         session.commit()?;
     }
-    let token = login::login(&platform.db, &email, "bench-password")?.token.secret;
+    let token = login::login(&platform.db, &email, "bench-password", "bench")?.token.secret;
     let router = erp_web::app(AppState::new(platform.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let workers = erp_kernel::bus::start(&platform)?;

@@ -116,6 +116,18 @@ pub struct ServeArgs {
     /// Create (once) a demo company with sample data and print how to log in.
     #[arg(long)]
     pub demo: bool,
+    /// Login attempts per client address per minute (more get 429).
+    #[arg(long, env = "ERP_LOGINS_PER_ADDRESS", default_value_t = 60)]
+    pub logins_per_address: u32,
+    /// Login attempts per account per minute from all addresses (more wait, then get 429).
+    #[arg(long, env = "ERP_LOGINS_PER_ACCOUNT", default_value_t = 30)]
+    pub logins_per_account: u32,
+    /// Password hashes computed at once; 0 means half the cores (more wait, then get 503).
+    #[arg(long, env = "ERP_CONCURRENT_HASHES", default_value_t = 0)]
+    pub concurrent_hashes: usize,
+    /// Webhook deliveries per company per minute (more get 429).
+    #[arg(long, env = "ERP_WEBHOOKS_PER_COMPANY", default_value_t = 600)]
+    pub webhooks_per_company: u32,
     /// Requests of one company that may run at once.
     #[arg(long, env = "ERP_COMPANY_CONCURRENCY", default_value_t = 4)]
     pub company_concurrency: usize,
@@ -128,6 +140,23 @@ pub struct ServeArgs {
     /// How long plugin code may compute while holding the write lock, in milliseconds.
     #[arg(long, env = "ERP_WRITE_HOLD_MS", default_value_t = erp_kernel::plugins::host::DEFAULT_WRITE_HOLD_MS)]
     pub write_hold_ms: u32,
+    /// Seconds a client has to send a complete request head (line and headers).
+    #[arg(long, env = "ERP_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request (and a client may take no
+    /// byte of an answer) before it is closed.
+    #[arg(long, env = "ERP_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Seconds any request body may take; after the first 10 s it must also keep the minimum rate.
+    #[arg(long, env = "ERP_BODY_TIMEOUT_SECS", default_value_t = 120)]
+    pub body_timeout_secs: u64,
+    /// Bytes per second a request body must average after its first 10 s (0: no minimum).
+    #[arg(long, env = "ERP_BODY_MIN_RATE", default_value_t = 1024)]
+    pub body_min_rate: u64,
+    /// Connections open at once (lowered to what the open-file limit allows); when all are
+    /// taken a new one closes the connection that has waited longest for a request.
+    #[arg(long, env = "ERP_MAX_CONNECTIONS", default_value_t = erp_api::server::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
 
 impl ServeArgs {
@@ -139,6 +168,35 @@ impl ServeArgs {
             deadline: std::time::Duration::from_millis(self.request_deadline_ms.max(100)),
             write_hold_ms: self.write_hold_ms.max(1),
             ..Default::default()
+        }
+    }
+
+    /// The connection limits these arguments ask for.
+    pub fn http(&self) -> erp_api::HttpSettings {
+        use std::time::Duration;
+        erp_api::HttpSettings {
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
+            body_min_rate: self.body_min_rate,
+            max_connections: self.max_connections.max(1),
+            ..Default::default()
+        }
+    }
+
+    /// The caps on unauthenticated work these arguments ask for.
+    pub fn throttle(&self) -> erp_api::throttle::ThrottleSettings {
+        let defaults = erp_api::throttle::ThrottleSettings::default();
+        erp_api::throttle::ThrottleSettings {
+            concurrent_hashes: if self.concurrent_hashes == 0 {
+                defaults.concurrent_hashes
+            } else {
+                self.concurrent_hashes
+            },
+            logins_per_address: self.logins_per_address.max(1),
+            logins_per_account: self.logins_per_account.max(1),
+            webhooks_per_company: self.webhooks_per_company.max(1),
+            ..defaults
         }
     }
 }

@@ -15,6 +15,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Every connection is an open file: raise the soft limit before accepting any.
+    let files = erp_api::server::raise_file_limit();
     let url = args.db.clone();
     let fair = args.fair_use();
     let platform = tokio::task::spawn_blocking(move || {
@@ -40,7 +42,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let router = erp_web::app(AppState::new(platform));
+    let router = erp_web::app(AppState::with_throttle(platform, args.throttle()));
     tracing::info!(%addr, db = %redact(&args.db), "serving");
     println!("ERP platform listening on http://{addr}");
     println!("Web UI: open http://{addr}/ in a browser");
@@ -49,7 +51,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("Demo company {:?} (id {})", demo::COMPANY, demo.company_id);
         println!("Log in as {} with password {}", demo::EMAIL, demo::PASSWORD);
     }
-    erp_api::serve(listener, router, shutdown_signal()).await?;
+    let http = args.http();
+    tracing::info!(
+        files = ?files,
+        connections = http.connection_cap(files),
+        header_timeout = ?http.header_timeout,
+        idle_timeout = ?http.idle_timeout,
+        "connection limits"
+    );
+    erp_api::serve_with(listener, router, http, shutdown_signal()).await?;
     tokio::task::spawn_blocking(move || workers.stop()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -61,13 +61,33 @@ impl Platform {
     ) -> Result<CompanyScope, AccessError> {
         let mut scope = access::company_scope(conn, user_id, company_id)?;
         if scope.role == access::roles::MEMBER {
+            scope.permissions =
+                self.effective_permissions(conn, company_id, access::roles::MEMBER)?.unwrap_or_default();
+        }
+        Ok(scope)
+    }
+
+    /// Everything a role grants in a company: its own permissions, and for the built-in
+    /// `member` also the default permissions every enabled plugin gives members. `None` when
+    /// there is no such role. Whoever hands out or changes a role must hold all of these.
+    pub fn effective_permissions(
+        &self,
+        conn: &mut crate::storage::DbConn,
+        company_id: &str,
+        role: &str,
+    ) -> Result<Option<Vec<String>>, AccessError> {
+        let Some(found) = access::roles::get(conn, company_id, role)? else {
+            return Ok(None);
+        };
+        let mut permissions = found.permissions;
+        if role == access::roles::MEMBER {
             let manifests =
                 self.plugins.enabled_manifests(conn, company_id).map_err(|e| AccessError::Internal(e.to_string()))?;
             for m in manifests {
-                scope.permissions.extend(m.default_permissions(access::roles::MEMBER));
+                permissions.extend(m.default_permissions(access::roles::MEMBER));
             }
         }
-        Ok(scope)
+        Ok(Some(permissions))
     }
 }
 

@@ -1,7 +1,10 @@
 //! Logging in and out, and the language switch.
 
+use std::net::SocketAddr;
+
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use serde::Deserialize;
@@ -33,7 +36,12 @@ pub(super) async fn login_form(headers: HeaderMap, Query(q): Query<Next>) -> Res
     login_page(&headers, StatusCode::OK, &session::local_path(q.next.as_deref()), "", None)
 }
 
-pub(super) async fn login(State(state): State<UiState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn login(
+    State(state): State<UiState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let lang = session::language(&headers);
     let form = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
         Ok(pairs) => Form(pairs),
@@ -45,7 +53,7 @@ pub(super) async fn login(State(state): State<UiState>, headers: HeaderMap, body
     if guard.is_empty() || !session::csrf_ok(&guard, form.get(CSRF_FIELD)) {
         return login_page(&headers, StatusCode::FORBIDDEN, &next, &email, Some(i18n::text(lang, "csrf")));
     }
-    let api = Api::anonymous(state.api.clone());
+    let api = Api::anonymous(state.api.clone(), peer.map(|Extension(p)| p));
     let answer = api
         .post("/api/v1/auth/login", json!({ "email": email, "password": form.get("password").unwrap_or_default() }))
         .await;

@@ -1,8 +1,11 @@
 //! The web UI's way to the data: in-process calls to the JSON API with the user's own token, so
 //! the UI can never show or change what the API would refuse.
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -66,16 +69,18 @@ pub(super) struct Api {
     router: Router,
     token: String,
     request_id: Option<String>,
+    /// The visitor's connection, so that the API throttles them, not the UI.
+    peer: Option<ConnectInfo<SocketAddr>>,
 }
 
 impl Api {
     pub(super) fn new(router: Router, token: &str, request_id: Option<String>) -> Api {
-        Api { router, token: token.to_string(), request_id }
+        Api { router, token: token.to_string(), request_id, peer: None }
     }
 
-    /// Calls the API without a token (login).
-    pub(super) fn anonymous(router: Router) -> Api {
-        Api { router, token: String::new(), request_id: None }
+    /// Calls the API without a token (login), on behalf of the visitor at `peer`.
+    pub(super) fn anonymous(router: Router, peer: Option<ConnectInfo<SocketAddr>>) -> Api {
+        Api { router, token: String::new(), request_id: None, peer }
     }
 
     pub(super) async fn get(&self, path: &str) -> Result<Value, Failure> {
@@ -111,6 +116,9 @@ impl Api {
         }
         if let Some(id) = &self.request_id {
             req = req.header("x-request-id", id);
+        }
+        if let Some(peer) = self.peer {
+            req = req.extension(peer);
         }
         req
     }

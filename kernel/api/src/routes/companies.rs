@@ -19,6 +19,7 @@ use erp_kernel::identity::companies::{self, Company};
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateCompany {
     /// Company name.
+    #[schema(schema_with = super::doc::display_name)]
     name: String,
 }
 

@@ -17,12 +17,14 @@ use erp_kernel::plugins::lifecycle::{self, EnableRequest, Enabled};
 pub(crate) struct EnableBody {
     /// Collections of the plugin's declared capabilities to grant, such as `crm.customer`.
     #[serde(default)]
+    #[schema(schema_with = super::doc::grants)]
     grants: Vec<String>,
-    /// Configuration matching the plugin's `[config]`.
+    /// Configuration matching the plugin's `[config]`; `null` is none.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     config: serde_json::Value,
-    /// Secret that inbound webhooks must present in `X-Webhook-Secret` (16+ characters).
+    /// Secret that inbound webhooks must present in `X-Webhook-Secret` (16 to 256 characters).
+    #[schema(schema_with = super::doc::webhook_secret)]
     webhook_secret: Option<String>,
 }
 

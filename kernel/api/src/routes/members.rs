@@ -10,6 +10,7 @@ use super::{ListOf, PageQuery, company_read, company_work, kernel_event, time};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use erp_kernel::Platform;
 use erp_kernel::access::permissions::{MEMBERS_MANAGE, MEMBERS_READ};
 use erp_kernel::access::{CompanyScope, roles};
 use erp_kernel::audit::{self, Actor, Entry, Outcome};
@@ -22,8 +23,10 @@ use erp_kernel::validation::Invalid;
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddMember {
     /// E-mail of an existing user.
+    #[schema(schema_with = super::doc::existing_email)]
     email: String,
     /// Role name (built-in or custom).
+    #[schema(schema_with = super::doc::role_name)]
     role: String,
 }
 
@@ -31,6 +34,7 @@ pub(crate) struct AddMember {
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateMember {
     /// New role name.
+    #[schema(schema_with = super::doc::role_name)]
     role: String,
 }
 
@@ -55,22 +59,24 @@ impl From<Member> for MemberOut {
 }
 
 /// Checks that the caller may hand out `role`: it exists, only owners make owners, and nobody
-/// grants permissions they do not hold themselves.
-fn check_grantable(conn: &mut DbConn, scope: &CompanyScope, role: &str) -> Result<(), ApiError> {
-    let found = roles::get(conn, &scope.company_id, role)?
+/// grants permissions they do not hold themselves, counting what enabled plugins give the
+/// built-in `member` role.
+fn check_grantable(platform: &Platform, conn: &mut DbConn, scope: &CompanyScope, role: &str) -> Result<(), ApiError> {
+    let granted = platform
+        .effective_permissions(conn, &scope.company_id, role)?
         .ok_or_else(|| Invalid::one("role", format!("no role named {role:?} in this company")))?;
     if role == roles::OWNER && !scope.is_owner() {
         return Err(ApiError::forbidden("only owners may make other owners"));
     }
-    scope.require_covers(&found.permissions)?;
+    scope.require_covers(&granted)?;
     Ok(())
 }
 
 /// Checks that the caller may change or remove a member holding `role`: nobody acts on a
 /// member with more power than they have.
-fn check_over(conn: &mut DbConn, scope: &CompanyScope, role: &str) -> Result<(), ApiError> {
-    if let Some(found) = roles::get(conn, &scope.company_id, role)? {
-        scope.require_covers(&found.permissions)?;
+fn check_over(platform: &Platform, conn: &mut DbConn, scope: &CompanyScope, role: &str) -> Result<(), ApiError> {
+    if let Some(granted) = platform.effective_permissions(conn, &scope.company_id, role)? {
+        scope.require_covers(&granted)?;
     }
     Ok(())
 }
@@ -132,7 +138,7 @@ pub(crate) async fn add_member(
         let conn = session.conn()?;
         let user = users::find_by_email(conn, &body.email)?
             .ok_or_else(|| Invalid::one("email", "no user with this e-mail"))?;
-        check_grantable(conn, scope, &body.role)?;
+        check_grantable(&platform, conn, scope, &body.role)?;
         members::add(conn, &scope.company_id, &user.id, &body.role)?;
         audit_member(conn, scope, actor, "member.add", &user.id, serde_json::json!({ "role": body.role }))?;
         let member =
@@ -165,8 +171,8 @@ pub(crate) async fn update_member(
         scope.require(MEMBERS_MANAGE)?;
         let conn = session.conn()?;
         let current = members::get(conn, &scope.company_id, &user_id)?.ok_or_else(ApiError::not_found)?;
-        check_over(conn, scope, &current.role)?;
-        check_grantable(conn, scope, &body.role)?;
+        check_over(&platform, conn, scope, &current.role)?;
+        check_grantable(&platform, conn, scope, &body.role)?;
         if current.role == roles::OWNER && body.role != roles::OWNER {
             if !scope.is_owner() {
                 return Err(ApiError::forbidden("only owners may change an owner's role"));
@@ -211,7 +217,7 @@ pub(crate) async fn remove_member(
         let conn = session.conn()?;
         let current = members::get(conn, &scope.company_id, &user_id)?.ok_or_else(ApiError::not_found)?;
         if user_id != scope.user_id {
-            check_over(conn, scope, &current.role)?;
+            check_over(&platform, conn, scope, &current.role)?;
         }
         if current.role == roles::OWNER {
             if !scope.is_owner() {

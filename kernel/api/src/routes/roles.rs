@@ -17,12 +17,15 @@ use erp_kernel::audit::{self, Entry, Outcome};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateRole {
-    /// Unique name: lower-case letters, digits, `_` or `-`.
+    /// Unique name: lower-case letters, digits, `_` or `-`; not a built-in role's name.
+    #[schema(schema_with = super::doc::new_role_name)]
     name: String,
     /// What the role is for.
     #[serde(default)]
+    #[schema(max_length = 500, pattern = "^[^\\x00]*$")]
     description: String,
     /// Permissions such as `crm.deal.write` or `crm.*`.
+    #[schema(schema_with = super::doc::permissions)]
     permissions: Vec<String>,
 }
 
@@ -31,8 +34,10 @@ pub(crate) struct CreateRole {
 pub(crate) struct UpdateRole {
     /// What the role is for.
     #[serde(default)]
+    #[schema(max_length = 500, pattern = "^[^\\x00]*$")]
     description: String,
     /// The complete new set of permissions.
+    #[schema(schema_with = super::doc::permissions)]
     permissions: Vec<String>,
 }
 
@@ -141,6 +146,11 @@ pub(crate) async fn update_role(
     let role = company_write(&state, &auth, &id, "role.update", move |conn, scope, actor| {
         scope.require(ROLES_MANAGE)?;
         roles::validate(None, &body.description, &body.permissions)?;
+        // Rewriting a role changes what its holders may do: only someone who holds all of it,
+        // before and after, may do that.
+        if let Some(current) = roles::get(conn, &scope.company_id, &name)? {
+            scope.require_covers(&current.permissions)?;
+        }
         scope.require_covers(&body.permissions)?;
         let role = roles::update(conn, &scope.company_id, &name, &body.description, &body.permissions)?;
         audit_role(
@@ -168,6 +178,9 @@ pub(crate) async fn delete_role(
 ) -> Result<StatusCode, ApiError> {
     company_write(&state, &auth, &id, "role.delete", move |conn, scope, actor| {
         scope.require(ROLES_MANAGE)?;
+        if let Some(current) = roles::get(conn, &scope.company_id, &name)? {
+            scope.require_covers(&current.permissions)?;
+        }
         roles::delete(conn, &scope.company_id, &name)?;
         audit_role(conn, &scope.company_id, actor, "role.delete", &name, serde_json::json!({}))
     })

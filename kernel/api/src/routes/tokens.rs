@@ -20,8 +20,10 @@ use erp_kernel::validation::{Checker, is_display_name};
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateToken {
     /// A label to recognise the token by.
+    #[schema(schema_with = super::doc::display_name)]
     name: String,
-    /// Lifetime in days (1..=3650); without it the token lives until revoked.
+    /// Lifetime in days, 1 to 3650; 90 when not given. Every API token expires.
+    #[schema(minimum = 1, maximum = 3650, default = 90)]
     expires_in_days: Option<u32>,
 }
 
@@ -99,7 +101,8 @@ pub(crate) async fn create_token(
         "must be between 1 and 3650",
     );
     c.finish()?;
-    let expires_at = body.expires_in_days.map(|d| clock::now() + clock::seconds(i64::from(d) * 86_400));
+    let days = body.expires_in_days.unwrap_or(token_store::DEFAULT_API_TOKEN_DAYS);
+    let expires_at = Some(clock::now() + clock::seconds(i64::from(days) * 86_400));
     let actor = auth.actor();
     let user_id = auth.user.id.clone();
     let issued = state
@@ -136,6 +139,41 @@ pub(crate) async fn create_token(
 #[utoipa::path(delete, path = "/api/v1/auth/tokens", tag = "identity", security(("bearer" = [])), responses((status = 204, description = "revoked")))]
 pub(crate) async fn revoke_current(auth: Auth, State(state): State<AppState>) -> Result<StatusCode, ApiError> {
     revoke(&state, &auth, auth.token_id.clone()).await
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Revoked {
+    /// How many live tokens were revoked.
+    revoked: usize,
+}
+
+/// Revokes every live token of the caller, this one included: all sessions and API tokens
+/// stop working at once (after a lost laptop or a leaked token).
+#[utoipa::path(post, path = "/api/v1/auth/tokens/revoke-all", tag = "identity", security(("bearer" = [])),
+    responses((status = 200, body = Revoked)))]
+pub(crate) async fn revoke_all(auth: Auth, State(state): State<AppState>) -> Result<Json<Revoked>, ApiError> {
+    let actor = auth.actor();
+    let user_id = auth.user.id.clone();
+    let revoked = state
+        .db
+        .write(move |conn| {
+            let revoked = token_store::revoke_all(conn, &user_id)?;
+            audit::record(
+                conn,
+                Entry {
+                    company_id: None,
+                    actor: &actor,
+                    action: "token.revoke_all",
+                    object_type: "user",
+                    object_id: Some(&user_id),
+                    outcome: Outcome::Success,
+                    detail: serde_json::json!({ "revoked": revoked }),
+                },
+            )?;
+            Ok::<_, ApiError>(revoked)
+        })
+        .await?;
+    Ok(Json(Revoked { revoked }))
 }
 
 /// Revokes one of the caller's tokens by id.

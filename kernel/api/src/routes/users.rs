@@ -17,10 +17,13 @@ use erp_kernel::identity::users::{self, NewUser};
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUser {
     /// Login e-mail (unique).
+    #[schema(schema_with = super::doc::email)]
     email: String,
-    /// Initial password, at least 8 characters.
+    /// Initial password.
+    #[schema(schema_with = super::doc::new_password)]
     password: String,
     /// Display name.
+    #[schema(schema_with = super::doc::display_name)]
     name: String,
     /// Make the new user a platform operator too.
     #[serde(default)]
@@ -38,7 +41,13 @@ pub(crate) async fn create_user(
     auth.require_superadmin()?;
     let new =
         NewUser { email: body.email, password: body.password, name: body.name, is_superadmin: body.is_superadmin };
-    let prepared = tokio::task::spawn_blocking(move || users::prepare(&new)).await.map_err(ApiError::internal)??;
+    let permit = state.throttle.hash_permit().await?;
+    let prepared = tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        users::prepare(&new)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let actor = auth.actor();
     let user = state
         .db

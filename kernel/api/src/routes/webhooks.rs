@@ -25,12 +25,15 @@ pub(super) fn route() -> UtoipaMethodRouter<AppState> {
 }
 
 /// Delivers an inbound webhook to an enabled plugin, in one transaction; answers whatever the
-/// plugin answers.
+/// plugin answers. The secret is checked before anything else; deliveries are limited per
+/// company (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/hooks/{company_id}/{plugin}/{hook}", tag = "webhooks",
     request_body(content = Vec<u8>, description = "Any payload; the plugin parses it"),
     params(("company_id" = String, Path, description = "Company id"), ("plugin" = String, Path, description = "Plugin name"), ("hook" = String, Path, description = "Webhook name"),
         ("X-Webhook-Secret" = String, Header, description = "The company's webhook secret for this plugin")),
-    responses((status = 200, description = "the plugin's answer"), (status = 403, description = "wrong or missing secret"), (status = 404, description = "no such company, plugin or webhook")))]
+    responses((status = 200, description = "the plugin's answer"), (status = 403, description = "wrong or missing secret"), (status = 404, description = "no such company, plugin or webhook"),
+        (status = 422, description = "the plugin refused the payload; `fields` names the problems"),
+        (status = 413, description = "body over 1 MiB"), (status = 429, description = "over the company's webhook rate"), (status = 503, description = "the company's lanes are full")))]
 pub(crate) async fn deliver(
     State(state): State<AppState>,
     method: Method,
@@ -46,6 +49,18 @@ pub(crate) async fn deliver(
         .filter_map(|(name, v)| v.to_str().ok().map(|v| (name.as_str().to_string(), v.to_string())))
         .collect();
     let request_id = request_id_of(&headers);
+    // The secret first, on a plain read: a caller without it takes no write lock, no place in
+    // the company's lanes and nothing of the company's webhook rate.
+    let (platform, c, p, h, s) =
+        (state.platform.clone(), company.clone(), plugin.clone(), hook.clone(), secret.clone());
+    state
+        .db
+        .read(move |conn| {
+            lifecycle::check_webhook(&platform, conn, &c, &p, &h, s.as_deref())?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    state.throttle.webhook(&company)?;
     let platform = state.platform.clone();
     let lane = company.clone();
     let answer = super::within_deadline(&state, &lane, move |deadline| {

@@ -16,6 +16,8 @@ pub const PREFIX: &str = "erp_";
 
 /// Session tokens from a login live this long.
 pub const SESSION_TTL: Micros = clock::seconds(12 * 3600);
+/// Lifetime of a new API token when its creator names none.
+pub const DEFAULT_API_TOKEN_DAYS: u32 = 90;
 
 /// What a token was made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +173,13 @@ pub fn revoke(conn: &mut DbConn, user_id: &str, token_id: &str) -> Result<(), Id
     .set(tokens::revoked_at.eq(clock::now()))
     .execute(conn)?;
     if changed == 0 { Err(IdentityError::NotFound) } else { Ok(()) }
+}
+
+/// Revokes every live token of the user; answers how many.
+pub fn revoke_all(conn: &mut DbConn, user_id: &str) -> Result<usize, IdentityError> {
+    Ok(diesel::update(tokens::table.filter(tokens::user_id.eq(user_id)).filter(tokens::revoked_at.is_null()))
+        .set(tokens::revoked_at.eq(clock::now()))
+        .execute(conn)?)
 }
 
 #[cfg(test)]

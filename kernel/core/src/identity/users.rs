@@ -28,7 +28,7 @@ pub fn prepare(new: &NewUser) -> Result<PreparedUser, IdentityError> {
     let mut c = Checker::new();
     c.check(is_email(&email), "email", "is not a valid e-mail address");
     c.check(is_display_name(&new.name), "name", "must be 1 to 200 characters");
-    if let Some(problem) = passwords::policy_problem(&new.password) {
+    if let Some(problem) = passwords::policy_problem(&new.password, &email) {
         c.add("password", problem);
     }
     c.finish()?;
@@ -71,7 +71,6 @@ pub fn insert(conn: &mut DbConn, user: &PreparedUser) -> Result<User, IdentityEr
             users::name.eq(&row.name),
             users::password_hash.eq(&user.password_hash),
             users::is_superadmin.eq(row.is_superadmin),
-            users::failed_logins.eq(0),
             users::created_at.eq(row.created_at),
         ))
         .execute(conn)

@@ -478,7 +478,7 @@ pub fn enable(
         .require_covers(&m.default_permissions(crate::access::roles::MEMBER))
         .map_err(|e| forbidden(e, &format!("to give members {name}'s default permissions")))?;
     if let Some(secret) = &req.webhook_secret
-        && (secret.len() < 16 || secret.len() > 256)
+        && !(16..=256).contains(&secret.chars().count())
     {
         problems.push(FieldError::new("webhook_secret", "must be 16 to 256 characters"));
     }

@@ -14,6 +14,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_throttle (email, client) {
+        email -> Text,
+        client -> Text,
+        failures -> Integer,
+        locked_until -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     companies (id) {
         id -> Text,
         name -> Text,
@@ -216,6 +226,7 @@ diesel::joinable!(deliveries -> events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    login_throttle,
     companies,
     roles,
     memberships,

@@ -2,7 +2,10 @@
 //!
 //! Successful changes are recorded in the same transaction as the change itself, so an audit
 //! record exists exactly when the change committed. Refusals for missing permissions are
-//! recorded on their own, because the refused change never commits.
+//! recorded on their own, because the refused change never commits, and [`refusals`] folds
+//! repeats of one refusal within a minute into one record.
+
+pub mod refusals;
 
 use diesel::prelude::*;
 
@@ -99,8 +102,18 @@ pub struct Record {
     pub at: i64,
 }
 
+/// Longest request id kept: it comes from the client's `X-Request-Id` header.
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// A client-supplied request id as stored: printable ASCII only, at most
+/// [`MAX_REQUEST_ID_CHARS`] characters.
+pub fn bounded_request_id(raw: &str) -> String {
+    raw.chars().filter(|c| c.is_ascii_graphic()).take(MAX_REQUEST_ID_CHARS).collect()
+}
+
 /// Writes one audit record on `conn` (inside the caller's transaction).
 pub fn record(conn: &mut DbConn, entry: Entry<'_>) -> Result<(), StoreError> {
+    let request_id = entry.actor.request_id.as_deref().map(bounded_request_id);
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::id.eq(ids::new_id()),
@@ -111,7 +124,7 @@ pub fn record(conn: &mut DbConn, entry: Entry<'_>) -> Result<(), StoreError> {
             audit_log::object_id.eq(entry.object_id),
             audit_log::outcome.eq(entry.outcome.as_str()),
             audit_log::detail.eq(entry.detail.to_string()),
-            audit_log::request_id.eq(entry.actor.request_id.as_deref()),
+            audit_log::request_id.eq(request_id),
             audit_log::at.eq(clock::now()),
         ))
         .execute(conn)?;

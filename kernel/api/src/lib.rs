@@ -6,8 +6,11 @@
 
 pub mod error;
 pub mod extract;
+mod headers;
 mod idempotency;
 mod routes;
+pub mod server;
+pub mod throttle;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -19,6 +22,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use erp_kernel::Platform;
+use erp_kernel::audit::refusals::{self as audit_refusals, Refusals};
 use erp_kernel::storage::Db;
 
 pub use routes::openapi_document;
@@ -33,14 +37,53 @@ pub struct AppState {
     pub db: Db,
     /// The kernel's services (database and plugin runtime).
     pub platform: Platform,
+    /// Caps on password checks, login attempts and webhooks.
+    pub throttle: throttle::Throttle,
+    /// Refusals folded per minute for the audit log.
+    pub refusals: Arc<Refusals>,
     /// The OpenAPI document, rendered once at start-up.
     openapi: Arc<OnceLock<String>>,
 }
 
 impl AppState {
-    /// State over the kernel's services.
+    /// State over the kernel's services, with the default caps.
     pub fn new(platform: Platform) -> AppState {
-        AppState { db: platform.db.clone(), platform, openapi: Arc::new(OnceLock::new()) }
+        AppState::with_throttle(platform, throttle::ThrottleSettings::default())
+    }
+
+    /// State over the kernel's services with explicit caps.
+    pub fn with_throttle(platform: Platform, settings: throttle::ThrottleSettings) -> AppState {
+        let state = AppState {
+            db: platform.db.clone(),
+            platform,
+            throttle: throttle::Throttle::new(settings),
+            refusals: Arc::new(Refusals::default()),
+            openapi: Arc::new(OnceLock::new()),
+        };
+        state.flush_refusals_in_background();
+        state
+    }
+
+    /// Writes the summaries of refusal minutes that are over every few seconds, for as long as
+    /// the state lives (when there is a runtime to do it on; otherwise the next refusal does).
+    fn flush_refusals_in_background(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let refusals = Arc::downgrade(&self.refusals);
+        let db = self.db.clone();
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                let Some(refusals) = refusals.upgrade() else { return };
+                let due = refusals.due(erp_kernel::clock::now());
+                drop(refusals);
+                if !due.is_empty()
+                    && let Err(e) = db.write(move |conn| audit_refusals::write(conn, &due)).await
+                {
+                    tracing::error!(error = %e, "could not write refusal summaries to the audit log");
+                }
+            }
+        });
     }
 }
 
@@ -48,7 +91,7 @@ impl AppState {
 /// tracing layers (see [`with_middleware`]), so that a client in the same process (the web
 /// UI) can call it with `tower::ServiceExt::oneshot`.
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = routes::api().split_for_parts();
+    let (api, doc) = routes::split();
     let rendered = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     let _ = state.openapi.set(rendered);
     api.fallback(routes::no_route)
@@ -58,8 +101,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Wraps a router served to the network: request ids (taken from `x-request-id` or made) and
-/// a tracing span per request.
+/// Wraps a router served to the network: request ids (taken from `x-request-id` or made), a
+/// tracing span per request, and `nosniff` and `no-store` on every answer (see `headers`).
 pub fn with_middleware(router: Router) -> Router {
     router
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -68,16 +111,10 @@ pub fn with_middleware(router: Router) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(headers::layer))
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains open requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
-}
+pub use server::{HttpSettings, serve, serve_with};
 
 /// Grace period the CLI gives open requests on shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

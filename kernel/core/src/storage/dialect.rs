@@ -22,6 +22,22 @@ pub enum Bind {
     NullableText(Option<String>),
 }
 
+/// The statement with its values bound, boxed for the backend the connection arm infers.
+macro_rules! bound {
+    ($sql:expr, $text:expr) => {{
+        let mut q = diesel::sql_query($text).into_boxed();
+        for b in &$sql.binds {
+            q = match b {
+                Bind::Text(s) => q.bind::<Text, _>(s.clone()),
+                Bind::Num(n) => q.bind::<Double, _>(*n),
+                Bind::Int(i) => q.bind::<BigInt, _>(*i),
+                Bind::NullableText(s) => q.bind::<Nullable<Text>, _>(s.clone()),
+            };
+        }
+        q
+    }};
+}
+
 /// SQL text with `?` placeholders and their values, rendered for the backend when run.
 #[derive(Debug, Default)]
 pub struct Sql {
@@ -55,23 +71,17 @@ impl Sql {
     where
         R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
-        macro_rules! run {
-            ($c:expr, $text:expr) => {{
-                let mut q = diesel::sql_query($text).into_boxed();
-                for b in &self.binds {
-                    q = match b {
-                        Bind::Text(s) => q.bind::<Text, _>(s.clone()),
-                        Bind::Num(n) => q.bind::<Double, _>(*n),
-                        Bind::Int(i) => q.bind::<BigInt, _>(*i),
-                        Bind::NullableText(s) => q.bind::<Nullable<Text>, _>(s.clone()),
-                    };
-                }
-                q.load::<R>($c)
-            }};
-        }
         match conn {
-            DbConn::Sqlite(c) => run!(c, self.text.clone()),
-            DbConn::Postgres(c) => run!(c, numbered(&self.text)),
+            DbConn::Sqlite(c) => bound!(self, self.text.clone()).load::<R>(c),
+            DbConn::Postgres(c) => bound!(self, numbered(&self.text)).load::<R>(c),
+        }
+    }
+
+    /// Runs a statement that returns no rows; answers the number of rows it changed.
+    pub fn execute(&self, conn: &mut DbConn) -> QueryResult<usize> {
+        match conn {
+            DbConn::Sqlite(c) => bound!(self, self.text.clone()).execute(c),
+            DbConn::Postgres(c) => bound!(self, numbered(&self.text)).execute(c),
         }
     }
 }

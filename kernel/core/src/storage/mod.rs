@@ -78,6 +78,21 @@ impl StoreError {
             ))
         )
     }
+
+    /// True when the database connection itself was lost (the server ended it, or the
+    /// network did) rather than the statement failing: the server rolled back the open
+    /// transaction (unless the loss came during its commit), and the pool replaces the
+    /// connection.
+    pub fn is_connection_lost(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            StoreError::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _
+            ))
+        )
+    }
 }
 
 /// A pooled database handle. Cheap to clone.
@@ -224,7 +239,17 @@ impl Db {
     /// connection).
     pub fn begin(&self) -> Result<Tx, StoreError> {
         let mut conn = self.pool.get()?;
-        <DbConn as diesel::Connection>::TransactionManager::begin_transaction(&mut *conn)?;
+        if let Err(e) = <DbConn as diesel::Connection>::TransactionManager::begin_transaction(&mut *conn) {
+            let e = StoreError::from(e);
+            if !e.is_connection_lost() {
+                return Err(e);
+            }
+            // The connection died after its checkout test and nothing ran on it: take another
+            // (the pool tests the dead one again and drops it).
+            tracing::warn!(error = %e, "database connection lost before a transaction; retrying");
+            conn = self.pool.get()?;
+            <DbConn as diesel::Connection>::TransactionManager::begin_transaction(&mut *conn)?;
+        }
         Ok(Tx { conn, lock: self.write_lock.clone(), writer: None, lane: String::new(), writing: false, open: true })
     }
 

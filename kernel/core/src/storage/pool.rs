@@ -98,10 +98,26 @@ pub(super) fn build(target: Target, settings: &PoolSettings) -> Result<r2d2::Poo
         Target::Sqlite(_) => settings.max_size.max(32),
         Target::Postgres(_) => settings.max_size,
     };
+    // A server's connection can die while it sits in the pool (a restart, a failover,
+    // `pg_terminate_backend`): test it with `SELECT 1` when it is checked out and replace it
+    // when that fails. SQLite's connections are open files and do not die that way.
+    let test_on_check_out = matches!(target, Target::Postgres(_));
     Ok(r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
         .connection_timeout(settings.timeout)
-        .test_on_check_out(false)
+        .test_on_check_out(test_on_check_out)
+        .error_handler(Box::new(LogErrors))
         .build(Manager { target })?)
+}
+
+/// Reports connections that failed their test or could not be opened (r2d2 otherwise logs
+/// through the `log` crate).
+#[derive(Debug)]
+struct LogErrors;
+
+impl r2d2::HandleError<diesel::r2d2::Error> for LogErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::warn!(error = %error, "a database connection failed its test or could not be opened");
+    }
 }

@@ -179,10 +179,10 @@ async fn failed_logins_are_throttled(app: &TestApp) {
     // and resets the counter.
     let db = app.db.clone();
     tokio::task::spawn_blocking(move || {
-        use erp_kernel::storage::schema::users;
+        use erp_kernel::storage::schema::login_throttle;
         db.write_blocking(|conn| {
-            diesel::update(users::table.filter(users::email.eq("anna@example.com")))
-                .set(users::locked_until.eq(Some(1_i64)))
+            diesel::update(login_throttle::table.filter(login_throttle::email.eq("anna@example.com")))
+                .set(login_throttle::locked_until.eq(Some(1_i64)))
                 .execute(conn)
                 .map_err(erp_kernel::storage::StoreError::from)
         })

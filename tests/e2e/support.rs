@@ -119,7 +119,8 @@ macro_rules! both_backends {
     };
 }
 
-fn pg_admin_url() -> String {
+/// The PostgreSQL server the tests use, without a database name.
+pub fn pg_admin_url() -> String {
     std::env::var("ERP_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
@@ -237,6 +238,19 @@ impl TestApp {
 
     /// Starts a server with explicit fair-use settings (deadlines, quotas, quarantine).
     pub async fn start_with(backend: Backend, fair: erp_kernel::fair_use::Settings) -> Option<TestApp> {
+        TestApp::start_full(backend, fair, erp_api::HttpSettings::default()).await
+    }
+
+    /// Starts a server with explicit connection limits (timeouts, body pace, connection cap).
+    pub async fn start_with_http(backend: Backend, http: erp_api::HttpSettings) -> Option<TestApp> {
+        TestApp::start_full(backend, erp_kernel::fair_use::Settings::default(), http).await
+    }
+
+    async fn start_full(
+        backend: Backend,
+        fair: erp_kernel::fair_use::Settings,
+        http: erp_api::HttpSettings,
+    ) -> Option<TestApp> {
         let guard = tokio::task::spawn_blocking(move || TestDb::create(backend)).await.expect("join")?;
         let url = guard.url.clone();
         let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.expect("join").expect("open db");
@@ -245,7 +259,7 @@ impl TestApp {
         let platform = Platform::with_settings(db.clone(), fast_bus(), fair).expect("plugin runtime");
         let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
-            let _ = erp_api::serve(listener, router, std::future::pending()).await;
+            let _ = erp_api::serve_with(listener, router, http, std::future::pending()).await;
         });
         let client = reqwest::Client::builder().build().expect("client");
         let mut app = TestApp {
@@ -468,6 +482,10 @@ const TABLES: &[(&str, &str)] = &[
     (
         "users",
         "id || '|' || email || '|' || name || '|' || password_hash || '|' || CAST(is_superadmin AS TEXT) || '|' || CAST(failed_logins AS TEXT) || '|' || COALESCE(CAST(locked_until AS TEXT), '')",
+    ),
+    (
+        "login_throttle",
+        "email || '|' || client || '|' || CAST(failures AS TEXT) || '|' || COALESCE(CAST(locked_until AS TEXT), '')",
     ),
     ("companies", "id || '|' || name || '|' || CAST(created_at AS TEXT)"),
     ("roles", "company_id || '|' || name || '|' || description || '|' || permissions"),

@@ -201,6 +201,11 @@ impl From<StoreError> for ApiError {
                     .with_retry_after(1)
             }
             StoreError::Deadline => ApiError::deadline(),
+            ref lost if lost.is_connection_lost() => {
+                tracing::error!(error = %lost, "database connection lost");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database connection lost, retry shortly")
+                    .with_retry_after(1)
+            }
             ref other if other.is_unique_violation() => {
                 ApiError::conflict("an object with the same unique value already exists")
             }

@@ -28,7 +28,7 @@ impl PageRequest {
         }
         let after = match cursor {
             None | Some("") => None,
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| Invalid::one("cursor", "is not a cursor this API issued"))?),
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| Invalid::one("cursor", "is not a cursor of this API"))?),
         };
         Ok(PageRequest { limit, after })
     }
@@ -74,11 +74,19 @@ pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
 }
 
-/// The sort key inside a cursor; `None` for anything this API did not issue.
+/// Longest cursor text: the base64 of [`MAX_CURSOR_KEY`] bytes.
+pub const MAX_CURSOR_LEN: usize = MAX_CURSOR_KEY.div_ceil(3) * 4 - (3 - MAX_CURSOR_KEY % 3) % 3;
+/// Longest sort key inside a cursor, in bytes.
+const MAX_CURSOR_KEY: usize = 512;
+
+/// The sort key inside a cursor; `None` for text that is not a cursor: canonical base64url
+/// without padding of 1 to 512 bytes. Any cursor is a position: one the API did not issue only
+/// starts the page elsewhere, so bytes that are no text (or a NUL, which databases refuse in
+/// text) become U+FFFD rather than an error.
 pub fn decode_cursor(cursor: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let key = String::from_utf8(bytes).ok()?;
-    (!key.is_empty() && key.len() <= 512).then_some(key)
+    (!bytes.is_empty() && bytes.len() <= MAX_CURSOR_KEY)
+        .then(|| String::from_utf8_lossy(&bytes).replace('\0', "\u{fffd}"))
 }
 
 #[cfg(test)]
@@ -91,6 +99,16 @@ mod tests {
         assert!(PageRequest::new(Some(501), None).is_err());
         assert_eq!(PageRequest::new(None, None).map(|p| p.limit), Ok(DEFAULT_LIMIT));
         assert!(PageRequest::new(Some(10), Some("!!not base64")).is_err());
+        assert!(PageRequest::new(Some(10), Some("AB")).is_err(), "not canonical base64");
+    }
+
+    #[test]
+    fn any_cursor_is_a_position() {
+        let made_up = URL_SAFE_NO_PAD.encode([0xff, 0x00, b'a']);
+        assert_eq!(PageRequest::new(None, Some(&made_up)).map(|p| p.after), Ok(Some("\u{fffd}\u{fffd}a".into())));
+        assert_eq!(MAX_CURSOR_LEN, 683);
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode([b'x'; 512])).is_some());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode([b'x'; 513])).is_none());
     }
 
     #[test]

@@ -68,6 +68,12 @@ impl Checker {
     }
 }
 
+/// Longest e-mail address, in bytes.
+pub const MAX_EMAIL: usize = 254;
+
+/// Longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 200;
+
 /// A plausible e-mail address: one `@`, non-empty local part, a dot in the domain, no spaces.
 pub fn is_email(text: &str) -> bool {
     let Some((local, domain)) = text.split_once('@') else {
@@ -78,14 +84,15 @@ pub fn is_email(text: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains('@')
-        && text.len() <= 254
+        && text.len() <= MAX_EMAIL
         && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// A display name: 1..=200 characters after trimming, no control characters.
+/// A display name: 1..=200 characters, not only spaces, no control characters anywhere
+/// (surrounding spaces count towards the length although they are trimmed when stored), so
+/// that one JSON Schema pattern describes exactly what is accepted.
 pub fn is_display_name(text: &str) -> bool {
-    let t = text.trim();
-    !t.is_empty() && t.chars().count() <= 200 && !t.chars().any(char::is_control)
+    !text.trim().is_empty() && text.chars().count() <= MAX_DISPLAY_NAME && !text.chars().any(char::is_control)
 }
 
 #[cfg(test)]
@@ -108,5 +115,8 @@ mod tests {
         assert!(!is_display_name("   "));
         assert!(!is_display_name("a\u{0}b"));
         assert!(!is_display_name(&"x".repeat(201)));
+        assert!(!is_display_name(&format!(" {} ", "x".repeat(199))), "spaces count towards the length");
+        assert!(!is_display_name("Anna\n"), "no control characters, not even trimmed ones");
+        assert!(is_display_name(" Anna "));
     }
 }

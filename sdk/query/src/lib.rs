@@ -20,6 +20,11 @@ pub const MAX_FILTER_DEPTH: usize = 16;
 pub const MAX_BRANCHES: usize = 100;
 /// Most values in an `in` list.
 pub const MAX_IN_VALUES: usize = 500;
+/// Most comparisons in a whole filter tree.
+pub const MAX_FILTER_TERMS: usize = 200;
+/// Most values in a whole filter tree (each comparison counts one, an `in` list its length):
+/// every value becomes a bound parameter, and databases cap those per statement.
+pub const MAX_FILTER_VALUES: usize = 2_000;
 /// Most `group_by` fields of an aggregation.
 pub const MAX_GROUP_BY: usize = 5;
 /// Most metrics of an aggregation.
@@ -157,6 +162,22 @@ impl Filter {
         Filter::Or(filters)
     }
 
+    /// Comparisons and values in the tree (an `in` list counts its length).
+    pub fn size(&self) -> (usize, usize) {
+        match self {
+            Filter::Cmp { value, op, .. } => {
+                let values = match (op, value) {
+                    (Op::In, Value::Array(items)) => items.len(),
+                    _ => 1,
+                };
+                (1, values)
+            }
+            Filter::And(v) | Filter::Or(v) => {
+                v.iter().map(Filter::size).fold((0, 0), |(t, n), (t2, n2)| (t + t2, n + n2))
+            }
+        }
+    }
+
     /// The JSON form: `{"field", "op", "value"}`, `{"and": [...]}` or `{"or": [...]}`.
     pub fn to_json(&self) -> Value {
         match self {
@@ -172,7 +193,22 @@ impl Filter {
     pub fn from_json(raw: &Value, path: &str) -> Result<Filter, Vec<Problem>> {
         let mut problems = Vec::new();
         match read_node(raw, path, 0, &mut problems) {
-            Some(f) if problems.is_empty() => Ok(f),
+            Some(f) if problems.is_empty() => {
+                let (terms, values) = f.size();
+                if terms > MAX_FILTER_TERMS {
+                    problems.push(Problem::new(
+                        path,
+                        format!("has {terms} comparisons; at most {MAX_FILTER_TERMS} are allowed"),
+                    ));
+                }
+                if values > MAX_FILTER_VALUES {
+                    problems.push(Problem::new(
+                        path,
+                        format!("has {values} values; at most {MAX_FILTER_VALUES} are allowed in one filter"),
+                    ));
+                }
+                if problems.is_empty() { Ok(f) } else { Err(problems) }
+            }
             _ => {
                 if problems.is_empty() {
                     problems.push(Problem::new(path, "is not a filter"));
@@ -545,6 +581,22 @@ mod tests {
         let unknown = serde_json::from_str::<Query>(r#"{"sort": {"field": "a", "up": true}}"#);
         assert!(unknown.expect_err("unknown key").to_string().contains("up"));
         assert!(serde_json::from_str::<Query>(r#"{"limit": 5, "company_id": "x"}"#).is_err(), "unknown keys");
+    }
+
+    #[test]
+    fn oversized_trees_are_refused_whole() {
+        let list: Vec<Value> = (0..500).map(|i| json!(i)).collect();
+        let wide =
+            json!({ "or": (0..100).map(|_| json!({ "field": "n", "op": "in", "value": list })).collect::<Vec<_>>() });
+        let problems = Filter::from_json(&wide, "filter").expect_err("50,000 values");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.contains("50000 values"), "{problems:?}");
+        let many = json!({ "or": (0..3).map(|_| json!({ "or": (0..100).map(|_| json!({ "field": "n", "op": "eq", "value": 1 })).collect::<Vec<_>>() })).collect::<Vec<_>>() });
+        let problems = Filter::from_json(&many, "filter").expect_err("300 comparisons");
+        assert!(problems[0].message.contains("300 comparisons"), "{problems:?}");
+        let fits =
+            json!({ "or": (0..4).map(|_| json!({ "field": "n", "op": "in", "value": list })).collect::<Vec<_>>() });
+        assert_eq!(Filter::from_json(&fits, "filter").expect("2,000 values fit").size(), (4, 2000));
     }
 
     #[test]

@@ -8,21 +8,21 @@ use serde_json::Value;
 use super::company_work;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, Auth};
+use crate::extract::{AnyJson, ApiPath, Auth};
 use erp_kernel::audit::{self, Entry, Outcome};
 use erp_kernel::plugins::lifecycle;
 
 /// Runs a command declared by an enabled plugin. The caller needs the command's permission;
 /// any error, trap or limit rolls everything the command did back.
 #[utoipa::path(post, path = "/api/v1/companies/{id}/plugins/{plugin}/commands/{command}", tag = "plugins", security(("bearer" = [])),
-    request_body(content = Object, description = "The command's JSON input"),
+    request_body(content = Value, description = "The command's JSON input, as the command declares it"),
     params(("id" = String, Path, description = "Company id"), ("plugin" = String, Path, description = "Plugin name"), ("command" = String, Path, description = "Command name")),
     responses((status = 200, description = "the command's JSON answer"), (status = 403, description = "missing the command's permission"), (status = 404, description = "plugin not enabled or no such command"), (status = 422, description = "invalid input or the plugin refused"), (status = 500, description = "the plugin failed or hit a limit")))]
 pub(crate) async fn run_command(
     auth: Auth,
     State(state): State<AppState>,
     ApiPath((id, plugin, command)): ApiPath<(String, String, String)>,
-    ApiJson(input): ApiJson<Value>,
+    AnyJson(input): AnyJson,
 ) -> Result<Json<Value>, ApiError> {
     let platform = state.platform.clone();
     let answer = company_work(&state, &auth, &id, "plugin.command", move |session, scope, actor| {

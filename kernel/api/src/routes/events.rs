@@ -21,16 +21,22 @@ use erp_kernel::validation::Checker;
 /// `?name=&since=&until=&limit=&cursor=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct EventQuery {
     /// An event name, or a prefix ending in `.*` (`crm.deal.*`).
+    #[param(schema_with = super::doc::event_pattern)]
     name: Option<String>,
     /// Only events at or after this time (RFC 3339).
+    #[param(schema_with = super::doc::date_time)]
     since: Option<String>,
     /// Only events before this time (RFC 3339).
+    #[param(schema_with = super::doc::date_time)]
     until: Option<String>,
     /// Items per page, 1..=500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// Cursor from the previous page.
+    #[param(schema_with = super::doc::cursor)]
     cursor: Option<String>,
 }
 

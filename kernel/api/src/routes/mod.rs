@@ -5,12 +5,14 @@ mod auth;
 mod commands;
 mod companies;
 mod company_plugins;
+mod doc;
 mod events;
 mod fair_use;
 mod health;
 mod me;
 mod members;
 mod plugins;
+mod query_doc;
 mod records;
 mod roles;
 mod tokens;
@@ -30,11 +32,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::Auth;
 use erp_kernel::Platform;
 use erp_kernel::access::CompanyScope;
-use erp_kernel::audit::{self, Actor, Entry, Outcome};
+use erp_kernel::audit::refusals::{self, Refusal};
+use erp_kernel::audit::{Actor, Outcome};
 use erp_kernel::clock;
 use erp_kernel::events::NewEvent;
 use erp_kernel::ids;
@@ -45,8 +48,9 @@ use erp_kernel::storage::{DbConn, run_blocking};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ERP platform API", description = "Kernel API: identity, companies, members, roles, tokens, audit."),
+    info(title = "ERP platform API", description = "Kernel API: identity, companies, members, roles, tokens, audit.\n\nEvery error answer is `{\"error\": {\"code\", \"message\", \"fields\"?}}`. Text in a request never holds NUL (U+0000): a body with one is refused with 422, a path with one is not found, a query string with one is refused with 400. A POST with an `Idempotency-Key` header (1 to 255 visible ASCII characters) is answered once and then replayed; the same key with another request is a 422, and while the first runs a 409."),
     modifiers(&BearerAuth),
+    components(schemas(ErrorBody)),
     tags(
         (name = "system", description = "Health and API description"),
         (name = "identity", description = "Login, tokens, users and the caller"),
@@ -76,6 +80,7 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(tokens::list_tokens, tokens::create_token, tokens::revoke_current))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(tokens::revoke_all))
         .routes(routes!(me::me))
         .routes(routes!(users::create_user))
         .routes(routes!(companies::list_companies, companies::create_company))
@@ -102,9 +107,17 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::metrics))
 }
 
+/// The router of every API route and the OpenAPI document that describes them.
+pub(super) fn split() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = api().split_for_parts();
+    // The error answers follow from the routes, so they are added once all are known.
+    doc::add_error_answers(&mut doc);
+    (router, doc)
+}
+
 /// The OpenAPI document of the real routes, as JSON text.
 pub fn openapi_document() -> String {
-    let (_, doc) = api().split_for_parts();
+    let (_, doc) = split();
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
@@ -126,10 +139,13 @@ pub(super) async fn no_method() -> ApiError {
 /// `?limit=&cursor=` on list endpoints.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
     /// Items per page, 1..=500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub(crate) limit: Option<u32>,
     /// Cursor from the previous page's `next_cursor`.
+    #[param(schema_with = doc::cursor)]
     pub(crate) cursor: Option<String>,
 }
 
@@ -220,29 +236,33 @@ pub(crate) async fn company_work<T: Send + 'static>(
     if let Err(err) = &result
         && err.is_forbidden()
     {
-        let reason = err.message.clone();
-        let recorded = state
-            .db
-            .write(move |conn| {
-                audit::record(
-                    conn,
-                    Entry {
-                        company_id: Some(&company_id),
-                        actor: &actor,
-                        action,
-                        object_type: "company",
-                        object_id: Some(&company_id),
-                        outcome: Outcome::Denied,
-                        detail: serde_json::json!({ "reason": reason }),
-                    },
-                )
-            })
-            .await;
-        if let Err(e) = recorded {
-            tracing::error!(error = %e, "could not audit a refused request");
-        }
+        let refusal = Refusal {
+            kind: refusals::Kind {
+                company_id: Some(company_id.clone()),
+                action: action.to_string(),
+                actor_id: actor.user_id.clone(),
+                subject: err.message.clone(),
+            },
+            outcome: Outcome::Denied,
+            object_type: "company".into(),
+            object_id: Some(company_id),
+            request_id: actor.request_id.clone(),
+            detail: serde_json::json!({ "reason": err.message }),
+        };
+        audit_refusal(state, refusal).await;
     }
     result
+}
+
+/// Audits a refusal, folded with its repeats of the same minute (see `audit::refusals`).
+pub(crate) async fn audit_refusal(state: &AppState, refusal: Refusal) {
+    let pending = state.refusals.note(refusal, clock::now());
+    if pending.is_empty() {
+        return;
+    }
+    if let Err(e) = state.db.write(move |conn| refusals::write(conn, &pending)).await {
+        tracing::error!(error = %e, "could not audit a refused request");
+    }
 }
 
 /// Runs blocking work of one company in its lane of the gate and under the request deadline:

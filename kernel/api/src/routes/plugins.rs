@@ -78,7 +78,8 @@ pub(super) fn upload_route() -> UtoipaMethodRouter<AppState> {
 /// Installs a plugin package, or upgrades the installed plugin to it (platform operators).
 /// Every problem of an invalid package is listed in `problems`.
 #[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins", security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The plugin package (a .wasm component)"),
+    request_body(description = "The plugin package (a .wasm component), whatever the Content-Type says",
+        content((Vec<u8> = "application/wasm"), (Vec<u8> = "application/octet-stream"))),
     responses((status = 201, body = InstalledOut), (status = 403, description = "not a platform operator"), (status = 409, description = "this version is installed already, or a newer one"), (status = 413, description = "too large"), (status = 422, description = "invalid package; see problems")))]
 pub(crate) async fn install_plugin(
     auth: Auth,

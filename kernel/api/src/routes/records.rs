@@ -115,8 +115,8 @@ fn audit_record(
 
 /// Lists records, oldest first.
 #[utoipa::path(get, path = "/api/v1/companies/{id}/data/{plugin}/{collection}", tag = "records", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Company id"), ("plugin" = String, Path, description = "Plugin name"), ("collection" = String, Path, description = "Collection name"), PageQuery),
-    responses((status = 200, body = ListOf<RecordOut>), (status = 403, description = "missing the read permission"), (status = 404, description = "no such company, plugin or collection")))]
+    params(("id" = String, Path, description = "Company id"), ("plugin" = String, Path, description = "Plugin name"), ("collection" = String, Path, description = "Collection name"), super::query_doc::RecordPageQuery),
+    responses((status = 200, body = ListOf<RecordOut>), (status = 403, description = "missing the read permission"), (status = 404, description = "no such company, plugin or collection"), (status = 422, description = "the cursor is not one of this collection's")))]
 pub(crate) async fn list_records(
     auth: Auth,
     State(state): State<AppState>,
@@ -229,7 +229,7 @@ pub(crate) async fn delete_record(
 /// combine `{"field", "op", "value"}` (ops eq, ne, lt, lte, gt, gte, in, prefix, contains)
 /// with `{"and": [...]}` and `{"or": [...]}`.
 #[utoipa::path(post, path = "/api/v1/companies/{id}/data/{plugin}/{collection}/query", tag = "records", security(("bearer" = [])),
-    request_body(content = Object, description = "The query"),
+    request_body(content = super::query_doc::QueryBody, description = "The query"),
     params(("id" = String, Path, description = "Company id"), ("plugin" = String, Path, description = "Plugin name"), ("collection" = String, Path, description = "Collection name")),
     responses((status = 200, body = ListOf<RecordOut>), (status = 403, description = "missing the read permission, or filtering on a hidden sensitive field"), (status = 404, description = "no such collection"), (status = 422, description = "invalid query")))]
 pub(crate) async fn query_records(
@@ -250,7 +250,7 @@ pub(crate) async fn query_records(
 /// Aggregates: `{"filter": {...}, "group_by": ["field"], "metrics": [{"op": "count"}, {"op": "sum", "field": "amount"}]}`.
 /// Sums and averages of decimals are exact decimal strings.
 #[utoipa::path(post, path = "/api/v1/companies/{id}/data/{plugin}/{collection}/aggregate", tag = "records", security(("bearer" = [])),
-    request_body(content = Object, description = "The aggregation"),
+    request_body(content = super::query_doc::AggregateBody, description = "The aggregation"),
     params(("id" = String, Path, description = "Company id"), ("plugin" = String, Path, description = "Plugin name"), ("collection" = String, Path, description = "Collection name")),
     responses((status = 200, description = "{\"groups\": [{\"key\": {...}, \"values\": {...}}]}"), (status = 403, description = "missing the read permission"), (status = 404, description = "no such collection"), (status = 422, description = "invalid aggregation")))]
 pub(crate) async fn aggregate_records(

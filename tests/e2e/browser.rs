@@ -102,10 +102,13 @@ async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
 }
 
+/// The demo people's password in this test (`serve --demo` makes a random one).
+const DEMO_PASSWORD: &str = "browser-demo-password";
+
 async fn login(c: &Client, base: &str, email: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     fill(c, "#email", email).await;
-    fill(c, "#password", erp::demo::PASSWORD).await;
+    fill(c, "#password", DEMO_PASSWORD).await;
     click(c, "#login-submit").await;
     if c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#logout")).await.is_err() {
         shot(c, "login-failed").await;
@@ -125,14 +128,15 @@ async fn a_user_works_through_the_browser() {
     let platform = app.platform.clone();
     let demo = tokio::task::spawn_blocking(move || {
         erp::bundled::install_all(&platform)?;
-        erp::demo::ensure(&platform)
+        let options = erp::demo::DemoOptions { password: Some(DEMO_PASSWORD.into()), allow_existing: true };
+        erp::demo::ensure(&platform, &options)
     })
     .await
     .unwrap()
     .expect("demo data");
     let _bus = app.start_bus();
     let co = demo.company_id.clone();
-    let owner = app.login(erp::demo::EMAIL, erp::demo::PASSWORD).await;
+    let owner = app.login(erp::demo::EMAIL, DEMO_PASSWORD).await;
     let second = app.post("/api/v1/companies", &owner, json!({ "name": "Second Company" })).await;
     let second = second.expect(201)["id"].as_str().unwrap().to_string();
     let c = &driver.client;

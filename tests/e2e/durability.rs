@@ -22,10 +22,21 @@ pub(crate) fn admin(args: &[&str]) -> String {
 pub(crate) struct Server(Child);
 
 impl Server {
+    /// The server's process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.0.id()
+    }
+
     /// Kills the server without warning (SIGKILL) and waits for it.
     pub(crate) fn kill(&mut self) -> std::io::Result<()> {
         self.0.kill()?;
         self.0.wait().map(|_| ())
+    }
+}
+
+impl From<Child> for Server {
+    fn from(child: Child) -> Server {
+        Server(child)
     }
 }
 
@@ -36,10 +47,17 @@ impl Drop for Server {
     }
 }
 
-/// Starts `erp serve` and returns it with its base URL.
+/// Starts `erp serve` and returns it with its base URL once it is ready.
 pub(crate) fn start(db: &str) -> (Server, String) {
+    start_with(db, &[]).0
+}
+
+/// Starts `erp serve` with more arguments; returns it with its base URL once it is ready, and
+/// what it printed until then.
+pub(crate) fn start_with(db: &str, more: &[&str]) -> ((Server, String), Vec<String>) {
     let mut child = Command::new(ERP)
         .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
+        .args(more)
         .env("ERP_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -47,15 +65,23 @@ pub(crate) fn start(db: &str) -> (Server, String) {
         .expect("spawn erp serve");
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
+    let mut printed = Vec::new();
+    let mut base = None;
+    // The server listens at once and prints "Ready in" once start-up is done.
+    loop {
+        let line = lines.next().expect("server exited before it was ready").unwrap();
         if let Some(rest) = line.strip_prefix("ERP platform listening on ") {
-            break rest.trim().to_string();
+            base = Some(rest.trim().to_string());
         }
-    };
+        let ready = line.starts_with("Ready in ");
+        printed.push(line);
+        if ready {
+            break;
+        }
+    }
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines.by_ref() {});
-    (Server(child), base)
+    ((Server(child), base.expect("the server printed its address")), printed)
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> String {

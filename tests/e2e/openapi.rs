@@ -15,6 +15,8 @@ async fn openapi_documents_real_routes(app: &TestApp) {
     let paths = doc["paths"].as_object().unwrap();
     for required in [
         "/health",
+        "/ready",
+        "/metrics",
         "/api/v1/auth/login",
         "/api/v1/me",
         "/api/v1/users",
@@ -25,7 +27,7 @@ async fn openapi_documents_real_routes(app: &TestApp) {
     ] {
         assert!(paths.contains_key(required), "{required} is documented");
     }
-    let public = ["/health", "/api/v1/openapi.json", "/api/v1/auth/login"];
+    let public = ["/health", "/ready", "/metrics", "/api/v1/openapi.json", "/api/v1/auth/login"];
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "0190f4a2-0000-7000-8000-000000000000")
@@ -98,6 +100,11 @@ async fn openapi_describes_inputs_and_errors(app: &TestApp) {
                 assert!(responses["503"]["headers"]["Retry-After"].is_object(), "{what}: 503 has Retry-After");
             }
             for (status, response) in responses {
+                // A readiness probe's 503 is a state ("starting"), not a refused request.
+                if path == "/ready" && status == "503" {
+                    assert_eq!(response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Ready");
+                    continue;
+                }
                 if status.parse::<u16>().is_ok_and(|s| s >= 400) {
                     assert_eq!(
                         response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 mod headers;
 mod idempotency;
+pub mod readiness;
 mod routes;
 pub mod server;
 pub mod throttle;
@@ -41,6 +42,10 @@ pub struct AppState {
     pub throttle: throttle::Throttle,
     /// Refusals folded per minute for the audit log.
     pub refusals: Arc<Refusals>,
+    /// Whether start-up is done (see `readiness`).
+    pub readiness: readiness::Readiness,
+    /// When set, `/metrics` needs it as a bearer token.
+    pub metrics_token: Option<Arc<str>>,
     /// The OpenAPI document, rendered once at start-up.
     openapi: Arc<OnceLock<String>>,
 }
@@ -58,6 +63,8 @@ impl AppState {
             platform,
             throttle: throttle::Throttle::new(settings),
             refusals: Arc::new(Refusals::default()),
+            readiness: readiness::Readiness::default(),
+            metrics_token: None,
             openapi: Arc::new(OnceLock::new()),
         };
         state.flush_refusals_in_background();
@@ -101,15 +108,46 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Wraps a router served to the network: request ids (taken from `x-request-id` or made), a
-/// tracing span per request, and `nosniff` and `no-store` on every answer (see `headers`).
-pub fn with_middleware(router: Router) -> Router {
+/// Wraps a router served to the network: request counts and timings by route for
+/// `/metrics`, the start-up gate (see `readiness`), request ids (taken from `x-request-id` or
+/// made), a tracing span per request, and `nosniff` and `no-store` on every answer (see
+/// `headers`).
+pub fn with_middleware(router: Router, state: &AppState) -> Router {
+    let metrics = state.platform.plugins.metrics().clone();
+    let readiness = state.readiness.clone();
     router
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let metrics = metrics.clone();
+            async move {
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+                let method = request.method().clone();
+                let started = std::time::Instant::now();
+                let response = next.run(request).await;
+                metrics.http_request(
+                    method.as_str(),
+                    &route,
+                    response.status().as_u16(),
+                    started.elapsed().as_secs_f64(),
+                );
+                response
+            }
         }))
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            readiness::gate(readiness.clone(), request, next)
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+                })
+                // One line per answer (status and latency, in the request's span): the access log.
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(axum::middleware::from_fn(headers::layer))
 }

@@ -73,3 +73,26 @@ pub fn create_company(db_url: &str, name: &str, owner: &str) -> anyhow::Result<(
         None => bail!("no user with e-mail {owner}; create it first with `erp admin create-user`"),
     }
 }
+
+/// Writes a consistent backup of the SQLite database at `db_url` to `to`.
+pub fn backup(db_url: &str, to: &std::path::Path) -> anyhow::Result<()> {
+    let done = erp_kernel::storage::backup::backup(db_url, to)?;
+    println!(
+        "Backed up {} to {} ({:.1} MB in {:.1} s)",
+        db_url,
+        to.display(),
+        done.bytes as f64 / 1e6,
+        done.took.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Puts the backup `from` in place of the SQLite database at `db_url`.
+pub fn restore(from: &std::path::Path, db_url: &str) -> anyhow::Result<()> {
+    let done = erp_kernel::storage::backup::restore(from, db_url)?;
+    println!("Restored {} from {}", db_url, from.display());
+    if let Some(kept) = done.kept {
+        println!("The database it replaced is kept as {}", kept.display());
+    }
+    Ok(())
+}

@@ -15,33 +15,87 @@ use erp_kernel::session::Session;
 
 /// Demo owner's login.
 pub const EMAIL: &str = "demo@example.com";
-/// Demo owner's password (demo data only; printed at start-up).
-pub const PASSWORD: &str = "demo-password";
+/// The demo's colleagues, who share the owner's password.
+pub const COLLEAGUES: &[&str] = &["anna.sales@example.com", "ivan.store@example.com"];
 /// Demo company name.
 pub const COMPANY: &str = "Demo Company";
+
+/// How to set the demo up.
+#[derive(Debug, Default, Clone)]
+pub struct DemoOptions {
+    /// The demo people's password; a random one when not given.
+    pub password: Option<String>,
+    /// Add the demo to a database that already has other users.
+    pub allow_existing: bool,
+}
 
 /// What `--demo` set up.
 #[derive(Debug)]
 pub struct Demo {
     /// The demo company's id.
     pub company_id: String,
+    /// The password of the demo people when they were created now; `None` when they already
+    /// existed (their password is the one printed when they were created).
+    pub new_password: Option<String>,
+}
+
+/// Refuses a database that has users who are not the demo's, unless `allow_existing`: the demo
+/// makes its owner a platform operator, which nobody should find in their real data by surprise.
+pub fn check(platform: &Platform, options: &DemoOptions) -> anyhow::Result<()> {
+    if options.allow_existing {
+        return Ok(());
+    }
+    let demo: Vec<&str> = std::iter::once(EMAIL).chain(COLLEAGUES.iter().copied()).collect();
+    let others = platform.db.read_blocking(|conn| users::emails_except(conn, &demo, 2))?;
+    if let Some(first) = others.first() {
+        anyhow::bail!(
+            "--demo would add a demo company and a platform operator ({EMAIL}) to a database that already has other users ({first}{}); start without --demo, use a new database (--db), or pass --demo-allow-existing",
+            if others.len() > 1 { ", ..." } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// A password for the demo people: 16 letters and digits from the system's random source.
+pub fn random_password() -> anyhow::Result<String> {
+    // No 0/O or 1/l/I: the password is read off a terminal and typed.
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    // Bytes past the last whole multiple of the alphabet are dropped, so every character is
+    // equally likely.
+    let cut = 256 - 256 % ALPHABET.len();
+    let mut password = String::new();
+    while password.len() < 16 {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source for the demo password: {e}"))?;
+        password.extend(
+            bytes.iter().map(|b| usize::from(*b)).filter(|b| *b < cut).map(|b| ALPHABET[b % ALPHABET.len()] as char),
+        );
+    }
+    password.truncate(16);
+    Ok(password)
 }
 
 /// Creates the demo owner, company, colleagues, a custom role and sample data unless they
-/// exist.
-pub fn ensure(platform: &Platform) -> anyhow::Result<Demo> {
+/// exist. New people get `options.password`, or a random password.
+pub fn ensure(platform: &Platform, options: &DemoOptions) -> anyhow::Result<Demo> {
+    check(platform, options)?;
     let db = &platform.db;
+    let owner_exists = db.read_blocking(|conn| users::find_by_email(conn, EMAIL))?.is_some();
+    let password = match &options.password {
+        Some(p) => p.clone(),
+        None => random_password()?,
+    };
     let people = [
-        NewUser { email: EMAIL.into(), password: PASSWORD.into(), name: "Demo Owner".into(), is_superadmin: true },
+        NewUser { email: EMAIL.into(), password: password.clone(), name: "Demo Owner".into(), is_superadmin: true },
         NewUser {
-            email: "anna.sales@example.com".into(),
-            password: PASSWORD.into(),
+            email: COLLEAGUES[0].into(),
+            password: password.clone(),
             name: "Anna Petrova".into(),
             is_superadmin: false,
         },
         NewUser {
-            email: "ivan.store@example.com".into(),
-            password: PASSWORD.into(),
+            email: COLLEAGUES[1].into(),
+            password: password.clone(),
             name: "Ivan Sokolov".into(),
             is_superadmin: false,
         },
@@ -50,7 +104,7 @@ pub fn ensure(platform: &Platform) -> anyhow::Result<Demo> {
     for p in &people {
         let exists = db.read_blocking(|conn| users::find_by_email(conn, &p.email))?.is_some();
         if !exists {
-            prepared.push(users::prepare(p)?);
+            prepared.push(users::prepare(p).with_context(|| format!("the demo password for {}", p.email))?);
         }
     }
     let company = db.write_blocking(|conn| {
@@ -75,7 +129,7 @@ pub fn ensure(platform: &Platform) -> anyhow::Result<Demo> {
             ],
         )
         .map_err(|e| IdentityError::Internal(e.to_string()))?;
-        for (email, role) in [("anna.sales@example.com", roles::MEMBER), ("ivan.store@example.com", "supervisor")] {
+        for (email, role) in [(COLLEAGUES[0], roles::MEMBER), (COLLEAGUES[1], "supervisor")] {
             let user = users::find_by_email(conn, email)?.ok_or(IdentityError::NotFound)?;
             members::add(conn, &company.id, &user.id, role)?;
         }
@@ -94,7 +148,7 @@ pub fn ensure(platform: &Platform) -> anyhow::Result<Demo> {
         Ok(company)
     })?;
     seed(platform, &company.id)?;
-    Ok(Demo { company_id: company.id })
+    Ok(Demo { company_id: company.id, new_password: (!owner_exists).then_some(password) })
 }
 
 /// Enables every installed plugin that has demo data, in the order their demos build on each

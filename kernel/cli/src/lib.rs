@@ -116,6 +116,20 @@ pub struct ServeArgs {
     /// Create (once) a demo company with sample data and print how to log in.
     #[arg(long)]
     pub demo: bool,
+    /// The demo people's password when the demo is created (default: a random one, printed
+    /// once).
+    #[arg(long, env = "ERP_DEMO_PASSWORD", hide_env_values = true)]
+    pub demo_password: Option<String>,
+    /// Let --demo add its company and operator to a database that already has other users.
+    #[arg(long, requires = "demo")]
+    pub demo_allow_existing: bool,
+    /// Reverse proxies (IP addresses or CIDR ranges, comma-separated) whose X-Forwarded-For
+    /// names the client, for login throttling and the audit log.
+    #[arg(long, env = "ERP_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// When set, GET /metrics needs it as `Authorization: Bearer <token>`.
+    #[arg(long, env = "ERP_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Login attempts per client address per minute (more get 429).
     #[arg(long, env = "ERP_LOGINS_PER_ADDRESS", default_value_t = 60)]
     pub logins_per_address: u32,
@@ -184,6 +198,13 @@ impl ServeArgs {
         }
     }
 
+    /// The trusted proxies these arguments name; an entry that is no address or range is an
+    /// error.
+    pub fn proxies(&self) -> anyhow::Result<erp_api::server::TrustedProxies> {
+        erp_api::server::TrustedProxies::parse(self.trusted_proxies.iter().map(String::as_str))
+            .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))
+    }
+
     /// The caps on unauthenticated work these arguments ask for.
     pub fn throttle(&self) -> erp_api::throttle::ThrottleSettings {
         let defaults = erp_api::throttle::ThrottleSettings::default();
@@ -207,6 +228,28 @@ enum AdminCommand {
     CreateUser(CreateUserArgs),
     /// Create a company with an existing user as owner.
     CreateCompany(CreateCompanyArgs),
+    /// Take a consistent copy of a SQLite database, also while the server runs.
+    Backup(BackupArgs),
+    /// Put a backup in place of a SQLite database (the server must be stopped).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// The backup file to write (must not exist).
+    #[arg(long)]
+    to: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    /// The backup file.
+    #[arg(long)]
+    from: std::path::PathBuf,
+    #[command(flatten)]
+    db: DbArg,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +297,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             admin::create_user(&a.db.db, &a.email, &a.password, a.name.as_deref(), a.superadmin)
         }
         Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
+        Command::Admin(AdminCommand::Backup(a)) => admin::backup(&a.db.db, &a.to),
+        Command::Admin(AdminCommand::Restore(a)) => admin::restore(&a.from, &a.db.db),
         Command::Bench { db, records, calls, events, moves, lines } => {
             bench::run(bench::BenchOptions { db, records, calls, events, moves, lines })
         }

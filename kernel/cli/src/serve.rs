@@ -1,11 +1,17 @@
-//! `erp serve`: open the database, start the HTTP server, stop gracefully on Ctrl-C/SIGTERM.
+//! `erp serve`: open the database, listen at once, install the bundled plugins (and the demo)
+//! beside the running server, stop gracefully on Ctrl-C/SIGTERM.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 
 use super::{ServeArgs, demo};
 use crate::bundled;
 use erp_api::AppState;
+use erp_api::readiness::Readiness;
 use erp_kernel::Platform;
+use erp_kernel::storage::backup;
 
 /// Runs the server until interrupted.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -15,8 +21,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut http = args.http();
+    http.trusted_proxies = args.proxies()?;
     // Every connection is an open file: raise the soft limit before accepting any.
     let files = erp_api::server::raise_file_limit();
+    // A restore must not replace the file under a running server: hold its lock while serving.
+    let _lock = match backup::sqlite_file(&args.db) {
+        Some(file) => Some(backup::ServerLock::hold(&file)?),
+        None => None,
+    };
     let url = args.db.clone();
     let fair = args.fair_use();
     let platform = tokio::task::spawn_blocking(move || {
@@ -25,33 +39,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await?
     .with_context(|| format!("opening database {}", redact(&args.db)))?;
-    let setup = platform.clone();
-    let installed = tokio::task::spawn_blocking(move || bundled::install_all(&setup))
-        .await?
-        .context("installing the bundled plugins")?;
-    for line in installed {
-        tracing::info!(plugin = %line, "installed bundled plugin");
+    let demo_options = args
+        .demo
+        .then(|| demo::DemoOptions { password: args.demo_password.clone(), allow_existing: args.demo_allow_existing });
+    if let Some(options) = &demo_options {
+        let (platform, options) = (platform.clone(), options.clone());
+        tokio::task::spawn_blocking(move || demo::check(&platform, &options)).await??;
     }
-    let demo = if args.demo {
-        let platform = platform.clone();
-        Some(tokio::task::spawn_blocking(move || demo::ensure(&platform)).await??)
-    } else {
-        None
-    };
-    let workers = erp_kernel::bus::start(&platform).context("starting the event dispatcher and scheduler")?;
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let router = erp_web::app(AppState::with_throttle(platform, args.throttle()));
+    let mut state = AppState::with_throttle(platform.clone(), args.throttle());
+    state.readiness = Readiness::starting("installing the bundled plugins");
+    state.metrics_token = args.metrics_token.as_deref().filter(|t| !t.is_empty()).map(Into::into);
+    let readiness = state.readiness.clone();
+    let router = erp_web::app(state);
     tracing::info!(%addr, db = %redact(&args.db), "serving");
     println!("ERP platform listening on http://{addr}");
     println!("Web UI: open http://{addr}/ in a browser");
     println!("API description: http://{addr}/api/v1/openapi.json");
-    if let Some(demo) = demo {
-        println!("Demo company {:?} (id {})", demo::COMPANY, demo.company_id);
-        println!("Log in as {} with password {}", demo::EMAIL, demo::PASSWORD);
-    }
-    let http = args.http();
     tracing::info!(
         files = ?files,
         connections = http.connection_cap(files),
@@ -59,10 +65,90 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout = ?http.idle_timeout,
         "connection limits"
     );
-    erp_api::serve_with(listener, router, http, shutdown_signal()).await?;
-    tokio::task::spawn_blocking(move || workers.stop()).await?;
+    // Start-up work runs beside the server, which answers /health at once and 503 elsewhere
+    // until it is done; if it fails, the server stops with its error.
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
+    let workers = Arc::new(parking_lot::Mutex::new(None));
+    let startup = {
+        let workers = workers.clone();
+        tokio::task::spawn_blocking(move || match start_up(&platform, &readiness, demo_options) {
+            Ok(w) => {
+                *workers.lock() = Some(w);
+                readiness.ready();
+                let secs = started.elapsed().as_secs_f64();
+                tracing::info!(seconds = secs, "ready");
+                println!("Ready in {secs:.1} s");
+            }
+            Err(e) => {
+                readiness.failed(&format!("{e:#}"));
+                let _ = failed_tx.send(e);
+            }
+        })
+    };
+    let failure = Arc::new(parking_lot::Mutex::new(None));
+    let stop = {
+        let failure = failure.clone();
+        async move {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                Ok(e) = failed_rx => {
+                    tracing::error!(error = %format!("{e:#}"), "start-up failed; stopping");
+                    *failure.lock() = Some(e);
+                }
+            }
+        }
+    };
+    erp_api::serve_with(listener, router, http, stop).await?;
+    startup.abort();
+    let workers = workers.lock().take();
+    if let Some(workers) = workers {
+        tokio::task::spawn_blocking(move || workers.stop()).await?;
+    }
+    if let Some(e) = failure.lock().take() {
+        return Err(e);
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What a start needs before it takes work: the bundled plugins installed (compiled the first
+/// time), the demo loaded when asked for, the event dispatcher and scheduler running.
+fn start_up(
+    platform: &Platform,
+    readiness: &Readiness,
+    demo_options: Option<demo::DemoOptions>,
+) -> anyhow::Result<erp_kernel::bus::Workers> {
+    let compiled = Instant::now();
+    let installed = bundled::install_all(platform).context("installing the bundled plugins")?;
+    for line in &installed {
+        tracing::info!(plugin = %line, "installed bundled plugin");
+    }
+    if !installed.is_empty() {
+        println!(
+            "Installed {} bundled plugins in {:.1} s: {}",
+            installed.len(),
+            compiled.elapsed().as_secs_f64(),
+            installed.join(", ")
+        );
+    }
+    if let Some(options) = demo_options {
+        readiness.step("loading the demo data");
+        let demo = demo::ensure(platform, &options)?;
+        println!("Demo company {:?} (id {})", demo::COMPANY, demo.company_id);
+        match demo.new_password {
+            Some(password) => println!(
+                "Log in as {} with password {password} (shown only now; the colleagues {} share it)",
+                demo::EMAIL,
+                demo::COLLEAGUES.join(" and ")
+            ),
+            None => println!(
+                "Log in as {} with the password printed when the demo was created (or set with --demo-password then)",
+                demo::EMAIL
+            ),
+        }
+    }
+    readiness.step("starting the event dispatcher");
+    erp_kernel::bus::start(platform).context("starting the event dispatcher and scheduler")
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod events;
 pub mod fair_use;
 pub mod identity;
+pub mod metrics;
 pub mod paging;
 pub mod platform;
 pub mod plugin_error;

@@ -10,7 +10,7 @@ use crate::fair_use::{FairUse, Settings};
 use crate::plugins::{Kernel, PluginError, PluginHost, host};
 use crate::records::{Collection, Hooks, RecordError, WriteCheck};
 use crate::session::Session;
-use crate::storage::Db;
+use crate::storage::{Db, StoreError};
 
 /// The kernel's shared services: the database, the plugin runtime and the event bus. Cheap
 /// to clone.
@@ -51,6 +51,20 @@ impl Platform {
 }
 
 impl Platform {
+    /// This node's metrics in the Prometheus text format, with the bus's queue and the
+    /// database pool read now.
+    pub fn metrics_text(&self) -> Result<String, StoreError> {
+        let bus = self.db.read_blocking(|conn| crate::bus::log::metrics(self, conn))?;
+        let (in_use, idle) = self.db.pool_use();
+        Ok(self.plugins.metrics().render(crate::metrics::Gauges {
+            pending: bus.pending,
+            dead: bus.dead,
+            oldest_pending_seconds: bus.oldest_pending_age.map_or(0.0, |a| a.max(0) as f64 / 1e6),
+            pool_in_use: i64::from(in_use),
+            pool_idle: i64::from(idle),
+        }))
+    }
+
     /// The caller's scope in a company: membership, role permissions, and for the built-in
     /// `member` role the permissions that enabled plugins give members by default.
     pub fn company_scope(

@@ -55,8 +55,8 @@ type Page = Result<Response, Response>;
 /// (a client of that same API, called in-process with the user's token), request ids and
 /// tracing around both.
 pub fn app(state: erp_api::AppState) -> Router {
-    let api = erp_api::router(state);
-    erp_api::with_middleware(api.clone().merge(router(api)))
+    let api = erp_api::router(state.clone());
+    erp_api::with_middleware(api.clone().merge(router(api)), &state)
 }
 
 /// The UI's routes over the API router.

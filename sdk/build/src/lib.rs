@@ -105,22 +105,133 @@ pub fn outer_target_dir(inside: &Path) -> Option<PathBuf> {
 /// may lack it; then this adds it (once, through rustup) instead of failing mid-build.
 pub fn ensure_target() -> Result<(), String> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot =
-        Command::new(&rustc).args(["--print", "sysroot"]).output().map_err(|e| format!("cannot run {rustc}: {e}"))?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot.join("lib").join("rustlib").join(TARGET).exists() {
-        return Ok(());
+    let toolchain = std::env::var("RUSTUP_TOOLCHAIN").ok();
+    ensure_target_with(&rustc, "rustup", toolchain.as_deref()).map(|_| ())
+}
+
+/// What [`ensure_target_with`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TargetCheck {
+    /// The toolchain had the target.
+    Present,
+    /// rustup added it.
+    Added,
+}
+
+/// [`ensure_target`] with explicit programs: the compiler whose sysroot is checked, the rustup
+/// that adds the target, and the toolchain to add it to (the active one when `None`). The
+/// error names the exact command to run by hand.
+pub fn ensure_target_with(rustc: &str, rustup: &str, toolchain: Option<&str>) -> Result<TargetCheck, String> {
+    let by_hand = match toolchain {
+        Some(t) => format!("rustup target add {TARGET} --toolchain {t}"),
+        None => format!("rustup target add {TARGET}"),
+    };
+    let has_target = || -> Result<bool, String> {
+        let out = Command::new(rustc)
+            .args(["--print", "sysroot"])
+            .output()
+            .map_err(|e| format!("cannot run {rustc} to find its sysroot: {e}"))?;
+        let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        Ok(out.status.success() && sysroot.join("lib").join("rustlib").join(TARGET).is_dir())
+    };
+    if has_target()? {
+        return Ok(TargetCheck::Present);
     }
-    let mut cmd = Command::new("rustup");
+    let mut cmd = Command::new(rustup);
     cmd.args(["target", "add", TARGET]);
-    if let Ok(toolchain) = std::env::var("RUSTUP_TOOLCHAIN") {
-        cmd.args(["--toolchain", &toolchain]);
+    if let Some(t) = toolchain {
+        cmd.args(["--toolchain", t]);
     }
     match cmd.status() {
-        Ok(s) if s.success() => Ok(()),
-        Ok(_) => Err(format!("`rustup target add {TARGET}` failed; run it by hand, then build again")),
-        Err(e) => Err(format!(
-            "the {TARGET} target is missing and rustup cannot be run ({e}); install the target for {rustc}"
+        Ok(s) if s.success() && has_target()? => Ok(TargetCheck::Added),
+        Ok(s) if s.success() => Err(format!(
+            "`{by_hand}` succeeded but {rustc} still lacks the {TARGET} target; check which toolchain cargo uses"
         )),
+        Ok(_) => Err(format!("the {TARGET} target is missing and adding it failed; run `{by_hand}`, then build again")),
+        Err(e) => Err(format!(
+            "the {TARGET} target is missing and rustup cannot be run ({e}); install the target for {rustc} (with rustup: `{by_hand}`)"
+        )),
+    }
+}
+
+#[cfg(test)]
+#[cfg(unix)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A fake toolchain in a temporary folder: `rustc` prints a sysroot, `rustup` logs its
+    /// arguments and adds the target to that sysroot, or fails.
+    struct Fake {
+        dir: PathBuf,
+    }
+
+    impl Fake {
+        fn new(name: &str, rustup_works: bool, has_target: bool) -> Fake {
+            let dir = std::env::temp_dir().join(format!("erp-target-check-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let sysroot = dir.join("sysroot");
+            std::fs::create_dir_all(sysroot.join("lib/rustlib/x86_64-unknown-linux-gnu")).unwrap();
+            if has_target {
+                std::fs::create_dir_all(sysroot.join("lib/rustlib").join(TARGET)).unwrap();
+            }
+            let script = |file: &str, body: String| {
+                let path = dir.join(file);
+                std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            };
+            script("rustc", format!("echo {}", sysroot.display()));
+            let add = if rustup_works {
+                format!("mkdir -p {}/lib/rustlib/$3", sysroot.display())
+            } else {
+                "echo 'error: could not download' >&2; exit 1".to_string()
+            };
+            script("rustup", format!("echo \"$@\" >> {}/rustup.log\n{add}", dir.display()));
+            Fake { dir }
+        }
+
+        fn check(&self, toolchain: Option<&str>) -> Result<TargetCheck, String> {
+            ensure_target_with(
+                self.dir.join("rustc").to_str().unwrap(),
+                self.dir.join("rustup").to_str().unwrap(),
+                toolchain,
+            )
+        }
+
+        fn rustup_calls(&self) -> Vec<String> {
+            std::fs::read_to_string(self.dir.join("rustup.log")).unwrap_or_default().lines().map(String::from).collect()
+        }
+    }
+
+    impl Drop for Fake {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    #[test]
+    fn a_missing_target_is_added_for_the_active_toolchain_once() {
+        let fake = Fake::new("adds", true, false);
+        assert_eq!(fake.check(Some("1.95.0-x86_64-unknown-linux-gnu")), Ok(TargetCheck::Added));
+        assert_eq!(fake.rustup_calls(), [format!("target add {TARGET} --toolchain 1.95.0-x86_64-unknown-linux-gnu")]);
+        assert_eq!(fake.check(Some("1.95.0-x86_64-unknown-linux-gnu")), Ok(TargetCheck::Present));
+        assert_eq!(fake.rustup_calls().len(), 1, "a present target is not added again");
+    }
+
+    #[test]
+    fn a_present_target_needs_no_rustup() {
+        let fake = Fake::new("present", false, true);
+        assert_eq!(fake.check(None), Ok(TargetCheck::Present));
+        assert!(fake.rustup_calls().is_empty());
+    }
+
+    #[test]
+    fn when_rustup_cannot_add_it_the_error_gives_the_command() {
+        let fake = Fake::new("offline", false, false);
+        let err = fake.check(Some("1.95.0")).unwrap_err();
+        assert!(err.contains(&format!("run `rustup target add {TARGET} --toolchain 1.95.0`")), "{err}");
+        let err =
+            ensure_target_with(fake.dir.join("rustc").to_str().unwrap(), "/nonexistent/rustup", None).unwrap_err();
+        assert!(err.contains("rustup cannot be run") && err.contains(&format!("rustup target add {TARGET}")), "{err}");
     }
 }

@@ -52,7 +52,7 @@ use erp_kernel::storage::{DbConn, run_blocking};
     modifiers(&BearerAuth),
     components(schemas(ErrorBody)),
     tags(
-        (name = "system", description = "Health and API description"),
+        (name = "system", description = "Liveness, readiness, metrics and the API description"),
         (name = "identity", description = "Login, tokens, users and the caller"),
         (name = "companies", description = "Companies, members, roles and audit"),
         (name = "plugins", description = "Installed plugins and their per-company lifecycle"),
@@ -76,6 +76,8 @@ impl Modify for BearerAuth {
 pub(super) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(auth::login))
         .routes(routes!(tokens::list_tokens, tokens::create_token, tokens::revoke_current))

@@ -4,6 +4,7 @@
 
 mod files;
 mod paced_body;
+mod proxies;
 mod registry;
 mod service;
 mod settings;
@@ -20,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 pub use files::{file_limit, raise_file_limit};
+pub use proxies::TrustedProxies;
 pub use settings::{DEFAULT_MAX_CONNECTIONS, HttpSettings, RESERVED_FILES};
 
 use paced_body::Pace;
@@ -105,8 +107,10 @@ async fn connection(
     let io = TokioIo::new(TimedIo::new(stream, conn.clone(), timeouts));
     let pace = Pace::new(&settings);
     let serving = conn.clone();
-    let service = hyper::service::service_fn(move |request| {
-        service::answer(router.clone(), service::Serving::start(serving.clone()), pace, peer, request)
+    let proxies = settings.clone();
+    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let client = proxies.trusted_proxies.client(peer, request.headers());
+        service::answer(router.clone(), service::Serving::start(serving.clone()), pace, client, request)
     });
     let mut http = http1::Builder::new();
     // The socket keeps the header and idle clocks (`TimedIo`), not hyper.

@@ -23,6 +23,8 @@ pub struct HttpSettings {
     /// that is not serving a request; it waits only when every one is. Lowered at start to
     /// what the open-file limit allows. Default 4096.
     pub max_connections: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client. None by default.
+    pub trusted_proxies: super::TrustedProxies,
 }
 
 /// Default of [`HttpSettings::max_connections`].
@@ -44,6 +46,7 @@ impl Default for HttpSettings {
             body_min_rate: 1024,
             body_timeout: Duration::from_secs(120),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            trusted_proxies: super::TrustedProxies::default(),
         }
     }
 }

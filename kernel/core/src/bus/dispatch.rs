@@ -226,6 +226,7 @@ fn fail(
         deliveries::lease_until.eq(None::<i64>),
     ))
     .execute(conn)?;
+    platform.plugins().metrics().delivery(if dead { "dead" } else { "retry" }, None);
     if dead {
         tracing::warn!(plugin = %c.plugin, delivery = %c.id, attempts, error, "delivery moved to dead letters");
     }
@@ -353,8 +354,10 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
     }
     tx.commit()?;
     let now = clock::now();
+    let metrics = platform.plugins().metrics();
     for occurred in latencies {
         platform.bus().stats.delivered(now - occurred);
+        metrics.delivery("delivered", Some((now - occurred).max(0) as f64 / 1e6));
     }
     Ok(settled)
 }

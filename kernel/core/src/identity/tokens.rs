@@ -182,6 +182,13 @@ pub fn revoke_all(conn: &mut DbConn, user_id: &str) -> Result<usize, IdentityErr
         .execute(conn)?)
 }
 
+/// Compares two secrets without telling, through the time it takes, how much of them matched
+/// (their hashes are compared in full).
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,6 +88,17 @@ pub fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<User>, Ide
     Ok(users::table.filter(users::email.eq(normalize_email(email))).select(User::as_select()).first(conn).optional()?)
 }
 
+/// Up to `limit` e-mails of users other than those in `except`, in e-mail order.
+pub fn emails_except(conn: &mut DbConn, except: &[&str], limit: i64) -> Result<Vec<String>, IdentityError> {
+    let except: Vec<String> = except.iter().map(|e| normalize_email(e)).collect();
+    Ok(users::table
+        .filter(users::email.ne_all(&except))
+        .order(users::email.asc())
+        .limit(limit)
+        .select(users::email)
+        .load(conn)?)
+}
+
 /// Looks a user up by id.
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<User>, IdentityError> {
     Ok(users::table.find(id).select(User::as_select()).first(conn).optional()?)

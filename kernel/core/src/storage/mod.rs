@@ -10,6 +10,7 @@
 //! computes or only reads (a plugin looping, a report) never holds up another company's
 //! writes; see [`Tx::conn`] for what the upgrade means for isolation.
 
+pub mod backup;
 pub mod dialect;
 mod migrate;
 mod pool;
@@ -201,6 +202,12 @@ impl Drop for Tx {
 }
 
 impl Db {
+    /// Connections of the pool: (handed out, open and idle).
+    pub fn pool_use(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections.saturating_sub(state.idle_connections), state.idle_connections)
+    }
+
     /// Opens a pool for `url` and applies pending migrations.
     pub fn open(url: &str) -> Result<Db, StoreError> {
         Db::open_with(url, PoolSettings::default())

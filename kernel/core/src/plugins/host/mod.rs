@@ -63,6 +63,9 @@ struct Inner {
     manifests: Mutex<HashMap<String, Arc<super::manifest::Manifest>>>,
     stop: Arc<AtomicBool>,
     write_hold_ms: AtomicU32,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Artifacts compiled ahead of an install, by the package's SHA-256; taken by the install.
+    ahead: Mutex<HashMap<[u8; 32], Vec<u8>>>,
 }
 
 impl Drop for Inner {
@@ -292,6 +295,8 @@ impl PluginHost {
                 manifests: Mutex::new(HashMap::new()),
                 stop,
                 write_hold_ms: AtomicU32::new(DEFAULT_WRITE_HOLD_MS),
+                metrics: Arc::new(crate::metrics::Metrics::new()),
+                ahead: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -306,6 +311,11 @@ impl PluginHost {
         self.inner.write_hold_ms.store(ms.max(1), Ordering::Relaxed);
     }
 
+    /// This node's metrics (plugin calls are counted here; the API and the bus add theirs).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
+    }
+
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
@@ -316,9 +326,38 @@ impl PluginHost {
         &self.inner.engine_key
     }
 
-    /// Compiles a component into an artifact for this engine.
+    /// Compiles a component into an artifact for this engine (or takes the one
+    /// [`PluginHost::compile_ahead`] made of these bytes).
     pub fn precompile(&self, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        use sha2::Digest;
+        if !self.inner.ahead.lock().is_empty()
+            && let Some(artifact) = self.inner.ahead.lock().remove(&<[u8; 32]>::from(sha2::Sha256::digest(bytes)))
+        {
+            return Ok(artifact);
+        }
         self.inner.engine.precompile_component(bytes)
+    }
+
+    /// Compiles packages that are about to be installed one after another, all at once on
+    /// their own threads: compiling one alone leaves cores idle in its serial phases, and a
+    /// first start compiles several. Failures are left for the install to report.
+    pub fn compile_ahead(&self, packages: &[&[u8]]) {
+        use sha2::Digest;
+        std::thread::scope(|scope| {
+            for bytes in packages {
+                scope.spawn(move || {
+                    if let Ok(artifact) = self.inner.engine.precompile_component(bytes) {
+                        let key = <[u8; 32]>::from(sha2::Sha256::digest(bytes));
+                        self.inner.ahead.lock().insert(key, artifact);
+                    }
+                });
+            }
+        });
+    }
+
+    /// Drops artifacts compiled ahead that no install took.
+    pub fn forget_ahead(&self) {
+        self.inner.ahead.lock().clear();
     }
 
     /// Loads an artifact made by [`PluginHost::precompile`] on an engine with the same key.
@@ -432,30 +471,32 @@ impl PluginHost {
         });
 
         let what = call.describe();
+        let started = Instant::now();
         let outcome = self.call_guest(&mut store, call);
         let state = store.into_data();
         flush_output(&plugin, &state);
         let (stderr, _) = state.stderr.contents();
         session.rejoin(state.session);
-        match outcome {
-            Ok(Ok(answer)) => {
-                if let Answer::Json(text) = &answer
-                    && text.len() > MAX_ANSWER_BYTES
-                {
-                    return Err(PluginError::Failed {
-                        plugin,
-                        reason: format!(
-                            "{what} answered {} bytes, more than the {MAX_ANSWER_BYTES} allowed",
-                            text.len()
-                        ),
-                        limit: Some(Limit::Payload),
-                    });
-                }
-                Ok(answer)
-            }
-            Ok(Err(guest)) => Err(PluginError::Refused { plugin, error: guest }),
+        let result = match outcome {
+            Ok(Ok(answer)) => match &answer {
+                Answer::Json(text) if text.len() > MAX_ANSWER_BYTES => Err(PluginError::Failed {
+                    plugin: plugin.clone(),
+                    reason: format!("{what} answered {} bytes, more than the {MAX_ANSWER_BYTES} allowed", text.len()),
+                    limit: Some(Limit::Payload),
+                }),
+                _ => Ok(answer),
+            },
+            Ok(Err(guest)) => Err(PluginError::Refused { plugin: plugin.clone(), error: guest }),
             Err(err) => Err(classify(&plugin, &what, ms, limits.memory_bytes, err, &stderr)),
-        }
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(PluginError::Refused { .. }) => "refused",
+            Err(PluginError::Failed { limit: Some(limit), .. }) => limit.code(),
+            Err(_) => "error",
+        };
+        self.inner.metrics.plugin_call(&plugin, outcome, started.elapsed().as_secs_f64());
+        result
     }
 
     fn call_guest(&self, store: &mut Store<HostState>, call: Call<'_>) -> wasmtime::Result<Result<Answer, GuestError>> {

@@ -129,6 +129,16 @@ async fn the_demo_stays_out_of_a_database_with_other_users_unless_told() {
     assert!(err.contains("boss@firm.example") && err.contains("--demo-allow-existing"), "{err}");
     assert!(!String::from_utf8_lossy(&refused.stdout).contains("listening"), "refused before listening");
 
+    let weak = Command::new(ERP)
+        .args(["serve", "--demo", "--demo-allow-existing", "--demo-password", "short", "--db", &db])
+        .args(["--listen", "127.0.0.1:0"])
+        .env("ERP_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!weak.status.success());
+    let err = String::from_utf8_lossy(&weak.stderr);
+    assert!(err.contains("--demo-password") && err.contains('8'), "refused before listening: {err}");
+
     let ((_server, base), lines) =
         start_with(&db, &["--demo", "--demo-allow-existing", "--demo-password", "Chosen-demo-pass-9"]);
     assert_eq!(printed_password(&lines).as_deref(), Some("Chosen-demo-pass-9"));

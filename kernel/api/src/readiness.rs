@@ -72,18 +72,14 @@ const ALWAYS: &[&str] = &["/health", "/ready", "/metrics"];
 /// Middleware: 503 with `Retry-After: 1` for everything but [`ALWAYS`] until the node is
 /// ready; a JSON error for the API, a page that reloads itself for the web UI.
 pub(crate) async fn gate(readiness: Readiness, request: Request, next: Next) -> Response {
-    let phase = readiness.phase();
     let path = request.uri().path();
-    if phase == Phase::Ready || ALWAYS.contains(&path) {
-        return next.run(request).await;
-    }
-    let failed = matches!(phase, Phase::Failed(_));
+    let (failed, message) = match readiness.phase() {
+        _ if ALWAYS.contains(&path) => return next.run(request).await,
+        Phase::Ready => return next.run(request).await,
+        Phase::Starting(step) => (false, format!("the server is starting ({step}); try again in a moment")),
+        Phase::Failed(e) => (true, format!("the server could not start: {e}")),
+    };
     let mut response = if path.starts_with("/api/") {
-        let message = match &phase {
-            Phase::Starting(step) => format!("the server is starting ({step}); try again in a moment"),
-            Phase::Failed(e) => format!("the server could not start: {e}"),
-            Phase::Ready => unreachable!("handled above"),
-        };
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting", message).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Html(starting_page(failed))).into_response()

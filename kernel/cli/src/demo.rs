@@ -42,6 +42,13 @@ pub struct Demo {
 /// Refuses a database that has users who are not the demo's, unless `allow_existing`: the demo
 /// makes its owner a platform operator, which nobody should find in their real data by surprise.
 pub fn check(platform: &Platform, options: &DemoOptions) -> anyhow::Result<()> {
+    if let Some(password) = &options.password {
+        for email in std::iter::once(EMAIL).chain(COLLEAGUES.iter().copied()) {
+            if let Some(problem) = erp_kernel::identity::passwords::policy_problem(password, email) {
+                anyhow::bail!("--demo-password {problem}");
+            }
+        }
+    }
     if options.allow_existing {
         return Ok(());
     }

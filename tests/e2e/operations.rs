@@ -182,15 +182,18 @@ async fn a_backup_under_write_load_restores_identical_data() {
     let c = client();
     let token = token(&c, &base, "root@example.com", "Backup-password-1").await;
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    // Names sent: an answer trails its commit, so a backup may hold a role not yet acknowledged.
+    let sent = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..4 {
-        let (c, base, token, company, acked, stop) =
-            (c.clone(), base.clone(), token.clone(), company.clone(), acked.clone(), stop.clone());
+        let (c, base, token, company, acked, sent, stop) =
+            (c.clone(), base.clone(), token.clone(), company.clone(), acked.clone(), sent.clone(), stop.clone());
         writers.push(tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let name = format!("w{w}-r{i}");
+                sent.lock().unwrap().push(name.clone());
                 let r = c
                     .post(format!("{base}/api/v1/companies/{company}/roles"))
                     .bearer_auth(&token)
@@ -217,6 +220,7 @@ async fn a_backup_under_write_load_restores_identical_data() {
     .unwrap();
     assert!(out.starts_with("Backed up "), "{out}");
     let after: BTreeSet<String> = acked.lock().unwrap().iter().cloned().collect();
+    let sent_by_then: BTreeSet<String> = sent.lock().unwrap().iter().cloned().collect();
     // Writes go on after the backup; the backup is one moment between the two readings.
     while acked.lock().unwrap().len() < after.len() + 50 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -224,14 +228,14 @@ async fn a_backup_under_write_load_restores_identical_data() {
     // The writers' roles (a company also has its built-in ones).
     let in_backup: BTreeSet<String> = roles_in_file(&backup, &company).into_iter().filter(|n| is_written(n)).collect();
     assert!(before.is_subset(&in_backup), "every write acknowledged before the backup is in it");
-    assert!(in_backup.is_subset(&after), "nothing from after the backup is in it");
+    assert!(in_backup.is_subset(&sent_by_then), "nothing from after the backup is in it");
     println!("backup under load: {} of {} acknowledged roles at the time", in_backup.len(), after.len());
 
     // A restore under the running server is refused and changes nothing.
     let refused =
         Command::new(ERP).args(["admin", "restore", "--from", backup.to_str().unwrap(), "--db", &db]).output().unwrap();
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("stop it before restoring"));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("stop it first"));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for w in writers {
         w.await.unwrap();
@@ -350,7 +354,9 @@ async fn an_operator_sees_metrics_logs_and_real_client_addresses() {
     let mut found = false;
     for _ in 0..50 {
         let logged = std::fs::read_to_string(&log).unwrap();
-        let objects: Vec<Value> = logged.lines().map(|l| serde_json::from_str(l).expect("a JSON log line")).collect();
+        // The last line may still be being written.
+        let whole = &logged[..logged.rfind('\n').map_or(0, |i| i + 1)];
+        let objects: Vec<Value> = whole.lines().map(|l| serde_json::from_str(l).expect("a JSON log line")).collect();
         found = objects.iter().any(|o| o["span"]["request_id"] == "ops-request-42" && o["fields"]["status"] == 401);
         if found {
             break;

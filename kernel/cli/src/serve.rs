@@ -2,6 +2,7 @@
 //! beside the running server, stop gracefully on Ctrl-C/SIGTERM.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -69,19 +70,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // until it is done; if it fails, the server stops with its error.
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
     let workers = Arc::new(parking_lot::Mutex::new(None));
+    let stopping = Arc::new(AtomicBool::new(false));
     let startup = {
-        let workers = workers.clone();
-        tokio::task::spawn_blocking(move || match start_up(&platform, &readiness, demo_options) {
-            Ok(w) => {
-                *workers.lock() = Some(w);
-                readiness.ready();
-                let secs = started.elapsed().as_secs_f64();
-                tracing::info!(seconds = secs, "ready");
-                println!("Ready in {secs:.1} s");
-            }
-            Err(e) => {
-                readiness.failed(&format!("{e:#}"));
-                let _ = failed_tx.send(e);
+        let (workers, stopping) = (workers.clone(), stopping.clone());
+        tokio::task::spawn_blocking(move || {
+            // A panic (a bug) must stop the server too, not leave it alive and never ready.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                start_up(&platform, &readiness, demo_options, &stopping)
+            }))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("start-up panicked; see the log above")));
+            match outcome {
+                Ok(Some(w)) => {
+                    *workers.lock() = Some(w);
+                    readiness.ready();
+                    let secs = started.elapsed().as_secs_f64();
+                    tracing::info!(seconds = secs, "ready");
+                    println!("Ready in {secs:.1} s");
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // Clients learn only that it failed; the reason goes to the log.
+                    readiness.failed("see the server's log");
+                    let _ = failed_tx.send(e);
+                }
             }
         })
     };
@@ -99,7 +110,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     erp_api::serve_with(listener, router, http, stop).await?;
-    startup.abort();
+    // A start-up step under way cannot be cut short: wait for it, so that nothing writes after
+    // the database's lock is let go; the steps left are skipped.
+    stopping.store(true, Ordering::Relaxed);
+    let _ = startup.await;
     let workers = workers.lock().take();
     if let Some(workers) = workers {
         tokio::task::spawn_blocking(move || workers.stop()).await?;
@@ -117,7 +131,8 @@ fn start_up(
     platform: &Platform,
     readiness: &Readiness,
     demo_options: Option<demo::DemoOptions>,
-) -> anyhow::Result<erp_kernel::bus::Workers> {
+    stopping: &AtomicBool,
+) -> anyhow::Result<Option<erp_kernel::bus::Workers>> {
     let compiled = Instant::now();
     let installed = bundled::install_all(platform).context("installing the bundled plugins")?;
     for line in &installed {
@@ -130,6 +145,9 @@ fn start_up(
             compiled.elapsed().as_secs_f64(),
             installed.join(", ")
         );
+    }
+    if stopping.load(Ordering::Relaxed) {
+        return Ok(None);
     }
     if let Some(options) = demo_options {
         readiness.step("loading the demo data");
@@ -147,8 +165,11 @@ fn start_up(
             ),
         }
     }
+    if stopping.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
     readiness.step("starting the event dispatcher");
-    erp_kernel::bus::start(platform).context("starting the event dispatcher and scheduler")
+    erp_kernel::bus::start(platform).map(Some).context("starting the event dispatcher and scheduler")
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

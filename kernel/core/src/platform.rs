@@ -54,12 +54,12 @@ impl Platform {
     /// This node's metrics in the Prometheus text format, with the bus's queue and the
     /// database pool read now.
     pub fn metrics_text(&self) -> Result<String, StoreError> {
-        let bus = self.db.read_blocking(|conn| crate::bus::log::metrics(self, conn))?;
+        let queue = self.db.read_blocking(crate::bus::log::queue)?;
         let (in_use, idle) = self.db.pool_use();
         Ok(self.plugins.metrics().render(crate::metrics::Gauges {
-            pending: bus.pending,
-            dead: bus.dead,
-            oldest_pending_seconds: bus.oldest_pending_age.map_or(0.0, |a| a.max(0) as f64 / 1e6),
+            pending: queue.pending,
+            dead: queue.dead,
+            oldest_pending_seconds: queue.oldest_pending_age.map_or(0.0, |a| a.max(0) as f64 / 1e6),
             pool_in_use: i64::from(in_use),
             pool_idle: i64::from(idle),
         }))

@@ -166,8 +166,11 @@ mod tests {
         dir: PathBuf,
     }
 
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     impl Fake {
         fn new(name: &str, rustup_works: bool, has_target: bool) -> Fake {
+            let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let dir = std::env::temp_dir().join(format!("erp-target-check-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             let sysroot = dir.join("sysroot");
@@ -191,6 +194,9 @@ mod tests {
         }
 
         fn check(&self, toolchain: Option<&str>) -> Result<TargetCheck, String> {
+            // One fake runs at a time: a script written by one test thread while another forks
+            // could fail to start ("text file busy").
+            let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             ensure_target_with(
                 self.dir.join("rustc").to_str().unwrap(),
                 self.dir.join("rustup").to_str().unwrap(),
@@ -230,8 +236,10 @@ mod tests {
         let fake = Fake::new("offline", false, false);
         let err = fake.check(Some("1.95.0")).unwrap_err();
         assert!(err.contains(&format!("run `rustup target add {TARGET} --toolchain 1.95.0`")), "{err}");
-        let err =
-            ensure_target_with(fake.dir.join("rustc").to_str().unwrap(), "/nonexistent/rustup", None).unwrap_err();
+        let err = {
+            let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            ensure_target_with(fake.dir.join("rustc").to_str().unwrap(), "/nonexistent/rustup", None).unwrap_err()
+        };
         assert!(err.contains("rustup cannot be run") && err.contains(&format!("rustup target add {TARGET}")), "{err}");
     }
 }

@@ -50,7 +50,11 @@ pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Re
     }
     match state.db.read(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::from)).await {
         Ok(()) => (StatusCode::OK, Json(Ready { status: "ready", detail: None })),
-        Err(e) => not_yet("unavailable", e.to_string()),
+        Err(e) => {
+            // The database's own words (host, user) are for the log, not for anyone asking.
+            tracing::warn!(error = %e, "readiness check: the database does not answer");
+            not_yet("unavailable", "the database does not answer".to_string())
+        }
     }
 }
 
@@ -76,9 +80,11 @@ pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
         }
     }
     let platform = state.platform.clone();
-    let text = run_blocking(move || platform.metrics_text())
-        .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()))?;
+    let text = run_blocking(move || platform.metrics_text()).await.map_err(|e| {
+        tracing::warn!(error = %e, "metrics: the database does not answer");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database does not answer")
+            .with_retry_after(1)
+    })?;
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -84,9 +84,9 @@ impl TrustedProxies {
         }
         let mut hops: Vec<IpAddr> = Vec::new();
         for value in headers.get_all("x-forwarded-for") {
-            let Ok(text) = value.to_str() else { return peer };
-            for hop in text.split(',') {
-                match parse_hop(hop) {
+            // Hop by hop: bytes that are no text in one hop (a client's) spoil only that hop.
+            for hop in value.as_bytes().split(|b| *b == b',') {
+                match std::str::from_utf8(hop).ok().and_then(parse_hop) {
                     Some(ip) => hops.push(ip),
                     // A hop that is no address: nothing left of it can be placed.
                     None => hops.clear(),
@@ -144,6 +144,13 @@ mod tests {
         assert_eq!(proxies.client(at("127.0.0.1"), &h).ip().to_string(), "203.0.113.9");
         let h = headers(&["203.0.113.9, garbage"]);
         assert_eq!(proxies.client(at("127.0.0.1"), &h), at("127.0.0.1"), "nothing placeable: the proxy itself");
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", HeaderValue::from_bytes(b"\x80\xff, 203.0.113.9").unwrap());
+        assert_eq!(
+            proxies.client(at("127.0.0.1"), &h).ip().to_string(),
+            "203.0.113.9",
+            "a hop of bytes spoils only itself"
+        );
         let h = headers(&["[2001:db8::7]:443"]);
         assert_eq!(proxies.client(at("10.9.9.9"), &h).ip().to_string(), "2001:db8::7");
     }

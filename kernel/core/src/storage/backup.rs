@@ -26,7 +26,7 @@ pub enum BackupError {
     #[error("{0} already exists; choose a new file for the backup")]
     Exists(PathBuf),
     /// A server runs on the database.
-    #[error("an erp server is running on {0} (it holds {1}); stop it before restoring")]
+    #[error("an erp server is running on {0} (it holds {1}); stop it first")]
     InUse(PathBuf, PathBuf),
     /// The file is not a usable backup.
     #[error("{0} is not a usable backup: {1}")]
@@ -64,12 +64,16 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 pub struct ServerLock(#[allow(dead_code)] File);
 
 impl ServerLock {
-    /// Takes the shared lock (several servers may share it; a restore may not).
+    /// Takes the lock alone: one server per SQLite file (its bus takes over the leases it finds
+    /// at start, which only one process may do), and no restore while it runs.
     pub fn hold(db_file: &Path) -> Result<ServerLock, BackupError> {
         let path = lock_file(db_file);
         let file = open_lock(&path)?;
-        file.lock_shared().map_err(|e| BackupError::Io(path, e))?;
-        Ok(ServerLock(file))
+        match file.try_lock() {
+            Ok(()) => Ok(ServerLock(file)),
+            Err(TryLockError::WouldBlock) => Err(BackupError::InUse(db_file.to_path_buf(), path)),
+            Err(TryLockError::Error(e)) => Err(BackupError::Io(path, e)),
+        }
     }
 }
 
@@ -150,23 +154,36 @@ pub fn restore(from: &Path, url: &str) -> Result<Restore, BackupError> {
     let incoming = with_suffix(&file, ".restoring");
     std::fs::copy(from, &incoming).map_err(|e| BackupError::Io(incoming.clone(), e))?;
     sync(&incoming)?;
-    let kept = if file.exists() {
-        let kept = with_suffix(&file, ".before-restore");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(with_suffix(&kept, suffix));
-        }
-        // The WAL may hold committed work of the replaced database: it goes with it.
-        for suffix in ["", "-wal"] {
-            let old = with_suffix(&file, suffix);
-            if old.exists() {
-                std::fs::rename(&old, with_suffix(&kept, suffix)).map_err(|e| BackupError::Io(old.clone(), e))?;
+    // Fold the replaced database's WAL into it first, so that one file holds all of it.
+    if file.exists() {
+        open(&file)?
+            .batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| BackupError::Sql(format!("checkpointing {}: {e}", file.display())))?;
+    }
+    // A kept database is never overwritten: each restore keeps its own.
+    let mut kept = with_suffix(&file, ".before-restore");
+    let mut n = 1;
+    while [kept.clone(), with_suffix(&kept, "-wal")].iter().any(|p| p.exists()) {
+        n += 1;
+        kept = with_suffix(&file, &format!(".before-restore-{n}"));
+    }
+    let mut moved = Vec::new();
+    for suffix in ["", "-wal"] {
+        let old = with_suffix(&file, suffix);
+        if old.exists() {
+            let to = with_suffix(&kept, suffix);
+            if let Err(e) = std::fs::rename(&old, &to) {
+                // Put back what moved, so the database is as it was.
+                for (from, to) in moved.iter().rev() {
+                    let _ = std::fs::rename(to, from);
+                }
+                return Err(BackupError::Io(old, e));
             }
+            moved.push((old, to));
         }
-        let _ = std::fs::remove_file(with_suffix(&file, "-shm"));
-        Some(kept)
-    } else {
-        None
-    };
+    }
+    let _ = std::fs::remove_file(with_suffix(&file, "-shm"));
+    let kept = (!moved.is_empty()).then_some(kept);
     std::fs::rename(&incoming, &file).map_err(|e| BackupError::Io(file.clone(), e))?;
     sync_dir(&file);
     drop(lock);
@@ -249,10 +266,14 @@ mod tests {
         assert!(matches!(backup(&url, &copy), Err(BackupError::Exists(_))), "never overwrites a backup");
         let server = ServerLock::hold(&file).unwrap();
         assert!(matches!(restore(&copy, &url), Err(BackupError::InUse(..))));
+        assert!(matches!(ServerLock::hold(&file), Err(BackupError::InUse(..))), "one server per file");
         drop(server);
         let done = restore(&copy, &url).unwrap();
         assert_eq!(done.kept, Some(dir.path().join("erp.db.before-restore")));
         assert!(file.exists());
+        let again = restore(&copy, &url).unwrap();
+        assert_eq!(again.kept, Some(dir.path().join("erp.db.before-restore-2")), "an earlier kept copy stays");
+        assert!(dir.path().join("erp.db.before-restore").exists());
     }
 
     #[test]

@@ -343,12 +343,17 @@ impl PluginHost {
     /// first start compiles several. Failures are left for the install to report.
     pub fn compile_ahead(&self, packages: &[&[u8]]) {
         use sha2::Digest;
+        // As many at once as there are cores: each compile holds its own memory.
+        let threads = std::thread::available_parallelism().map_or(2, usize::from).max(1);
+        let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|scope| {
-            for bytes in packages {
-                scope.spawn(move || {
-                    if let Ok(artifact) = self.inner.engine.precompile_component(bytes) {
-                        let key = <[u8; 32]>::from(sha2::Sha256::digest(bytes));
-                        self.inner.ahead.lock().insert(key, artifact);
+            for _ in 0..threads.min(packages.len()) {
+                scope.spawn(|| {
+                    while let Some(bytes) = packages.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        if let Ok(artifact) = self.inner.engine.precompile_component(bytes) {
+                            let key = <[u8; 32]>::from(sha2::Sha256::digest(bytes));
+                            self.inner.ahead.lock().insert(key, artifact);
+                        }
                     }
                 });
             }

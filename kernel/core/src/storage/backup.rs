@@ -1,6 +1,6 @@
 //! Backups of a SQLite database: a consistent copy taken while the server writes (`VACUUM
 //! INTO` reads one snapshot, WAL included), and putting a copy back while no server runs (a
-//! running `erp serve` holds a shared lock on `<file>.lock`; a restore needs it alone).
+//! running `erp serve` holds the lock on `<file>.lock`, which a restore needs too).
 //!
 //! PostgreSQL has its own tools (`pg_dump`, `pg_restore`, continuous archiving); these refuse
 //! a PostgreSQL URL and say so.
@@ -59,7 +59,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The shared lock a running server holds on its database's lock file; released on drop.
+/// The lock a running server holds on its database's lock file; released on drop.
 #[derive(Debug)]
 pub struct ServerLock(#[allow(dead_code)] File);
 

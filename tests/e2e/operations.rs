@@ -145,6 +145,21 @@ async fn the_demo_stays_out_of_a_database_with_other_users_unless_told() {
     let c = client();
     token(&c, &base, "demo@example.com", "Chosen-demo-pass-9").await;
     token(&c, &base, "boss@firm.example", "Boss-password-7").await;
+
+    // A real company that happens to have the demo's name never gets its sample data.
+    let other = dir.path().join("other.db");
+    let other = format!("sqlite://{}", other.display());
+    admin(&["admin", "create-user", "--db", &other, "--email", "boss@firm.example", "--password", "Boss-password-7"]);
+    admin(&["admin", "create-company", "--db", &other, "--name", "Demo Company", "--owner", "boss@firm.example"]);
+    let stopped = Command::new(ERP)
+        .args(["serve", "--demo", "--demo-allow-existing", "--demo-password", "Chosen-demo-pass-9", "--db", &other])
+        .args(["--listen", "127.0.0.1:0"])
+        .env("ERP_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!stopped.status.success());
+    let err = String::from_utf8_lossy(&stopped.stderr);
+    assert!(err.contains("does not own"), "{err}");
 }
 
 #[derive(QueryableByName)]

@@ -118,10 +118,16 @@ pub fn ensure(platform: &Platform, options: &DemoOptions) -> anyhow::Result<Demo
         for p in &prepared {
             users::insert(conn, p)?;
         }
+        let owner = users::find_by_email(conn, EMAIL)?.ok_or(IdentityError::NotFound)?;
         if let Some(existing) = companies::find_by_name(conn, COMPANY)? {
+            // Only the demo's own company gets its sample data, never someone's real one.
+            if members::role_of(conn, &existing.id, &owner.id)?.as_deref() != Some(roles::OWNER) {
+                return Err(IdentityError::Conflict(format!(
+                    "a company named {COMPANY:?} exists that {EMAIL} does not own; --demo will not put sample data in it"
+                )));
+            }
             return Ok::<_, IdentityError>(existing);
         }
-        let owner = users::find_by_email(conn, EMAIL)?.ok_or(IdentityError::NotFound)?;
         let company = companies::create(conn, COMPANY, &owner.id)?;
         erp_kernel::access::roles::create(
             conn,

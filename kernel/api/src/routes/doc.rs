@@ -77,8 +77,8 @@ impl Takes {
             raw_body: body.is_some_and(|b| !b.content.contains_key(JSON)),
             path_params: params.iter().any(|p| p.parameter_in == ParameterIn::Path),
             query_params: params.iter().any(|p| p.parameter_in == ParameterIn::Query),
-            // Only the API description itself is answered without the database.
-            database: path != "/api/v1/openapi.json",
+            // The API description and liveness are answered without the database.
+            database: path != "/api/v1/openapi.json" && path != "/health",
             // Every company route checks a permission of the caller's role there.
             permission: bearer && in_company,
             lane: company_scoped && writes,

@@ -409,9 +409,14 @@ impl PluginHost {
     ) -> Result<Answer, PluginError> {
         let manifest = &active.loaded.manifest;
         let plugin = manifest.plugin.name.clone();
+        // Calls refused before they start are counted too, by the limit that refused them.
+        let refused = |error: PluginError| -> Result<Answer, PluginError> {
+            self.inner.metrics.plugin_call(&plugin, error_outcome(&error), 0.0);
+            Err(error)
+        };
         if session.depth >= MAX_DEPTH {
-            return Err(PluginError::Failed {
-                plugin,
+            return refused(PluginError::Failed {
+                plugin: plugin.clone(),
                 reason: format!("plugin calls nested deeper than {MAX_DEPTH}; stopped to prevent a loop"),
                 limit: Some(Limit::Depth),
             });
@@ -423,11 +428,11 @@ impl PluginHost {
             _ => limits.command_ms,
         };
         if session.past_deadline() {
-            return Err(deadline_passed(&plugin));
+            return refused(deadline_passed(&plugin));
         }
         if active.quarantined && session.bounded_writes {
-            return Err(PluginError::Failed {
-                plugin,
+            return refused(PluginError::Failed {
+                plugin: plugin.clone(),
                 reason: "it is quarantined in this company after repeatedly hitting its limits; an administrator can release it".to_string(),
                 limit: Some(Limit::Quarantined),
             });
@@ -494,13 +499,7 @@ impl PluginHost {
             Ok(Err(guest)) => Err(PluginError::Refused { plugin: plugin.clone(), error: guest }),
             Err(err) => Err(classify(&plugin, &what, ms, limits.memory_bytes, err, &stderr)),
         };
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(PluginError::Refused { .. }) => "refused",
-            Err(PluginError::Failed { limit: Some(limit), .. }) => limit.code(),
-            Err(_) => "error",
-        };
-        self.inner.metrics.plugin_call(&plugin, outcome, started.elapsed().as_secs_f64());
+        self.inner.metrics.plugin_call(&plugin, call_outcome(&result), started.elapsed().as_secs_f64());
         result
     }
 
@@ -620,6 +619,20 @@ fn deadline_passed(plugin: &str) -> PluginError {
 }
 
 /// A plugin's error value as the WIT carries it (for an error passed on to a calling plugin).
+/// How a call ended, as `erp_plugin_calls_total` labels it.
+fn call_outcome<T>(result: &Result<T, PluginError>) -> &'static str {
+    result.as_ref().map_or_else(error_outcome, |_| "ok")
+}
+
+/// How a failed call ended: the plugin refused, a limit stopped it, or another error.
+fn error_outcome(error: &PluginError) -> &'static str {
+    match error {
+        PluginError::Refused { .. } => "refused",
+        PluginError::Failed { limit: Some(limit), .. } => limit.code(),
+        _ => "error",
+    }
+}
+
 pub(crate) fn to_wit(e: GuestError) -> WitError {
     match e {
         GuestError::AccessDenied(m) => WitError::AccessDenied(m),

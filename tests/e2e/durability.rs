@@ -177,7 +177,8 @@ struct Target {
     token: String,
 }
 
-async fn everything(client: &reqwest::Client, url: String, token: &str) -> Vec<Value> {
+/// Every item of a paged list, following its cursors.
+pub(crate) async fn everything(client: &reqwest::Client, url: String, token: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::durability::{Server, admin, start_with};
+use crate::durability::{Server, admin, everything, start_with};
 use crate::support::{Backend, TestDb, package};
 
 async fn token(client: &reqwest::Client, base: &str) -> String {
@@ -21,23 +21,6 @@ async fn token(client: &reqwest::Client, base: &str) -> String {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
-}
-
-async fn all(client: &reqwest::Client, url: &str, token: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page_url = match &cursor {
-            Some(c) => format!("{url}?limit=500&cursor={c}"),
-            None => format!("{url}?limit=500"),
-        };
-        let page: Value = client.get(page_url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
-        out.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return out,
-        }
-    }
 }
 
 /// Deliveries this node completed, from its `/metrics`.
@@ -191,8 +174,8 @@ async fn three_nodes_on_one_postgresql_lose_and_double_nothing() {
     }
     let drained = drained.expect("every committed event is delivered after the node died");
     let notes_url = format!("{}/api/v1/companies/{company}/data/notes/note", bases[1]);
-    let notes = all(&client, &notes_url, &token).await;
-    let seen = all(&client, &format!("{}/api/v1/companies/{company}/data/counter/seen", bases[0]), &token).await;
+    let notes = everything(&client, notes_url, &token).await;
+    let seen = everything(&client, format!("{}/api/v1/companies/{company}/data/counter/seen", bases[0]), &token).await;
     let note_ids: HashSet<String> = notes.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 50, "writes flowed: {}", acked.len());

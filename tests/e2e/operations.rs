@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::{Value, json};
 
-use crate::durability::{ERP, Server, admin, start_with};
+use crate::durability::{ERP, Server, admin, everything, start_with};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
@@ -262,27 +262,9 @@ async fn a_backup_under_write_load_restores_identical_data() {
     assert!(out.contains("before-restore"), "{out}");
     let ((_server, base), _) = start_with(&db, &[]);
     let token = crate::operations::token(&c, &base, "root@example.com", "Backup-password-1").await;
-    let mut served = BTreeSet::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let url = match &cursor {
-            Some(k) => format!("{base}/api/v1/companies/{company}/roles?limit=500&cursor={k}"),
-            None => format!("{base}/api/v1/companies/{company}/roles?limit=500"),
-        };
-        let page: Value = c.get(url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-        served.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["name"].as_str().unwrap().to_string())
-                .filter(|n| is_written(n)),
-        );
-        match page["next_cursor"].as_str() {
-            Some(k) => cursor = Some(k.to_string()),
-            None => break,
-        }
-    }
+    let roles = everything(&c, format!("{base}/api/v1/companies/{company}/roles"), &token).await;
+    let served: BTreeSet<String> =
+        roles.iter().map(|r| r["name"].as_str().unwrap().to_string()).filter(|n| is_written(n)).collect();
     assert_eq!(served, in_backup, "the restored database serves exactly what the backup holds");
     assert!(served.len() < all_acked, "writes after the backup are gone with the restore");
     let kept: BTreeSet<String> = roles_in_file(&dir.path().join("erp.db.before-restore"), &company)

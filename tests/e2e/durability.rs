@@ -54,6 +54,9 @@ pub(crate) fn start(db: &str) -> (Server, String) {
 
 /// Starts `erp serve` with more arguments; returns it with its base URL once it is ready, and
 /// what it printed until then.
+/// How long a start may take on a busy machine before a test gives up on it.
+const START_LIMIT: Duration = Duration::from_secs(300);
+
 pub(crate) fn start_with(db: &str, more: &[&str]) -> ((Server, String), Vec<String>) {
     let mut child = Command::new(ERP)
         .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
@@ -64,12 +67,26 @@ pub(crate) fn start_with(db: &str, more: &[&str]) -> ((Server, String), Vec<Stri
         .spawn()
         .expect("spawn erp serve");
     let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
+    // A reader thread hands lines over and keeps draining stdout afterwards, so the server
+    // never blocks on a full pipe; the wait for readiness has a deadline.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + START_LIMIT;
     let mut printed = Vec::new();
     let mut base = None;
     // The server listens at once and prints "Ready in" once start-up is done.
     loop {
-        let line = lines.next().expect("server exited before it was ready").unwrap();
+        let line = match rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                panic!("the server was not ready within {START_LIMIT:?} ({e}); it printed {printed:?}");
+            }
+        };
         if let Some(rest) = line.strip_prefix("ERP platform listening on ") {
             base = Some(rest.trim().to_string());
         }
@@ -79,19 +96,22 @@ pub(crate) fn start_with(db: &str, more: &[&str]) -> ((Server, String), Vec<Stri
             break;
         }
     }
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
     ((Server(child), base.expect("the server printed its address")), printed)
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> String {
+    login_as(client, base, "root@example.com", "durable-password").await
+}
+
+/// Logs in through the API of a server started by [`start_with`] and answers the token.
+pub(crate) async fn login_as(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
     let r = client
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": "root@example.com", "password": "durable-password" }))
+        .json(&json!({ "email": email, "password": password }))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.status().as_u16(), 200, "login as {email}");
     r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
 }
 

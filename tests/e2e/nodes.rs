@@ -9,19 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::durability::{Server, admin, everything, start_with};
+use crate::durability::{Server, admin, everything, login_as, start_with};
 use crate::support::{Backend, TestDb, package};
-
-async fn token(client: &reqwest::Client, base: &str) -> String {
-    let r = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": "root@example.com", "password": "Nodes-password-1" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
-}
 
 /// Deliveries this node completed, from its `/metrics`.
 async fn delivered_by(client: &reqwest::Client, base: &str) -> u64 {
@@ -64,7 +53,7 @@ async fn three_nodes_on_one_postgresql_lose_and_double_nothing() {
     let ready_secs = started.elapsed().as_secs_f64();
     let bases: Vec<String> = nodes.iter().map(|(_, b)| b.clone()).collect();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-    let token = token(&client, &bases[0]).await;
+    let token = login_as(&client, &bases[0], "root@example.com", "Nodes-password-1").await;
 
     // Install and enable through node 0; nodes 1 and 2 serve the plugin within a second.
     let r = client

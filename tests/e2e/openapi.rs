@@ -27,6 +27,9 @@ async fn openapi_documents_real_routes(app: &TestApp) {
     ] {
         assert!(paths.contains_key(required), "{required} is documented");
     }
+    // The metrics token is optional: only a server started with one asks for it.
+    assert_eq!(doc["paths"]["/metrics"]["get"]["security"], json!([{}, { "metrics_token": [] }]));
+    assert_eq!(doc["components"]["securitySchemes"]["metrics_token"]["scheme"], "bearer");
     let public = ["/health", "/ready", "/metrics", "/api/v1/openapi.json", "/api/v1/auth/login"];
     for (path, item) in paths {
         let concrete = path

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::{Value, json};
 
-use crate::durability::{ERP, Server, admin, everything, start_with};
+use crate::durability::{ERP, Server, admin, everything, login_as, start_with};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
@@ -29,9 +29,7 @@ async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str
 }
 
 async fn token(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
-    let r = login(client, base, email, password).await;
-    assert_eq!(r.status().as_u16(), 200, "login as {email}");
-    r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    login_as(client, base, email, password).await
 }
 
 /// The password in "Log in as ... with password X (...".
@@ -112,6 +110,33 @@ async fn a_first_start_listens_at_once_and_says_when_it_is_ready() {
     assert!(lines.iter().any(|l| l.contains("password printed when the demo was created")), "{lines:?}");
     assert!(!lines.iter().any(|l| l.starts_with("Installed ")), "nothing to install again: {lines:?}");
     token(&c, &base, "anna.sales@example.com", &password).await;
+    let before_upgrade = token(&c, &base, "demo@example.com", &password).await;
+    drop(_again);
+
+    // A database demoed by an older version still has the fixed, publicly known password: the
+    // next start replaces it, prints the new one and signs the old sessions out.
+    let file = db.trim_start_matches("sqlite://");
+    let old_hash = erp_kernel::identity::passwords::hash("demo-password").unwrap();
+    let mut conn = SqliteConnection::establish(file).unwrap();
+    let set = diesel::sql_query("UPDATE users SET password_hash = ? WHERE email IN (?, ?)")
+        .bind::<Text, _>(&old_hash)
+        .bind::<Text, _>("demo@example.com")
+        .bind::<Text, _>("ivan.store@example.com")
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(set, 2);
+    drop(conn);
+    let ((_upgraded, base), lines) = start_with(&db, &["--demo"]);
+    assert!(lines.iter().any(|l| l.contains("old fixed password")), "{lines:?}");
+    let replaced = printed_password(&lines).expect("the replacement password is printed");
+    assert_ne!(replaced, password);
+    assert_eq!(login(&c, &base, "demo@example.com", "demo-password").await.status().as_u16(), 401);
+    assert_eq!(login(&c, &base, "ivan.store@example.com", "demo-password").await.status().as_u16(), 401);
+    token(&c, &base, "demo@example.com", &replaced).await;
+    token(&c, &base, "ivan.store@example.com", &replaced).await;
+    token(&c, &base, "anna.sales@example.com", &password).await;
+    let old_session = c.get(format!("{base}/api/v1/companies")).bearer_auth(&before_upgrade).send().await.unwrap();
+    assert_eq!(old_session.status().as_u16(), 401, "sessions from before the replacement end");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,10 @@ use erp_kernel::session::Session;
 
 /// Demo owner's login.
 pub const EMAIL: &str = "demo@example.com";
+/// The fixed, publicly known password older versions gave the demo people; a start with
+/// `--demo` replaces it wherever it is still set.
+const OLD_PASSWORD: &str = "demo-password";
+
 /// The demo's colleagues, who share the owner's password.
 pub const COLLEAGUES: &[&str] = &["anna.sales@example.com", "ivan.store@example.com"];
 /// Demo company name.
@@ -37,6 +41,8 @@ pub struct Demo {
     /// The password of the demo people when they were created now; `None` when they already
     /// existed (their password is the one printed when they were created).
     pub new_password: Option<String>,
+    /// Demo people still had the fixed password of older versions, which now is `new_password`.
+    pub old_password_replaced: bool,
 }
 
 /// Refuses a database that has users who are not the demo's, unless `allow_existing`: the demo
@@ -108,15 +114,37 @@ pub fn ensure(platform: &Platform, options: &DemoOptions) -> anyhow::Result<Demo
         },
     ];
     let mut prepared = Vec::new();
+    let mut replaced = Vec::new();
     for p in &people {
-        let exists = db.read_blocking(|conn| users::find_by_email(conn, &p.email))?.is_some();
-        if !exists {
-            prepared.push(users::prepare(p).with_context(|| format!("the demo password for {}", p.email))?);
+        match db.read_blocking(|conn| users::find_by_email(conn, &p.email))? {
+            None => prepared.push(users::prepare(p).with_context(|| format!("the demo password for {}", p.email))?),
+            Some(user) => {
+                if db.read_blocking(|conn| users::password_is(conn, &user.id, OLD_PASSWORD))? {
+                    let new = users::prepare_password(&password, &p.email)
+                        .with_context(|| format!("the demo password for {}", p.email))?;
+                    replaced.push((user, new));
+                }
+            }
         }
     }
     let company = db.write_blocking(|conn| {
         for p in &prepared {
             users::insert(conn, p)?;
+        }
+        for (user, new) in &replaced {
+            users::set_password(conn, &user.id, new)?;
+            audit::record(
+                conn,
+                Entry {
+                    company_id: None,
+                    actor: &Actor::system(),
+                    action: "user.password.replace",
+                    object_type: "user",
+                    object_id: Some(&user.id),
+                    outcome: Outcome::Success,
+                    detail: serde_json::json!({ "email": user.email, "via": "demo", "reason": "the old fixed demo password" }),
+                },
+            )?;
         }
         let owner = users::find_by_email(conn, EMAIL)?.ok_or(IdentityError::NotFound)?;
         if let Some(existing) = companies::find_by_name(conn, COMPANY)? {
@@ -161,7 +189,12 @@ pub fn ensure(platform: &Platform, options: &DemoOptions) -> anyhow::Result<Demo
         Ok(company)
     })?;
     seed(platform, &company.id)?;
-    Ok(Demo { company_id: company.id, new_password: (!owner_exists).then_some(password) })
+    let old_password_replaced = !replaced.is_empty();
+    Ok(Demo {
+        company_id: company.id,
+        new_password: (!owner_exists || old_password_replaced).then_some(password),
+        old_password_replaced,
+    })
 }
 
 /// Enables every installed plugin that has demo data, in the order their demos build on each

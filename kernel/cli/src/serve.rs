@@ -153,6 +153,9 @@ fn start_up(
         readiness.step("loading the demo data");
         let demo = demo::ensure(platform, &options)?;
         println!("Demo company {:?} (id {})", demo::COMPANY, demo.company_id);
+        if demo.old_password_replaced {
+            println!("The demo people had the old fixed password \"demo-password\"; it no longer works");
+        }
         match demo.new_password {
             Some(password) => println!(
                 "Log in as {} with password {password} (shown only now; the colleagues {} share it)",

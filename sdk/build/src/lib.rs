@@ -183,7 +183,10 @@ mod tests {
                 std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
             };
-            script("rustc", format!("echo {}", sysroot.display()));
+            script(
+                "rustc",
+                format!("if [ \"$1\" = --print ]; then echo {}; else echo \"rustc fake: $*\"; fi", sysroot.display()),
+            );
             let add = if rustup_works {
                 format!("mkdir -p {}/lib/rustlib/$3", sysroot.display())
             } else {
@@ -207,6 +210,67 @@ mod tests {
         fn rustup_calls(&self) -> Vec<String> {
             std::fs::read_to_string(self.dir.join("rustup.log")).unwrap_or_default().lines().map(String::from).collect()
         }
+    }
+
+    /// Runs the workspace's rustc wrapper (`.cargo/wasm-target.sh`) as cargo does, with this
+    /// fake toolchain's programs first on `PATH` and rustup's own folder left out.
+    fn wrapper(fake: &Fake, args: &[&str], toolchain: Option<&str>) -> std::process::Output {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cargo/wasm-target.sh");
+        let mut cmd = Command::new("sh");
+        cmd.arg(script).args(args.iter().map(|a| a.replace("{rustc}", fake.dir.join("rustc").to_str().unwrap())));
+        cmd.env("PATH", format!("{}:/usr/bin:/bin", fake.dir.display())).env_remove("RUSTUP_TOOLCHAIN");
+        if let Some(t) = toolchain {
+            cmd.env("RUSTUP_TOOLCHAIN", t);
+        }
+        cmd.output().unwrap()
+    }
+
+    #[test]
+    fn cargos_first_call_adds_the_missing_target_and_keeps_stdout_clean() {
+        let fake = Fake::new("wrapper-adds", true, false);
+        let out = wrapper(&fake, &["{rustc}", "-vV"], Some("1.95.0-x86_64-unknown-linux-gnu"));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "rustc fake: -vV\n", "cargo parses this output");
+        assert_eq!(fake.rustup_calls(), [format!("target add {TARGET} --toolchain 1.95.0-x86_64-unknown-linux-gnu")]);
+        assert!(fake.dir.join("sysroot/lib/rustlib").join(TARGET).is_dir());
+        let again = wrapper(&fake, &["{rustc}", "-vV"], Some("1.95.0-x86_64-unknown-linux-gnu"));
+        assert!(again.status.success());
+        assert_eq!(fake.rustup_calls().len(), 1, "a present target is not added again");
+    }
+
+    #[test]
+    fn the_wrapper_checks_under_clippy_and_leaves_compiler_calls_alone() {
+        let fake = Fake::new("wrapper-clippy", true, false);
+        let out = wrapper(&fake, &["/bin/echo", "{rustc}", "-vV"], None);
+        assert!(out.status.success());
+        assert_eq!(fake.rustup_calls(), [format!("target add {TARGET}")]);
+        assert!(String::from_utf8_lossy(&out.stdout).ends_with("rustc -vV\n"), "the call runs unchanged");
+
+        let fake = Fake::new("wrapper-compile", false, false);
+        let out = wrapper(&fake, &["{rustc}", "--crate-name", "x", "src/lib.rs"], None);
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "rustc fake: --crate-name x src/lib.rs\n");
+        assert!(fake.rustup_calls().is_empty(), "only cargo's first call checks");
+    }
+
+    #[test]
+    fn when_the_wrapper_cannot_add_the_target_cargo_stops_with_the_command() {
+        let fake = Fake::new("wrapper-offline", false, false);
+        let out = wrapper(&fake, &["{rustc}", "-vV"], Some("1.95.0"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty(), "rustc did not run");
+        assert!(err.contains(&format!("run `rustup target add {TARGET} --toolchain 1.95.0`")), "{err}");
+
+        std::fs::remove_file(fake.dir.join("rustup")).unwrap();
+        let out = wrapper(&fake, &["{rustc}", "-vV"], None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            err.contains("rustup is not installed") && err.contains(&format!("`rustup target add {TARGET}`")),
+            "{err}"
+        );
     }
 
     impl Drop for Fake {

@@ -62,7 +62,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Re
 /// durations by route and status, plugin calls by plugin and outcome, event deliveries and
 /// their lag, the waiting queue and dead letters, database pool use. When the server has a
 /// metrics token, it must be sent as `Authorization: Bearer <token>`.
-#[utoipa::path(get, path = "/metrics", tag = "system", responses(
+#[utoipa::path(get, path = "/metrics", tag = "system", security((), ("metrics_token" = [])), responses(
     (status = 200, content_type = "application/openmetrics-text", body = String),
     (status = 401, body = crate::error::ErrorBody, description = "the server has a metrics token and the request lacks it"),
     (status = 503, body = crate::error::ErrorBody, description = "the database does not answer"),

@@ -103,3 +103,34 @@ pub fn emails_except(conn: &mut DbConn, except: &[&str], limit: i64) -> Result<V
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<User>, IdentityError> {
     Ok(users::table.find(id).select(User::as_select()).first(conn).optional()?)
 }
+
+/// Whether `password` is the user's current password (a slow check, on purpose).
+pub fn password_is(conn: &mut DbConn, user_id: &str, password: &str) -> Result<bool, IdentityError> {
+    let stored: Option<String> = users::table.find(user_id).select(users::password_hash).first(conn).optional()?;
+    Ok(stored.is_some_and(|hash| passwords::verify(&hash, password)))
+}
+
+/// Replaces a user's password with one hashed by [`prepare_password`] and signs the user out
+/// everywhere, since whoever knew the old password may hold a token.
+pub fn set_password(conn: &mut DbConn, user_id: &str, password: &PreparedPassword) -> Result<(), IdentityError> {
+    let changed = diesel::update(users::table.find(user_id)).set(users::password_hash.eq(&password.0)).execute(conn)?;
+    if changed == 0 {
+        return Err(IdentityError::NotFound);
+    }
+    super::tokens::revoke_all(conn, user_id)?;
+    Ok(())
+}
+
+/// A new password checked against the policy and hashed, outside any transaction.
+#[derive(Debug, Clone)]
+pub struct PreparedPassword(String);
+
+/// Checks `password` against the policy for `email` and hashes it.
+pub fn prepare_password(password: &str, email: &str) -> Result<PreparedPassword, IdentityError> {
+    let mut c = Checker::new();
+    if let Some(problem) = passwords::policy_problem(password, &normalize_email(email)) {
+        c.add("password", problem);
+    }
+    c.finish()?;
+    Ok(PreparedPassword(passwords::hash(password).map_err(IdentityError::Internal)?))
+}

@@ -125,15 +125,7 @@ async fn logout(c: &Client) {
 async fn a_user_works_through_the_browser() {
     let Some(driver) = chromium().await else { return };
     let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
-    let platform = app.platform.clone();
-    let demo = tokio::task::spawn_blocking(move || {
-        erp::bundled::install_all(&platform)?;
-        let options = erp::demo::DemoOptions { password: Some(DEMO_PASSWORD.into()), allow_existing: true };
-        erp::demo::ensure(&platform, &options)
-    })
-    .await
-    .unwrap()
-    .expect("demo data");
+    let demo = app.demo(DEMO_PASSWORD).await;
     let _bus = app.start_bus();
     let co = demo.company_id.clone();
     let owner = app.login(erp::demo::EMAIL, DEMO_PASSWORD).await;

@@ -698,7 +698,9 @@ async fn robots_fire_once_per_event_and_loops_stop(app: &TestApp) {
 }
 
 async fn reports_add_up(app: &TestApp) {
-    let co = with_crm(app, &[]).await;
+    let (m1, _) = app.user("m1@example.com").await;
+    let (m2, _) = app.user("m2@example.com").await;
+    let co = with_crm(app, &[("m1@example.com", "member"), ("m2@example.com", "member")]).await;
     let p = create(app, &co, "pipeline", json!({ "name": "Sales", "is_default": true })).await;
     let mut s = std::collections::BTreeMap::new();
     for (pos, code, outcome, prob) in
@@ -707,8 +709,6 @@ async fn reports_add_up(app: &TestApp) {
         let id = create(app, &co, "stage", json!({ "pipeline": p, "code": code, "name": code, "position": pos, "outcome": outcome, "probability": prob })).await;
         s.insert(code, id);
     }
-    let (m1, _) = app.user("m1@example.com").await;
-    let (m2, _) = app.user("m2@example.com").await;
     // Four deals: 100 and 200 stay in a, 300 moves to b, 400 goes to b and is won by m2.
     let mut ids = Vec::new();
     for (amount, who, close) in [
@@ -773,7 +773,8 @@ async fn reports_add_up(app: &TestApp) {
 async fn payments_and_absences_from_other_plugins_reach_the_crm(app: &TestApp) {
     let (m1, _) = app.user("m1@example.com").await;
     let (m2, _) = app.user("m2@example.com").await;
-    let co = with_crm(app, &[]).await;
+    // Managers are people of the company: a user field takes members only.
+    let co = with_crm(app, &[("m1@example.com", "member"), ("m2@example.com", "member")]).await;
     app.install(&package("fake_accounting")).await;
     app.install(&package("fake_hr")).await;
     app.enable(&co, "accounting", json!({})).await.expect(200);

@@ -23,6 +23,7 @@ fn matrix() -> Vec<Entry> {
     vec![
         e(Method::GET, "/api/v1/companies/{id}", None),
         e(Method::GET, "/api/v1/companies/{id}/members", None),
+        e(Method::GET, "/api/v1/companies/{id}/people", None),
         e(
             Method::POST,
             "/api/v1/companies/{id}/members",

@@ -22,6 +22,7 @@ mod openapi;
 mod operations;
 mod plugins;
 mod pool_recovery;
+mod presentation;
 mod records;
 mod response_headers;
 mod sandbox;

@@ -454,6 +454,20 @@ impl TestApp {
         self.post(&format!("/api/v1/companies/{co}/members"), &self.root, body).await.expect(201);
     }
 
+    /// Installs the bundled plugins and fills the demo company, its people sharing `password`.
+    pub async fn demo(&self, password: &str) -> erp::demo::Demo {
+        let platform = self.platform.clone();
+        let password = password.to_string();
+        tokio::task::spawn_blocking(move || {
+            erp::bundled::install_all(&platform)?;
+            let options = erp::demo::DemoOptions { password: Some(password), allow_existing: true };
+            erp::demo::ensure(&platform, &options)
+        })
+        .await
+        .unwrap()
+        .expect("demo data")
+    }
+
     /// Enables a plugin in a company as root (an owner of every test company).
     pub async fn enable(&self, company: &str, plugin: &str, body: Value) -> Resp {
         self.put(&format!("/api/v1/companies/{company}/plugins/{plugin}"), &self.root, body).await

@@ -17,22 +17,22 @@ both_backends!(
 );
 
 /// A browser-like client: cookies by hand, redirects not followed.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     http: reqwest::Client,
     cookies: Vec<(String, String)>,
 }
 
-struct Page {
-    status: u16,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) body: String,
     location: Option<String>,
     set_cookies: Vec<String>,
     timing_ms: Option<f64>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Browser<'a> {
+    pub(crate) fn new(app: &'a TestApp) -> Browser<'a> {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Browser { app, http, cookies: Vec::new() }
     }
@@ -64,7 +64,7 @@ impl<'a> Browser<'a> {
         Page { status, body: res.text().await.unwrap(), location, set_cookies, timing_ms }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.app.base));
         self.send(req).await
     }
@@ -76,13 +76,24 @@ impl<'a> Browser<'a> {
 
     /// Logs in through the login form, as a browser does.
     async fn login(&mut self, email: &str) {
+        self.login_with(email, PASSWORD).await;
+    }
+
+    /// Logs in with a password of one's own.
+    pub(crate) async fn login_with(&mut self, email: &str, password: &str) {
         let form = self.get("/login").await;
         assert_eq!(form.status, 200);
         let csrf = csrf_of(&form.body);
         let done =
-            self.post("/login", &[("_csrf", &csrf), ("email", email), ("password", PASSWORD), ("next", "/")]).await;
+            self.post("/login", &[("_csrf", &csrf), ("email", email), ("password", password), ("next", "/")]).await;
         assert_eq!(done.status, 303, "{}", done.body);
         assert!(self.cookies.iter().any(|(k, _)| k == "erp_session"), "logged in");
+    }
+
+    /// Chooses the UI language, as the language switch does.
+    pub(crate) fn language(&mut self, lang: &str) {
+        self.cookies.retain(|(k, _)| k != "erp_lang");
+        self.cookies.push(("erp_lang".into(), lang.into()));
     }
 }
 

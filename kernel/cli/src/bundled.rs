@@ -47,3 +47,28 @@ fn installed_at_least(platform: &Platform, name: &str, version: &semver::Version
     let current = platform.db.read_blocking(|conn| platform.plugins.current_manifest(conn, name))?;
     Ok(current.is_some_and(|m| m.plugin.version >= *version))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What people read of every bundled plugin is in English and Russian: collections,
+    /// fields, enum values, commands, inputs, report columns and settings.
+    #[test]
+    fn every_bundled_label_is_in_english_and_russian() {
+        let mut missing = Vec::new();
+        for (krate, bytes) in BUNDLED {
+            let text = embedded_manifest(bytes).unwrap().unwrap();
+            let manifest = erp_kernel::plugins::registry::parse_stored(&text).unwrap();
+            for (path, label) in manifest.labels() {
+                if !label.is_some_and(|l| l.covers(&["en", "ru"])) {
+                    missing.push(format!("{krate}: {path}"));
+                }
+            }
+            for c in manifest.commands.iter().filter(|c| c.report) {
+                assert!(!c.columns.is_empty(), "{krate}: report {} declares the columns it shows", c.name);
+            }
+        }
+        assert!(missing.is_empty(), "labels without English and Russian:\n{}", missing.join("\n"));
+    }
+}

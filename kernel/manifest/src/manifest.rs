@@ -69,6 +69,29 @@ pub enum Label {
 }
 
 impl Label {
+    /// What is wrong with it: an empty text, a language code that is not two lower-case
+    /// letters, or languages without English (the fallback).
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            Label::Plain(s) if s.trim().is_empty() => Some("must not be empty".into()),
+            Label::Plain(_) => None,
+            Label::Localized(m) => {
+                if let Some(lang) = m.keys().find(|l| l.len() != 2 || !l.bytes().all(|b| b.is_ascii_lowercase())) {
+                    return Some(format!("{lang:?} is not a two-letter language code like en or ru"));
+                }
+                if let Some((lang, _)) = m.iter().find(|(_, t)| t.trim().is_empty()) {
+                    return Some(format!("the {lang} text must not be empty"));
+                }
+                (!m.contains_key("en")).then(|| "needs an English text (en), the fallback for other languages".into())
+            }
+        }
+    }
+
+    /// Whether it has a text in each of `langs`.
+    pub fn covers(&self, langs: &[&str]) -> bool {
+        matches!(self, Label::Localized(m) if langs.iter().all(|l| m.get(*l).is_some_and(|t| !t.trim().is_empty())))
+    }
+
     /// The text for `lang`, falling back to English, then to any.
     pub fn text(&self, lang: &str) -> &str {
         match self {
@@ -180,6 +203,9 @@ pub enum FieldType {
     Enum,
     /// Id of a record in collection `to`.
     Ref,
+    /// A person: the id of a user of the platform, shown by name; users' writes must name a
+    /// member of the company.
+    User,
     /// Any JSON.
     Json,
 }
@@ -215,12 +241,20 @@ pub struct FieldSpec {
     pub to: Option<String>,
     /// Most decimal places of a decimal.
     pub scale: Option<u32>,
+    /// What people read for each enum value:
+    /// `value_labels = { person = { en = "Person", ru = "Физическое лицо" } }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub value_labels: BTreeMap<String, Label>,
+    /// Set only by the plugin (a total, the date of the last purchase): shown, never typed;
+    /// the kernel refuses it in users' writes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub computed: bool,
 }
 
 impl FieldSpec {
     /// True when queries can use an index on this field.
     pub fn is_indexed(&self) -> bool {
-        self.indexed || self.unique || self.kind == FieldType::Ref
+        self.indexed || self.unique || matches!(self.kind, FieldType::Ref | FieldType::User)
     }
 
     /// The default as JSON, when there is one.
@@ -278,6 +312,84 @@ pub struct CommandSpec {
     pub report: bool,
     /// What a report's chart draws; without it the UI picks the first text and number columns.
     pub chart: Option<ChartSpec>,
+    /// How a report shows its answer: the columns of its lists, in order, and its single
+    /// values (`[[commands.columns]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnSpec>,
+    /// The period a report's date inputs (`from`, `to`) cover when the user has not chosen one.
+    pub period: Option<Period>,
+}
+
+/// `[[commands.columns]]`: one column of a list in a report's answer, or one single value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    /// The list in the answer this column belongs to (`stages`, `totals.rows`, or `""` for an
+    /// answer that is itself a list); without it, `key` is the path of a single value
+    /// (`totals.debit`).
+    pub rows: Option<String>,
+    /// Key of the value in each item (or the single value's path).
+    pub key: String,
+    /// Column header.
+    pub label: Label,
+    /// How values are shown; text when absent.
+    #[serde(rename = "type", default)]
+    pub kind: ColumnType,
+    /// A totals row sums this column (numbers only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub total: bool,
+    /// For `ref` columns: the collection whose record titles replace the ids.
+    pub to: Option<String>,
+    /// For `enum` columns: what people read for each value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub value_labels: BTreeMap<String, Label>,
+}
+
+/// How a report column's values are shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// As it is.
+    #[default]
+    Text,
+    /// A whole number, grouped per locale.
+    Int,
+    /// A number with its decimals, grouped per locale.
+    Decimal,
+    /// An amount: two decimals, grouped per locale.
+    Money,
+    /// A share in percent (`12.5` shows as 12,5 %).
+    Percent,
+    /// A calendar date.
+    Date,
+    /// A moment, shown in the reader's time zone.
+    Datetime,
+    /// Yes or no.
+    Bool,
+    /// A record id, shown by the record's title (`to` names the collection).
+    Ref,
+    /// A user id, shown by the person's name.
+    User,
+    /// One of `value_labels`' keys, shown by its label.
+    Enum,
+}
+
+impl ColumnType {
+    /// Whether the column holds numbers (and so may have a total).
+    pub fn is_numeric(self) -> bool {
+        matches!(self, ColumnType::Int | ColumnType::Decimal | ColumnType::Money | ColumnType::Percent)
+    }
+}
+
+/// A report's default period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// The current calendar month.
+    Month,
+    /// The current quarter.
+    Quarter,
+    /// The current calendar year.
+    Year,
 }
 
 /// `chart = { rows = "stages", label = "name", value = "entered" }` on a report.
@@ -525,6 +637,42 @@ impl Manifest {
     pub fn command(&self, name: &str) -> Option<&CommandSpec> {
         self.commands.iter().find(|c| c.name == name)
     }
+
+    /// Every label people read in the UI, by its manifest path (`collections.deal.label`,
+    /// `collections.deal.fields.kind.value_labels.person`): the plugin, its collections, their
+    /// fields and enum values, commands, their inputs and report columns, and the
+    /// configuration. `None` where a label is missing.
+    pub fn labels(&self) -> Vec<(String, Option<&Label>)> {
+        fn field<'a>(out: &mut Vec<(String, Option<&'a Label>)>, path: String, f: &'a FieldSpec) {
+            for v in &f.values {
+                out.push((format!("{path}.value_labels.{v}"), f.value_labels.get(v)));
+            }
+            out.push((format!("{path}.label"), f.label.as_ref()));
+        }
+        let mut out = vec![("plugin.label".to_string(), self.plugin.label.as_ref())];
+        for (cname, c) in &self.collections {
+            out.push((format!("collections.{cname}.label"), c.label.as_ref()));
+            for (fname, f) in &c.fields {
+                field(&mut out, format!("collections.{cname}.fields.{fname}"), f);
+            }
+        }
+        for (i, c) in self.commands.iter().enumerate() {
+            out.push((format!("commands.{i}.label"), c.label.as_ref()));
+            for (iname, f) in &c.input {
+                field(&mut out, format!("commands.{i}.input.{iname}"), f);
+            }
+            for (j, col) in c.columns.iter().enumerate() {
+                out.push((format!("commands.{i}.columns.{j}.label"), Some(&col.label)));
+                for (v, l) in &col.value_labels {
+                    out.push((format!("commands.{i}.columns.{j}.value_labels.{v}"), Some(l)));
+                }
+            }
+        }
+        for (key, f) in &self.config {
+            field(&mut out, format!("config.{key}"), f);
+        }
+        out
+    }
 }
 
 /// Map-valued keys of the manifest: one entry of them can be set aside when it is broken, so
@@ -546,7 +694,19 @@ pub fn parse(text: &str, supported_wit: &[Version]) -> Result<Manifest, Vec<Prob
         Ok(t) => toml::Value::Table(t),
         Err(e) => return Err(vec![from_toml_error(text, &e)]),
     };
-    let at = |path: String, message: String| Problem { line: line_of_path(text, doc.get_ref(), &path), path, message };
+    // A missing key has no line of its own: the nearest enclosing entry's line stands for it.
+    let at = |path: String, message: String| {
+        let mut line = None;
+        let mut probe = path.as_str();
+        while line.is_none() {
+            line = line_of_path(text, doc.get_ref(), probe);
+            match probe.rsplit_once('.') {
+                Some((parent, _)) => probe = parent,
+                None => break,
+            }
+        }
+        Problem { line, path, message }
+    };
     let mut problems: Vec<Problem> = Vec::new();
     let mut unknown: BTreeSet<String> = BTreeSet::new();
     let mut removed = Removed::default();
@@ -809,6 +969,11 @@ impl Validator<'_> {
         }
         self.views();
         self.demo(&name);
+        for (path, label) in m.labels() {
+            if let Some(problem) = label.and_then(Label::problem) {
+                self.problem(path, problem);
+            }
+        }
     }
 
     fn demo(&mut self, plugin: &str) {
@@ -877,10 +1042,11 @@ impl Validator<'_> {
         }
         match (&coll.owner_field, &coll.all_permission) {
             (Some(f), _) => match coll.fields.get(f) {
-                Some(spec) if spec.kind == FieldType::Text && spec.is_indexed() && !spec.sensitive => {}
+                Some(spec)
+                    if matches!(spec.kind, FieldType::Text | FieldType::User) && spec.is_indexed() && !spec.sensitive => {}
                 _ => self.problem(
                     format!("{base}.owner_field"),
-                    format!("{f} must be an indexed, non-sensitive text field of {cname} (it holds a user id)"),
+                    format!("{f} must be a user field, or an indexed text field, of {cname}, not sensitive (it holds a user id)"),
                 ),
             },
             (None, Some(_)) => {
@@ -914,20 +1080,27 @@ impl Validator<'_> {
         } else if !f.values.is_empty() {
             self.problem(format!("{path}.values"), "only enum fields have values");
         }
+        if f.kind != FieldType::Enum && !f.value_labels.is_empty() {
+            self.problem(format!("{path}.value_labels"), "only enum fields have value_labels");
+        }
+        for value in f.value_labels.keys() {
+            if f.kind == FieldType::Enum && !f.values.contains(value) {
+                self.problem(format!("{path}.value_labels.{value}"), format!("{value} is not one of the values"));
+            }
+        }
+        if f.computed {
+            if !in_collection {
+                self.problem(format!("{path}.computed"), "only collection fields are computed");
+            } else if f.required && f.default.is_none() {
+                self.problem(
+                    format!("{path}.computed"),
+                    "a required computed field needs a default: users cannot give it",
+                );
+            }
+        }
         match (&f.to, f.kind) {
             (None, FieldType::Ref) => self.problem(format!("{path}.to"), "a ref needs `to`: a collection name"),
-            (Some(to), FieldType::Ref) => {
-                let ok = match to.split_once('.') {
-                    None => !in_collection || self.manifest.collections.contains_key(to),
-                    Some((p, c)) => is_identifier(c, 48) && (p == plugin || self.manifest.dependencies.contains_key(p)),
-                };
-                if !ok {
-                    self.problem(
-                        format!("{path}.to"),
-                        format!("{to} is neither a collection of this plugin nor `dependency.collection`"),
-                    );
-                }
-            }
+            (Some(to), FieldType::Ref) => self.ref_target(path, to, plugin, in_collection),
             (Some(_), _) => self.problem(format!("{path}.to"), "only ref fields have `to`"),
             (None, _) => {}
         }
@@ -954,6 +1127,21 @@ impl Validator<'_> {
         }
     }
 
+    /// `to` of a ref: a collection of this plugin (checked where `own_known`) or
+    /// `dependency.collection`.
+    fn ref_target(&mut self, path: &str, to: &str, plugin: &str, own_known: bool) {
+        let ok = match to.split_once('.') {
+            None => !own_known || self.manifest.collections.contains_key(to),
+            Some((p, c)) => is_identifier(c, 48) && (p == plugin || self.manifest.dependencies.contains_key(p)),
+        };
+        if !ok {
+            self.problem(
+                format!("{path}.to"),
+                format!("{to} is neither a collection of this plugin nor `dependency.collection`"),
+            );
+        }
+    }
+
     fn commands(&mut self, plugin: &str) {
         let mut seen = BTreeSet::new();
         for (i, c) in self.manifest.commands.iter().enumerate() {
@@ -967,6 +1155,53 @@ impl Validator<'_> {
             for (fname, field) in &c.input {
                 self.field(&format!("commands.{i}.input.{fname}"), fname, field, plugin, false);
             }
+            if !c.report && !c.columns.is_empty() {
+                self.problem(format!("commands.{i}.columns"), "only reports (report = true) have columns");
+            }
+            if !c.report && c.period.is_some() {
+                self.problem(format!("commands.{i}.period"), "only reports (report = true) have a period");
+            }
+            let mut keys = BTreeSet::new();
+            for (j, col) in c.columns.iter().enumerate() {
+                self.column(&format!("commands.{i}.columns.{j}"), col, plugin, &mut keys);
+            }
+        }
+    }
+
+    fn column<'c>(
+        &mut self,
+        path: &str,
+        col: &'c ColumnSpec,
+        plugin: &str,
+        keys: &mut BTreeSet<(Option<&'c str>, &'c str)>,
+    ) {
+        let is_path = |p: &str| p.split('.').all(|part| !part.is_empty() && part.len() <= 64);
+        if col.key.is_empty() || !is_path(&col.key) {
+            self.problem(format!("{path}.key"), "must be a key like `amount` (or a path like `totals.debit`)");
+        }
+        if let Some(rows) = &col.rows
+            && !rows.is_empty()
+            && !is_path(rows)
+        {
+            self.problem(format!("{path}.rows"), "must be a path like `stages` or `totals.rows`, or \"\"");
+        }
+        if !keys.insert((col.rows.as_deref(), col.key.as_str())) {
+            self.problem(format!("{path}.key"), format!("column {} is declared twice", col.key));
+        }
+        if col.total && !col.kind.is_numeric() {
+            self.problem(format!("{path}.total"), "only int, decimal, money and percent columns have a total");
+        }
+        match (&col.to, col.kind) {
+            (None, ColumnType::Ref) => self.problem(format!("{path}.to"), "a ref column needs `to`: a collection name"),
+            (Some(to), ColumnType::Ref) => self.ref_target(path, to, plugin, true),
+            (Some(_), _) => self.problem(format!("{path}.to"), "only ref columns have `to`"),
+            (None, _) => {}
+        }
+        if col.kind != ColumnType::Enum && !col.value_labels.is_empty() {
+            self.problem(format!("{path}.value_labels"), "only enum columns have value_labels");
+        }
+        if col.kind == ColumnType::Enum && col.value_labels.is_empty() {
+            self.problem(format!("{path}.value_labels"), "an enum column needs value_labels");
         }
     }
 
@@ -1320,6 +1555,91 @@ stage_field = "status"
             "collections.order.fields.status.values",
             "schedules.0.cron",
             "views.order.stage_field",
+        ] {
+            assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+        }
+        assert!(problems.iter().all(|p| p.line.is_some()), "{problems:?}");
+    }
+
+    const REPORT: &str = r#"
+[[commands]]
+name = "sales"
+permission = "shop.order.read"
+report = true
+period = "year"
+label = { en = "Sales", ru = "Продажи" }
+[[commands.columns]]
+rows = "orders"
+key = "customer"
+type = "ref"
+to = "crm.customer"
+label = { en = "Customer", ru = "Клиент" }
+[[commands.columns]]
+rows = "orders"
+key = "status"
+type = "enum"
+value_labels = { new = { en = "New", ru = "Новый" } }
+label = { en = "Status", ru = "Статус" }
+[[commands.columns]]
+rows = "orders"
+key = "total"
+type = "money"
+total = true
+label = { en = "Total", ru = "Сумма" }
+[[commands.columns]]
+key = "totals.count"
+type = "int"
+label = { en = "Orders", ru = "Заказов" }
+"#;
+
+    #[test]
+    fn presentation_keys_are_read_in_order() {
+        let text = GOOD.replace(
+            "default = \"new\"\n",
+            "default = \"new\"\ncomputed = true\nvalue_labels = { new = { en = \"New\", ru = \"Новый\" }, paid = { en = \"Paid\", ru = \"Оплачен\" } }\n",
+        ) + REPORT;
+        let m = parse(&text, &wit()).expect("valid");
+        let status = &m.collections["order"].fields["status"];
+        assert!(status.computed);
+        assert_eq!(status.value_labels["paid"].text("ru"), "Оплачен");
+        let sales = m.command("sales").unwrap();
+        assert_eq!(sales.period, Some(Period::Year));
+        let keys: Vec<&str> = sales.columns.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["customer", "status", "total", "totals.count"]);
+        assert_eq!(sales.columns[2].kind, ColumnType::Money);
+        assert!(sales.columns[2].total);
+        assert_eq!(sales.columns[3].rows, None);
+        let labels = m.labels();
+        assert!(labels.iter().any(|(p, l)| p == "collections.order.fields.status.value_labels.paid" && l.is_some()));
+        assert!(labels.iter().any(|(p, l)| p == "collections.order.fields.number.label" && l.is_none()));
+    }
+
+    #[test]
+    fn presentation_mistakes_are_reported_with_their_paths() {
+        let text = GOOD
+            .replace("default = \"new\"\n", "default = \"new\"\nvalue_labels = { shipped = { en = \"Shipped\" } }\n")
+            .replace(
+                "unique = true\n",
+                "unique = true\ncomputed = true\nvalue_labels = { x = \"X\" }\nlabel = { ru = \"Номер\" }\n",
+            )
+            .replace("permission = \"shop.order.write\"\n", "permission = \"shop.order.write\"\nperiod = \"month\"\n")
+            + &REPORT
+                .replace("to = \"crm.customer\"\n", "")
+                .replace("type = \"money\"", "type = \"text\"")
+                .replace("value_labels = { new = { en = \"New\", ru = \"Новый\" } }\n", "")
+                .replace("label = { en = \"Orders\", ru = \"Заказов\" }", "label = { en = \"Orders\", RU = \"\" }");
+        let problems = parse(&text, &wit()).expect_err("invalid");
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        for expected in [
+            "collections.order.fields.status.value_labels.shipped",
+            "collections.order.fields.number.value_labels",
+            "collections.order.fields.number.computed",
+            "collections.order.fields.number.label",
+            "commands.0.period",
+            "commands.1.columns.0.to",
+            "commands.1.columns.1.value_labels",
+            "commands.1.columns.2.total",
+            "commands.1.columns.3.label",
         ] {
             assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
         }

@@ -76,6 +76,12 @@ pub fn normalize(spec: &FieldSpec, v: &Value) -> Result<Value, String> {
             let s = v.as_str().ok_or("must be a record id")?;
             crate::ids::parse(s).map(Value::String).ok_or_else(|| "must be a record id".to_string())
         }
+        FieldType::User => match v.as_str().map(str::trim) {
+            Some(s) if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_whitespace) => {
+                Ok(Value::String(s.to_string()))
+            }
+            _ => Err("must be a user id".into()),
+        },
         FieldType::Json => {
             let size = v.to_string().len();
             if size > 256 * 1024 {
@@ -199,6 +205,8 @@ mod tests {
             values: vec!["a".into(), "b".into()],
             to: None,
             scale: Some(2),
+            value_labels: Default::default(),
+            computed: false,
         }
     }
 

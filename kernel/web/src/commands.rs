@@ -15,14 +15,19 @@ use super::fields::{self, FormSpec};
 use super::records::Params;
 use super::{Ctx, Form, Page, chart, format, meta};
 use erp_kernel::ids;
-use erp_kernel::plugins::manifest::{CommandSpec, FieldSpec, FieldType, Manifest};
+use erp_kernel::plugins::manifest::{ColumnSpec, ColumnType, CommandSpec, FieldSpec, FieldType, Manifest, Period};
+
+/// Manifests' descriptions are the developer's English notes: shown in the English UI only.
+fn description<'d>(ctx: &Ctx, text: &'d str) -> &'d str {
+    if ctx.lang == "en" { text } else { "" }
+}
 
 fn plugin_model(ctx: &Ctx, m: &Manifest) -> Value {
-    json!({ "name": m.plugin.name, "label": meta::plugin_label(m, ctx.lang), "description": m.plugin.description })
+    json!({ "name": m.plugin.name, "label": meta::plugin_label(m, ctx.lang), "description": description(ctx, &m.plugin.description) })
 }
 
 fn command_model(ctx: &Ctx, c: &CommandSpec) -> Value {
-    json!({ "name": c.name, "label": meta::command_label(c, ctx.lang), "description": c.description, "report": c.report })
+    json!({ "name": c.name, "label": meta::command_label(c, ctx.lang), "description": description(ctx, &c.description), "report": c.report })
 }
 
 pub(super) async fn plugin_home(mut ctx: Ctx, Path((cid, plugin)): Path<(String, String)>) -> Page {
@@ -58,15 +63,32 @@ fn find<'m>(ctx: &Ctx, m: &'m Manifest, command: &str) -> Result<&'m CommandSpec
     Ok(c)
 }
 
-/// Defaults for a report's required inputs: the year so far for dates, the first choice of
-/// an enum.
-fn default_input(name: &str, f: &FieldSpec) -> Option<Value> {
-    let today = chrono::Utc::now().date_naive();
+/// The first day of the period that holds `today`, and the first day of the next one.
+fn period_bounds(period: Period, today: chrono::NaiveDate) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    use chrono::{Datelike, Months, NaiveDate};
+    let (first_month, months) = match period {
+        Period::Month => (today.month(), 1),
+        Period::Quarter => ((today.month() - 1) / 3 * 3 + 1, 3),
+        Period::Year => (1, 12),
+    };
+    let start = NaiveDate::from_ymd_opt(today.year(), first_month, 1).unwrap_or(today);
+    (start, start.checked_add_months(Months::new(months)).unwrap_or(start))
+}
+
+/// What a report's input holds before the user chooses: its period's bounds for `from` and
+/// `to` (a date input's end is the period's last day; a text input, which takes a date or a
+/// time, is read as "before" and gets the next period's first day); for other required
+/// inputs, the first choice of an enum or today's date.
+fn default_input(c: &CommandSpec, name: &str, f: &FieldSpec, today: chrono::NaiveDate) -> Option<Value> {
+    let (start, next) = period_bounds(c.period.unwrap_or(Period::Month), today);
+    let starts = ["from", "since", "start"].iter().any(|k| name.contains(k));
+    let ends = ["to", "until", "end", "before"].iter().any(|k| name == *k || name.ends_with(&format!("_{k}")));
     match f.kind {
+        FieldType::Date | FieldType::Text if c.report && starts => Some(Value::from(start.to_string())),
+        FieldType::Date if c.report && ends => Some(Value::from(next.pred_opt().unwrap_or(next).to_string())),
+        FieldType::Text if c.report && ends => Some(Value::from(next.to_string())),
+        _ if !f.required => None,
         FieldType::Enum => f.values.first().map(|v| Value::from(v.as_str())),
-        FieldType::Date if ["from", "since", "start"].iter().any(|k| name.contains(k)) => {
-            Some(Value::from(format!("{}-01-01", today.format("%Y"))))
-        }
         FieldType::Date => Some(Value::from(today.to_string())),
         _ => None,
     }
@@ -90,10 +112,10 @@ pub(super) async fn command_page(
         Err(f) => return page(&ctx, m, c, &Map::new(), Some(Err(f))).await,
     };
     if !submitted {
+        let today = chrono::Utc::now().date_naive();
         for (name, f) in &c.input {
-            if f.required
-                && !input.contains_key(name)
-                && let Some(v) = default_input(name, f)
+            if !input.contains_key(name)
+                && let Some(v) = default_input(c, name, f, today)
             {
                 input.insert(name.clone(), v);
             }
@@ -203,44 +225,177 @@ fn numeric(v: &Value) -> Option<Decimal> {
     }
 }
 
-/// A command's answer as summary values, tables (record ids shown by their titles) and, for
-/// reports, a chart of the rows the manifest names (else of the first table).
+/// A command's answer as summary values, tables (record ids shown by their titles, user ids
+/// by names) and, for reports, a chart of the rows the manifest names (else of the first
+/// table). A report's declared columns choose, order, label and format what is shown; lists
+/// and values it does not describe show as they come.
 async fn shape(ctx: &Ctx, m: &Manifest, c: &CommandSpec, v: &Value) -> Value {
-    let mut summary = Vec::new();
+    let mut scalars = Vec::new();
     let mut tables = Vec::new();
-    collect(ctx, "", v, &mut summary, &mut tables);
+    collect("", v, &mut scalars, &mut tables);
     for t in &mut tables {
-        name_references(ctx, m, t).await;
+        let declared: Vec<&ColumnSpec> =
+            c.columns.iter().filter(|col| col.rows.as_deref() == Some(t.path.as_str())).collect();
+        if !declared.is_empty() {
+            t.keys = declared.iter().map(|col| col.key.clone()).collect();
+        }
+        name_references(ctx, m, c, t).await;
     }
-    let chart = if c.report { chart_of(ctx, c, &tables) } else { None };
-    let models: Vec<Value> = tables
+    let people =
+        if c.columns.iter().any(|col| col.kind == ColumnType::User) { people(ctx).await } else { HashMap::new() };
+    let declared_scalars: Vec<&ColumnSpec> = c.columns.iter().filter(|col| col.rows.is_none()).collect();
+    let summary: Vec<Value> = if declared_scalars.is_empty() {
+        scalars
+            .iter()
+            .map(|(path, v)| {
+                let label = if path.is_empty() { ctx.t("result") } else { meta::humanize(&path.replace('.', " · ")) };
+                json!({ "label": label, "text": format::value(v, None, ctx.lang) })
+            })
+            .collect()
+    } else {
+        declared_scalars
+            .iter()
+            .filter_map(|col| {
+                let (_, v) = scalars.iter().find(|(path, _)| *path == col.key)?;
+                Some(json!({ "label": col.label.text(ctx.lang), "text": cell(ctx, col, v, None, &people) }))
+            })
+            .collect()
+    };
+    let chart = if c.report { chart_of(ctx, c, &tables, &people) } else { None };
+    let models: Vec<Value> = tables.iter().map(|t| table_model(ctx, c, t, &people)).collect();
+    json!({ "summary": summary, "tables": models, "chart": chart })
+}
+
+/// The value under `key` in a row: a key of it, or a path into its objects (`buckets.1_30`).
+fn lookup<'r>(r: &'r Map<String, Value>, key: &str) -> Option<&'r Value> {
+    r.get(key).or_else(|| {
+        let mut parts = key.split('.');
+        let first = r.get(parts.next()?)?;
+        parts.try_fold(first, |v, part| v.get(part))
+    })
+}
+
+/// The declared column of table `t` under `key`.
+fn column<'c>(c: &'c CommandSpec, t: &Table, key: &str) -> Option<&'c ColumnSpec> {
+    c.columns.iter().find(|col| col.rows.as_deref() == Some(t.path.as_str()) && col.key == key)
+}
+
+/// A table's header, rows and, where columns ask for it, a totals row.
+fn table_model(ctx: &Ctx, c: &CommandSpec, t: &Table, people: &HashMap<String, String>) -> Value {
+    let numeric_col = |k: &String| match column(c, t, k) {
+        Some(col) => col.kind.is_numeric(),
+        None => t.raw.iter().any(|r| lookup(r, k).and_then(numeric).is_some()),
+    };
+    let columns: Vec<Value> = t
+        .keys
         .iter()
-        .map(|t| {
-            let columns: Vec<Value> = t
-                .keys
-                .iter()
-                .map(|k| json!({ "key": k, "label": meta::humanize(k), "numeric": t.raw.iter().any(|r| r.get(k).and_then(numeric).is_some()) }))
-                .collect();
-            let rows: Vec<Value> = t
-                .raw
-                .iter()
-                .map(|r| {
-                    let cells: Map<String, Value> = t
-                        .keys
-                        .iter()
-                        .map(|k| {
-                            let raw = r.get(k).unwrap_or(&Value::Null);
-                            let text = t.titles.get(k).and_then(|names| raw.as_str().and_then(|id| names.get(id)).cloned());
-                            (k.clone(), Value::from(text.unwrap_or_else(|| format::value(raw, None, ctx.lang))))
-                        })
-                        .collect();
-                    Value::Object(cells)
-                })
-                .collect();
-            json!({ "title": meta::humanize(&t.path), "columns": columns, "rows": rows })
+        .map(|k| {
+            let label = column(c, t, k).map_or_else(|| meta::humanize(k), |col| col.label.text(ctx.lang).to_string());
+            json!({ "key": k, "label": label, "numeric": numeric_col(k) })
         })
         .collect();
-    json!({ "summary": summary, "tables": models, "chart": chart })
+    let rows: Vec<Value> = t
+        .raw
+        .iter()
+        .map(|r| {
+            let cells: Map<String, Value> = t
+                .keys
+                .iter()
+                .map(|k| {
+                    let raw = lookup(r, k).unwrap_or(&Value::Null);
+                    let text = match column(c, t, k) {
+                        Some(col) => cell(ctx, col, raw, t.titles.get(k), people),
+                        None => t
+                            .titles
+                            .get(k)
+                            .and_then(|names| raw.as_str().and_then(|id| names.get(id)).cloned())
+                            .unwrap_or_else(|| format::value(raw, None, ctx.lang)),
+                    };
+                    (k.clone(), Value::from(text))
+                })
+                .collect();
+            Value::Object(cells)
+        })
+        .collect();
+    let totalled: Vec<&ColumnSpec> = t.keys.iter().filter_map(|k| column(c, t, k)).filter(|col| col.total).collect();
+    let totals = (!totalled.is_empty() && t.raw.len() > 1).then(|| {
+        let mut cells = Map::new();
+        for (i, k) in t.keys.iter().enumerate() {
+            let text = match column(c, t, k).filter(|col| col.total) {
+                Some(col) => {
+                    let sum: Decimal = t.raw.iter().filter_map(|r| lookup(r, k).and_then(numeric)).sum();
+                    cell(ctx, col, &Value::from(sum.normalize().to_string()), None, people)
+                }
+                None if i == 0 => ctx.t("total"),
+                None => String::new(),
+            };
+            cells.insert(k.clone(), Value::from(text));
+        }
+        Value::Object(cells)
+    });
+    let title = c
+        .columns
+        .iter()
+        .any(|col| col.rows.as_deref() == Some(t.path.as_str()))
+        .then(String::new)
+        .unwrap_or_else(|| meta::humanize(&t.path));
+    json!({ "title": title, "columns": columns, "rows": rows, "totals": totals })
+}
+
+/// One value of a declared column, as people read it.
+fn cell(
+    ctx: &Ctx,
+    col: &ColumnSpec,
+    raw: &Value,
+    titles: Option<&HashMap<String, String>>,
+    people: &HashMap<String, String>,
+) -> String {
+    if raw.is_null() {
+        return String::new();
+    }
+    let named = |names: Option<&HashMap<String, String>>| {
+        raw.as_str().map(|id| names.and_then(|n| n.get(id)).cloned().unwrap_or_else(|| ctx.t("someone")))
+    };
+    match col.kind {
+        ColumnType::Text => raw.as_str().map_or_else(|| format::value(raw, None, ctx.lang), str::to_string),
+        ColumnType::Int | ColumnType::Decimal => format::value(raw, Some(FieldType::Decimal), ctx.lang),
+        ColumnType::Money => format::money(raw, ctx.lang),
+        ColumnType::Percent => format!("{}\u{a0}%", format::value(raw, Some(FieldType::Decimal), ctx.lang)),
+        ColumnType::Date => format::value(raw, Some(FieldType::Date), ctx.lang),
+        ColumnType::Datetime => format::value(raw, Some(FieldType::Datetime), ctx.lang),
+        ColumnType::Bool => format::value(raw, Some(FieldType::Bool), ctx.lang),
+        ColumnType::Ref => named(titles).unwrap_or_else(|| format::value(raw, None, ctx.lang)),
+        ColumnType::User => named(Some(people)).unwrap_or_else(|| format::value(raw, None, ctx.lang)),
+        ColumnType::Enum => match raw.as_str().and_then(|s| col.value_labels.get(s)) {
+            Some(label) => label.text(ctx.lang).to_string(),
+            None => format::value(raw, None, ctx.lang),
+        },
+    }
+}
+
+/// The company's people by user id, for showing user ids by name.
+pub(super) async fn people(ctx: &Ctx) -> HashMap<String, String> {
+    let Some(company) = ctx.company.as_ref() else { return HashMap::new() };
+    let mut out = HashMap::new();
+    let mut cursor: Option<String> = None;
+    // Twenty pages of 500: a company larger than that shows the rest as "someone".
+    for _ in 0..20 {
+        let mut path = format!("/api/v1/companies/{}/people?limit=500", company.id);
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let Ok(page) = ctx.api.get(&path).await else { break };
+        for p in page["items"].as_array().into_iter().flatten() {
+            if let (Some(id), Some(name)) = (p["user_id"].as_str(), p["name"].as_str()) {
+                out.insert(id.to_string(), name.to_string());
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    out
 }
 
 /// One list of objects in an answer.
@@ -249,11 +404,12 @@ struct Table {
     path: String,
     raw: Vec<Map<String, Value>>,
     keys: Vec<String>,
-    /// Titles of referenced records, per column named like one of the plugin's collections.
+    /// Titles of referenced records, per column.
     titles: HashMap<String, HashMap<String, String>>,
 }
 
-fn collect(ctx: &Ctx, prefix: &str, v: &Value, summary: &mut Vec<Value>, tables: &mut Vec<Table>) {
+/// Splits an answer into its lists of objects and its single values, each with its path.
+fn collect(prefix: &str, v: &Value, scalars: &mut Vec<(String, Value)>, tables: &mut Vec<Table>) {
     match v {
         Value::Array(items) if items.iter().any(Value::is_object) => {
             let rows: Vec<Map<String, Value>> = items.iter().filter_map(|i| i.as_object().cloned()).collect();
@@ -271,34 +427,43 @@ fn collect(ctx: &Ctx, prefix: &str, v: &Value, summary: &mut Vec<Value>, tables:
         Value::Object(map) => {
             for (k, val) in map {
                 let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                collect(ctx, &key, val, summary, tables);
+                collect(&key, val, scalars, tables);
             }
         }
-        other => {
-            let label = if prefix.is_empty() { ctx.t("result") } else { meta::humanize(&prefix.replace('.', " · ")) };
-            summary.push(json!({ "label": label, "text": format::value(other, None, ctx.lang) }));
-        }
+        other => scalars.push((prefix.to_string(), other.clone())),
     }
 }
 
-/// Columns named like a collection of the plugin (`product`, `employee`) that hold record ids
-/// are shown by the records' titles, where the user may read them.
-async fn name_references(ctx: &Ctx, m: &Manifest, t: &mut Table) {
+/// Record ids shown by the records' titles, where the user may read them: in columns declared
+/// as `ref`, and in undeclared columns named like a collection of the plugin (`product`).
+async fn name_references(ctx: &Ctx, m: &Manifest, c: &CommandSpec, t: &mut Table) {
     for k in &t.keys {
-        if !m.collections.contains_key(k) {
-            continue;
-        }
+        let target = match column(c, t, k) {
+            Some(col) if col.kind == ColumnType::Ref => col.to.clone(),
+            Some(_) => None,
+            None => m.collections.contains_key(k).then(|| k.clone()),
+        };
+        let Some(target) = target else { continue };
+        // Titles of a dependency's collection come through that plugin's manifest.
+        let (owner, coll) = match target.split_once('.') {
+            Some((p, coll)) if p != m.plugin.name => {
+                (ctx.company.as_ref().and_then(|co| co.plugin(p)).map(|a| &**a), coll.to_string())
+            }
+            Some((_, coll)) => (Some(m), coll.to_string()),
+            None => (Some(m), target.clone()),
+        };
+        let Some(owner) = owner else { continue };
         let ids: Vec<String> = t
             .raw
             .iter()
-            .filter_map(|r| r.get(k).and_then(Value::as_str))
+            .filter_map(|r| lookup(r, k).and_then(Value::as_str))
             .filter(|s| ids::parse(s).is_some())
             .map(str::to_string)
             .collect();
         if ids.is_empty() {
             continue;
         }
-        if let Ok(names) = fields::titles(ctx, m, k, &ids).await {
+        if let Ok(names) = fields::titles(ctx, owner, &coll, &ids).await {
             t.titles.insert(k.clone(), names);
         }
     }
@@ -306,7 +471,7 @@ async fn name_references(ctx: &Ctx, m: &Manifest, t: &mut Table) {
 
 /// Bars of the chart's value against its label, from the rows the manifest names or else the
 /// first text and number columns of the first table.
-fn chart_of(ctx: &Ctx, c: &CommandSpec, tables: &[Table]) -> Option<String> {
+fn chart_of(ctx: &Ctx, c: &CommandSpec, tables: &[Table], people: &HashMap<String, String>) -> Option<String> {
     let hint = c.chart.as_ref();
     let t = match hint.and_then(|h| h.rows.as_ref()) {
         Some(rows) => tables.iter().find(|t| &t.path == rows)?,
@@ -322,22 +487,32 @@ fn chart_of(ctx: &Ctx, c: &CommandSpec, tables: &[Table]) -> Option<String> {
         Some(h) => h.value.clone(),
         None => t.keys.iter().find(|k| **k != label_key && is_value(k))?.clone(),
     };
+    let label_col = column(c, t, &label_key);
+    let value_col = column(c, t, &value_key);
     let items: Vec<(String, Decimal, String)> = t
         .raw
         .iter()
         .take(40)
         .map(|r| {
-            let v = r.get(&value_key).and_then(numeric).unwrap_or(Decimal::ZERO);
-            let raw = r.get(&label_key).unwrap_or(&Value::Null);
-            let label = t
-                .titles
-                .get(&label_key)
-                .and_then(|names| raw.as_str().and_then(|id| names.get(id)).cloned())
-                .unwrap_or_else(|| format::value(raw, None, ctx.lang));
-            (label, v, format::number(&v.normalize().to_string(), ctx.lang))
+            let v = lookup(r, &value_key).and_then(numeric).unwrap_or(Decimal::ZERO);
+            let raw = lookup(r, &label_key).unwrap_or(&Value::Null);
+            let label = match label_col {
+                Some(col) => cell(ctx, col, raw, t.titles.get(&label_key), people),
+                None => t
+                    .titles
+                    .get(&label_key)
+                    .and_then(|names| raw.as_str().and_then(|id| names.get(id)).cloned())
+                    .unwrap_or_else(|| format::value(raw, None, ctx.lang)),
+            };
+            let shown = match value_col {
+                Some(col) => cell(ctx, col, &Value::from(v.normalize().to_string()), None, people),
+                None => format::number(&v.normalize().to_string(), ctx.lang),
+            };
+            (label, v, shown)
         })
         .collect();
-    let title = format!("{}: {}", meta::command_label(c, ctx.lang), meta::humanize(&value_key));
+    let value_label = value_col.map_or_else(|| meta::humanize(&value_key), |col| col.label.text(ctx.lang).to_string());
+    let title = format!("{}: {}", meta::command_label(c, ctx.lang), value_label);
     Some(chart::bars(&title, &items))
 }
 
@@ -390,4 +565,38 @@ pub(super) fn for_record(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> Vec<V
             Some(json!({ "label": meta::command_label(c, ctx.lang), "url": url }))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn report(period: Option<Period>) -> CommandSpec {
+        let mut c: CommandSpec =
+            serde_json::from_value(json!({ "name": "r", "permission": "x.y.read", "report": true })).unwrap();
+        c.period = period;
+        c
+    }
+
+    fn input(kind: &str) -> FieldSpec {
+        serde_json::from_value(json!({ "type": kind })).unwrap()
+    }
+
+    #[test]
+    fn reports_default_to_this_period() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 17).unwrap();
+        let month = report(None);
+        assert_eq!(default_input(&month, "from", &input("date"), today), Some(json!("2026-11-01")));
+        assert_eq!(default_input(&month, "to", &input("date"), today), Some(json!("2026-11-30")), "inclusive end");
+        assert_eq!(default_input(&month, "to", &input("text"), today), Some(json!("2026-12-01")), "a 'before' bound");
+        let year = report(Some(Period::Year));
+        assert_eq!(default_input(&year, "from", &input("date"), today), Some(json!("2026-01-01")));
+        assert_eq!(default_input(&year, "to", &input("date"), today), Some(json!("2026-12-31")));
+        let quarter = report(Some(Period::Quarter));
+        assert_eq!(default_input(&quarter, "from", &input("date"), today), Some(json!("2026-10-01")));
+        assert_eq!(default_input(&quarter, "to", &input("date"), today), Some(json!("2026-12-31")));
+        assert_eq!(default_input(&month, "currency", &input("text"), today), None);
+        assert_eq!(default_input(&month, "at", &input("date"), today), None, "optional inputs other than the period");
+    }
 }

@@ -24,6 +24,7 @@ pub(super) fn kind_name(k: FieldType) -> &'static str {
         FieldType::Datetime => "datetime",
         FieldType::Enum => "enum",
         FieldType::Ref => "ref",
+        FieldType::User => "user",
         FieldType::Json => "json",
     }
 }
@@ -69,6 +70,10 @@ pub(super) fn read_form(
     let shown_checks = form.all("__present");
     let mut out = Map::new();
     for (name, spec) in fields {
+        // The plugin sets computed fields; a form shows them and never sends them.
+        if spec.computed {
+            continue;
+        }
         if spec.kind == FieldType::Bool {
             if shown_checks.contains(&name.as_str()) {
                 out.insert(name.clone(), Value::Bool(form.get(name) == Some("true")));
@@ -150,6 +155,11 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
     order.extend(spec.fields.keys().filter(|n| !spec.order.contains(n)));
     let mut seen = std::collections::HashSet::new();
     order.retain(|n| seen.insert(*n));
+    let people = if spec.fields.values().any(|f| f.kind == FieldType::User) {
+        super::commands::people(ctx).await
+    } else {
+        HashMap::new()
+    };
     for name in order {
         let Some(f) = spec.fields.get(name) else { continue };
         if f.sensitive && spec.hide_sensitive {
@@ -161,15 +171,28 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
             "label": if f.kind == FieldType::Datetime { format!("{} (UTC)", meta::field_label(f, name, ctx.lang)) } else { meta::field_label(f, name, ctx.lang) },
             "kind": kind_name(f.kind),
             "required": f.required,
-            "values": f.values,
+            "values": f.values.iter().map(|v| json!({ "value": v, "label": f.value_labels.get(v).map_or(v.as_str(), |l| l.text(ctx.lang)) })).collect::<Vec<_>>(),
             "max_length": f.max_length,
             "multiline": multiline(name, f),
             "value": input_text(current, f.kind),
             "checked": current.and_then(Value::as_bool).unwrap_or(false),
-            "readonly": spec.readonly,
-            "shown": format::value(current.unwrap_or(&Value::Null), Some(f.kind), ctx.lang),
+            "readonly": spec.readonly || f.computed,
+            "shown": format::field(current.unwrap_or(&Value::Null), Some(f), ctx.lang),
             "error": spec.failure.and_then(|fl| fl.field(name)),
         });
+        if f.kind == FieldType::User {
+            let selected = current.and_then(Value::as_str).unwrap_or_default();
+            let name = |id: &str| people.get(id).cloned().unwrap_or_else(|| ctx.t("someone"));
+            if !selected.is_empty() {
+                model["shown"] = Value::from(name(selected));
+            }
+            let mut options: Vec<(String, String)> = people.iter().map(|(id, n)| (id.clone(), n.clone())).collect();
+            if !selected.is_empty() && !people.contains_key(selected) {
+                options.push((selected.to_string(), name(selected)));
+            }
+            options.sort_by_key(|(_, n)| n.to_lowercase());
+            model["options"] = options.into_iter().map(|(id, title)| json!({ "id": id, "title": title })).collect();
+        }
         if let (FieldType::Ref, Some(target)) = (f.kind, &f.to) {
             let selected = current.and_then(Value::as_str);
             let options = options(ctx, spec.manifest, target, selected, None).await?;

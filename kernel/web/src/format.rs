@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::i18n;
-use erp_kernel::plugins::manifest::FieldType;
+use erp_kernel::plugins::manifest::{FieldSpec, FieldType};
 
 /// Groups the integer part of a decimal text and uses the locale's decimal mark.
 pub(super) fn number(raw: &str, lang: &str) -> String {
@@ -78,6 +78,31 @@ pub(super) fn value(v: &Value, kind: Option<FieldType>, lang: &str) -> String {
     }
 }
 
+/// A field's value as text: an enum value by the label its manifest gives it, the rest as
+/// [`value`] shows them.
+pub(super) fn field(v: &Value, f: Option<&FieldSpec>, lang: &str) -> String {
+    if let (Some(f), Value::String(s)) = (f, v)
+        && let Some(label) = f.value_labels.get(s)
+    {
+        return label.text(lang).to_string();
+    }
+    value(v, f.map(|f| f.kind), lang)
+}
+
+/// An amount: two decimals (more when it has them), grouped per locale.
+pub(super) fn money(v: &Value, lang: &str) -> String {
+    match decimal(v) {
+        Some(d) => {
+            let mut d = d.normalize();
+            if d.scale() < 2 {
+                d.rescale(2);
+            }
+            number(&d.to_string(), lang)
+        }
+        None => value(v, None, lang),
+    }
+}
+
 /// A decimal number in text (`-12.50`), as APIs send money.
 pub(super) fn looks_like_number(s: &str) -> bool {
     let t = s.strip_prefix('-').unwrap_or(s);
@@ -132,6 +157,20 @@ mod tests {
         assert_eq!(number("1234567.50", "en"), "1,234,567.50");
         assert_eq!(number("-950", "en"), "-950");
         assert_eq!(number("abc", "en"), "abc");
+    }
+
+    #[test]
+    fn money_has_two_decimals_and_enum_values_their_labels() {
+        assert_eq!(money(&Value::from("59200"), "ru"), "59\u{a0}200,00");
+        assert_eq!(money(&Value::from(12.5), "en"), "12.50");
+        assert_eq!(money(&Value::from("0.125"), "en"), "0.125");
+        let f: FieldSpec = serde_json::from_value(serde_json::json!({
+            "type": "enum", "values": ["person"],
+            "value_labels": { "person": { "en": "Person", "ru": "Физическое лицо" } }
+        }))
+        .unwrap();
+        assert_eq!(field(&Value::from("person"), Some(&f), "ru"), "Физическое лицо");
+        assert_eq!(field(&Value::from("other"), Some(&f), "ru"), "other");
     }
 
     #[test]

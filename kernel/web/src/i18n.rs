@@ -39,6 +39,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("timeline", "History", "История"),
     ("related", "Related", "Связанные"),
     ("result", "Result", "Результат"),
+    ("total", "Total", "Итого"),
+    ("someone", "(no access to the name)", "(имя недоступно)"),
     ("yes", "Yes", "Да"),
     ("no", "No", "Нет"),
     ("any", "Any", "Любое"),

@@ -12,9 +12,9 @@ use serde_json::{Map, Value, json};
 
 use super::client::Failure;
 use super::fields::{self, FormSpec};
-use super::format;
 use super::meta::{self, Company};
 use super::{Ctx, Page, see_other};
+use super::{format, i18n};
 use erp_kernel::plugins::manifest::{CollectionSpec, FieldType, Manifest};
 
 /// Rows per list page.
@@ -101,7 +101,10 @@ pub(super) fn cells(
                 (Some(FieldType::Ref), Some(id), Some(t)) => {
                     t.get(id).cloned().unwrap_or_else(|| id.chars().take(8).collect())
                 }
-                _ => format::value(&v, f.map(|f| f.kind), lang),
+                (Some(FieldType::User), Some(id), Some(t)) => {
+                    t.get(id).cloned().unwrap_or_else(|| i18n::text(lang, "someone"))
+                }
+                _ => format::field(&v, f, lang),
             };
             let numeric = f.is_some_and(|f| matches!(f.kind, FieldType::Int | FieldType::Decimal));
             json!({ "text": text, "numeric": numeric })
@@ -118,8 +121,14 @@ pub(super) async fn ref_titles(
     columns: &[String],
 ) -> Result<HashMap<String, HashMap<String, String>>, Failure> {
     let mut out = HashMap::new();
+    let shows_people = columns.iter().any(|c| spec.fields.get(c).is_some_and(|f| f.kind == FieldType::User));
+    let people = if shows_people { super::commands::people(ctx).await } else { HashMap::new() };
     for c in columns {
         let Some(f) = spec.fields.get(c) else { continue };
+        if f.kind == FieldType::User {
+            out.insert(c.clone(), people.clone());
+            continue;
+        }
         let (FieldType::Ref, Some(target)) = (f.kind, &f.to) else { continue };
         let ids: Vec<String> =
             records.iter().filter_map(|r| r["data"].get(c).and_then(Value::as_str).map(str::to_string)).collect();
@@ -165,10 +174,15 @@ pub(super) async fn list(
         }
     }
     let mut filters = Vec::new();
+    let people = if spec.fields.iter().any(|(n, f)| f.kind == FieldType::User && visible(n)) {
+        super::commands::people(&ctx).await
+    } else {
+        HashMap::new()
+    };
     for (name, f) in &spec.fields {
         let key = format!("f.{name}");
         let value = params.get(&key).unwrap_or_default().to_string();
-        let offered = matches!(f.kind, FieldType::Enum | FieldType::Bool) && visible(name);
+        let offered = matches!(f.kind, FieldType::Enum | FieldType::Bool | FieldType::User) && visible(name);
         if !value.is_empty() {
             conditions.push(match f.kind {
                 FieldType::Bool => json!({ "field": name, "op": "eq", "value": value == "true" }),
@@ -182,7 +196,16 @@ pub(super) async fn list(
                 FieldType::Bool => {
                     vec![json!({ "id": "true", "title": ctx.t("yes") }), json!({ "id": "false", "title": ctx.t("no") })]
                 }
-                _ => f.values.iter().map(|v| json!({ "id": v, "title": v })).collect(),
+                FieldType::User => {
+                    let mut named: Vec<(&String, &String)> = people.iter().collect();
+                    named.sort_by_key(|(_, n)| n.to_lowercase());
+                    named.into_iter().map(|(id, n)| json!({ "id": id, "title": n })).collect()
+                }
+                _ => f
+                    .values
+                    .iter()
+                    .map(|v| json!({ "id": v, "title": format::field(&Value::from(v.as_str()), Some(f), ctx.lang) }))
+                    .collect(),
             };
             filters.push(json!({ "name": name, "label": meta::field_label(f, name, ctx.lang), "kind": fields::kind_name(f.kind), "value": value, "options": options }));
         }
@@ -357,7 +380,7 @@ async fn related(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> Vec<Value> {
                         .iter()
                         .filter(|c| Some(c.as_str()) != title.as_deref() && spec.fields.get(*c).is_some_and(|f| f.kind != FieldType::Ref))
                         .take(3)
-                        .filter_map(|c| r["data"].get(c).map(|v| format::value(v, spec.fields.get(c).map(|f| f.kind), ctx.lang)))
+                        .filter_map(|c| r["data"].get(c).map(|v| format::field(v, spec.fields.get(c), ctx.lang)))
                         .filter(|s| !s.is_empty())
                         .collect();
                     json!({ "url": format!("/c/{}/p/{}/d/{other}/r/{}", company.id, m.plugin.name, r["id"].as_str().unwrap_or_default()),

@@ -76,7 +76,11 @@ async fn board_page(
     let mut group_label = String::new();
     let mut filter = None;
     if stage_spec.kind == FieldType::Enum {
-        lanes = stage_spec.values.iter().map(|v| (v.clone(), v.clone())).collect();
+        lanes = stage_spec
+            .values
+            .iter()
+            .map(|v| (v.clone(), format::field(&Value::from(v.as_str()), Some(stage_spec), ctx.lang)))
+            .collect();
     } else if let Some(target) = &stage_spec.to {
         let tspec = m.collections.get(target).ok_or_else(not_found)?;
         // A field of the stages and a field of the cards that point at the same collection,
@@ -161,7 +165,7 @@ async fn board_page(
                 .map(|c| {
                     let extra: Vec<String> = extra_cols
                         .iter()
-                        .filter_map(|k| c["data"].get(k).map(|v| format::value(v, spec.fields.get(k).map(|f| f.kind), ctx.lang)))
+                        .filter_map(|k| c["data"].get(k).map(|v| format::field(v, spec.fields.get(k), ctx.lang)))
                         .collect();
                     json!({ "id": c["id"], "version": c["version"], "title": fields::record_title(c, title.as_deref()), "extra": extra.join(" · ") })
                 })

@@ -1,4 +1,5 @@
-//! `/api/v1/companies/{id}/members`: who belongs to a company and with which role.
+//! `/api/v1/companies/{id}/members`: who belongs to a company and with which role; `people`:
+//! their names, for every member.
 
 use axum::Json;
 use axum::extract::State;
@@ -120,6 +121,32 @@ pub(crate) async fn list_members(
     })
     .await?;
     Ok(Json(ListOf::from_page(found, MemberOut::from)))
+}
+
+/// A colleague as every member of the company sees them.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PersonOut {
+    /// User id.
+    user_id: String,
+    /// Display name.
+    name: String,
+}
+
+/// The company's people by name, for every member: what the web UI needs to show a user id
+/// (a deal's responsible) by name and to offer colleagues in a form. E-mails and roles stay
+/// with the members list, which needs `kernel.members.read`.
+#[utoipa::path(get, path = "/api/v1/companies/{id}/people", tag = "companies", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Company id"), PageQuery), responses((status = 200, body = ListOf<PersonOut>), (status = 404, description = "no such company")))]
+pub(crate) async fn list_people(
+    auth: Auth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<ListOf<PersonOut>>, ApiError> {
+    let page = q.request()?;
+    let found =
+        company_read(&state, &auth, &id, move |conn, scope| Ok(members::list(conn, &scope.company_id, &page)?)).await?;
+    Ok(Json(ListOf::from_page(found, |m| PersonOut { user_id: m.user_id, name: m.name })))
 }
 
 /// Adds an existing user to the company with a role.

@@ -69,6 +69,9 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        let mut metrics = Http::new(HttpAuthScheme::Bearer);
+        metrics.description = Some("The operator's metrics token (ERP_METRICS_TOKEN), when the server has one".into());
+        components.add_security_scheme("metrics_token", SecurityScheme::Http(metrics));
     }
 }
 
@@ -89,6 +92,7 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(companies::get_company))
         .routes(routes!(members::list_members, members::add_member))
         .routes(routes!(members::update_member, members::remove_member))
+        .routes(routes!(members::list_people))
         .routes(routes!(roles::list_roles, roles::create_role))
         .routes(routes!(roles::update_role, roles::delete_role))
         .routes(routes!(audit_log::list_audit))

@@ -399,6 +399,57 @@ pub fn get(
     Ok(shown(found, coll, vis, caller))
 }
 
+/// Users may not set fields the plugin computes; sending back the value a record already
+/// holds is not a change and passes.
+fn refuse_computed_writes(
+    caller: Caller<'_>,
+    spec: &CollectionSpec,
+    data: &Map<String, Value>,
+    current: Option<&Map<String, Value>>,
+) -> Result<(), RecordError> {
+    if !matches!(caller, Caller::User(_)) {
+        return Ok(());
+    }
+    let errors: Vec<crate::validation::FieldError> = data
+        .iter()
+        .filter(|(k, _)| spec.fields.get(*k).is_some_and(|f| f.computed))
+        .filter(|(k, v)| match current {
+            None => !v.is_null(),
+            Some(cur) => cur.get(*k).unwrap_or(&Value::Null) != *v,
+        })
+        .map(|(k, _)| crate::validation::FieldError::new(k, "is set by the plugin and cannot be written"))
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid(Invalid(errors))) }
+}
+
+/// A person typing a user field names a member of the company; values the record already
+/// holds stay valid after that person leaves, and plugins and the kernel are trusted.
+fn check_users(
+    conn: &mut DbConn,
+    caller: Caller<'_>,
+    spec: &CollectionSpec,
+    data: &Map<String, Value>,
+    current: Option<&Map<String, Value>>,
+) -> Result<(), RecordError> {
+    let Caller::User(scope) = caller else { return Ok(()) };
+    if scope.user().is_none() {
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    for (name, _) in spec.fields.iter().filter(|(_, f)| f.kind == erp_manifest::FieldType::User) {
+        let Some(Value::String(user)) = data.get(name) else { continue };
+        if current.and_then(|c| c.get(name)) == data.get(name) {
+            continue;
+        }
+        let member = crate::identity::members::role_of(conn, &scope.company_id, user)
+            .map_err(|e| RecordError::Internal(e.to_string()))?;
+        if member.is_none() {
+            errors.push(crate::validation::FieldError::new(name, "is not a member of this company"));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid(Invalid(errors))) }
+}
+
 /// Creates a record.
 pub fn create(
     session: &mut Session,
@@ -421,9 +472,11 @@ pub fn create(
         }
     }
     let spec = coll.spec()?;
+    refuse_computed_writes(caller, spec, &data, None)?;
     let data = values::validate_object(&spec.fields, &data)?;
     let company = session.company_id.clone();
     store::check_refs(session.reader()?, &company, coll, &data)?;
+    check_users(session.reader()?, caller, spec, &data, None)?;
     store::check_unique(session.reader()?, &company, coll, &data, None)?;
     let id = crate::ids::new_id();
     // Hooks, the write and its event succeed together or leave nothing behind.
@@ -470,6 +523,7 @@ pub fn update(
         return Err(not_yours(&rule));
     }
     let spec = coll.spec()?;
+    refuse_computed_writes(caller, spec, &patch, Some(&current.data))?;
     // Unknown fields in the patch are errors even when they would be cleared.
     let unknown: Vec<&String> = patch.keys().filter(|k| !spec.fields.contains_key(*k)).collect();
     if !unknown.is_empty() {
@@ -492,6 +546,7 @@ pub fn update(
     }
     let merged = values::validate_object(&spec.fields, &merged)?;
     store::check_refs(session.reader()?, &company, coll, &merged)?;
+    check_users(session.reader()?, caller, spec, &merged, Some(&current.data))?;
     store::check_unique(session.reader()?, &company, coll, &merged, Some(id))?;
     let updated = session.atomically(|session| {
         if spec.validate {

@@ -187,7 +187,9 @@ fn resolve(
                 errors.push(FieldError::new(format!("{path}.field"), "json fields cannot be filtered"));
                 return Ok(None);
             }
-            if matches!(op, Op::Lt | Op::Lte | Op::Gt | Op::Gte) && matches!(kind, FieldType::Bool | FieldType::Ref) {
+            if matches!(op, Op::Lt | Op::Lte | Op::Gt | Op::Gte)
+                && matches!(kind, FieldType::Bool | FieldType::Ref | FieldType::User)
+            {
                 errors.push(FieldError::new(format!("{path}.op"), "cannot order this field"));
                 return Ok(None);
             }
@@ -238,6 +240,8 @@ fn normalize_for(target: &Target, v: &Value) -> Result<Value, String> {
                 values: Vec::new(),
                 to: None,
                 scale: None,
+                value_labels: Default::default(),
+                computed: false,
             };
             values::normalize(&spec, v)
         }

@@ -1,0 +1,201 @@
+//! What the manifests say about presentation holds for the real bundled plugins on the demo
+//! company: every report declares the lists and values it answers with; fields the plugin
+//! computes are refused in users' writes; user fields take members and show their names;
+//! every member can read colleagues' names; reports read in Russian with totals.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use crate::support::{Backend, TestApp};
+use crate::ui::Browser;
+use erp_kernel::plugins::manifest::{FieldType, Manifest};
+
+const DEMO_PASSWORD: &str = "Presentation-demo-9";
+
+/// The manifests of the bundled plugins.
+fn manifests() -> Vec<Manifest> {
+    erp::bundled::BUNDLED
+        .iter()
+        .map(|(_, bytes)| {
+            let text = erp_kernel::plugins::package::embedded_manifest(bytes).unwrap().unwrap();
+            erp_kernel::plugins::registry::parse_stored(&text).unwrap()
+        })
+        .collect()
+}
+
+/// Paths of the lists of objects in an answer (`""` for the answer itself) with their items,
+/// and the paths of its single values.
+fn shape(prefix: &str, v: &Value, lists: &mut Vec<(String, Vec<Value>)>, scalars: &mut BTreeSet<String>) {
+    match v {
+        Value::Array(items) if items.iter().any(Value::is_object) => lists.push((prefix.to_string(), items.clone())),
+        Value::Object(map) => {
+            for (k, val) in map {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                shape(&key, val, lists, scalars);
+            }
+        }
+        _ => {
+            scalars.insert(prefix.to_string());
+        }
+    }
+}
+
+/// A value at a key or a dotted path of an item.
+fn at<'v>(item: &'v Value, key: &str) -> Option<&'v Value> {
+    item.get(key).or_else(|| key.split('.').try_fold(item, |v, part| v.get(part)))
+}
+
+/// What a page shows: its text without tags (attribute values such as option values are not
+/// shown), the contents of scripts and styles left out.
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let tag = &rest[open..];
+        let skip_to = if tag.starts_with("<script") {
+            tag.find("</script>").map(|e| e + 9)
+        } else if tag.starts_with("<style") {
+            tag.find("</style>").map(|e| e + 8)
+        } else {
+            tag.find('>').map(|e| e + 1)
+        };
+        let Some(end) = skip_to else { break };
+        out.push(' ');
+        rest = &tag[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The first record of a collection.
+async fn first(app: &TestApp, token: &str, co: &str, plugin: &str, coll: &str) -> Value {
+    let found =
+        app.post(&format!("/api/v1/companies/{co}/data/{plugin}/{coll}/query"), token, json!({ "limit": 1 })).await;
+    found.expect(200)["items"][0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundled_presentation_holds_on_the_demo() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let demo = app.demo(DEMO_PASSWORD).await;
+    let co = demo.company_id;
+    let owner = app.login(erp::demo::EMAIL, DEMO_PASSWORD).await;
+
+    // Every report, run with the inputs a person would give first, answers only with lists
+    // whose columns it declares, and every declared column is there.
+    let mut ran = 0;
+    for m in manifests() {
+        let plugin = &m.plugin.name;
+        for c in m.commands.iter().filter(|c| c.report) {
+            let mut input = Map::new();
+            for (name, f) in c.input.iter().filter(|(_, f)| f.required) {
+                let value = match f.kind {
+                    FieldType::Enum => json!(f.values[0]),
+                    FieldType::Date => json!(chrono::Utc::now().date_naive().to_string()),
+                    FieldType::Ref => first(&app, &owner, &co, plugin, f.to.as_deref().unwrap()).await["id"].clone(),
+                    // The general ledger's account, by code.
+                    _ => first(&app, &owner, &co, plugin, "account").await["data"]["code"].clone(),
+                };
+                input.insert(name.clone(), value);
+            }
+            let path = format!("/api/v1/companies/{co}/plugins/{plugin}/commands/{}", c.name);
+            let answer = app.post(&path, &owner, Value::Object(input)).await.expect(200).clone();
+            let (mut lists, mut scalars) = (Vec::new(), BTreeSet::new());
+            shape("", &answer, &mut lists, &mut scalars);
+            for (list, items) in &lists {
+                let declared: Vec<&str> = c
+                    .columns
+                    .iter()
+                    .filter(|col| col.rows.as_deref() == Some(list.as_str()))
+                    .map(|col| col.key.as_str())
+                    .collect();
+                assert!(!declared.is_empty(), "{plugin} {}: the list {list:?} has no declared columns", c.name);
+                for key in declared {
+                    assert!(
+                        items.iter().any(|i| at(i, key).is_some()),
+                        "{plugin} {}: column {key} of {list:?} is in no item: {}",
+                        c.name,
+                        items[0]
+                    );
+                }
+            }
+            for col in c.columns.iter().filter(|col| col.rows.is_none()) {
+                assert!(scalars.contains(&col.key), "{plugin} {}: {} is not in the answer {answer}", c.name, col.key);
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran >= 15, "every bundled report ran: {ran}");
+
+    // A total the CRM keeps is the plugin's to set: a user's create or change is refused,
+    // sending back the stored value is not a change.
+    let customers = format!("/api/v1/companies/{co}/data/crm/customer");
+    let refused = app.post(&customers, &owner, json!({ "name": "Totals Ltd", "total_spent": "1000" })).await;
+    assert_eq!(refused.expect(422)["error"]["fields"][0]["field"], "total_spent", "{}", refused.body);
+    let created = app.post(&customers, &owner, json!({ "name": "Totals Ltd" })).await.expect(201).clone();
+    let id = created["id"].as_str().unwrap();
+    let stored = created["data"]["total_spent"].clone();
+    let changed = app.patch(&format!("{customers}/{id}"), &owner, json!({ "total_spent": "99" })).await;
+    changed.expect(422);
+    let same =
+        app.patch(&format!("{customers}/{id}"), &owner, json!({ "total_spent": stored, "name": "Totals Ltd." })).await;
+    assert_eq!(same.expect(200)["data"]["name"], "Totals Ltd.");
+
+    // A member without the right to read the members list still sees colleagues by name.
+    let reader = app.user("reader@example.com").await.1;
+    let role = json!({ "name": "reader", "permissions": ["kernel.company.read"] });
+    app.post(&format!("/api/v1/companies/{co}/roles"), &owner, role).await.expect(201);
+    let member = json!({ "email": "reader@example.com", "role": "reader" });
+    app.post(&format!("/api/v1/companies/{co}/members"), &owner, member).await.expect(201);
+    app.get(&format!("/api/v1/companies/{co}/members"), &reader).await.expect(403);
+    let people = app.get(&format!("/api/v1/companies/{co}/people"), &reader).await.expect(200).clone();
+    let names: BTreeSet<&str> = people["items"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(names.contains("Demo Owner") && names.contains("Ivan Sokolov"), "{names:?}");
+    assert!(people["items"][0].get("email").is_none(), "names only: {}", people["items"][0]);
+    let (stranger_id, stranger) = app.user("stranger@example.com").await;
+    app.get(&format!("/api/v1/companies/{co}/people"), &stranger).await.expect(404);
+
+    // A user field names a member: someone outside the company is refused.
+    let outsider = app.post(&customers, &owner, json!({ "name": "Outsider's", "responsible": stranger_id })).await;
+    assert_eq!(outsider.expect(422)["error"]["fields"][0]["message"], "is not a member of this company");
+    let ids: Vec<String> =
+        people["items"].as_array().unwrap().iter().map(|p| p["user_id"].as_str().unwrap().to_string()).collect();
+    let anna = people["items"].as_array().unwrap().iter().find(|p| p["name"] == "Anna Petrova").unwrap();
+    app.post(&customers, &owner, json!({ "name": "Anna's", "responsible": anna["user_id"] })).await.expect(201);
+
+    // In the UI, in Russian: people by name, never by id; reports with Russian headers, money
+    // per locale and a totals row; the new customer form offers colleagues, not an id box.
+    let mut browser = Browser::new(&app);
+    browser.login_with(erp::demo::EMAIL, DEMO_PASSWORD).await;
+    browser.language("ru");
+    let no_ids = |page: &str, body: &str| {
+        let text = visible_text(body);
+        for id in &ids {
+            assert!(!text.contains(id.as_str()), "{page} shows the user id {id}");
+        }
+    };
+    let list = browser.get(&format!("/c/{co}/p/crm/d/customer")).await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("Anna Petrova") && list.body.contains("Ответственный"), "names in the list");
+    no_ids("the customer list", &list.body);
+    let managers = browser.get(&format!("/c/{co}/p/crm/cmd/report-managers")).await;
+    assert_eq!(managers.status, 200);
+    for word in ["Менеджер", "Итого", "Anna Petrova"] {
+        assert!(managers.body.contains(word), "the managers report shows {word}");
+    }
+    assert!(!managers.body.contains("Win rate"), "no English headers");
+    no_ids("the managers report", &managers.body);
+    let balance = browser.get(&format!("/c/{co}/p/accounting/cmd/trial-balance")).await;
+    assert_eq!(balance.status, 200);
+    assert!(balance.body.contains("Итого") && balance.body.contains("class=\"totals\""), "a totals row");
+    assert!(!balance.body.contains("Opening"), "Russian headers");
+    let form = browser.get(&format!("/c/{co}/p/crm/d/customer/new")).await;
+    assert!(
+        form.body.contains("<option value=\"") && form.body.contains(">Ivan Sokolov</option>"),
+        "colleagues offered"
+    );
+    assert!(form.body.contains("Физическое лицо"), "enum values in Russian");
+    assert!(!form.body.contains("name=\"total_spent\""), "computed fields are not typed");
+}

@@ -198,4 +198,40 @@ async fn bundled_presentation_holds_on_the_demo() {
     );
     assert!(form.body.contains("Физическое лицо"), "enum values in Russian");
     assert!(!form.body.contains("name=\"total_spent\""), "computed fields are not typed");
+
+    // An action of one record is a button on its page: "Done" on an open activity runs at
+    // once and comes back to the activity, now done.
+    let open = app
+        .post(
+            &format!("/api/v1/companies/{co}/data/crm/activity/query"),
+            &owner,
+            json!({ "filter": { "field": "done", "op": "eq", "value": false }, "limit": 1 }),
+        )
+        .await
+        .expect(200)["items"][0]
+        .clone();
+    let activity = open["id"].as_str().expect("the demo has an open activity");
+    let page_url = format!("/c/{co}/p/crm/d/activity/r/{activity}");
+    let page = browser.get(&page_url).await;
+    let actions = &page.body[page.body.find("id=\"record-actions\"").expect("record actions")..];
+    let button = actions.find("<form method=\"post\"").expect("a button, not a link");
+    assert!(
+        actions[button..].starts_with("<form method=\"post\" action=\"")
+            && actions.contains("cmd&#x2f;complete-activity\"")
+    );
+    let csrf = crate::ui::csrf_of(&page.body);
+    let done = browser
+        .post(
+            &format!("/c/{co}/p/crm/cmd/complete-activity"),
+            &[("_csrf", &csrf), ("_back", &page_url), ("id", activity)],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some(format!("{page_url}?ok=done").as_str()));
+    let after = app.get(&format!("/api/v1/companies/{co}/data/crm/activity/{activity}"), &owner).await;
+    assert_eq!(after.expect(200)["data"]["done"], true);
+    // Undoing actions ask first.
+    let invoice = first(&app, &owner, &co, "accounting", "invoice").await;
+    let page = browser.get(&format!("/c/{co}/p/accounting/d/invoice/r/{}", invoice["id"].as_str().unwrap())).await;
+    assert!(page.body.contains("class=\"inline confirm\""), "cancelling an invoice asks first");
 }

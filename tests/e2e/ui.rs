@@ -26,7 +26,7 @@ pub(crate) struct Browser<'a> {
 pub(crate) struct Page {
     pub(crate) status: u16,
     pub(crate) body: String,
-    location: Option<String>,
+    pub(crate) location: Option<String>,
     set_cookies: Vec<String>,
     timing_ms: Option<f64>,
 }
@@ -69,7 +69,7 @@ impl<'a> Browser<'a> {
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self.http.post(format!("{}{path}", self.app.base)).form(form);
         self.send(req).await
     }
@@ -98,7 +98,7 @@ impl<'a> Browser<'a> {
 }
 
 /// The CSRF token in a page's forms.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html.find("name=\"_csrf\" value=\"").expect("a form with a CSRF token");
     let rest = &html[at + 20..];
     rest[..rest.find('"').unwrap()].to_string()

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::client::Failure;
 use super::fields::{self, FormSpec};
 use super::records::Params;
-use super::{Ctx, Form, Page, chart, format, meta};
+use super::{Ctx, Form, Page, chart, format, meta, see_other};
 use erp_kernel::ids;
 use erp_kernel::plugins::manifest::{ColumnSpec, ColumnType, CommandSpec, FieldSpec, FieldType, Manifest, Period};
 
@@ -141,6 +141,14 @@ pub(super) async fn run_command(
         Err(f) => (Err(f), Map::new()),
     };
     let (answer, input) = answer;
+    // A record's action button goes back to the record when it worked.
+    if answer.is_ok()
+        && let Some(back) = form.get("_back").filter(|b| b.starts_with('/'))
+    {
+        let back = super::session::local_path(Some(back));
+        let sep = if back.contains('?') { '&' } else { '?' };
+        return Ok(see_other(&format!("{back}{sep}ok=done")));
+    }
     page(&ctx, m, c, &input, Some(answer)).await
 }
 
@@ -261,7 +269,9 @@ async fn shape(ctx: &Ctx, m: &Manifest, c: &CommandSpec, v: &Value) -> Value {
             })
             .collect()
     };
-    let chart = if c.report { chart_of(ctx, c, &tables, &people) } else { None };
+    // A report that declares its columns gets a chart only where it asks for one.
+    let wants_chart = c.report && (c.chart.is_some() || c.columns.is_empty());
+    let chart = if wants_chart { chart_of(ctx, c, &tables, &people) } else { None };
     let models: Vec<Value> = tables.iter().map(|t| table_model(ctx, c, t, &people)).collect();
     json!({ "summary": summary, "tables": models, "chart": chart })
 }
@@ -492,6 +502,7 @@ fn chart_of(ctx: &Ctx, c: &CommandSpec, tables: &[Table], people: &HashMap<Strin
     let items: Vec<(String, Decimal, String)> = t
         .raw
         .iter()
+        .filter(|r| lookup(r, &value_key).and_then(numeric).is_some_and(|d| !d.is_zero()))
         .take(40)
         .map(|r| {
             let v = lookup(r, &value_key).and_then(numeric).unwrap_or(Decimal::ZERO);
@@ -541,18 +552,33 @@ pub(super) async fn timeline(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> V
                 .iter()
                 .find_map(|k| e.get(*k).and_then(Value::as_str))
                 .unwrap_or_default();
-            let when = ["at", "occurred_at", "created_at", "date"].iter().find_map(|k| e.get(*k)).unwrap_or(&Value::Null);
+            let when =
+                ["at", "occurred_at", "created_at", "date"].iter().find_map(|k| e.get(*k)).unwrap_or(&Value::Null);
             let amount = e.get("amount").filter(|a| !a.is_null()).map(|a| {
                 let currency = e.get("currency").and_then(Value::as_str).unwrap_or_default();
                 format!("{} {currency}", format::value(a, Some(FieldType::Decimal), ctx.lang)).trim().to_string()
             });
-            json!({ "when": format::value(when, None, ctx.lang), "kind": e.get("kind").and_then(Value::as_str).unwrap_or_default(),
+            let kind = e.get("kind").and_then(Value::as_str).unwrap_or_default();
+            json!({ "when": format::value(when, None, ctx.lang), "kind": kind_label(m, kind, ctx.lang),
                     "text": text, "amount": amount })
         })
         .collect()
 }
 
-/// Commands that take this record as input, as links to their forms with it filled in.
+/// A timeline entry's kind as the plugin labels it: the value label of a `kind` field of its
+/// collections (the `timeline` collection's first) that has this value.
+fn kind_label(m: &Manifest, kind: &str, lang: &str) -> String {
+    let timeline = m.collections.get("timeline").into_iter();
+    timeline
+        .chain(m.collections.values())
+        .filter_map(|c| c.fields.get("kind"))
+        .find_map(|f| f.value_labels.get(kind))
+        .map_or_else(|| kind.to_string(), |l| l.text(lang).to_string())
+}
+
+/// Commands that act on this record: a button that runs at once where the record is all they
+/// need (asking first for those that undo or remove), else a link to their form with the
+/// record filled in.
 pub(super) fn for_record(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> Vec<Value> {
     let Some(company) = ctx.company.as_ref() else { return Vec::new() };
     let timeline = m.views.get(coll).and_then(|v| v.timeline_command.clone());
@@ -562,41 +588,12 @@ pub(super) fn for_record(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> Vec<V
         .filter_map(|c| {
             let (arg, _) = c.input.iter().find(|(_, f)| f.kind == FieldType::Ref && f.to.as_deref() == Some(coll))?;
             let url = format!("{}/p/{}/cmd/{}?{}={id}", ctx.base(), m.plugin.name, c.name, arg);
-            Some(json!({ "label": meta::command_label(c, ctx.lang), "url": url }))
+            let direct = !c.report && c.input.iter().all(|(n, f)| n == arg || !f.required);
+            let undoes = ["delete", "cancel", "junk", "reverse", "refuse"].iter().any(|w| c.name.starts_with(w));
+            Some(json!({
+                "label": meta::command_label(c, ctx.lang), "url": url, "direct": direct, "confirm": undoes,
+                "action": format!("{}/p/{}/cmd/{}", ctx.base(), m.plugin.name, c.name), "arg": arg, "id": id,
+            }))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::NaiveDate;
-
-    fn report(period: Option<Period>) -> CommandSpec {
-        let mut c: CommandSpec =
-            serde_json::from_value(json!({ "name": "r", "permission": "x.y.read", "report": true })).unwrap();
-        c.period = period;
-        c
-    }
-
-    fn input(kind: &str) -> FieldSpec {
-        serde_json::from_value(json!({ "type": kind })).unwrap()
-    }
-
-    #[test]
-    fn reports_default_to_this_period() {
-        let today = NaiveDate::from_ymd_opt(2026, 11, 17).unwrap();
-        let month = report(None);
-        assert_eq!(default_input(&month, "from", &input("date"), today), Some(json!("2026-11-01")));
-        assert_eq!(default_input(&month, "to", &input("date"), today), Some(json!("2026-11-30")), "inclusive end");
-        assert_eq!(default_input(&month, "to", &input("text"), today), Some(json!("2026-12-01")), "a 'before' bound");
-        let year = report(Some(Period::Year));
-        assert_eq!(default_input(&year, "from", &input("date"), today), Some(json!("2026-01-01")));
-        assert_eq!(default_input(&year, "to", &input("date"), today), Some(json!("2026-12-31")));
-        let quarter = report(Some(Period::Quarter));
-        assert_eq!(default_input(&quarter, "from", &input("date"), today), Some(json!("2026-10-01")));
-        assert_eq!(default_input(&quarter, "to", &input("date"), today), Some(json!("2026-12-31")));
-        assert_eq!(default_input(&month, "currency", &input("text"), today), None);
-        assert_eq!(default_input(&month, "at", &input("date"), today), None, "optional inputs other than the period");
-    }
 }

@@ -133,6 +133,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Вашей роли пока не открыт ни один модуль этой компании; администратор может включить модули или выдать доступ.",
     ),
     ("confirm_delete", "Delete this record?", "Удалить запись?"),
+    ("confirm_action", "Are you sure? This cannot be simply undone.", "Вы уверены? Это не отменить простым действием."),
     ("new_role", "New role", "Новая роль"),
     ("new_user", "New user", "Новый пользователь"),
     (

@@ -347,6 +347,7 @@ async fn form_page(
         "action": match &record_id { Some(id) => format!("{url}/r/{id}"), None => format!("{url}/new") },
         "conflict": conflict, "error": error,
         "timeline": timeline, "related": related, "commands": commands,
+        "back": record_id.as_ref().map(|id| format!("{url}/r/{id}")),
     });
     Ok(ctx.render_status(status, "record.html", page))
 }

@@ -230,6 +230,32 @@ async fn bundled_presentation_holds_on_the_demo() {
     assert_eq!(done.location.as_deref(), Some(format!("{page_url}?ok=done").as_str()));
     let after = app.get(&format!("/api/v1/companies/{co}/data/crm/activity/{activity}"), &owner).await;
     assert_eq!(after.expect(200)["data"]["done"], true);
+    // The start page: the person's own work, what waits for them and key figures.
+    let home = browser.get(&format!("/c/{co}")).await;
+    assert_eq!(home.status, 200);
+    let text = visible_text(&home.body);
+    for block in ["Мои дела: на сегодня и просроченные", "Новые лиды ждут ответа", "Мои открытые сделки по этапам"]
+    {
+        assert!(text.contains(block), "the start page shows {block}");
+    }
+    assert!(text.contains("Взвешенный прогноз продаж") && text.contains("Отпуска на согласование"), "{text}");
+    no_ids("the start page", &home.body);
+    // A leave request is approved from the start page, and the page comes back.
+    let pending =
+        app.post(&format!("/api/v1/companies/{co}/plugins/hr/commands/team-requests"), &owner, json!({})).await;
+    let request = pending.expect(200)["requests"][0]["id"].as_str().expect("a pending request in the demo").to_string();
+    assert!(home.body.contains(&format!("value=\"{request}\"")), "the request has its buttons");
+    let csrf = crate::ui::csrf_of(&home.body);
+    let home_url = format!("/c/{co}");
+    let approved = browser
+        .post(
+            &format!("/c/{co}/p/hr/cmd/decide-leave"),
+            &[("_csrf", &csrf), ("_back", &home_url), ("id", &request), ("approve", "true"), ("__present", "approve")],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let after = app.get(&format!("/api/v1/companies/{co}/data/hr/leave_request/{request}"), &owner).await;
+    assert_eq!(after.expect(200)["data"]["state"], "approved");
     // Undoing actions ask first.
     let invoice = first(&app, &owner, &co, "accounting", "invoice").await;
     let page = browser.get(&format!("/c/{co}/p/accounting/d/invoice/r/{}", invoice["id"].as_str().unwrap())).await;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::permissions;
 
@@ -144,6 +144,9 @@ pub struct Manifest {
     /// Hints for the web UI, per collection.
     #[serde(default)]
     pub views: BTreeMap<String, ViewSpec>,
+    /// What the plugin puts on each person's start page (`[[home]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub home: Vec<HomeSpec>,
     /// Sample data the plugin fills a demo company with.
     #[serde(default)]
     pub demo: Option<DemoSpec>,
@@ -378,6 +381,54 @@ impl ColumnType {
     pub fn is_numeric(self) -> bool {
         matches!(self, ColumnType::Int | ColumnType::Decimal | ColumnType::Money | ColumnType::Percent)
     }
+}
+
+/// `[[home]]`: one block of a person's start page. Either records of a collection (listed, or
+/// counted per value of `group`) or a report's answer (a list at `rows`, or a key figure at
+/// `key`). In `filter`, `"$me"` stands for the person, `"$today"` and `"$tomorrow"` for dates
+/// and `"$now"` and `"$end_of_today"` for times in the company's day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HomeSpec {
+    /// Name, unique in the plugin.
+    pub name: String,
+    /// Heading.
+    pub label: Label,
+    /// Records of this collection of the plugin…
+    pub collection: Option<String>,
+    /// …that match this filter (the query language)…
+    pub filter: Option<Value>,
+    /// …in the order of this field (`-due_at` for the latest first)…
+    pub sort: Option<String>,
+    /// …or counted (and `sum` summed) per value of this field.
+    pub group: Option<String>,
+    /// With `group`: a number field summed per group.
+    pub sum: Option<String>,
+    /// The report whose answer is shown…
+    pub command: Option<String>,
+    /// …its list at this path (`""`: the answer itself), with the report's declared columns…
+    pub rows: Option<String>,
+    /// …or its single value at this path, shown as a key figure of `type`.
+    pub key: Option<String>,
+    /// How a key figure is shown.
+    #[serde(rename = "type", default)]
+    pub kind: ColumnType,
+    /// Most items listed (10 when absent, at most 50).
+    pub limit: Option<u32>,
+    /// Buttons on each listed item: commands that take the item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<HomeAction>,
+}
+
+/// A button on an item of a start page block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HomeAction {
+    /// The command it runs; its required `ref` input gets the item's id.
+    pub command: String,
+    /// Button text.
+    pub label: Label,
+    /// The other inputs it runs with (`{ approve = true }`).
+    #[serde(default)]
+    pub input: Map<String, Value>,
 }
 
 /// A report's default period.
@@ -670,6 +721,12 @@ impl Manifest {
         }
         for (key, f) in &self.config {
             field(&mut out, format!("config.{key}"), f);
+        }
+        for (i, h) in self.home.iter().enumerate() {
+            out.push((format!("home.{i}.label"), Some(&h.label)));
+            for (j, a) in h.actions.iter().enumerate() {
+                out.push((format!("home.{i}.actions.{j}.label"), Some(&a.label)));
+            }
         }
         out
     }
@@ -968,6 +1025,7 @@ impl Validator<'_> {
             self.field(&format!("config.{key}"), key, field, &name, false);
         }
         self.views();
+        self.home();
         self.demo(&name);
         for (path, label) in m.labels() {
             if let Some(problem) = label.and_then(Label::problem) {
@@ -1294,6 +1352,114 @@ impl Validator<'_> {
             && !(1..=MAX_HANDLER_MS).contains(&ms)
         {
             self.problem("limits.handler_ms", format!("must be between 1 and {MAX_HANDLER_MS}"));
+        }
+    }
+
+    fn home(&mut self) {
+        let m = self.manifest;
+        let mut seen = BTreeSet::new();
+        for (i, h) in m.home.iter().enumerate() {
+            let base = format!("home.{i}");
+            if !is_slug(&h.name) {
+                self.problem(format!("{base}.name"), "must be a lower-case name like `my-deals`");
+            }
+            if !seen.insert(&h.name) {
+                self.problem(format!("{base}.name"), format!("{} is declared twice", h.name));
+            }
+            if h.limit.is_some_and(|l| l == 0 || l > 50) {
+                self.problem(format!("{base}.limit"), "must be 1 to 50");
+            }
+            let target = match (&h.collection, &h.command) {
+                (Some(c), None) => {
+                    let Some(coll) = m.collections.get(c) else {
+                        self.problem(format!("{base}.collection"), format!("{c} is not a collection of this plugin"));
+                        continue;
+                    };
+                    if h.filter.as_ref().is_some_and(|f| !f.is_object()) {
+                        self.problem(
+                            format!("{base}.filter"),
+                            "must be a filter like { field = \"done\", op = \"eq\", value = false }",
+                        );
+                    }
+                    if let Some(sort) = &h.sort
+                        && !coll.fields.contains_key(sort.trim_start_matches('-'))
+                        && !["created_at", "updated_at"].contains(&sort.trim_start_matches('-'))
+                    {
+                        self.problem(format!("{base}.sort"), format!("{sort} is not a field of {c}"));
+                    }
+                    match (&h.group, &h.sum) {
+                        (Some(g), _)
+                            if !coll.fields.get(g).is_some_and(|f| {
+                                matches!(f.kind, FieldType::Enum | FieldType::Ref | FieldType::User | FieldType::Bool)
+                            }) =>
+                        {
+                            self.problem(
+                                format!("{base}.group"),
+                                format!("{g} is not an enum, ref, user or bool field of {c}"),
+                            )
+                        }
+                        (Some(_), Some(sum))
+                            if !coll
+                                .fields
+                                .get(sum)
+                                .is_some_and(|f| matches!(f.kind, FieldType::Int | FieldType::Decimal)) =>
+                        {
+                            self.problem(format!("{base}.sum"), format!("{sum} is not a number field of {c}"))
+                        }
+                        (None, Some(_)) => self.problem(format!("{base}.sum"), "only a grouped block sums"),
+                        _ => {}
+                    }
+                    if h.rows.is_some() || h.key.is_some() {
+                        self.problem(format!("{base}.rows"), "rows and key belong to a report block");
+                    }
+                    Some(c.clone())
+                }
+                (None, Some(cmd)) => {
+                    match m.command(cmd) {
+                        Some(c) if c.report => {}
+                        _ => self.problem(format!("{base}.command"), format!("{cmd} is not a report of this plugin")),
+                    }
+                    if h.rows.is_some() == h.key.is_some() {
+                        self.problem(
+                            format!("{base}.rows"),
+                            "a report block shows either a list (`rows`) or a figure (`key`)",
+                        );
+                    }
+                    if h.filter.is_some() || h.sort.is_some() || h.group.is_some() || h.sum.is_some() {
+                        self.problem(
+                            format!("{base}.filter"),
+                            "filter, sort, group and sum belong to a collection block",
+                        );
+                    }
+                    None
+                }
+                _ => {
+                    self.problem(
+                        format!("{base}.collection"),
+                        "a block shows either a collection or a report (`command`)",
+                    );
+                    continue;
+                }
+            };
+            for (j, a) in h.actions.iter().enumerate() {
+                let takes_item = m.command(&a.command).is_some_and(|c| {
+                    c.input.values().any(|f| {
+                        f.kind == FieldType::Ref && f.required && (target.is_none() || f.to.as_ref() == target.as_ref())
+                    })
+                });
+                if !takes_item {
+                    self.problem(
+                        format!("{base}.actions.{j}.command"),
+                        format!(
+                            "{} is not a command of this plugin that takes the item (a required ref input)",
+                            a.command
+                        ),
+                    );
+                }
+            }
+            if h.group.is_some() && !h.actions.is_empty() {
+                self.problem(format!("{base}.actions"), "a grouped block lists no items to act on");
+            }
         }
     }
 
@@ -1644,6 +1810,27 @@ label = { en = "Orders", ru = "Заказов" }
             assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
         }
         assert!(problems.iter().all(|p| p.line.is_some()), "{problems:?}");
+    }
+
+    #[test]
+    fn start_page_blocks_are_checked() {
+        let good = format!(
+            "{GOOD}{REPORT}\n[[home]]\nname = \"open-orders\"\nlabel = {{ en = \"Open orders\", ru = \"Открытые заказы\" }}\ncollection = \"order\"\nfilter = {{ field = \"status\", op = \"eq\", value = \"new\" }}\nsort = \"-created_at\"\n[[home.actions]]\ncommand = \"sales\"\nlabel = {{ en = \"Pay\", ru = \"Оплатить\" }}\n\n[[home]]\nname = \"orders\"\nlabel = {{ en = \"Orders\", ru = \"Заказы\" }}\ncommand = \"sales\"\nkey = \"totals.count\"\ntype = \"int\"\n"
+        );
+        let problems = parse(&good, &wit()).expect_err("the action takes no order");
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["home.0.actions.0.command"]);
+        let fixed =
+            good.replace("[[home.actions]]\ncommand = \"sales\"\nlabel = { en = \"Pay\", ru = \"Оплатить\" }\n", "");
+        let m = parse(&fixed, &wit()).expect("valid");
+        assert_eq!(m.home.len(), 2);
+        assert_eq!(m.home[1].kind, ColumnType::Int);
+        let bad = fixed
+            .replace("collection = \"order\"", "collection = \"ghost\"")
+            .replace("key = \"totals.count\"", "key = \"totals.count\"\nrows = \"orders\"");
+        let problems = parse(&bad, &wit()).expect_err("invalid");
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert!(paths.contains(&"home.0.collection") && paths.contains(&"home.1.rows"), "{paths:?}");
     }
 
     #[test]

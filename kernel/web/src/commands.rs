@@ -79,7 +79,7 @@ fn period_bounds(period: Period, today: chrono::NaiveDate) -> (chrono::NaiveDate
 /// `to` (a date input's end is the period's last day; a text input, which takes a date or a
 /// time, is read as "before" and gets the next period's first day); for other required
 /// inputs, the first choice of an enum or today's date.
-fn default_input(c: &CommandSpec, name: &str, f: &FieldSpec, today: chrono::NaiveDate) -> Option<Value> {
+pub(super) fn default_input(c: &CommandSpec, name: &str, f: &FieldSpec, today: chrono::NaiveDate) -> Option<Value> {
     let (start, next) = period_bounds(c.period.unwrap_or(Period::Month), today);
     let starts = ["from", "since", "start"].iter().any(|k| name.contains(k));
     let ends = ["to", "until", "end", "before"].iter().any(|k| name == *k || name.ends_with(&format!("_{k}")));
@@ -167,7 +167,12 @@ fn command_input(ctx: &Ctx, c: &CommandSpec, form: &Form) -> Result<Map<String, 
     }
 }
 
-async fn run(ctx: &Ctx, m: &Manifest, c: &CommandSpec, input: &Map<String, Value>) -> Result<Value, Failure> {
+pub(super) async fn run(
+    ctx: &Ctx,
+    m: &Manifest,
+    c: &CommandSpec,
+    input: &Map<String, Value>,
+) -> Result<Value, Failure> {
     let company = ctx.company.as_ref().ok_or_else(|| Failure::internal("no company"))?;
     let path = format!("/api/v1/companies/{}/plugins/{}/commands/{}", company.id, m.plugin.name, c.name);
     ctx.api.post(&path, Value::Object(input.clone())).await
@@ -277,7 +282,7 @@ async fn shape(ctx: &Ctx, m: &Manifest, c: &CommandSpec, v: &Value) -> Value {
 }
 
 /// The value under `key` in a row: a key of it, or a path into its objects (`buckets.1_30`).
-fn lookup<'r>(r: &'r Map<String, Value>, key: &str) -> Option<&'r Value> {
+pub(super) fn lookup<'r>(r: &'r Map<String, Value>, key: &str) -> Option<&'r Value> {
     r.get(key).or_else(|| {
         let mut parts = key.split('.');
         let first = r.get(parts.next()?)?;
@@ -353,7 +358,7 @@ fn table_model(ctx: &Ctx, c: &CommandSpec, t: &Table, people: &HashMap<String, S
 }
 
 /// One value of a declared column, as people read it.
-fn cell(
+pub(super) fn cell(
     ctx: &Ctx,
     col: &ColumnSpec,
     raw: &Value,

@@ -40,6 +40,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("related", "Related", "Связанные"),
     ("result", "Result", "Результат"),
     ("total", "Total", "Итого"),
+    ("nothing_now", "Nothing here now", "Сейчас ничего нет"),
+    ("sections", "Sections", "Разделы"),
     ("someone", "(no access to the name)", "(имя недоступно)"),
     ("yes", "Yes", "Да"),
     ("no", "No", "Нет"),

@@ -15,6 +15,7 @@ mod client;
 mod commands;
 mod fields;
 mod format;
+mod home;
 mod i18n;
 mod meta;
 mod records;
@@ -63,7 +64,7 @@ pub fn app(state: erp_api::AppState) -> Router {
 pub fn router(api: Router) -> Router {
     let state = UiState { api, manifests: Arc::new(ManifestCache::default()) };
     let company = Router::new()
-        .route("/", get(views::company_home))
+        .route("/", get(home::company_home))
         .route("/p/{plugin}", get(commands::plugin_home))
         .route("/p/{plugin}/cmd/{command}", get(commands::command_page).post(commands::run_command))
         .route("/p/{plugin}/d/{coll}", get(records::list))

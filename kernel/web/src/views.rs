@@ -34,11 +34,6 @@ pub(super) async fn switch_company(ctx: Ctx, RawQuery(raw): RawQuery) -> Page {
     Ok(see_other(&format!("/c/{wanted}")))
 }
 
-pub(super) async fn company_home(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
-    ctx.enter(&cid).await?;
-    Ok(ctx.render("home.html", json!({})))
-}
-
 /// The kanban board: one lane per stage, cards movable by form or by drag and drop.
 pub(super) async fn board(
     mut ctx: Ctx,

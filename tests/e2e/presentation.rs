@@ -240,6 +240,28 @@ async fn bundled_presentation_holds_on_the_demo() {
     }
     assert!(text.contains("Взвешенный прогноз продаж") && text.contains("Отпуска на согласование"), "{text}");
     no_ids("the start page", &home.body);
+    // The menu: a few main entries per section, named in the plural, with the rest of each
+    // plugin's tables under its settings; no entry twice in a section.
+    let nav = &home.body[home.body.find("<nav id=\"nav\"").unwrap()..home.body.find("</nav>").unwrap()];
+    let mut main = String::new();
+    let mut rest = nav;
+    while let Some(open) = rest.find("<details") {
+        main.push_str(&rest[..open]);
+        rest = &rest[rest[open..].find("</details>").map_or(rest.len(), |e| open + e + 10)..];
+    }
+    main.push_str(rest);
+    let entries = main.matches("<li").count();
+    assert!(entries <= 40, "{entries} main menu entries");
+    assert!(nav.contains("Настройки") && main.contains(">Клиенты<") && main.contains(">Сделки<"), "{main}");
+    for section in nav.split("<section class=\"navplugin\"").skip(1) {
+        let labels: Vec<&str> = section
+            .split("<li")
+            .skip(1)
+            .filter_map(|li| li.split("</a>").next().and_then(|a| a.rsplit_once("\">")).map(|(_, text)| text))
+            .collect();
+        let unique: BTreeSet<&&str> = labels.iter().collect();
+        assert_eq!(unique.len(), labels.len(), "an entry twice in {labels:?}");
+    }
     // A leave request is approved from the start page, and the page comes back.
     let pending =
         app.post(&format!("/api/v1/companies/{co}/plugins/hr/commands/team-requests"), &owner, json!({})).await;

@@ -144,6 +144,10 @@ pub struct Manifest {
     /// Hints for the web UI, per collection.
     #[serde(default)]
     pub views: BTreeMap<String, ViewSpec>,
+    /// The collections of the plugin's menu section, in order; the others go under its
+    /// settings. Every collection is in the section when absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub menu: Vec<String>,
     /// What the plugin puts on each person's start page (`[[home]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub home: Vec<HomeSpec>,
@@ -269,8 +273,10 @@ impl FieldSpec {
 /// `[collections.<name>]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CollectionSpec {
-    /// Display name.
+    /// Display name of one record ("Customer").
     pub label: Option<Label>,
+    /// Display name of the list ("Customers"), in menus and list headings.
+    pub plural: Option<Label>,
     /// Needed to read; defaults to `<plugin>.<collection>.read`.
     pub read_permission: Option<String>,
     /// Needed to write; defaults to `<plugin>.<collection>.write`.
@@ -703,6 +709,9 @@ impl Manifest {
         let mut out = vec![("plugin.label".to_string(), self.plugin.label.as_ref())];
         for (cname, c) in &self.collections {
             out.push((format!("collections.{cname}.label"), c.label.as_ref()));
+            if c.plural.is_some() {
+                out.push((format!("collections.{cname}.plural"), c.plural.as_ref()));
+            }
             for (fname, f) in &c.fields {
                 field(&mut out, format!("collections.{cname}.fields.{fname}"), f);
             }
@@ -1026,6 +1035,14 @@ impl Validator<'_> {
         }
         self.views();
         self.home();
+        let mut listed = BTreeSet::new();
+        for (i, c) in m.menu.iter().enumerate() {
+            if !m.collections.contains_key(c) {
+                self.problem(format!("menu.{i}"), format!("{c} is not a collection of this plugin"));
+            } else if !listed.insert(c) {
+                self.problem(format!("menu.{i}"), format!("{c} is listed twice"));
+            }
+        }
         self.demo(&name);
         for (path, label) in m.labels() {
             if let Some(problem) = label.and_then(Label::problem) {

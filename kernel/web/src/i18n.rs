@@ -42,6 +42,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("total", "Total", "Итого"),
     ("nothing_now", "Nothing here now", "Сейчас ничего нет"),
     ("sections", "Sections", "Разделы"),
+    ("settings", "Settings", "Настройки"),
     ("someone", "(no access to the name)", "(имя недоступно)"),
     ("yes", "Yes", "Да"),
     ("no", "No", "Нет"),

@@ -210,6 +210,8 @@ impl Ctx {
                 "events": c.can(permissions::EVENTS_READ),
             } })),
             "nav": company.map(|c| c.nav(self.lang)).unwrap_or(Value::Array(Vec::new())),
+            // The plugin of the page, whose folded menu parts open.
+            "current_plugin": self.path.split("/p/").nth(1).and_then(|rest| rest.split('/').next()),
             "flash": self.flash,
         });
         render::page(self.lang, status, template, base, page, self.started)

@@ -90,12 +90,20 @@ impl Company {
             .iter()
             .filter_map(|m| {
                 let name = &m.plugin.name;
-                let collections: Vec<Value> = m
-                    .collections
-                    .iter()
-                    .filter(|(c, _)| self.may_read(m, c) && m.views.get(*c).and_then(|v| v.menu) != Some(false))
-                    .map(|(c, spec)| json!({ "name": c, "label": collection_label(spec, c, lang) }))
-                    .collect();
+                let shown = |c: &String| self.may_read(m, c) && m.views.get(c).and_then(|v| v.menu) != Some(false);
+                let entry = |c: &String| {
+                    m.collections.get(c).map(|spec| json!({ "name": c, "label": plural_label(spec, c, lang) }))
+                };
+                // The menu's main entries in the plugin's order; the rest are its settings.
+                let (collections, mut settings): (Vec<Value>, Vec<Value>) = if m.menu.is_empty() {
+                    (m.collections.keys().filter(|c| shown(c)).filter_map(entry).collect(), Vec::new())
+                } else {
+                    (
+                        m.menu.iter().filter(|c| shown(c)).filter_map(entry).collect(),
+                        m.collections.keys().filter(|c| shown(c) && !m.menu.contains(c)).filter_map(entry).collect(),
+                    )
+                };
+                settings.sort_by_key(|e| e["label"].as_str().unwrap_or_default().to_lowercase());
                 let reports: Vec<Value> = m
                     .commands
                     .iter()
@@ -103,9 +111,9 @@ impl Company {
                     .map(|c| json!({ "name": c.name, "label": command_label(c, lang) }))
                     .collect();
                 let commands = m.commands.iter().any(|c| !c.report && self.can(&c.permission));
-                (!collections.is_empty() || !reports.is_empty() || commands).then(|| {
+                (!collections.is_empty() || !settings.is_empty() || !reports.is_empty() || commands).then(|| {
                     json!({ "name": name, "label": plugin_label(m, lang), "collections": collections,
-                            "reports": reports, "commands": commands })
+                            "settings": settings, "reports": reports, "commands": commands })
                 })
             })
             .collect();
@@ -133,6 +141,14 @@ pub(super) fn plugin_label(m: &Manifest, lang: &str) -> String {
 
 pub(super) fn collection_label(spec: &CollectionSpec, name: &str, lang: &str) -> String {
     label_or(&spec.label, name, lang)
+}
+
+/// The name of a collection's list: its plural label, else its label.
+pub(super) fn plural_label(spec: &CollectionSpec, name: &str, lang: &str) -> String {
+    match &spec.plural {
+        Some(p) => p.text(lang).to_string(),
+        None => collection_label(spec, name, lang),
+    }
 }
 
 pub(super) fn field_label(spec: &FieldSpec, name: &str, lang: &str) -> String {

@@ -70,6 +70,7 @@ pub(super) fn coll_model(ctx: &Ctx, company: &Company, m: &Manifest, name: &str,
     json!({
         "name": name,
         "label": meta::collection_label(spec, name, ctx.lang),
+        "plural": meta::plural_label(spec, name, ctx.lang),
         "url": format!("/c/{}/p/{}/d/{name}", company.id, m.plugin.name),
         "writable": company.may_write(m, name),
         "board": view.and_then(|v| v.stage_field.as_ref()).is_some(),

@@ -278,6 +278,12 @@ async fn bundled_presentation_holds_on_the_demo() {
     assert_eq!(approved.status, 303, "{}", approved.body);
     let after = app.get(&format!("/api/v1/companies/{co}/data/hr/leave_request/{request}"), &owner).await;
     assert_eq!(after.expect(200)["data"]["state"], "approved");
+    // Adding a member offers the lowest role first, roles by their Russian names.
+    let members = browser.get(&format!("/c/{co}/admin/members")).await;
+    let add = &members.body[members.body.find("id=\"m-role\"").expect("the add member form")..];
+    let add = &add[..add.find("</select>").unwrap()];
+    assert!(add.contains("<option value=\"member\" selected>Сотрудник</option>"), "{add}");
+    assert!(add.contains(">Владелец</option>") && !add.contains(">owner<"), "{add}");
     // Undoing actions ask first.
     let invoice = first(&app, &owner, &co, "accounting", "invoice").await;
     let page = browser.get(&format!("/c/{co}/p/accounting/d/invoice/r/{}", invoice["id"].as_str().unwrap())).await;

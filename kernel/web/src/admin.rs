@@ -184,6 +184,7 @@ async fn members_page(ctx: &Ctx, failure: Option<&Failure>) -> Page {
     let roles = ctx.api.get(&format!("/api/v1/companies/{}/roles", company.id)).await.unwrap_or(json!({ "items": [] }));
     let page = json!({
         "members": members["items"], "roles": roles["items"], "base": ctx.base(),
+        "role_names": { "owner": ctx.t("role_owner"), "admin": ctx.t("role_admin"), "member": ctx.t("role_member") },
         "manage": company.can(permissions::MEMBERS_MANAGE), "manage_roles": company.can(permissions::ROLES_MANAGE),
         "error": failure.map(|f| {
             let detail: Vec<String> = f.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();

@@ -69,6 +69,16 @@ fn visible_text(html: &str) -> String {
     out
 }
 
+/// Text for a query string.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The first record of a collection.
 async fn first(app: &TestApp, token: &str, co: &str, plugin: &str, coll: &str) -> Value {
     let found =
@@ -278,6 +288,32 @@ async fn bundled_presentation_holds_on_the_demo() {
     assert_eq!(approved.status, 303, "{}", approved.body);
     let after = app.get(&format!("/api/v1/companies/{co}/data/hr/leave_request/{request}"), &owner).await;
     assert_eq!(after.expect(200)["data"]["state"], "approved");
+    // The search box: a customer by a phone typed another way, and by the start of a name.
+    let phone = app
+        .post(
+            &format!("/api/v1/companies/{co}/data/crm/contact/query"),
+            &owner,
+            json!({ "filter": { "field": "kind", "op": "eq", "value": "phone" }, "limit": 1 }),
+        )
+        .await
+        .expect(200)["items"][0]
+        .clone();
+    let digits: String = phone["data"]["value"].as_str().unwrap().chars().filter(char::is_ascii_digit).collect();
+    let typed = format!("8 ({}) {}-{}", &digits[1..4], &digits[4..7], &digits[7..]);
+    let customer = app
+        .get(
+            &format!("/api/v1/companies/{co}/data/crm/customer/{}", phone["data"]["customer"].as_str().unwrap()),
+            &owner,
+        )
+        .await;
+    let name = customer.expect(200)["data"]["name"].as_str().unwrap().to_string();
+    let found = browser.get(&format!("/c/{co}/search?q={}", urlencode(&typed))).await;
+    assert!(visible_text(&found.body).contains(&name), "{typed} finds {name}: {}", visible_text(&found.body));
+    let start: String = name.chars().take(4).collect::<String>().to_lowercase();
+    let found = browser.get(&format!("/c/{co}/search?q={}", urlencode(&start))).await;
+    assert!(visible_text(&found.body).contains(&name), "{start} finds {name}");
+    let nothing = browser.get(&format!("/c/{co}/search?q=zzqqxx")).await;
+    assert!(nothing.body.contains("id=\"search-empty\""));
     // Adding a member offers the lowest role first, roles by their Russian names.
     let members = browser.get(&format!("/c/{co}/admin/members")).await;
     let add = &members.body[members.body.find("id=\"m-role\"").expect("the add member form")..];

@@ -43,6 +43,8 @@ pub struct BenchOptions {
     pub moves: usize,
     /// Posted journal lines for the trial balance benchmark.
     pub lines: usize,
+    /// Customers for the search box benchmark.
+    pub customers: usize,
 }
 
 fn per_op(total: Duration, n: usize) -> f64 {
@@ -200,6 +202,9 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
 
     // 3b. The web UI's list page over the same collection.
     super::bench_ui::run(&runtime, &router, &token, &company_id)?;
+
+    // 3c. The search box over many customers.
+    super::bench_search::run(&runtime, &router, &platform, &token, &company_id, opts.customers)?;
 
     // 4. After-commit events to a no-op subscriber.
     event_bench(&platform, &company_id, opts.events)?;

@@ -6,6 +6,7 @@ mod bench;
 mod bench_attack;
 mod bench_ledger;
 mod bench_rows;
+mod bench_search;
 mod bench_stock;
 mod bench_ui;
 pub mod bundled;
@@ -26,6 +27,13 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// Whether this runs `erp bench`.
+    pub fn is_bench(&self) -> bool {
+        matches!(self.command, Command::Bench { .. })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +66,9 @@ enum Command {
         /// Posted journal lines for the trial balance benchmark.
         #[arg(long, default_value_t = 1_000_000)]
         lines: usize,
+        /// Customers (each with a phone) for the search box benchmark.
+        #[arg(long, default_value_t = 100_000)]
+        customers: usize,
     },
 }
 
@@ -299,8 +310,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
         Command::Admin(AdminCommand::Backup(a)) => admin::backup(&a.db.db, &a.to),
         Command::Admin(AdminCommand::Restore(a)) => admin::restore(&a.from, &a.db.db),
-        Command::Bench { db, records, calls, events, moves, lines } => {
-            bench::run(bench::BenchOptions { db, records, calls, events, moves, lines })
+        Command::Bench { db, records, calls, events, moves, lines, customers } => {
+            bench::run(bench::BenchOptions { db, records, calls, events, moves, lines, customers })
         }
         Command::Plugin(PluginCommand::Install { db, file }) => plugin::install(&db.db, &file),
         Command::Plugin(PluginCommand::List { db }) => plugin::list(&db.db),

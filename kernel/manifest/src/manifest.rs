@@ -256,6 +256,22 @@ pub struct FieldSpec {
     /// the kernel refuses it in users' writes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub computed: bool,
+    /// The global search box looks records up by this field (an indexed text field).
+    pub search: Option<SearchKind>,
+}
+
+/// How the global search matches what a person typed against a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchKind {
+    /// The field starts with the typed text (as typed, or with a capital first letter).
+    Text,
+    /// The field is exactly the typed text (an INN, a document number).
+    Exact,
+    /// The typed text read as a phone number or an e-mail address, against contact keys
+    /// written `phone:<digits>` (a Russian `8` trunk prefix and a ten-digit mobile both read
+    /// as country code 7) or `email:<lower case>`.
+    Key,
 }
 
 impl FieldSpec {
@@ -277,6 +293,9 @@ pub struct CollectionSpec {
     pub label: Option<Label>,
     /// Display name of the list ("Customers"), in menus and list headings.
     pub plural: Option<Label>,
+    /// A ref field whose record the global search shows when this one matches (a contact's
+    /// customer).
+    pub search_shows: Option<String>,
     /// Needed to read; defaults to `<plugin>.<collection>.read`.
     pub read_permission: Option<String>,
     /// Needed to write; defaults to `<plugin>.<collection>.write`.
@@ -1132,6 +1151,17 @@ impl Validator<'_> {
         if coll.fields.is_empty() {
             self.problem(format!("{base}.fields"), "a collection needs at least one field");
         }
+        if let Some(via) = &coll.search_shows
+            && !coll
+                .fields
+                .get(via)
+                .is_some_and(|f| f.kind == FieldType::Ref && f.to.as_ref().is_some_and(|t| !t.contains('.')))
+        {
+            self.problem(
+                format!("{base}.search_shows"),
+                format!("{via} is not a ref field of {cname} to a collection of this plugin"),
+            );
+        }
         for (fname, field) in &coll.fields {
             self.field(&format!("{base}.fields.{fname}"), fname, field, plugin, true);
         }
@@ -1161,6 +1191,15 @@ impl Validator<'_> {
         for value in f.value_labels.keys() {
             if f.kind == FieldType::Enum && !f.values.contains(value) {
                 self.problem(format!("{path}.value_labels.{value}"), format!("{value} is not one of the values"));
+            }
+        }
+        if let Some(kind) = f.search {
+            if !in_collection {
+                self.problem(format!("{path}.search"), "only collection fields are searched");
+            } else if !(matches!(f.kind, FieldType::Text) || (kind == SearchKind::Exact && f.kind == FieldType::Enum))
+                || !f.is_indexed()
+            {
+                self.problem(format!("{path}.search"), "only indexed text fields are searched");
             }
         }
         if f.computed {

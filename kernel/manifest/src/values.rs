@@ -207,6 +207,7 @@ mod tests {
             scale: Some(2),
             value_labels: Default::default(),
             computed: false,
+            search: None,
         }
     }
 

@@ -20,6 +20,7 @@ mod i18n;
 mod meta;
 mod records;
 mod render;
+mod search;
 mod session;
 mod views;
 
@@ -65,6 +66,7 @@ pub fn router(api: Router) -> Router {
     let state = UiState { api, manifests: Arc::new(ManifestCache::default()) };
     let company = Router::new()
         .route("/", get(home::company_home))
+        .route("/search", get(search::search))
         .route("/p/{plugin}", get(commands::plugin_home))
         .route("/p/{plugin}/cmd/{command}", get(commands::command_page).post(commands::run_command))
         .route("/p/{plugin}/d/{coll}", get(records::list))

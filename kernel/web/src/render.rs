@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("error.html", include_str!("templates/error.html")),
     ("home.html", include_str!("templates/home.html")),
+    ("search.html", include_str!("templates/search.html")),
     ("plugin.html", include_str!("templates/plugin.html")),
     ("list.html", include_str!("templates/list.html")),
     ("record.html", include_str!("templates/record.html")),

@@ -242,6 +242,7 @@ fn normalize_for(target: &Target, v: &Value) -> Result<Value, String> {
                 scale: None,
                 value_labels: Default::default(),
                 computed: false,
+                search: None,
             };
             values::normalize(&spec, v)
         }

@@ -93,6 +93,32 @@ async fn bundled_presentation_holds_on_the_demo() {
     let co = demo.company_id;
     let owner = app.login(erp::demo::EMAIL, DEMO_PASSWORD).await;
 
+    // A realistic demo: names agree with gender, and customers' histories show payments.
+    let women = app
+        .post(
+            &format!("/api/v1/companies/{co}/data/crm/customer/query"),
+            &owner,
+            json!({ "filter": { "field": "gender", "op": "eq", "value": "female" }, "limit": 500 }),
+        )
+        .await
+        .expect(200)["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!women.is_empty());
+    for w in &women {
+        let patronymic = w["data"]["patronymic"].as_str().unwrap_or("вна");
+        assert!(patronymic.ends_with("вна"), "a woman's patronymic: {}", w["data"]);
+    }
+    let payments = app
+        .post(
+            &format!("/api/v1/companies/{co}/data/crm/timeline/query"),
+            &owner,
+            json!({ "filter": { "field": "kind", "op": "eq", "value": "payment" }, "limit": 5 }),
+        )
+        .await;
+    assert!(!payments.expect(200)["items"].as_array().unwrap().is_empty(), "payments on customers' timelines");
+
     // Every report, run with the inputs a person would give first, answers only with lists
     // whose columns it declares, and every declared column is there.
     let mut ran = 0;

@@ -34,7 +34,11 @@ const LAST: &[&str] = &[
 ];
 const FIRST: &[&str] =
     &["Александр", "Дмитрий", "Максим", "Сергей", "Андрей", "Алексей", "Артём", "Илья", "Кирилл", "Михаил"];
+/// Women's first names, as many as men's, so that a name agrees with the gender it goes with.
+const FIRST_FEMALE: &[&str] =
+    &["Анна", "Мария", "Елена", "Ольга", "Наталья", "Ирина", "Татьяна", "Екатерина", "Светлана", "Юлия"];
 const PATRONYMIC: &[&str] = &["Александрович", "Дмитриевич", "Сергеевич", "Андреевич", "Иванович", "Петрович"];
+const PATRONYMIC_FEMALE: &[&str] = &["Александровна", "Дмитриевна", "Сергеевна", "Андреевна", "Ивановна", "Петровна"];
 const CITIES: &[(&str, &str, f64, f64)] = &[
     ("Москва", "Москва", 55.7558, 37.6173),
     ("Санкт-Петербург", "Санкт-Петербург", 59.9343, 30.3351),
@@ -227,8 +231,9 @@ fn customer(i: usize, team: &[&DemoPerson], dice: &mut Dice) -> Result<String> {
         let last = if female { format!("{last}а") } else { last.to_string() };
         Crm::command(
             "create-customer",
-            json!({ "last_name": last, "first_name": FIRST[dice.next(FIRST.len())],
-                    "patronymic": PATRONYMIC[dice.next(PATRONYMIC.len())],
+            json!({ "last_name": last,
+                    "first_name": if female { FIRST_FEMALE } else { FIRST }[dice.next(FIRST.len())],
+                    "patronymic": if female { PATRONYMIC_FEMALE } else { PATRONYMIC }[dice.next(PATRONYMIC.len())],
                     "birth_date": format!("19{}-{:02}-{:02}", 60 + dice.next(40), 1 + dice.next(12), 1 + dice.next(28)),
                     "gender": if female { "female" } else { "male" }, "source": source, "responsible": manager,
                     "contacts": [{ "kind": "phone", "value": format!("+7 9{:02} {:03}-{:02}-{:02}", dice.next(100), dice.next(1000), dice.next(100), dice.next(100)) },
@@ -254,11 +259,20 @@ fn customer(i: usize, team: &[&DemoPerson], dice: &mut Dice) -> Result<String> {
             json!({ "customer": id, "product": sku, "product_name": name, "at": format!("2026-10-{day:02}T10:0{k}:00Z") }),
         )?;
         if dice.next(3) > 0 {
+            let quantity = 1 + dice.next(4);
+            let day = 1 + dice.next(27);
             Crm::command(
                 "record-purchase",
                 json!({ "customer": id, "order": format!("SO-{i}-{k}"),
-                        "lines": [{ "product": sku, "name": name, "quantity": (1 + dice.next(4)).to_string(), "price": price }],
-                        "at": format!("2026-11-{:02}T12:00:00Z", 1 + dice.next(27)) }),
+                        "lines": [{ "product": sku, "name": name, "quantity": quantity.to_string(), "price": price }],
+                        "at": format!("2026-11-{day:02}T12:00:00Z") }),
+            )?;
+            // The customer pays for the order the next day, so cards show payments too.
+            let amount = price.parse::<Decimal>().unwrap_or_default() * Decimal::from(quantity as u64);
+            Crm::command(
+                "record-payment",
+                json!({ "customer": id, "amount": amount.round_dp(2).to_string(), "reference": format!("SO-{i}-{k}"),
+                        "at": format!("2026-11-{:02}T15:00:00Z", day + 1) }),
             )?;
         }
     }

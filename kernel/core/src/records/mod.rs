@@ -231,6 +231,15 @@ impl Caller<'_> {
         Some(OwnRecords { field, user: scope.user().unwrap_or_default().to_string(), all_permission })
     }
 
+    /// The scope of a person making the call: not a plugin, and not the kernel itself (a
+    /// scope without a user: tools, the test kit's fixtures).
+    pub fn person(&self) -> Option<&CompanyScope> {
+        match self {
+            Caller::User(scope) if scope.user().is_some() => Some(scope),
+            _ => None,
+        }
+    }
+
     /// The user behind the call, for `created_by`.
     pub fn user_id(&self) -> Option<&str> {
         match self {
@@ -407,10 +416,8 @@ fn refuse_computed_writes(
     data: &Map<String, Value>,
     current: Option<&Map<String, Value>>,
 ) -> Result<(), RecordError> {
-    // Plugins write what they compute; the kernel itself (a scope without a user: tools, the
-    // test kit's fixtures) may too.
-    let Caller::User(scope) = caller else { return Ok(()) };
-    if scope.user().is_none() {
+    // Plugins write what they compute; the kernel itself may too.
+    if caller.person().is_none() {
         return Ok(());
     }
     let errors: Vec<crate::validation::FieldError> = data
@@ -434,10 +441,7 @@ fn check_users(
     data: &Map<String, Value>,
     current: Option<&Map<String, Value>>,
 ) -> Result<(), RecordError> {
-    let Caller::User(scope) = caller else { return Ok(()) };
-    if scope.user().is_none() {
-        return Ok(());
-    }
+    let Some(scope) = caller.person() else { return Ok(()) };
     let mut errors = Vec::new();
     for (name, _) in spec.fields.iter().filter(|(_, f)| f.kind == erp_manifest::FieldType::User) {
         let Some(Value::String(user)) = data.get(name) else { continue };

@@ -16,9 +16,9 @@ use crate::support::{Backend, TestApp, eventually, package};
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Driver {
+pub(crate) struct Driver {
     process: Child,
-    client: Client,
+    pub(crate) client: Client,
     _profile: tempfile::TempDir,
 }
 
@@ -31,7 +31,7 @@ impl Drop for Driver {
 
 /// Chromium under chromedriver, or `None` (loudly) where they are not installed; under CI
 /// their absence fails the test.
-async fn chromium() -> Option<Driver> {
+pub(crate) async fn chromium() -> Option<Driver> {
     let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_string());
     let browser = std::env::var("CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_string());
     if !Path::new(&driver).exists() || !Path::new(&browser).exists() {
@@ -83,22 +83,22 @@ fn shots() -> PathBuf {
     dir.canonicalize().unwrap()
 }
 
-async fn shot(c: &Client, name: &str) {
+pub(crate) async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
 }
 
-async fn text_of(c: &Client, css: &str) -> String {
+pub(crate) async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
 
-async fn fill(c: &Client, css: &str, value: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, value: &str) {
     let field = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
 }
 

@@ -489,15 +489,18 @@ async fn templates_render_documents_and_broken_ones_say_where(app: &TestApp) {
     let co = with_crm(app, &[]).await;
     let perms = ["crm.customer.read", "crm.deal.read", "crm.deal.all", "crm.template.read"];
     app.member_with_role(&co, "sales@example.com", "sales", &perms).await;
-    app.enable(&co, "crm", json!({ "webhook_secret": SECRET, "config": { "company_name": "ООО «Альфа»" } }))
-        .await
-        .expect(200);
+    // Documents carry the company's details from its profile in the kernel.
+    let profile = json!({ "name": "Альфа", "legal_name": "ООО «Альфа»", "tax_id": "7707083893",
+                          "time_zone": "Europe/Moscow", "currency": "RUB" });
+    app.put(&format!("/api/v1/companies/{co}/profile"), &app.root, profile).await.expect(200);
     // A broken template is refused with its position, and nothing is stored.
     let broken = json!({ "name": "Broken", "body": "<h1>Offer</h1>\n<p>{{ customer.name </p>" });
     let r = app.post(&data(&co, "template"), &app.root, broken).await;
     r.expect(422);
     assert!(r.body.to_string().contains("line 2, column"), "{}", r.body);
-    let body = "<h1>{{ company.name }}: КП {{ document.number }}</h1><p>{{ customer.name }}, {{ customer.phone }}</p>\
+    let body = "<h1>{{ company.name }}: КП {{ document.number }}</h1>\
+                <p>{{ company.short_name }}, ИНН {{ company.tax_id }}</p>\
+                <p>{{ customer.name }}, {{ customer.phone }}</p>\
                 {% for l in deal.lines %}<p>{{ l.name }}: {{ l.quantity }} × {{ l.price | money }} = {{ l.total | money }}</p>{% endfor %}\
                 <p>Итого {{ deal.lines_total | money }} {{ deal.currency }}</p>";
     let template =
@@ -523,6 +526,7 @@ async fn templates_render_documents_and_broken_ones_say_where(app: &TestApp) {
     let doc = app.post(&cmd(&co, "render-document"), &app.root, json!({ "template": template, "deal": deal })).await;
     let html = doc.expect(200)["html"].as_str().unwrap().to_string();
     assert!(html.contains("ООО «Альфа»: КП КП-00001"), "{html}");
+    assert!(html.contains("Альфа, ИНН 7707083893"), "{html}");
     assert!(html.contains("Иванов &lt;script&gt;"), "customer data is escaped: {html}");
     assert!(html.contains("+7 999 111-22-33"), "{html}");
     assert!(

@@ -29,5 +29,7 @@ mod sandbox;
 mod scaffold;
 mod schemathesis;
 mod security;
+mod settings;
 mod ui;
+mod walks;
 mod warehouse;

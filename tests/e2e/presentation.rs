@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+use crate::both_backends;
 use crate::support::{Backend, TestApp};
 use crate::ui::Browser;
 use erp_kernel::plugins::manifest::{FieldType, Manifest};
@@ -86,9 +87,9 @@ async fn first(app: &TestApp, token: &str, co: &str, plugin: &str, coll: &str) -
     found.expect(200)["items"][0].clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bundled_presentation_holds_on_the_demo() {
-    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+both_backends!(bundled_presentation_holds_on_the_demo);
+
+async fn bundled_presentation_holds_on_the_demo(app: &TestApp) {
     let demo = app.demo(DEMO_PASSWORD).await;
     let co = demo.company_id;
     let owner = app.login(erp::demo::EMAIL, DEMO_PASSWORD).await;
@@ -130,9 +131,9 @@ async fn bundled_presentation_holds_on_the_demo() {
                 let value = match f.kind {
                     FieldType::Enum => json!(f.values[0]),
                     FieldType::Date => json!(chrono::Utc::now().date_naive().to_string()),
-                    FieldType::Ref => first(&app, &owner, &co, plugin, f.to.as_deref().unwrap()).await["id"].clone(),
+                    FieldType::Ref => first(app, &owner, &co, plugin, f.to.as_deref().unwrap()).await["id"].clone(),
                     // The general ledger's account, by code.
-                    _ => first(&app, &owner, &co, plugin, "account").await["data"]["code"].clone(),
+                    _ => first(app, &owner, &co, plugin, "account").await["data"]["code"].clone(),
                 };
                 input.insert(name.clone(), value);
             }
@@ -203,7 +204,7 @@ async fn bundled_presentation_holds_on_the_demo() {
 
     // In the UI, in Russian: people by name, never by id; reports with Russian headers, money
     // per locale and a totals row; the new customer form offers colleagues, not an id box.
-    let mut browser = Browser::new(&app);
+    let mut browser = Browser::new(app);
     browser.login_with(erp::demo::EMAIL, DEMO_PASSWORD).await;
     browser.language("ru");
     let no_ids = |page: &str, body: &str| {
@@ -347,7 +348,134 @@ async fn bundled_presentation_holds_on_the_demo() {
     assert!(add.contains("<option value=\"member\" selected>Сотрудник</option>"), "{add}");
     assert!(add.contains(">Владелец</option>") && !add.contains(">owner<"), "{add}");
     // Undoing actions ask first.
-    let invoice = first(&app, &owner, &co, "accounting", "invoice").await;
+    let invoice = first(app, &owner, &co, "accounting", "invoice").await;
     let page = browser.get(&format!("/c/{co}/p/accounting/d/invoice/r/{}", invoice["id"].as_str().unwrap())).await;
     assert!(page.body.contains("class=\"inline confirm\""), "cancelling an invoice asks first");
+}
+
+/// A raw record id in text: a UUID, or the first eight hex digits and a dash of one.
+fn raw_id(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(13)).find_map(|i| {
+        let hex = |r: std::ops::Range<usize>| b[r].iter().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+        let edge = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        (edge && hex(i..i + 8) && b[i + 8] == b'-' && hex(i + 9..i + 13) && b[i..i + 8].iter().any(u8::is_ascii_digit))
+            .then(|| text[i..i + 13].to_string())
+    })
+}
+
+/// The words of `text`, for whole-word checks.
+fn words(text: &str) -> BTreeSet<&str> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '_').filter(|w| !w.is_empty()).collect()
+}
+
+/// Every page of the demo company a person reaches by links from the start page, in Russian:
+/// none shows an English label of a manifest, an enum value as its code, or a raw id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_demo_page_reads_in_russian() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let demo = app.demo(DEMO_PASSWORD).await;
+    let co = demo.company_id;
+    // English labels that differ from their Russian ones (a few letters at least, not names
+    // such as "CRM"), and enum codes whose label differs from the code.
+    let mut english = BTreeSet::new();
+    let mut codes = BTreeSet::new();
+    for m in manifests() {
+        for (path, label) in m.labels() {
+            let Some(l) = label else { continue };
+            let (en, ru) = (l.text("en").to_string(), l.text("ru").to_string());
+            if en != ru && en.chars().filter(|c| c.is_alphabetic()).count() > 3 && !path.contains("value_labels") {
+                english.insert(en);
+            }
+        }
+        let fields = m
+            .collections
+            .values()
+            .flat_map(|c| c.fields.values())
+            .chain(m.commands.iter().flat_map(|c| c.input.values()));
+        for f in fields.chain(m.collections.values().flat_map(|c| c.fields.values()).flat_map(|f| f.line.values())) {
+            for v in &f.values {
+                // A code its Russian label only capitalises (`telegram`: "Telegram") reads as
+                // the name it is.
+                if f.value_labels.get(v).is_some_and(|l| l.text("ru").to_lowercase() != v.to_lowercase()) && v.len() > 3
+                {
+                    codes.insert(v.clone());
+                }
+            }
+        }
+    }
+    let mut browser = Browser::new(&app);
+    browser.login_with(erp::demo::EMAIL, DEMO_PASSWORD).await;
+    browser.language("ru");
+    let home = format!("/c/{co}");
+    let mut queue = std::collections::VecDeque::from([home.clone()]);
+    let mut seen = BTreeSet::from([home.clone()]);
+    let mut records_per_list: std::collections::HashMap<String, usize> = Default::default();
+    let mut pages = 0;
+    let mut problems = Vec::new();
+    while let Some(path) = queue.pop_front() {
+        let page = browser.get(&path).await;
+        pages += 1;
+        if page.status != 200 {
+            problems.push(format!("{path}: status {}", page.status));
+            continue;
+        }
+        let main = page.body.split("<main").nth(1).unwrap_or(&page.body);
+        // Identifiers an administrator reads as such (permission and event names) are set in
+        // `<code>`; everything else must read in Russian.
+        let mut plain = String::new();
+        let mut rest = main;
+        while let Some(open) = rest.find("<code>") {
+            plain.push_str(&rest[..open]);
+            rest = rest[open..].find("</code>").map_or("", |end| &rest[open + end + 7..]);
+        }
+        plain.push_str(rest);
+        let text = visible_text(&plain);
+        let found = words(&text);
+        if let Some(id) = raw_id(&text) {
+            let at = text.find(&id).unwrap_or(0);
+            let from = (0..=at.saturating_sub(60)).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            let around: String = text[from..].chars().take(90).collect();
+            problems.push(format!(
+                "{path}: a raw id {id} in {:?}",
+                around.split_whitespace().collect::<Vec<_>>().join(" ")
+            ));
+        }
+        for label in &english {
+            let label_words = words(label);
+            // A label is shown when its whole phrase is (one-word labels as a word).
+            let shown =
+                if label_words.len() == 1 { found.contains(label.as_str()) } else { text.contains(label.as_str()) };
+            if shown {
+                problems.push(format!("{path}: the English label {label:?}"));
+            }
+        }
+        for code in &codes {
+            if found.contains(code.as_str()) {
+                problems.push(format!("{path}: the enum code {code:?}"));
+            }
+        }
+        // Links within the company: every list and report, the first records of each list.
+        for part in page.body.split("href=\"").skip(1) {
+            let link = part.split('"').next().unwrap_or_default().replace("&amp;", "&");
+            let clean = link.split('#').next().unwrap_or_default().to_string();
+            if !clean.starts_with(&format!("{home}/")) || clean.contains("/new") || clean.contains("ok=") {
+                continue;
+            }
+            let without_query = clean.split('?').next().unwrap_or_default().to_string();
+            if let Some((list, _)) = without_query.split_once("/r/") {
+                let n = records_per_list.entry(list.to_string()).or_default();
+                if *n >= 2 {
+                    continue;
+                }
+                *n += 1;
+            }
+            // One page of a list or report is enough: no paging, sorting or filtering.
+            if seen.len() < 600 && seen.insert(without_query.clone()) {
+                queue.push_back(without_query);
+            }
+        }
+    }
+    assert!(pages > 60, "the walk reached {pages} pages");
+    assert!(problems.is_empty(), "{} problems on {pages} pages:\n{}", problems.len(), problems.join("\n"));
 }

@@ -194,6 +194,8 @@ pub struct Auth {
     pub token_id: String,
     /// The request id, for the audit log.
     pub request_id: Option<String>,
+    /// The caller's language (`Accept-Language`), which plugins see as their call's locale.
+    pub locale: &'static str,
 }
 
 impl Auth {
@@ -222,6 +224,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// The first language of `Accept-Language` that the platform speaks (`ru` or `en`); English
+/// otherwise.
+pub fn locale_of(headers: &axum::http::HeaderMap) -> &'static str {
+    let Some(value) = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+        return "en";
+    };
+    for tag in value.split(',') {
+        let primary = tag.split(';').next().unwrap_or_default().trim().split('-').next().unwrap_or_default();
+        match primary.to_ascii_lowercase().as_str() {
+            "ru" => return "ru",
+            "en" => return "en",
+            _ => {}
+        }
+    }
+    "en"
+}
+
 /// The `x-request-id` header set by the request-id layer.
 pub fn request_id_of(headers: &axum::http::HeaderMap) -> Option<String> {
     headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
@@ -246,6 +265,25 @@ impl FromRequestParts<AppState> for Auth {
         let found = state.db.read(move |conn| tokens::authenticate(conn, &secret).map_err(ApiError::from)).await?;
         let (user, token_id) =
             found.ok_or_else(|| ApiError::unauthenticated("token is invalid, expired or revoked"))?;
-        Ok(Auth { user, token_id, request_id: request_id_of(&parts.headers) })
+        Ok(Auth { user, token_id, request_id: request_id_of(&parts.headers), locale: locale_of(&parts.headers) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callers_language_is_the_first_one_the_platform_speaks() {
+        let with = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(axum::http::header::ACCEPT_LANGUAGE, v.parse().expect("header"));
+            locale_of(&h)
+        };
+        assert_eq!(with("ru-RU,ru;q=0.9,en-US;q=0.8"), "ru");
+        assert_eq!(with("de-DE, en;q=0.5, ru;q=0.3"), "en");
+        assert_eq!(with("fr, RU"), "ru");
+        assert_eq!(with("*"), "en");
+        assert_eq!(locale_of(&axum::http::HeaderMap::new()), "en");
     }
 }

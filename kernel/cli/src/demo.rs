@@ -6,6 +6,7 @@ use anyhow::Context;
 use erp_kernel::Platform;
 use erp_kernel::access::{CompanyScope, roles};
 use erp_kernel::audit::{self, Actor, Entry, Outcome};
+use erp_kernel::identity::profile::{self, CompanyProfile};
 use erp_kernel::identity::users::{self, NewUser};
 use erp_kernel::identity::{IdentityError, companies, members};
 use erp_kernel::paging::PageRequest;
@@ -170,6 +171,7 @@ pub fn ensure(platform: &Platform, options: &DemoOptions) -> anyhow::Result<Demo
             ],
         )
         .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        profile::set(conn, &company.id, COMPANY, demo_profile())?;
         for (email, role) in [(COLLEAGUES[0], roles::MEMBER), (COLLEAGUES[1], "supervisor")] {
             let user = users::find_by_email(conn, email)?.ok_or(IdentityError::NotFound)?;
             members::add(conn, &company.id, &user.id, role)?;
@@ -195,6 +197,27 @@ pub fn ensure(platform: &Platform, options: &DemoOptions) -> anyhow::Result<Demo
         new_password: (!owner_exists || old_password_replaced).then_some(password),
         old_password_replaced,
     })
+}
+
+/// The demo company's details, as its documents show them (fictitious, with valid check digits).
+fn demo_profile() -> CompanyProfile {
+    CompanyProfile {
+        legal_name: "ООО «Демо Мебель»".into(),
+        tax_id: "7712345671".into(),
+        kpp: "771201001".into(),
+        registration_number: "1127746000000".into(),
+        address: "125009, г. Москва, ул. Примерная, д. 1, офис 10".into(),
+        phone: "+7 495 000-00-00".into(),
+        email: "office@example.com".into(),
+        bank_name: "АО «Демо Банк»".into(),
+        bank_bic: "044525000".into(),
+        bank_account: "40702810000000000001".into(),
+        bank_corr_account: "30101810400000000000".into(),
+        director: "Смирнов Алексей Викторович".into(),
+        accountant: "Кузнецова Ольга Петровна".into(),
+        time_zone: "Europe/Moscow".into(),
+        currency: "RUB".into(),
+    }
 }
 
 /// Enables every installed plugin that has demo data, in the order their demos build on each

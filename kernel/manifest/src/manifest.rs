@@ -9,6 +9,10 @@ use serde_json::{Map, Value};
 
 use crate::permissions;
 
+/// The configuration key under which a plugin finds the company's details and shared settings
+/// (name, INN, bank account, time zone, currency); no plugin may declare it.
+pub const COMPANY_CONFIG_KEY: &str = "company";
+
 /// Largest linear memory a plugin may ask for, in MiB.
 pub const MAX_MEMORY_MIB: u32 = 256;
 /// Longest time a command may ask for, in milliseconds.
@@ -165,9 +169,12 @@ pub struct PluginInfo {
     pub version: Version,
     /// The WIT contract version the plugin was built against.
     pub wit: Version,
-    /// What the plugin does.
+    /// What the plugin does, for developers.
     #[serde(default)]
     pub description: String,
+    /// What the plugin does, as administrators read it: `summary = { en = "...", ru = "..." }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Label>,
     /// Who made it.
     #[serde(default)]
     pub publisher: String,
@@ -185,6 +192,9 @@ pub struct PermissionSpec {
     /// What it allows.
     #[serde(default)]
     pub description: String,
+    /// What it allows, as administrators read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
     /// Built-in roles that get it when the plugin is enabled (`member`).
     #[serde(default)]
     pub default_roles: Vec<String>,
@@ -258,6 +268,24 @@ pub struct FieldSpec {
     pub computed: bool,
     /// The global search box looks records up by this field (an indexed text field).
     pub search: Option<SearchKind>,
+    /// For a `json` field that holds a list of lines (a deal's products, an invoice's lines):
+    /// the fields of one line. The kernel checks every line like a record, and forms edit the
+    /// list as a table.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub line: BTreeMap<String, FieldSpec>,
+    /// The order of the line's fields as table columns; the rest follow by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_columns: Vec<String>,
+}
+
+impl FieldSpec {
+    /// The line's fields in column order: `line_columns` first, then the rest by name.
+    pub fn line_fields(&self) -> Vec<(&String, &FieldSpec)> {
+        let mut out: Vec<(&String, &FieldSpec)> =
+            self.line_columns.iter().filter_map(|n| self.line.get_key_value(n)).collect();
+        out.extend(self.line.iter().filter(|(n, _)| !self.line_columns.contains(n)));
+        out
+    }
 }
 
 /// How the global search matches what a person typed against a field.
@@ -468,16 +496,39 @@ pub enum Period {
     Year,
 }
 
-/// `chart = { rows = "stages", label = "name", value = "entered" }` on a report.
+/// `chart = { rows = "stages", label = "name", value = "entered" }` on a report: bars; or
+/// `chart = { kind = "timeline", rows = "absences", label = "name", start = "from", end = "to",
+/// category = "leave_type" }`: spans of days, one line per label (who is away when).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChartSpec {
+    /// `bars` (the default) or `timeline`.
+    #[serde(default)]
+    pub kind: ChartKind,
     /// The list in the answer whose items are drawn (the answer itself, or its first list,
     /// when absent).
     pub rows: Option<String>,
-    /// Key of an item's label.
+    /// Key of an item's label (a bar's name, a timeline's line).
     pub label: String,
-    /// Key of an item's number.
+    /// Key of an item's number (bars).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub value: String,
+    /// Keys of a span's first and last day (timelines).
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// Key of what kind a span is, told apart by colour and legend (timelines).
+    pub category: Option<String>,
+}
+
+/// How a report's chart draws its rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartKind {
+    /// One bar per item, its length the item's value.
+    #[default]
+    Bars,
+    /// One line per label, with the days from each item's start to its end marked.
+    Timeline,
 }
 
 /// When a subscriber runs.
@@ -724,8 +775,17 @@ impl Manifest {
                 out.push((format!("{path}.value_labels.{v}"), f.value_labels.get(v)));
             }
             out.push((format!("{path}.label"), f.label.as_ref()));
+            for (name, sub) in &f.line {
+                field(out, format!("{path}.line.{name}"), sub);
+            }
         }
-        let mut out = vec![("plugin.label".to_string(), self.plugin.label.as_ref())];
+        let mut out = vec![
+            ("plugin.label".to_string(), self.plugin.label.as_ref()),
+            ("plugin.summary".to_string(), self.plugin.summary.as_ref()),
+        ];
+        for (i, p) in self.permissions.iter().enumerate() {
+            out.push((format!("permissions.{i}.label"), p.label.as_ref()));
+        }
         for (cname, c) in &self.collections {
             out.push((format!("collections.{cname}.label"), c.label.as_ref()));
             if c.plural.is_some() {
@@ -762,7 +822,7 @@ impl Manifest {
 
 /// Map-valued keys of the manifest: one entry of them can be set aside when it is broken, so
 /// that the rest of the manifest is still checked.
-const MAP_KEYS: &[&str] = &["collections", "fields", "config", "views", "dependencies", "input"];
+const MAP_KEYS: &[&str] = &["collections", "fields", "config", "views", "dependencies", "input", "line"];
 
 /// Most type errors reported for one manifest.
 const MAX_TYPE_ERRORS: usize = 50;
@@ -1051,6 +1111,12 @@ impl Validator<'_> {
         self.limits();
         for (key, field) in &m.config {
             self.field(&format!("config.{key}"), key, field, &name, false);
+            if key == COMPANY_CONFIG_KEY {
+                self.problem(
+                    format!("config.{key}"),
+                    "is reserved: the kernel puts the company's details there".to_string(),
+                );
+            }
         }
         self.views();
         self.home();
@@ -1239,6 +1305,39 @@ impl Validator<'_> {
         {
             self.problem(format!("{path}.default"), msg);
         }
+        self.line(path, f, plugin);
+    }
+
+    /// A list of lines: only on `json` fields, one level deep, its columns its own fields.
+    fn line(&mut self, path: &str, f: &FieldSpec, plugin: &str) {
+        if f.line.is_empty() {
+            if !f.line_columns.is_empty() {
+                self.problem(format!("{path}.line_columns"), "only fields with `line` have line_columns");
+            }
+            return;
+        }
+        if f.kind != FieldType::Json {
+            self.problem(format!("{path}.line"), "only json fields hold lines");
+        }
+        let mut seen = BTreeSet::new();
+        for (i, c) in f.line_columns.iter().enumerate() {
+            if !f.line.contains_key(c) {
+                self.problem(format!("{path}.line_columns.{i}"), format!("{c} is not a field of the line"));
+            }
+            if !seen.insert(c) {
+                self.problem(format!("{path}.line_columns.{i}"), format!("{c} is listed twice"));
+            }
+        }
+        for (name, sub) in &f.line {
+            let sub_path = format!("{path}.line.{name}");
+            if !sub.line.is_empty() || sub.kind == FieldType::Json {
+                self.problem(&sub_path, "a line's fields are plain values: no json, no lines within lines");
+            }
+            if sub.computed || sub.unique || sub.indexed || sub.sensitive || sub.search.is_some() {
+                self.problem(&sub_path, "a line's fields cannot be computed, unique, indexed, sensitive or searched");
+            }
+            self.field(&sub_path, name, sub, plugin, false);
+        }
     }
 
     /// `to` of a ref: a collection of this plugin (checked where `own_known`) or
@@ -1271,6 +1370,19 @@ impl Validator<'_> {
             }
             if !c.report && !c.columns.is_empty() {
                 self.problem(format!("commands.{i}.columns"), "only reports (report = true) have columns");
+            }
+            if let Some(chart) = &c.chart {
+                let path = format!("commands.{i}.chart");
+                match chart.kind {
+                    ChartKind::Bars if chart.value.is_empty() => self.problem(&path, "a bar chart needs `value`"),
+                    ChartKind::Timeline if chart.start.is_none() || chart.end.is_none() => {
+                        self.problem(&path, "a timeline needs `start` and `end`")
+                    }
+                    ChartKind::Bars if chart.start.is_some() || chart.end.is_some() || chart.category.is_some() => {
+                        self.problem(&path, "start, end and category belong to timelines")
+                    }
+                    _ => {}
+                }
             }
             if !c.report && c.period.is_some() {
                 self.problem(format!("commands.{i}.period"), "only reports (report = true) have a period");

@@ -3,6 +3,8 @@
 
 /// View the company's details.
 pub const COMPANY_READ: &str = "kernel.company.read";
+/// Change the company's details and settings (time zone, currency, bank account).
+pub const COMPANY_MANAGE: &str = "kernel.company.manage";
 /// List members.
 pub const MEMBERS_READ: &str = "kernel.members.read";
 /// Add, change and remove members.
@@ -25,6 +27,7 @@ pub const EVENTS_MANAGE: &str = "kernel.events.manage";
 /// Every permission the kernel itself defines, with a description.
 pub const KERNEL_PERMISSIONS: &[(&str, &str)] = &[
     (COMPANY_READ, "View the company"),
+    (COMPANY_MANAGE, "Change the company's details and settings"),
     (MEMBERS_READ, "List the company's members"),
     (MEMBERS_MANAGE, "Add, change and remove members"),
     (ROLES_READ, "List roles"),

@@ -87,9 +87,43 @@ pub fn normalize(spec: &FieldSpec, v: &Value) -> Result<Value, String> {
             if size > 256 * 1024 {
                 return Err("must be at most 256 KiB of JSON".into());
             }
-            Ok(v.clone())
+            if spec.line.is_empty() {
+                return Ok(v.clone());
+            }
+            normalize_lines(spec, v).map_err(|problems| {
+                problems.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+            })
         }
     }
+}
+
+/// Most lines one field holds.
+pub const MAX_LINES: usize = 1000;
+
+/// A list of lines, each checked like a record against the line's fields; problems name the
+/// line and its field (`[2].quantity`).
+pub fn normalize_lines(spec: &FieldSpec, v: &Value) -> Result<Value, Vec<FieldError>> {
+    let Some(items) = v.as_array() else {
+        return Err(vec![FieldError::new("", "must be a list of lines")]);
+    };
+    if items.len() > MAX_LINES {
+        return Err(vec![FieldError::new("", format!("must have at most {MAX_LINES} lines"))]);
+    }
+    let mut problems = Vec::new();
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(object) = item.as_object() else {
+            problems.push(FieldError::new(format!("[{i}]"), "must be an object of the line's fields"));
+            continue;
+        };
+        match validate_object(&spec.line, object) {
+            Ok(line) => out.push(Value::Object(line)),
+            Err(Invalid(errors)) => {
+                problems.extend(errors.into_iter().map(|e| FieldError::new(format!("[{i}].{}", e.field), e.message)));
+            }
+        }
+    }
+    if problems.is_empty() { Ok(Value::Array(out)) } else { Err(problems) }
 }
 
 /// Type check only (used for manifest defaults).
@@ -110,6 +144,18 @@ pub fn validate_object(
         match fields.get(name) {
             None => errors.push(FieldError::new(name, "is not a field of this collection")),
             Some(_) if value.is_null() => {}
+            Some(spec) if spec.kind == FieldType::Json && !spec.line.is_empty() => {
+                match normalize(&FieldSpec { line: BTreeMap::new(), ..spec.clone() }, value)
+                    .map_err(|m| vec![FieldError::new("", m)])
+                    .and_then(|_| normalize_lines(spec, value))
+                {
+                    Ok(v) => {
+                        out.insert(name.clone(), v);
+                    }
+                    Err(problems) => errors
+                        .extend(problems.into_iter().map(|e| FieldError::new(format!("{name}{}", e.field), e.message))),
+                }
+            }
             Some(spec) => match normalize(spec, value) {
                 Ok(v) => {
                     out.insert(name.clone(), v);
@@ -208,6 +254,8 @@ mod tests {
             value_labels: Default::default(),
             computed: false,
             search: None,
+            line: Default::default(),
+            line_columns: Vec::new(),
         }
     }
 
@@ -243,6 +291,36 @@ mod tests {
         );
         check(FieldType::Ref, json!("nope"), Err(()));
         check(FieldType::Json, json!({"any": [1, 2]}), Ok(json!({"any": [1, 2]})));
+    }
+
+    #[test]
+    fn lines_are_checked_like_records_and_name_the_line() {
+        let mut line = BTreeMap::new();
+        line.insert("name".to_string(), FieldSpec { required: true, ..spec(FieldType::Text) });
+        line.insert("quantity".to_string(), FieldSpec { required: true, ..spec(FieldType::Decimal) });
+        line.insert(
+            "kind".to_string(),
+            FieldSpec { default: Some(toml::Value::String("a".into())), ..spec(FieldType::Enum) },
+        );
+        let lines = FieldSpec { line, ..spec(FieldType::Json) };
+        let mut fields = BTreeMap::new();
+        fields.insert("lines".to_string(), lines);
+        let good = json!({ "lines": [{ "name": "Chair", "quantity": 2 }, { "name": "Desk", "quantity": "1.50", "kind": "b" }] });
+        let out = validate_object(&fields, good.as_object().unwrap()).unwrap();
+        assert_eq!(
+            out["lines"],
+            json!([{ "name": "Chair", "quantity": "2", "kind": "a" }, { "name": "Desk", "quantity": "1.50", "kind": "b" }])
+        );
+        let bad =
+            json!({ "lines": [{ "name": "Chair", "quantity": "many" }, 7, { "quantity": "1", "colour": "red" }] });
+        let Err(Invalid(errors)) = validate_object(&fields, bad.as_object().unwrap()) else { panic!("accepted") };
+        let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(named, ["lines[0].quantity", "lines[1]", "lines[2].colour", "lines[2].name"]);
+        let not_a_list = json!({ "lines": { "name": "Chair" } });
+        let Err(Invalid(errors)) = validate_object(&fields, not_a_list.as_object().unwrap()) else {
+            panic!("accepted")
+        };
+        assert_eq!(errors[0].field, "lines");
     }
 
     #[test]

@@ -30,13 +30,13 @@ async fn plugins_page(ctx: &Ctx, failure: Option<&Failure>) -> Page {
         .flatten()
         .map(|p| {
             let name = p["name"].as_str().unwrap_or_default();
-            let label = serde_json::from_value::<Manifest>(p["manifest"].clone())
-                .map(|m| meta::plugin_label(&m, ctx.lang))
-                .unwrap_or_else(|_| name.to_string());
+            let manifest = serde_json::from_value::<Manifest>(p["manifest"].clone()).ok();
+            let label = manifest.as_ref().map_or_else(|| name.to_string(), |m| meta::plugin_label(m, ctx.lang));
+            let summary = manifest.as_ref().map_or_else(String::new, |m| meta::plugin_summary(m, ctx.lang));
             let u = of(name);
-            let quarantined = u["quarantined_at"].as_str().map(|at| format::datetime(at, ctx.lang));
+            let quarantined = u["quarantined_at"].as_str().map(|at| format::datetime(at, ctx.loc()));
             json!({ "name": name, "label": label, "version": p["version"], "publisher": p["publisher"],
-                    "description": p["description"], "enabled": company.plugin(name).is_some(),
+                    "description": summary, "enabled": company.plugin(name).is_some(),
                     "records": u["records"].as_i64().map(|n| format::number(&n.to_string(), ctx.lang)),
                     "quarantined": quarantined, "last_limit": u["last_limit"] })
         })
@@ -114,9 +114,9 @@ async fn plugin_page(ctx: &Ctx, name: &str, failure: Option<&Failure>) -> Page {
         .collect();
     let page = json!({
         "plugin": { "name": m.plugin.name, "label": meta::plugin_label(&m, ctx.lang), "version": m.plugin.version.to_string(),
-                    "description": m.plugin.description, "publisher": m.plugin.publisher },
+                    "description": meta::plugin_summary(&m, ctx.lang), "publisher": m.plugin.publisher },
         "capabilities": capabilities, "enabled": current.is_some(),
-        "permissions": m.permissions.iter().map(|p| json!({ "name": p.name, "description": p.description })).collect::<Vec<_>>(),
+        "permissions": m.permissions.iter().map(|p| json!({ "name": p.name, "description": p.label.as_ref().map_or_else(|| super::commands::developer_note(ctx, &p.description).to_string(), |l| l.text(ctx.lang).to_string()) })).collect::<Vec<_>>(),
         "collections": m.collections.iter().map(|(n, c)| json!({ "name": n, "label": meta::collection_label(c, n, ctx.lang) })).collect::<Vec<_>>(),
         "base": ctx.base(), "error": failure.map(|f| f.message.clone()),
     });
@@ -291,7 +291,7 @@ pub(super) async fn audit(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): 
         .into_iter()
         .flatten()
         .map(|a| json!({
-            "at": format::value(&a["at"], None, ctx.lang), "actor": a["actor_id"].as_str().map(|s| s.chars().take(8).collect::<String>()),
+            "at": format::value(&a["at"], None, ctx.loc()), "actor": a["actor_id"].as_str().map(|s| s.chars().take(8).collect::<String>()),
             "action": a["action"], "outcome": a["outcome"],
             "object": format!("{} {}", a["object_type"].as_str().unwrap_or_default(), a["object_id"].as_str().map(|s| s.chars().take(8).collect::<String>()).unwrap_or_default()),
         }))
@@ -323,7 +323,7 @@ pub(super) async fn events(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw):
         .map(|e| {
             let dead = e["deliveries"].as_array().is_some_and(|d| d.iter().any(|d| d["state"] == "dead"));
             json!({ "id": e["id"], "name": e["name"], "source": e["source"], "deliveries": e["deliveries"], "dead": dead,
-                    "at": format::value(&e["occurred_at"], None, ctx.lang) })
+                    "at": format::value(&e["occurred_at"], None, ctx.loc()) })
         })
         .filter(|e| !dead_only || e["dead"] == true)
         .collect();

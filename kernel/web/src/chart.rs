@@ -1,7 +1,9 @@
-//! Bar charts drawn as SVG on the server: no script, no library, readable without colour.
+//! Charts drawn on the server, no script and no library: bars as SVG, timelines (who is away
+//! when) as a table of days; both readable without colour.
 
 use std::fmt::Write;
 
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -50,6 +52,106 @@ pub(super) fn bars(title: &str, items: &[(String, Decimal, String)]) -> String {
     svg
 }
 
+/// One span of a timeline: a line's label, its first and last day, and its kind.
+pub(super) struct Span {
+    pub label: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub category: Option<String>,
+}
+
+/// Most days a timeline shows; longer periods are cut there.
+const MAX_DAYS: i64 = 200;
+/// Kinds told apart by colour; more share the last one.
+const SHADES: usize = 6;
+
+/// Days as columns and one line per label, each span's days marked in its kind's shade (and
+/// its kind named in every marked cell's tooltip and in the legend), weekends and today set
+/// apart: an HTML table that scrolls sideways on a phone with the names kept in view.
+pub(super) fn timeline(
+    title: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    spans: &[Span],
+    lang: &str,
+    today: NaiveDate,
+) -> String {
+    const RU: [&str; 7] = ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"];
+    const EN: [&str; 7] = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"];
+    let to = to.min(from + chrono::Duration::days(MAX_DAYS - 1)).max(from);
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+    let mut labels: Vec<&str> = spans.iter().map(|s| s.label.as_str()).collect();
+    labels.sort_by_key(|l| l.to_lowercase());
+    labels.dedup();
+    let mut kinds: Vec<&str> = spans.iter().filter_map(|s| s.category.as_deref()).collect();
+    kinds.sort();
+    kinds.dedup();
+    let shade =
+        |k: Option<&str>| k.and_then(|k| kinds.iter().position(|x| *x == k)).map_or(0, |i| i.min(SHADES - 1) + 1);
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        r#"<div class="timeline-chart"><p class="chart-title">{}</p><div class="scroll"><table class="timeline"><thead><tr><th scope="col" class="who"></th>"#,
+        esc(title)
+    );
+    for d in &days {
+        let wd = d.weekday().num_days_from_monday() as usize;
+        let class = format!("{}{}", if wd >= 5 { "weekend" } else { "" }, if *d == today { " today" } else { "" });
+        let name = if lang == "ru" { RU[wd] } else { EN[wd] };
+        let _ = write!(
+            html,
+            r#"<th scope="col" class="{}" title="{}"><span>{}</span><small>{name}</small></th>"#,
+            class.trim(),
+            d.format("%Y-%m-%d"),
+            d.day()
+        );
+    }
+    html.push_str("</tr></thead><tbody>");
+    for label in &labels {
+        let _ = write!(html, r#"<tr><th scope="row" class="who">{}</th>"#, esc(label));
+        for d in &days {
+            let found = spans.iter().find(|s| s.label == *label && s.start <= *d && *d <= s.end);
+            let wd = d.weekday().num_days_from_monday();
+            let mut class = String::from(if wd >= 5 { "weekend" } else { "" });
+            if *d == today {
+                class.push_str(" today");
+            }
+            match found {
+                Some(s) => {
+                    let kind = s.category.as_deref().unwrap_or_default();
+                    let tip = format!(
+                        "{}: {}{}",
+                        label,
+                        d.format("%d.%m"),
+                        if kind.is_empty() { String::new() } else { format!(", {kind}") }
+                    );
+                    let _ = write!(
+                        html,
+                        r#"<td class="{} on k{}" title="{}"></td>"#,
+                        class.trim(),
+                        shade(s.category.as_deref()),
+                        esc(&tip)
+                    );
+                }
+                None => {
+                    let _ = write!(html, r#"<td class="{}"></td>"#, class.trim());
+                }
+            }
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table></div>");
+    if !kinds.is_empty() {
+        html.push_str(r#"<ul class="legend">"#);
+        for (i, k) in kinds.iter().enumerate() {
+            let _ = write!(html, r#"<li><span class="swatch k{}"></span>{}</li>"#, i.min(SHADES - 1) + 1, esc(k));
+        }
+        html.push_str("</ul>");
+    }
+    html.push_str("</div>");
+    html
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +166,37 @@ mod tests {
         assert!(svg.contains(r#"width="360.0""#));
         assert!(svg.contains("New &lt;b&gt;") && !svg.contains("<b>"));
         assert!(svg.contains("&lt;Funnel&gt;"));
+    }
+
+    #[test]
+    fn a_timeline_marks_each_span_on_its_line_with_its_kind() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        let spans = [
+            Span {
+                label: "Иванова А.".into(),
+                start: day("2026-12-07"),
+                end: day("2026-12-09"),
+                category: Some("Отпуск".into()),
+            },
+            Span {
+                label: "<Петров>".into(),
+                start: day("2026-11-20"),
+                end: day("2026-12-02"),
+                category: Some("Больничный".into()),
+            },
+        ];
+        let html = timeline("Отсутствия", day("2026-12-01"), day("2026-12-31"), &spans, "ru", day("2026-12-04"));
+        assert_eq!(html.matches("<tr><th scope=\"row\"").count(), 2, "a line per person");
+        assert_eq!(html.matches(" on k").count(), 3 + 2, "three days of leave and two of sick leave in December");
+        assert!(html.contains("&lt;Петров&gt;") && !html.contains("<Петров>"), "escaped");
+        assert!(html.contains("<small>Сб</small>") && html.contains("class=\"today\""));
+        assert!(html.contains("<span class=\"swatch k1\"></span>Больничный"), "a legend of kinds");
+        // Someone who may not see the kind sees only that the person is away.
+        let plain = [Span {
+            category: None,
+            ..Span { label: "A".into(), start: day("2026-12-01"), end: day("2026-12-01"), category: None }
+        }];
+        let html = timeline("t", day("2026-12-01"), day("2026-12-02"), &plain, "en", day("2026-12-01"));
+        assert!(html.contains("on k0") && !html.contains("legend"));
     }
 }

@@ -55,6 +55,11 @@ impl Failure {
     }
 
     /// The message for one field, if the API named it (`customer` also matches `data.customer`).
+    /// The problem with exactly the field `name` (a line's cell: `lines[2].quantity`).
+    pub(super) fn exact(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(f, _)| f == name).map(|(_, m)| m.as_str())
+    }
+
     pub(super) fn field(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
@@ -69,18 +74,20 @@ pub(super) struct Api {
     router: Router,
     token: String,
     request_id: Option<String>,
+    /// The visitor's language, which plugins answer in.
+    lang: &'static str,
     /// The visitor's connection, so that the API throttles them, not the UI.
     peer: Option<ConnectInfo<SocketAddr>>,
 }
 
 impl Api {
-    pub(super) fn new(router: Router, token: &str, request_id: Option<String>) -> Api {
-        Api { router, token: token.to_string(), request_id, peer: None }
+    pub(super) fn new(router: Router, token: &str, request_id: Option<String>, lang: &'static str) -> Api {
+        Api { router, token: token.to_string(), request_id, lang, peer: None }
     }
 
     /// Calls the API without a token (login), on behalf of the visitor at `peer`.
     pub(super) fn anonymous(router: Router, peer: Option<ConnectInfo<SocketAddr>>) -> Api {
-        Api { router, token: String::new(), request_id: None, peer }
+        Api { router, token: String::new(), request_id: None, lang: "en", peer }
     }
 
     pub(super) async fn get(&self, path: &str) -> Result<Value, Failure> {
@@ -110,7 +117,7 @@ impl Api {
     }
 
     fn request(&self, method: Method, path: &str) -> axum::http::request::Builder {
-        let mut req = Request::builder().method(method).uri(path);
+        let mut req = Request::builder().method(method).uri(path).header(header::ACCEPT_LANGUAGE, self.lang);
         if !self.token.is_empty() {
             req = req.header(header::AUTHORIZATION, format!("Bearer {}", self.token));
         }

@@ -15,19 +15,21 @@ use super::fields::{self, FormSpec};
 use super::records::Params;
 use super::{Ctx, Form, Page, chart, format, meta, see_other};
 use erp_kernel::ids;
-use erp_kernel::plugins::manifest::{ColumnSpec, ColumnType, CommandSpec, FieldSpec, FieldType, Manifest, Period};
+use erp_kernel::plugins::manifest::{
+    ChartKind, ChartSpec, ColumnSpec, ColumnType, CommandSpec, FieldSpec, FieldType, Manifest, Period,
+};
 
 /// Manifests' descriptions are the developer's English notes: shown in the English UI only.
-fn description<'d>(ctx: &Ctx, text: &'d str) -> &'d str {
+pub(super) fn developer_note<'d>(ctx: &Ctx, text: &'d str) -> &'d str {
     if ctx.lang == "en" { text } else { "" }
 }
 
 fn plugin_model(ctx: &Ctx, m: &Manifest) -> Value {
-    json!({ "name": m.plugin.name, "label": meta::plugin_label(m, ctx.lang), "description": description(ctx, &m.plugin.description) })
+    json!({ "name": m.plugin.name, "label": meta::plugin_label(m, ctx.lang), "description": meta::plugin_summary(m, ctx.lang) })
 }
 
 fn command_model(ctx: &Ctx, c: &CommandSpec) -> Value {
-    json!({ "name": c.name, "label": meta::command_label(c, ctx.lang), "description": description(ctx, &c.description), "report": c.report })
+    json!({ "name": c.name, "label": meta::command_label(c, ctx.lang), "description": developer_note(ctx, &c.description), "report": c.report })
 }
 
 pub(super) async fn plugin_home(mut ctx: Ctx, Path((cid, plugin)): Path<(String, String)>) -> Page {
@@ -112,7 +114,7 @@ pub(super) async fn command_page(
         Err(f) => return page(&ctx, m, c, &Map::new(), Some(Err(f))).await,
     };
     if !submitted {
-        let today = chrono::Utc::now().date_naive();
+        let today = ctx.loc().today();
         for (name, f) in &c.input {
             if !input.contains_key(name)
                 && let Some(v) = default_input(c, name, f, today)
@@ -156,7 +158,7 @@ pub(super) async fn run_command(
 /// object typed in the form's advanced box.
 fn command_input(ctx: &Ctx, c: &CommandSpec, form: &Form) -> Result<Map<String, Value>, Failure> {
     if !c.input.is_empty() {
-        return Ok(fields::read_form(&c.input, form, false, ctx.lang));
+        return Ok(fields::read_form(&c.input, form, false, ctx.loc()));
     }
     match form.get("__json").map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(Map::new()),
@@ -257,12 +259,14 @@ async fn shape(ctx: &Ctx, m: &Manifest, c: &CommandSpec, v: &Value) -> Value {
     let people =
         if c.columns.iter().any(|col| col.kind == ColumnType::User) { people(ctx).await } else { HashMap::new() };
     let declared_scalars: Vec<&ColumnSpec> = c.columns.iter().filter(|col| col.rows.is_none()).collect();
-    let summary: Vec<Value> = if declared_scalars.is_empty() {
+    // A report that declares its columns shows only the single values it declares (the period
+    // it was asked for is in its form already); an undescribed answer shows them all.
+    let summary: Vec<Value> = if c.columns.is_empty() {
         scalars
             .iter()
             .map(|(path, v)| {
                 let label = if path.is_empty() { ctx.t("result") } else { meta::humanize(&path.replace('.', " · ")) };
-                json!({ "label": label, "text": format::value(v, None, ctx.lang) })
+                json!({ "label": label, "text": format::value(v, None, ctx.loc()) })
             })
             .collect()
     } else {
@@ -276,7 +280,7 @@ async fn shape(ctx: &Ctx, m: &Manifest, c: &CommandSpec, v: &Value) -> Value {
     };
     // A report that declares its columns gets a chart only where it asks for one.
     let wants_chart = c.report && (c.chart.is_some() || c.columns.is_empty());
-    let chart = if wants_chart { chart_of(ctx, c, &tables, &people) } else { None };
+    let chart = if wants_chart { chart_of(ctx, c, v, &tables, &people) } else { None };
     let models: Vec<Value> = tables.iter().map(|t| table_model(ctx, c, t, &people)).collect();
     json!({ "summary": summary, "tables": models, "chart": chart })
 }
@@ -324,7 +328,7 @@ fn table_model(ctx: &Ctx, c: &CommandSpec, t: &Table, people: &HashMap<String, S
                             .titles
                             .get(k)
                             .and_then(|names| raw.as_str().and_then(|id| names.get(id)).cloned())
-                            .unwrap_or_else(|| format::value(raw, None, ctx.lang)),
+                            .unwrap_or_else(|| format::value(raw, None, ctx.loc())),
                     };
                     (k.clone(), Value::from(text))
                 })
@@ -372,18 +376,18 @@ pub(super) fn cell(
         raw.as_str().map(|id| names.and_then(|n| n.get(id)).cloned().unwrap_or_else(|| ctx.t("someone")))
     };
     match col.kind {
-        ColumnType::Text => raw.as_str().map_or_else(|| format::value(raw, None, ctx.lang), str::to_string),
-        ColumnType::Int | ColumnType::Decimal => format::value(raw, Some(FieldType::Decimal), ctx.lang),
-        ColumnType::Money => format::money(raw, ctx.lang),
-        ColumnType::Percent => format!("{}\u{a0}%", format::value(raw, Some(FieldType::Decimal), ctx.lang)),
-        ColumnType::Date => format::value(raw, Some(FieldType::Date), ctx.lang),
-        ColumnType::Datetime => format::value(raw, Some(FieldType::Datetime), ctx.lang),
-        ColumnType::Bool => format::value(raw, Some(FieldType::Bool), ctx.lang),
-        ColumnType::Ref => named(titles).unwrap_or_else(|| format::value(raw, None, ctx.lang)),
-        ColumnType::User => named(Some(people)).unwrap_or_else(|| format::value(raw, None, ctx.lang)),
+        ColumnType::Text => raw.as_str().map_or_else(|| format::value(raw, None, ctx.loc()), str::to_string),
+        ColumnType::Int | ColumnType::Decimal => format::value(raw, Some(FieldType::Decimal), ctx.loc()),
+        ColumnType::Money => format::money(raw, ctx.loc()),
+        ColumnType::Percent => format!("{}\u{a0}%", format::value(raw, Some(FieldType::Decimal), ctx.loc())),
+        ColumnType::Date => format::value(raw, Some(FieldType::Date), ctx.loc()),
+        ColumnType::Datetime => format::value(raw, Some(FieldType::Datetime), ctx.loc()),
+        ColumnType::Bool => format::value(raw, Some(FieldType::Bool), ctx.loc()),
+        ColumnType::Ref => named(titles).unwrap_or_else(|| format::value(raw, None, ctx.loc())),
+        ColumnType::User => named(Some(people)).unwrap_or_else(|| format::value(raw, None, ctx.loc())),
         ColumnType::Enum => match raw.as_str().and_then(|s| col.value_labels.get(s)) {
             Some(label) => label.text(ctx.lang).to_string(),
-            None => format::value(raw, None, ctx.lang),
+            None => format::value(raw, None, ctx.loc()),
         },
     }
 }
@@ -486,12 +490,21 @@ async fn name_references(ctx: &Ctx, m: &Manifest, c: &CommandSpec, t: &mut Table
 
 /// Bars of the chart's value against its label, from the rows the manifest names or else the
 /// first text and number columns of the first table.
-fn chart_of(ctx: &Ctx, c: &CommandSpec, tables: &[Table], people: &HashMap<String, String>) -> Option<String> {
+fn chart_of(
+    ctx: &Ctx,
+    c: &CommandSpec,
+    answer: &Value,
+    tables: &[Table],
+    people: &HashMap<String, String>,
+) -> Option<String> {
     let hint = c.chart.as_ref();
     let t = match hint.and_then(|h| h.rows.as_ref()) {
         Some(rows) => tables.iter().find(|t| &t.path == rows)?,
         None => tables.first()?,
     };
+    if let Some(h) = hint.filter(|h| h.kind == ChartKind::Timeline) {
+        return Some(timeline_of(ctx, c, h, answer, t, people));
+    }
     let is_label = |k: &String| t.raw.iter().any(|r| r.get(k).is_some_and(|v| v.is_string() && numeric(v).is_none()));
     let is_value = |k: &String| t.raw.iter().any(|r| r.get(k).and_then(numeric).is_some_and(|d| !d.is_zero()));
     let label_key = match hint {
@@ -518,7 +531,7 @@ fn chart_of(ctx: &Ctx, c: &CommandSpec, tables: &[Table], people: &HashMap<Strin
                     .titles
                     .get(&label_key)
                     .and_then(|names| raw.as_str().and_then(|id| names.get(id)).cloned())
-                    .unwrap_or_else(|| format::value(raw, None, ctx.lang)),
+                    .unwrap_or_else(|| format::value(raw, None, ctx.loc())),
             };
             let shown = match value_col {
                 Some(col) => cell(ctx, col, &Value::from(v.normalize().to_string()), None, people),
@@ -530,6 +543,43 @@ fn chart_of(ctx: &Ctx, c: &CommandSpec, tables: &[Table], people: &HashMap<Strin
     let value_label = value_col.map_or_else(|| meta::humanize(&value_key), |col| col.label.text(ctx.lang).to_string());
     let title = format!("{}: {}", meta::command_label(c, ctx.lang), value_label);
     Some(chart::bars(&title, &items))
+}
+
+/// Spans of days from the rows' start and end, one line per label; the period is the answer's
+/// own `from` and `to` where it gives them, else the spans' first and last day.
+fn timeline_of(
+    ctx: &Ctx,
+    c: &CommandSpec,
+    h: &ChartSpec,
+    answer: &Value,
+    t: &Table,
+    people: &HashMap<String, String>,
+) -> String {
+    let day = |v: Option<&Value>| {
+        v.and_then(Value::as_str).and_then(|s| chrono::NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok())
+    };
+    let text = |key: &str, r: &Map<String, Value>| {
+        let raw = lookup(r, key).unwrap_or(&Value::Null);
+        match column(c, t, key) {
+            Some(col) => cell(ctx, col, raw, t.titles.get(key), people),
+            None => format::value(raw, None, ctx.loc()),
+        }
+    };
+    let (start_key, end_key) = (h.start.as_deref().unwrap_or_default(), h.end.as_deref().unwrap_or_default());
+    let spans: Vec<chart::Span> = t
+        .raw
+        .iter()
+        .filter_map(|r| {
+            let start = day(lookup(r, start_key))?;
+            let end = day(lookup(r, end_key)).unwrap_or(start).max(start);
+            let category = h.category.as_deref().map(|k| text(k, r)).filter(|k| !k.is_empty());
+            Some(chart::Span { label: text(&h.label, r), start, end, category })
+        })
+        .collect();
+    let today = ctx.loc().today();
+    let from = day(answer.get("from")).or_else(|| spans.iter().map(|s| s.start).min()).unwrap_or(today);
+    let to = day(answer.get("to")).or_else(|| spans.iter().map(|s| s.end).max()).unwrap_or(today);
+    chart::timeline(&meta::command_label(c, ctx.lang), from, to, &spans, ctx.lang, today)
 }
 
 /// The record's timeline, when the plugin names a command for it.
@@ -561,10 +611,10 @@ pub(super) async fn timeline(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> V
                 ["at", "occurred_at", "created_at", "date"].iter().find_map(|k| e.get(*k)).unwrap_or(&Value::Null);
             let amount = e.get("amount").filter(|a| !a.is_null()).map(|a| {
                 let currency = e.get("currency").and_then(Value::as_str).unwrap_or_default();
-                format!("{} {currency}", format::value(a, Some(FieldType::Decimal), ctx.lang)).trim().to_string()
+                format!("{} {currency}", format::value(a, Some(FieldType::Decimal), ctx.loc())).trim().to_string()
             });
             let kind = e.get("kind").and_then(Value::as_str).unwrap_or_default();
-            json!({ "when": format::value(when, None, ctx.lang), "kind": kind_label(m, kind, ctx.lang),
+            json!({ "when": format::value(when, None, ctx.loc()), "kind": kind_label(m, kind, ctx.lang),
                     "text": text, "amount": amount })
         })
         .collect()

@@ -29,13 +29,13 @@ pub(super) fn kind_name(k: FieldType) -> &'static str {
     }
 }
 
-/// A stored value as the text an input shows (datetimes to the second, JSON always as JSON so
-/// that a string stays a string).
-pub(super) fn input_text(v: Option<&Value>, kind: FieldType) -> String {
+/// A stored value as the text an input shows (datetimes on the person's clock, JSON always as
+/// JSON so that a string stays a string).
+pub(super) fn input_text(v: Option<&Value>, kind: FieldType, loc: format::Locale) -> String {
     match (v, kind) {
         (None | Some(Value::Null), _) => String::new(),
         (Some(other), FieldType::Json) => serde_json::to_string_pretty(other).unwrap_or_default(),
-        (Some(Value::String(s)), FieldType::Datetime) => s.get(..19).unwrap_or(s).to_string(),
+        (Some(Value::String(s)), FieldType::Datetime) => format::datetime_input(s, loc).unwrap_or_else(|| s.clone()),
         (Some(Value::String(s)), _) => s.clone(),
         (Some(Value::Number(n)), _) => n.to_string(),
         (Some(Value::Bool(b)), _) => b.to_string(),
@@ -44,16 +44,16 @@ pub(super) fn input_text(v: Option<&Value>, kind: FieldType) -> String {
 }
 
 /// A typed value from what a person typed; what does not parse goes to the kernel as typed,
-/// so that its message names the field. Texts keep what was typed (line breaks normalised).
-pub(super) fn input_value(raw: &str, kind: FieldType, lang: &str) -> Value {
+/// so that its message names the field. Texts keep what was typed (line breaks normalised);
+/// times are typed on the person's clock.
+pub(super) fn input_value(raw: &str, kind: FieldType, loc: format::Locale) -> Value {
     let text = raw.replace("\r\n", "\n");
     let raw = text.trim();
     match kind {
         FieldType::Text => Value::from(text),
         FieldType::Int => raw.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(raw)),
-        FieldType::Decimal => Value::from(format::parse_number(raw, lang)),
-        FieldType::Datetime if raw.len() == 16 => Value::from(format!("{raw}:00Z")),
-        FieldType::Datetime if raw.len() == 19 && !raw.ends_with('Z') => Value::from(format!("{raw}Z")),
+        FieldType::Decimal => Value::from(format::parse_number(raw, loc.lang)),
+        FieldType::Datetime => Value::from(format::parse_datetime(raw, loc).unwrap_or_else(|| raw.to_string())),
         FieldType::Json => serde_json::from_str(raw).unwrap_or_else(|_| Value::from(raw)),
         _ => Value::from(raw),
     }
@@ -65,13 +65,23 @@ pub(super) fn read_form(
     fields: &BTreeMap<String, FieldSpec>,
     form: &Form,
     updating: bool,
-    lang: &str,
+    loc: format::Locale,
 ) -> Map<String, Value> {
     let shown_checks = form.all("__present");
     let mut out = Map::new();
     for (name, spec) in fields {
         // The plugin sets computed fields; a form shows them and never sends them.
         if spec.computed {
+            continue;
+        }
+        if !spec.line.is_empty() {
+            match super::lines::read(name, spec, form, loc) {
+                Some(Value::Array(lines)) if lines.is_empty() && !updating => {}
+                Some(lines) => {
+                    out.insert(name.clone(), lines);
+                }
+                None => {}
+            }
             continue;
         }
         if spec.kind == FieldType::Bool {
@@ -87,7 +97,7 @@ pub(super) fn read_form(
             }
             continue;
         }
-        out.insert(name.clone(), input_value(raw, spec.kind, lang));
+        out.insert(name.clone(), input_value(raw, spec.kind, loc));
     }
     out
 }
@@ -119,9 +129,9 @@ pub(super) fn changes(
     fields: &BTreeMap<String, FieldSpec>,
     form: &Form,
     stored: &Map<String, Value>,
-    lang: &str,
+    loc: format::Locale,
 ) -> Map<String, Value> {
-    read_form(fields, form, true, lang)
+    read_form(fields, form, true, loc)
         .into_iter()
         .filter(|(name, typed)| fields.get(name).is_some_and(|f| !same(f.kind, stored.get(name), typed)))
         .collect()
@@ -155,7 +165,11 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
     order.extend(spec.fields.keys().filter(|n| !spec.order.contains(n)));
     let mut seen = std::collections::HashSet::new();
     order.retain(|n| seen.insert(*n));
-    let people = if spec.fields.values().any(|f| f.kind == FieldType::User) {
+    let people = if spec
+        .fields
+        .values()
+        .any(|f| f.kind == FieldType::User || f.line.values().any(|l| l.kind == FieldType::User))
+    {
         super::commands::people(ctx).await
     } else {
         HashMap::new()
@@ -166,18 +180,23 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
             continue;
         }
         let current = spec.values.get(name);
+        if !f.line.is_empty() {
+            let readonly = spec.readonly || f.computed;
+            out.push(super::lines::model(ctx, spec.manifest, name, f, current, spec.failure, readonly, &people).await?);
+            continue;
+        }
         let mut model = json!({
             "name": name,
-            "label": if f.kind == FieldType::Datetime { format!("{} (UTC)", meta::field_label(f, name, ctx.lang)) } else { meta::field_label(f, name, ctx.lang) },
+            "label": meta::field_label(f, name, ctx.lang),
             "kind": kind_name(f.kind),
             "required": f.required,
             "values": f.values.iter().map(|v| json!({ "value": v, "label": f.value_labels.get(v).map_or(v.as_str(), |l| l.text(ctx.lang)) })).collect::<Vec<_>>(),
             "max_length": f.max_length,
             "multiline": multiline(name, f),
-            "value": input_text(current, f.kind),
+            "value": input_text(current, f.kind, ctx.loc()),
             "checked": current.and_then(Value::as_bool).unwrap_or(false),
             "readonly": spec.readonly || f.computed,
-            "shown": format::field(current.unwrap_or(&Value::Null), Some(f), ctx.lang),
+            "shown": format::field(current.unwrap_or(&Value::Null), Some(f), ctx.loc()),
             "error": spec.failure.and_then(|fl| fl.field(name)),
         });
         if f.kind == FieldType::User {
@@ -252,7 +271,7 @@ pub(super) async fn options(
 pub(super) fn record_title(r: &Value, title: Option<&str>) -> String {
     title
         .and_then(|t| r["data"].get(t))
-        .map(|v| format::value(v, Some(FieldType::Text), "en"))
+        .map(|v| format::value(v, Some(FieldType::Text), format::Locale::new("en", &[])))
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| r["id"].as_str().map(|id| id.chars().take(8).collect()).unwrap_or_default())
 }

@@ -1,6 +1,8 @@
 //! Values shown per locale: numbers and money with the locale's separators, dates and times in
-//! the locale's order, booleans in words.
+//! the locale's order and the person's time zone, booleans in words.
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde_json::Value;
 
 use super::i18n;
@@ -45,31 +47,87 @@ pub(super) fn date(raw: &str, lang: &str) -> String {
     }
 }
 
-/// An RFC 3339 time as date and `HH:MM` (UTC).
-pub(super) fn datetime(raw: &str, lang: &str) -> String {
-    match raw.get(11..16) {
-        Some(hm) if raw.len() >= 16 => format!("{} {hm}", date(raw, lang)),
-        _ => raw.to_string(),
+/// How one person reads values: their language and the time zone times are shown and typed in
+/// (their own, else their company's).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Locale {
+    pub(super) lang: &'static str,
+    pub(super) tz: Tz,
+}
+
+impl Locale {
+    /// The first zone that parses among the person's and the company's; UTC otherwise.
+    pub(super) fn new(lang: &'static str, zones: &[Option<&str>]) -> Locale {
+        let tz = zones.iter().flatten().find_map(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
+        Locale { lang, tz }
+    }
+
+    /// Now, on this person's clock.
+    pub(super) fn now(&self) -> DateTime<Tz> {
+        Utc::now().with_timezone(&self.tz)
+    }
+
+    /// Today's date where this person is.
+    pub(super) fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+
+    /// The instant a local wall-clock time means, in UTC. In the hour that summer time repeats
+    /// the earlier one counts; a time that summer time skips moves one hour on.
+    pub(super) fn utc_of(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        let found = self.tz.from_local_datetime(&local).earliest();
+        let found = found.or_else(|| self.tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest());
+        found.map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc))
+    }
+
+    /// An RFC 3339 time on this person's clock.
+    pub(super) fn local(&self, raw: &str) -> Option<NaiveDateTime> {
+        DateTime::parse_from_rfc3339(raw).ok().map(|t| t.with_timezone(&self.tz).naive_local())
     }
 }
 
+/// An RFC 3339 time as date and `HH:MM` on the person's clock.
+pub(super) fn datetime(raw: &str, loc: Locale) -> String {
+    match loc.local(raw) {
+        Some(t) => format!("{} {}", date(&t.format("%Y-%m-%d").to_string(), loc.lang), t.format("%H:%M")),
+        None => raw.to_string(),
+    }
+}
+
+/// An RFC 3339 time as `datetime-local` inputs show it (`2026-12-06T09:30`), on the person's
+/// clock.
+pub(super) fn datetime_input(raw: &str, loc: Locale) -> Option<String> {
+    loc.local(raw).map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+}
+
+/// A time a person typed on their clock (`2026-12-06T09:30`, seconds optional) as RFC 3339 UTC.
+pub(super) fn parse_datetime(typed: &str, loc: Locale) -> Option<String> {
+    let t = typed.trim();
+    let local = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
+        .ok()?;
+    Some(loc.utc_of(local).format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
 /// A field value as text for lists, cards and read-only views.
-pub(super) fn value(v: &Value, kind: Option<FieldType>, lang: &str) -> String {
+pub(super) fn value(v: &Value, kind: Option<FieldType>, loc: Locale) -> String {
+    let lang = loc.lang;
     match (v, kind) {
         (Value::Null, _) => String::new(),
         (Value::Bool(b), _) => i18n::text(lang, if *b { "yes" } else { "no" }),
         (Value::Number(n), _) => number(&n.to_string(), lang),
         (Value::String(s), Some(FieldType::Decimal)) => number(s, lang),
         (Value::String(s), Some(FieldType::Date)) => date(s, lang),
-        (Value::String(s), Some(FieldType::Datetime)) => datetime(s, lang),
+        (Value::String(s), Some(FieldType::Datetime)) => datetime(s, loc),
         (Value::String(s), None) if looks_like_number(s) => number(s, lang),
         (Value::String(s), None) if s.len() == 10 && s.as_bytes().get(4) == Some(&b'-') => date(s, lang),
-        (Value::String(s), None) if s.len() > 16 && s.as_bytes().get(10) == Some(&b'T') => datetime(s, lang),
+        (Value::String(s), None) if s.len() > 16 && s.as_bytes().get(10) == Some(&b'T') => datetime(s, loc),
         (Value::String(s), _) => s.clone(),
         (Value::Array(items), _) => {
             let all_scalar = items.iter().all(|i| !i.is_object() && !i.is_array());
             if all_scalar {
-                items.iter().map(|i| value(i, None, lang)).collect::<Vec<_>>().join(", ")
+                items.iter().map(|i| value(i, None, loc)).collect::<Vec<_>>().join(", ")
             } else {
                 format!("[{}]", items.len())
             }
@@ -80,26 +138,32 @@ pub(super) fn value(v: &Value, kind: Option<FieldType>, lang: &str) -> String {
 
 /// A field's value as text: an enum value by the label its manifest gives it, the rest as
 /// [`value`] shows them.
-pub(super) fn field(v: &Value, f: Option<&FieldSpec>, lang: &str) -> String {
+pub(super) fn field(v: &Value, f: Option<&FieldSpec>, loc: Locale) -> String {
+    if let Some(f) = f
+        && !f.line.is_empty()
+        && let Some(text) = super::lines::summary(v, loc.lang)
+    {
+        return text;
+    }
     if let (Some(f), Value::String(s)) = (f, v)
         && let Some(label) = f.value_labels.get(s)
     {
-        return label.text(lang).to_string();
+        return label.text(loc.lang).to_string();
     }
-    value(v, f.map(|f| f.kind), lang)
+    value(v, f.map(|f| f.kind), loc)
 }
 
 /// An amount: two decimals (more when it has them), grouped per locale.
-pub(super) fn money(v: &Value, lang: &str) -> String {
+pub(super) fn money(v: &Value, loc: Locale) -> String {
     match decimal(v) {
         Some(d) => {
             let mut d = d.normalize();
             if d.scale() < 2 {
                 d.rescale(2);
             }
-            number(&d.to_string(), lang)
+            number(&d.to_string(), loc.lang)
         }
-        None => value(v, None, lang),
+        None => value(v, None, loc),
     }
 }
 
@@ -151,6 +215,14 @@ pub(super) fn decimal(v: &Value) -> Option<rust_decimal::Decimal> {
 mod tests {
     use super::*;
 
+    fn ru() -> Locale {
+        Locale::new("ru", &[])
+    }
+
+    fn en() -> Locale {
+        Locale::new("en", &[])
+    }
+
     #[test]
     fn numbers_follow_the_locale() {
         assert_eq!(number("1234567.50", "ru"), "1\u{a0}234\u{a0}567,50");
@@ -161,23 +233,34 @@ mod tests {
 
     #[test]
     fn money_has_two_decimals_and_enum_values_their_labels() {
-        assert_eq!(money(&Value::from("59200"), "ru"), "59\u{a0}200,00");
-        assert_eq!(money(&Value::from(12.5), "en"), "12.50");
-        assert_eq!(money(&Value::from("0.125"), "en"), "0.125");
+        assert_eq!(money(&Value::from("59200"), ru()), "59\u{a0}200,00");
+        assert_eq!(money(&Value::from(12.5), en()), "12.50");
+        assert_eq!(money(&Value::from("0.125"), en()), "0.125");
         let f: FieldSpec = serde_json::from_value(serde_json::json!({
             "type": "enum", "values": ["person"],
             "value_labels": { "person": { "en": "Person", "ru": "Физическое лицо" } }
         }))
         .unwrap();
-        assert_eq!(field(&Value::from("person"), Some(&f), "ru"), "Физическое лицо");
-        assert_eq!(field(&Value::from("other"), Some(&f), "ru"), "other");
+        assert_eq!(field(&Value::from("person"), Some(&f), ru()), "Физическое лицо");
+        assert_eq!(field(&Value::from("other"), Some(&f), ru()), "other");
     }
 
     #[test]
     fn dates_follow_the_locale() {
         assert_eq!(date("2026-11-09", "ru"), "09.11.2026");
         assert_eq!(date("2026-11-09", "en"), "9 Nov 2026");
-        assert_eq!(datetime("2026-11-09T14:05:00Z", "ru"), "09.11.2026 14:05");
+        assert_eq!(datetime("2026-11-09T14:05:00Z", ru()), "09.11.2026 14:05");
+        let moscow = Locale::new("ru", &[None, Some("Europe/Moscow")]);
+        assert_eq!(datetime("2026-11-09T22:05:00Z", moscow), "10.11.2026 01:05");
+        assert_eq!(datetime_input("2026-11-09T22:05:00Z", moscow).as_deref(), Some("2026-11-10T01:05"));
+        assert_eq!(parse_datetime("2026-11-10T01:05", moscow).as_deref(), Some("2026-11-09T22:05:00Z"));
+        // The person's own zone wins over the company's; an unknown one is skipped.
+        let berlin = Locale::new("en", &[Some("Nowhere/City"), Some("Europe/Berlin"), Some("Europe/Moscow")]);
+        assert_eq!(parse_datetime("2026-07-01T12:00", berlin).as_deref(), Some("2026-07-01T10:00:00Z"));
+        // The hour summer time skips moves on by one hour; the repeated one counts once.
+        assert_eq!(parse_datetime("2026-03-29T02:30", berlin).as_deref(), Some("2026-03-29T01:30:00Z"));
+        assert_eq!(parse_datetime("2026-10-25T02:30", berlin).as_deref(), Some("2026-10-25T00:30:00Z"));
+        assert_eq!(parse_datetime("tomorrow", berlin), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use super::commands::{self, cell, default_input, lookup, people};
+use super::format::Locale;
 use super::{Ctx, Page, fields, format, meta};
 use erp_kernel::plugins::manifest::{ColumnSpec, ColumnType, FieldType, HomeSpec, Manifest};
 
@@ -27,21 +28,25 @@ pub(super) async fn company_home(mut ctx: Ctx, Path(cid): Path<String>) -> Page 
     Ok(ctx.render("home.html", json!({ "blocks": blocks })))
 }
 
-/// `"$me"`, `"$today"`, `"$tomorrow"`, `"$now"` and `"$end_of_today"` in a filter, replaced.
-fn fill(filter: &Value, me: &str) -> Value {
-    let now = Utc::now();
-    let today = now.date_naive();
+/// `"$me"`, `"$today"`, `"$tomorrow"`, `"$now"` and `"$end_of_today"` in a filter, replaced;
+/// days are the person's days, in their time zone.
+fn fill(filter: &Value, me: &str, loc: Locale) -> Value {
+    let today = loc.today();
+    let instant = |t: chrono::NaiveDateTime| loc.utc_of(t).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     match filter {
         Value::String(s) => match s.as_str() {
             "$me" => Value::from(me),
             "$today" => Value::from(today.to_string()),
             "$tomorrow" => Value::from((today + Duration::days(1)).to_string()),
-            "$now" => Value::from(now.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-            "$end_of_today" => Value::from(format!("{today}T23:59:59Z")),
+            "$now" => Value::from(Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            "$end_of_today" => {
+                let midnight = (today + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default();
+                Value::from(instant(midnight - Duration::seconds(1)))
+            }
             _ => filter.clone(),
         },
-        Value::Array(items) => Value::Array(items.iter().map(|v| fill(v, me)).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), fill(v, me))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(|v| fill(v, me, loc)).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), fill(v, me, loc))).collect()),
         other => other.clone(),
     }
 }
@@ -57,7 +62,7 @@ async fn block(ctx: &Ctx, m: &Manifest, h: &HomeSpec, people: &HashMap<String, S
         }
         let spec = m.collections.get(coll)?;
         let me = ctx.me["id"].as_str().unwrap_or_default();
-        let filter = h.filter.as_ref().map(|f| fill(f, me));
+        let filter = h.filter.as_ref().map(|f| fill(f, me, ctx.loc()));
         let data = format!("/api/v1/companies/{}/data/{}/{coll}", company.id, m.plugin.name);
         let url = format!("{}/p/{}/d/{coll}", ctx.base(), m.plugin.name);
         if let Some(group) = &h.group {
@@ -86,8 +91,8 @@ async fn block(ctx: &Ctx, m: &Manifest, h: &HomeSpec, people: &HashMap<String, S
                     let name = key
                         .as_str()
                         .and_then(|k| titles.get(k).cloned())
-                        .unwrap_or_else(|| format::field(key, Some(f), ctx.lang));
-                    let sum = h.sum.as_ref().map(|_| format::money(&g["values"]["sum"], ctx.lang));
+                        .unwrap_or_else(|| format::field(key, Some(f), ctx.loc()));
+                    let sum = h.sum.as_ref().map(|_| format::money(&g["values"]["sum"], ctx.loc()));
                     json!({ "title": name, "count": g["values"]["count"], "sum": sum })
                 })
                 .collect();
@@ -119,7 +124,7 @@ async fn block(ctx: &Ctx, m: &Manifest, h: &HomeSpec, people: &HashMap<String, S
                         let f = spec.fields.get(c)?;
                         Some(match (f.kind, v.as_str()) {
                             (FieldType::User, Some(u)) => people.get(u).cloned().unwrap_or_else(|| ctx.t("someone")),
-                            _ => format::field(v, Some(f), ctx.lang),
+                            _ => format::field(v, Some(f), ctx.loc()),
                         })
                     })
                     .filter(|s| !s.is_empty())
@@ -134,7 +139,7 @@ async fn block(ctx: &Ctx, m: &Manifest, h: &HomeSpec, people: &HashMap<String, S
     if !c.report || !company.can(&c.permission) {
         return None;
     }
-    let today = Utc::now().date_naive();
+    let today = ctx.loc().today();
     let input: Map<String, Value> =
         c.input.iter().filter_map(|(n, f)| default_input(c, n, f, today).map(|v| (n.clone(), v))).collect();
     let answer = commands::run(ctx, m, c, &input).await.ok()?;

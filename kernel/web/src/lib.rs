@@ -17,11 +17,13 @@ mod fields;
 mod format;
 mod home;
 mod i18n;
+mod lines;
 mod meta;
 mod records;
 mod render;
 mod search;
 mod session;
+mod settings;
 mod views;
 
 use std::sync::Arc;
@@ -77,6 +79,9 @@ pub fn router(api: Router) -> Router {
         .route("/p/{plugin}/d/{coll}/r/{rid}", get(records::show).post(records::update))
         .route("/p/{plugin}/d/{coll}/r/{rid}/delete", post(records::delete))
         .route("/p/{plugin}/d/{coll}/r/{rid}/move", post(views::move_card))
+        .route("/settings", get(settings::company).post(settings::save_company))
+        .route("/settings/me", post(settings::save_mine))
+        .route("/settings/p/{plugin}", get(settings::plugin).post(settings::save_plugin))
         .route("/admin/plugins", get(admin::plugins))
         .route("/admin/plugins/upload", post(admin::upload).layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES + 64 * 1024)))
         .route("/admin/plugins/{name}", get(admin::plugin))
@@ -134,7 +139,7 @@ impl FromRequestParts<UiState> for Ctx {
         let to_login = || Redirect::to(&format!("/login?next={}", encode(&path))).into_response();
         let secret = session::cookie(&parts.headers, session::SESSION_COOKIE).ok_or_else(to_login)?;
         let request_id = erp_api::extract::request_id_of(&parts.headers);
-        let api = Api::new(state.api.clone(), &secret, request_id);
+        let api = Api::new(state.api.clone(), &secret, request_id, session::language(&parts.headers));
         let me = match api.get("/api/v1/me").await {
             Ok(me) => me,
             Err(f) if f.status == StatusCode::UNAUTHORIZED => {
@@ -183,6 +188,12 @@ impl Ctx {
 
     fn company(&self) -> Result<&Company, Response> {
         self.company.as_ref().ok_or_else(|| self.fail(&Failure::internal("no company chosen")))
+    }
+
+    /// The person's language and time zone (their own, else the company's).
+    fn loc(&self) -> format::Locale {
+        let company = self.company.as_ref().map(|c| c.time_zone.as_str());
+        format::Locale::new(self.lang, &[self.me["time_zone"].as_str(), company])
     }
 
     fn t(&self, key: &str) -> String {

@@ -38,6 +38,8 @@ pub(super) struct Company {
     pub name: String,
     pub role: String,
     pub permissions: Vec<String>,
+    /// The company's time zone (IANA name).
+    pub time_zone: String,
     /// Enabled plugins, in name order.
     pub plugins: Vec<Arc<Manifest>>,
 }
@@ -58,6 +60,7 @@ impl Company {
             name: strings(&company["name"]),
             role: strings(&company["role"]),
             permissions: company["permissions"].as_array().map(|a| a.iter().map(strings).collect()).unwrap_or_default(),
+            time_zone: strings(&company["time_zone"]),
             plugins,
         })
     }
@@ -153,6 +156,16 @@ pub(super) fn plural_label(spec: &CollectionSpec, name: &str, lang: &str) -> Str
 
 pub(super) fn field_label(spec: &FieldSpec, name: &str, lang: &str) -> String {
     label_or(&spec.label, name, lang)
+}
+
+/// What the plugin does, in the person's language; the developer's English description where
+/// the manifest gives no summary (and nothing in other languages).
+pub(super) fn plugin_summary(m: &Manifest, lang: &str) -> String {
+    match &m.plugin.summary {
+        Some(s) => s.text(lang).to_string(),
+        None if lang == "en" => m.plugin.description.clone(),
+        None => String::new(),
+    }
 }
 
 pub(super) fn command_label(c: &CommandSpec, lang: &str) -> String {

@@ -84,7 +84,7 @@ fn data_path(company: &Company, m: &Manifest, coll: &str) -> String {
 
 /// Cells of a row: values formatted per locale, references by their titles.
 pub(super) fn cells(
-    lang: &str,
+    loc: format::Locale,
     spec: &CollectionSpec,
     record: &Value,
     columns: &[String],
@@ -103,9 +103,9 @@ pub(super) fn cells(
                     t.get(id).cloned().unwrap_or_else(|| id.chars().take(8).collect())
                 }
                 (Some(FieldType::User), Some(id), Some(t)) => {
-                    t.get(id).cloned().unwrap_or_else(|| i18n::text(lang, "someone"))
+                    t.get(id).cloned().unwrap_or_else(|| i18n::text(loc.lang, "someone"))
                 }
-                _ => format::field(&v, f, lang),
+                _ => format::field(&v, f, loc),
             };
             let numeric = f.is_some_and(|f| matches!(f.kind, FieldType::Int | FieldType::Decimal));
             json!({ "text": text, "numeric": numeric })
@@ -205,7 +205,7 @@ pub(super) async fn list(
                 _ => f
                     .values
                     .iter()
-                    .map(|v| json!({ "id": v, "title": format::field(&Value::from(v.as_str()), Some(f), ctx.lang) }))
+                    .map(|v| json!({ "id": v, "title": format::field(&Value::from(v.as_str()), Some(f), ctx.loc()) }))
                     .collect(),
             };
             filters.push(json!({ "name": name, "label": meta::field_label(f, name, ctx.lang), "kind": fields::kind_name(f.kind), "value": value, "options": options }));
@@ -241,7 +241,7 @@ pub(super) async fn list(
     let titles = ref_titles(&ctx, m, spec, &records, &columns).await.map_err(|f| ctx.fail(&f))?;
     let rows: Vec<Value> = records
         .iter()
-        .map(|r| json!({ "url": format!("{url}/r/{}", r["id"].as_str().unwrap_or_default()), "cells": cells(ctx.lang, spec, r, &columns, &titles) }))
+        .map(|r| json!({ "url": format!("{url}/r/{}", r["id"].as_str().unwrap_or_default()), "cells": cells(ctx.loc(), spec, r, &columns, &titles) }))
         .collect();
     let header: Vec<Value> = columns
         .iter()
@@ -323,18 +323,18 @@ async fn form_page(
     let record_id = record.and_then(|r| r["id"].as_str()).map(str::to_string);
     let title = match &record_id {
         Some(id) => {
-            let t = meta::title_field(m, coll).and_then(|t| values.get(&t).map(|v| format::value(v, None, ctx.lang)));
+            let t = meta::title_field(m, coll).and_then(|t| values.get(&t).map(|v| format::value(v, None, ctx.loc())));
             t.filter(|s| !s.is_empty()).unwrap_or_else(|| id.chars().take(8).collect())
         }
         None => format!("{} — {}", model["label"].as_str().unwrap_or_default(), ctx.t("new")),
     };
-    let (timeline, related, commands) = match &record_id {
+    let (timeline, (related, add_related), commands) = match &record_id {
         Some(id) => (
             super::commands::timeline(ctx, m, coll, id).await,
             related(ctx, m, coll, id).await,
             super::commands::for_record(ctx, m, coll, id),
         ),
-        None => (Vec::new(), Vec::new(), Vec::new()),
+        None => (Vec::new(), (Vec::new(), Vec::new()), Vec::new()),
     };
     let conflict = failure.is_some_and(|f| f.status == StatusCode::CONFLICT && f.code != "plugin_refused");
     let error = failure
@@ -347,33 +347,45 @@ async fn form_page(
         "version": record.and_then(|r| r["version"].as_i64()),
         "action": match &record_id { Some(id) => format!("{url}/r/{id}"), None => format!("{url}/new") },
         "conflict": conflict, "error": error,
-        "timeline": timeline, "related": related, "commands": commands,
+        "timeline": timeline, "related": related, "add_related": add_related, "commands": commands,
         "back": record_id.as_ref().map(|id| format!("{url}/r/{id}")),
     });
     Ok(ctx.render_status(status, "record.html", page))
 }
 
-/// Records of the plugin's other collections that point at this one (a deal's activities).
-async fn related(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> Vec<Value> {
-    let Some(company) = ctx.company.as_ref() else { return Vec::new() };
+/// Records of the plugin's other collections that point at this one (a deal's activities),
+/// each section with a link to add one already linked; collections the person may add to but
+/// that hold nothing linked yet come as links only.
+async fn related(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> (Vec<Value>, Vec<Value>) {
+    let Some(company) = ctx.company.as_ref() else { return (Vec::new(), Vec::new()) };
     let mut out = Vec::new();
+    let mut add = Vec::new();
     for (other, spec) in &m.collections {
         if !company.may_read(m, other) {
             continue;
         }
         for (fname, f) in &spec.fields {
-            if f.kind != FieldType::Ref || f.to.as_deref() != Some(coll) {
+            if f.kind != FieldType::Ref || f.to.as_deref() != Some(coll) || f.computed {
                 continue;
             }
+            let new_url = company
+                .may_write(m, other)
+                .then(|| format!("/c/{}/p/{}/d/{other}/new?{fname}={}", company.id, m.plugin.name, super::encode(id)));
             let body = json!({ "filter": { "field": fname, "op": "eq", "value": id }, "limit": 10, "sort": { "field": "created_at", "desc": true } });
             let Ok(found) = ctx.api.post(&format!("{}/query", data_path(company, m, other)), body).await else {
                 continue;
             };
             let items = found["items"].as_array().cloned().unwrap_or_default();
             if items.is_empty() {
+                if let Some(url) = new_url {
+                    add.push(json!({ "name": format!("{other}.{fname}"), "label": meta::collection_label(spec, other, ctx.lang), "url": url }));
+                }
                 continue;
             }
-            let title = meta::title_field(m, other);
+            // A title that is itself a reference (a stock row's product) names the record on
+            // this page or another: the row reads by its other columns instead.
+            let title =
+                meta::title_field(m, other).filter(|t| spec.fields.get(t).is_some_and(|f| f.kind != FieldType::Ref));
             let cols = meta::default_columns(m, other);
             let rows: Vec<Value> = items
                 .iter()
@@ -382,11 +394,14 @@ async fn related(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> Vec<Value> {
                         .iter()
                         .filter(|c| Some(c.as_str()) != title.as_deref() && spec.fields.get(*c).is_some_and(|f| f.kind != FieldType::Ref))
                         .take(3)
-                        .filter_map(|c| r["data"].get(c).map(|v| format::field(v, spec.fields.get(c), ctx.lang)))
+                        .filter_map(|c| r["data"].get(c).map(|v| format::field(v, spec.fields.get(c), ctx.loc())))
                         .filter(|s| !s.is_empty())
                         .collect();
-                    json!({ "url": format!("/c/{}/p/{}/d/{other}/r/{}", company.id, m.plugin.name, r["id"].as_str().unwrap_or_default()),
-                            "title": fields::record_title(r, title.as_deref()), "extra": extra.join(" · ") })
+                    let url = format!("/c/{}/p/{}/d/{other}/r/{}", company.id, m.plugin.name, r["id"].as_str().unwrap_or_default());
+                    match &title {
+                        Some(_) => json!({ "url": url, "title": fields::record_title(r, title.as_deref()), "extra": extra.join(" · ") }),
+                        None => json!({ "url": url, "title": extra.join(" · "), "extra": "" }),
+                    }
                 })
                 .collect();
             let label = format!(
@@ -394,10 +409,10 @@ async fn related(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> Vec<Value> {
                 meta::collection_label(spec, other, ctx.lang),
                 meta::field_label(f, fname, ctx.lang)
             );
-            out.push(json!({ "name": format!("{other}.{fname}"), "label": label, "rows": rows }));
+            out.push(json!({ "name": format!("{other}.{fname}"), "label": label, "rows": rows, "new_url": new_url }));
         }
     }
-    out
+    (out, add)
 }
 
 pub(super) async fn new_form(
@@ -413,7 +428,7 @@ pub(super) async fn new_form(
     let mut values = Map::new();
     for (k, v) in &params.0 {
         if let Some(f) = spec.fields.get(k) {
-            values.insert(k.clone(), fields::input_value(v, f.kind, ctx.lang));
+            values.insert(k.clone(), fields::input_value(v, f.kind, ctx.loc()));
         }
     }
     for (name, f) in &spec.fields {
@@ -433,7 +448,7 @@ pub(super) async fn create(
     let form = ctx.form(&body)?;
     let company = ctx.company()?;
     let (m, spec) = resolve(&ctx, company, &plugin, &coll)?;
-    let data = fields::read_form(&spec.fields, &form, false, ctx.lang);
+    let data = fields::read_form(&spec.fields, &form, false, ctx.loc());
     match ctx.api.post(&data_path(company, m, &coll), Value::Object(data.clone())).await {
         Ok(created) => {
             let id = created["id"].as_str().unwrap_or_default();
@@ -467,7 +482,7 @@ pub(super) async fn update(
     let version = form.get("_version").and_then(|v| v.parse::<i64>().ok());
     let path = format!("{}/{rid}", data_path(company, m, &coll));
     let stored = ctx.api.get(&path).await.map_err(|f| ctx.fail(&f))?;
-    let patch = fields::changes(&spec.fields, &form, stored["data"].as_object().unwrap_or(&Map::new()), ctx.lang);
+    let patch = fields::changes(&spec.fields, &form, stored["data"].as_object().unwrap_or(&Map::new()), ctx.loc());
     if patch.is_empty() {
         // Nothing changed: nothing to write, and no new version.
         return Ok(see_other(&format!("/c/{}/p/{}/d/{coll}/r/{rid}?ok=saved", company.id, m.plugin.name)));

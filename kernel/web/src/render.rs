@@ -21,6 +21,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("plugin.html", include_str!("templates/plugin.html")),
     ("list.html", include_str!("templates/list.html")),
     ("record.html", include_str!("templates/record.html")),
+    ("settings.html", include_str!("templates/settings.html")),
+    ("settings_plugin.html", include_str!("templates/settings_plugin.html")),
     ("board.html", include_str!("templates/board.html")),
     ("calendar.html", include_str!("templates/calendar.html")),
     ("command.html", include_str!("templates/command.html")),

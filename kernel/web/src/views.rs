@@ -74,7 +74,7 @@ async fn board_page(
         lanes = stage_spec
             .values
             .iter()
-            .map(|v| (v.clone(), format::field(&Value::from(v.as_str()), Some(stage_spec), ctx.lang)))
+            .map(|v| (v.clone(), format::field(&Value::from(v.as_str()), Some(stage_spec), ctx.loc())))
             .collect();
     } else if let Some(target) = &stage_spec.to {
         let tspec = m.collections.get(target).ok_or_else(not_found)?;
@@ -160,7 +160,7 @@ async fn board_page(
                 .map(|c| {
                     let extra: Vec<String> = extra_cols
                         .iter()
-                        .filter_map(|k| c["data"].get(k).map(|v| format::field(v, spec.fields.get(k), ctx.lang)))
+                        .filter_map(|k| c["data"].get(k).map(|v| format::field(v, spec.fields.get(k), ctx.loc())))
                         .collect();
                     json!({ "id": c["id"], "version": c["version"], "title": fields::record_title(c, title.as_deref()), "extra": extra.join(" · ") })
                 })
@@ -258,7 +258,8 @@ pub(super) async fn calendar(
     let not_found = || ctx.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(ctx.t("not_found")) });
     let cal = m.views.get(&coll).and_then(|v| v.calendar.clone()).ok_or_else(not_found)?;
     let params = Params::parse(raw);
-    let today = chrono::Utc::now().date_naive();
+    let loc = ctx.loc();
+    let today = loc.today();
     // Years 1..=9999 only, so that the month arithmetic below cannot overflow.
     let first = params
         .get("month")
@@ -268,7 +269,14 @@ pub(super) async fn calendar(
     let next_month = first.checked_add_months(Months::new(1)).unwrap_or(first);
     let prev_month = first.checked_sub_months(Months::new(1)).unwrap_or(first);
     let is_datetime = |f: &str| spec.fields.get(f).is_some_and(|s| s.kind == FieldType::Datetime);
-    let bound = |d: NaiveDate, field: &str| if is_datetime(field) { format!("{d}T00:00:00Z") } else { d.to_string() };
+    // A month of the person's days: datetimes from their local midnight.
+    let bound = |d: NaiveDate, field: &str| {
+        if is_datetime(field) {
+            loc.utc_of(d.and_hms_opt(0, 0, 0).unwrap_or_default()).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        } else {
+            d.to_string()
+        }
+    };
     // Records starting in the month, and (with an end field) those that started earlier and
     // end in it or later; records without an end count as one day.
     let end_field = cal.end.clone().unwrap_or_else(|| cal.start.clone());
@@ -289,7 +297,10 @@ pub(super) async fn calendar(
         }
     }
     let title = meta::title_field(m, &coll);
-    let day_of = |v: &Value| v.as_str().and_then(|s| NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok());
+    let day_of = |v: &Value| {
+        let s = v.as_str()?;
+        loc.local(s).map(|t| t.date()).or_else(|| NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok())
+    };
     let entries: Vec<(NaiveDate, NaiveDate, Value)> = items
         .iter()
         .filter_map(|r| {

@@ -27,14 +27,23 @@ pub fn all<T: DeserializeOwned>(collection: &str, filter: Filter) -> Result<Vec<
     store::query_all(collection, Query::new().filter(filter), MAX_SCAN)
 }
 
-/// This company's settings of the plugin.
+/// This company's settings of the plugin, and under `company` the company's own settings
+/// that the kernel gives every plugin.
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 pub struct Config {
     pub chart: Option<String>,
-    pub currency: Option<String>,
     pub payment_days: Option<i64>,
     pub deal_tax: Option<String>,
+    pub company: CompanySettings,
+}
+
+/// The company's settings shared by every plugin (Settings → Company in the kernel).
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct CompanySettings {
+    /// ISO 4217 code of the company's currency; empty when the kernel gives none.
+    pub currency: String,
 }
 
 /// The company's settings.
@@ -42,9 +51,10 @@ pub fn config() -> Config {
     context::config::<Config>().unwrap_or_default()
 }
 
-/// The currency the books are kept in.
+/// The currency the books are kept in: the company's currency, `RUB` when none is set.
 pub fn company_currency() -> String {
-    config().currency.filter(|c| c.len() == 3).unwrap_or_else(|| "RUB".into()).to_uppercase()
+    let currency = config().company.currency;
+    if currency.len() == 3 { currency.to_uppercase() } else { "RUB".into() }
 }
 
 /// A currency code: three letters, upper case.

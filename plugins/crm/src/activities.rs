@@ -84,6 +84,7 @@ pub fn complete(input: Value) -> Result<Value> {
             kind: "activity".into(),
             at: time::format(time::now()),
             title: format!("Done: {}", a.data.title),
+            title_ru: Some(format!("Выполнено: {}", a.data.title)),
             ref_id: Some(id.clone()),
             data: Some(json!({ "activity": id, "kind": a.data.kind, "note": input["note"] })),
             ..Entry::default()

@@ -355,6 +355,7 @@ pub fn merge(input: Value) -> Result<Value> {
         kind: "merge".into(),
         at: time::format(time::now()),
         title: format!("Merged the duplicate card {}", d.name),
+        title_ru: Some(format!("Объединена с дублем карточки «{}»", d.name)),
         ref_id: Some(from.to_string()),
         data: Some(json!({ "from": from, "name": d.name, "moved": moved })),
         ..Entry::default()

@@ -8,7 +8,7 @@ use erp_sdk::{DemoAnswer, DemoPerson, DemoRequest, Plugin, Result, Value, Webhoo
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::Crm;
+use crate::{Crm, time};
 
 const LAST: &[&str] = &[
     "Иванов",
@@ -64,11 +64,17 @@ const PRODUCTS: &[(&str, &str, &str)] = &[
 ];
 /// How many customers the demo has, and how many one step creates.
 const CUSTOMERS: usize = 240;
-const CUSTOMERS_PER_STEP: usize = 20;
+const CUSTOMERS_PER_STEP: usize = 10;
+/// Deals one step makes: each walks its stages with events and robots, which takes a while on
+/// PostgreSQL, and a step has the plugin's command time.
+const DEALS_PER_STEP: usize = 4;
 
-/// The demo's commercial offer.
+/// The demo's commercial offer. The company's details come from its profile in the kernel,
+/// so a detail nobody has filled in is left out rather than printed empty.
 const OFFER_TEMPLATE: &str = r#"<h1>{{ company.name }}</h1>
-<p>ИНН {{ company.tax_id }}, {{ company.address }}, {{ company.phone }}</p>
+{% if company.tax_id %}<p>ИНН {{ company.tax_id }}{% if company.kpp %}, КПП {{ company.kpp }}{% endif %}</p>{% endif %}
+{% if company.address or company.phone %}<p>{{ company.address }}{% if company.address and company.phone %}, {% endif %}{{ company.phone }}</p>{% endif %}
+{% if company.bank %}<p>{{ company.bank }}</p>{% endif %}
 <h2>Коммерческое предложение № {{ document.number }} от {{ today }}</h2>
 <p>{{ customer.name }}{% if customer.email %}, {{ customer.email }}{% endif %}</p>
 <table>
@@ -89,6 +95,8 @@ struct State {
     customers: Vec<String>,
     /// Pipelines whose deals are done.
     deals_done: usize,
+    /// Deals made so far in the pipeline being filled.
+    deals_made: usize,
 }
 
 /// A small deterministic generator.
@@ -134,9 +142,16 @@ pub fn step(request: &DemoRequest) -> Result<DemoAnswer> {
         state.dice = dice.0;
     } else if state.deals_done < state.pipelines.len() {
         let mut dice = Dice(state.dice);
-        deals(state.deals_done, &state.pipelines[state.deals_done], &state.customers, &team, &mut dice)?;
+        let n = state.deals_done;
+        let total = if n == 0 { 36 } else { 12 };
+        let batch = state.deals_made..(state.deals_made + DEALS_PER_STEP).min(total);
+        state.deals_made = batch.end;
+        deals(&state.pipelines[n], &state.customers, &team, &mut dice, batch)?;
         state.dice = dice.0;
-        state.deals_done += 1;
+        if state.deals_made >= total {
+            state.deals_done += 1;
+            state.deals_made = 0;
+        }
     } else {
         inbox()?;
         activities(&state.customers, &team)?;
@@ -279,26 +294,31 @@ fn customer(i: usize, team: &[&DemoPerson], dice: &mut Dice) -> Result<String> {
     Ok(id)
 }
 
-/// The deals of pipeline `n`: each walks the allowed path to where it stands (an open stage,
-/// won or lost).
+/// Deals `batch` of a pipeline: each walks the allowed path to where it stands (an open
+/// stage, won or lost).
 fn deals(
-    n: usize,
     (pipeline, stages): &(String, Vec<(String, String)>),
     customers: &[String],
     team: &[&DemoPerson],
     dice: &mut Dice,
+    batch: std::ops::Range<usize>,
 ) -> Result<()> {
     let open: Vec<&(String, String)> = stages.iter().filter(|(c, _)| !matches!(c.as_str(), "won" | "lost")).collect();
     let find = |code: &str| stages.iter().find(|(c, _)| c == code).map(|(_, id)| id.clone()).unwrap_or_default();
     let (won, lost) = (find("won"), find("lost"));
-    for d in 0..if n == 0 { 36 } else { 12 } {
+    for d in batch {
         let customer = &customers[dice.next(customers.len())];
         let (sku, name, price) = PRODUCTS[dice.next(PRODUCTS.len())];
         let qty = 1 + dice.next(20);
         let amount = price.parse::<Decimal>().unwrap_or_default() * Decimal::from(qty);
+        // Each deal's history spreads over the past months, so that time in stage and the
+        // monthly reports have something to show.
+        let now = time::now();
+        let mut at = time::plus_minutes(now, -60 * 24 * (30 + dice.next(150) as i64));
         let deal = create(
             "deal",
             json!({ "title": format!("{name} × {qty}"), "customer": customer, "pipeline": pipeline, "stage": open[0].1,
+                    "stage_since": time::format(at),
                     "amount": amount.round_dp(2).to_string(), "responsible": team[d % team.len()].user_id,
                     "expected_close": format!("2027-0{}-{:02}", 1 + dice.next(6), 1 + dice.next(28)),
                     "lines": [{ "product": sku, "name": name, "quantity": qty.to_string(), "price": price }] }),
@@ -314,7 +334,8 @@ fn deals(
             vec![(lost.clone(), Some("Выбрали другого поставщика"))]
         };
         for (stage, reason) in path {
-            Crm::command("move-deal", json!({ "id": deal, "stage": stage, "reason": reason }))?;
+            at = time::plus_minutes(at, 60 * (12 + dice.next(24 * 12) as i64)).min(now);
+            Crm::command("move-deal", json!({ "id": deal, "stage": stage, "reason": reason, "at": time::format(at) }))?;
         }
     }
     Ok(())

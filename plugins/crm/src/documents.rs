@@ -102,14 +102,65 @@ pub fn validate_template(after: &Value) -> Result<()> {
     compile_check(after["body"].as_str().unwrap_or_default())
 }
 
+/// What documents read of the plugin's configuration: the company's details, which the kernel
+/// puts under `company` from the company's profile (Settings → Company).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct CompanyConfig {
-    company_name: Option<String>,
-    company_tax_id: Option<String>,
-    company_address: Option<String>,
-    company_phone: Option<String>,
-    company_bank: Option<String>,
+    company: CompanyDetails,
+}
+
+/// The company's details as the kernel gives them; any of them may be empty.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CompanyDetails {
+    /// Display name.
+    name: String,
+    /// Full legal name (`ООО «Ромашка»`).
+    legal_name: String,
+    tax_id: String,
+    kpp: String,
+    registration_number: String,
+    address: String,
+    phone: String,
+    email: String,
+    bank_name: String,
+    bank_bic: String,
+    bank_account: String,
+    bank_corr_account: String,
+    director: String,
+    accountant: String,
+}
+
+impl CompanyDetails {
+    /// The company as a template sees it: `name` is the legal name when there is one (else the
+    /// display name), `short_name` the display name, `bank` the bank details on one line.
+    fn context(&self) -> Value {
+        let name = if self.legal_name.trim().is_empty() { &self.name } else { &self.legal_name };
+        json!({
+            "name": name, "short_name": self.name, "tax_id": self.tax_id, "kpp": self.kpp,
+            "registration_number": self.registration_number, "address": self.address, "phone": self.phone,
+            "email": self.email, "bank_name": self.bank_name, "bank_bic": self.bank_bic,
+            "bank_account": self.bank_account, "bank_corr_account": self.bank_corr_account,
+            "director": self.director, "accountant": self.accountant, "bank": self.bank_line(),
+        })
+    }
+
+    /// The bank details on one line, as Russian documents write them
+    /// (`АО «Банк», БИК 044525225, р/с 40702…, к/с 30101…`), leaving out the empty parts.
+    fn bank_line(&self) -> String {
+        [
+            ("", &self.bank_name),
+            ("БИК ", &self.bank_bic),
+            ("р/с ", &self.bank_account),
+            ("к/с ", &self.bank_corr_account),
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(label, value)| format!("{label}{}", value.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
 }
 
 /// A customer as a template sees it: fields, contacts and addresses, without personal data
@@ -210,7 +261,7 @@ pub fn render_for(
     if deal.is_none() && customer.is_none() {
         return Err(Error::invalid("deal", "give a deal or a customer"));
     }
-    let company: CompanyConfig = context::config().unwrap_or_default();
+    let company = context::config::<CompanyConfig>().unwrap_or_default().company;
     let kind = template.data.kind.clone().unwrap_or_else(|| "other".into());
     let prefix = match kind.as_str() {
         "offer" => "КП",
@@ -221,10 +272,7 @@ pub fn render_for(
     let number = format!("{prefix}-{:05}", next_number(&kind)?);
     let now = time::now();
     let ctx = json!({
-        "company": {
-            "name": company.company_name, "tax_id": company.company_tax_id, "address": company.company_address,
-            "phone": company.company_phone, "bank": company.company_bank,
-        },
+        "company": company.context(),
         "customer": match &customer { Some(c) => customer_context(c, pii)?, None => Value::Null },
         "deal": match &deal { Some(d) => deal_context(d)?, None => Value::Null },
         "document": { "number": number, "kind": kind },
@@ -338,5 +386,22 @@ mod tests {
         let looped = env
             .render_str("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", json!({}));
         assert!(looped.is_err());
+    }
+
+    #[test]
+    fn company_details_come_from_the_kernels_company_object() {
+        let config = json!({ "assignment": "round_robin", "company": {
+            "name": "Альфа", "legal_name": "ООО «Альфа»", "tax_id": "7707083893", "bank_name": "АО «Банк»",
+            "bank_bic": "044525225", "bank_account": "40702810900000000001", "bank_corr_account": "",
+            "time_zone": "Europe/Moscow", "currency": "RUB", "utc_offset_minutes": 180 } });
+        let company = serde_json::from_value::<CompanyConfig>(config).expect("reads").company;
+        let ctx = company.context();
+        assert_eq!((ctx["name"].as_str(), ctx["short_name"].as_str()), (Some("ООО «Альфа»"), Some("Альфа")));
+        assert_eq!(ctx["bank"], "АО «Банк», БИК 044525225, р/с 40702810900000000001");
+        let plain = serde_json::from_value::<CompanyConfig>(json!({ "company": { "name": "Альфа" } })).expect("reads");
+        let ctx = plain.company.context();
+        assert_eq!((ctx["name"].as_str(), ctx["bank"].as_str()), (Some("Альфа"), Some("")));
+        let none = serde_json::from_value::<CompanyConfig>(json!({})).expect("reads");
+        assert_eq!(none.company.context()["name"], "");
     }
 }

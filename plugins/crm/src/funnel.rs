@@ -179,6 +179,8 @@ struct Move {
     stage: String,
     reason: Option<String>,
     version: Option<u64>,
+    /// When the move happened, for history entered afterwards; now when absent.
+    at: Option<String>,
 }
 
 /// `move-deal`: to another stage; status, close time and reason follow the stage.
@@ -192,7 +194,19 @@ pub fn move_deal(input: Value) -> Result<Value> {
         return Err(Error::invalid("stage", "the deal is already in this stage"));
     }
     let target = stage(&m.stage, "stage")?;
-    let now = time::format(time::now());
+    let now = match m.at.as_deref() {
+        None => time::format(time::now()),
+        Some(at) => {
+            let t = time::parse(at).ok_or_else(|| Error::invalid("at", "is not an RFC 3339 time"))?;
+            if t > time::plus_minutes(time::now(), 5) {
+                return Err(Error::invalid("at", "is in the future"));
+            }
+            if deal.data.stage_since.as_deref().and_then(time::parse).is_some_and(|since| t < since) {
+                return Err(Error::invalid("at", "is before the deal entered its current stage"));
+            }
+            time::format(t)
+        }
+    };
     let outcome = target.outcome().to_string();
     let mut patch = json!({ "stage": m.stage, "status": outcome, "stage_since": now });
     match outcome.as_str() {
@@ -245,7 +259,12 @@ pub fn on_deal_changed(event: &erp_sdk::Event, payload: &Value) -> Result<()> {
     if before.as_ref().is_some_and(|b| b.stage == after.stage) {
         return Ok(());
     }
+    // The moment of the change: the deal's new `stage_since` where the change set one (a move
+    // entered afterwards, a deal created with its history), never later than now.
     let now_t = time::now();
+    let since =
+        after.stage_since.as_deref().filter(|s| before.as_ref().is_none_or(|b| b.stage_since.as_deref() != Some(*s)));
+    let now_t = since.and_then(time::parse).filter(|t| *t <= now_t).unwrap_or(now_t);
     let now = time::format(now_t);
     // Close the open stay, open the new one.
     for s in util::all::<Stay>("deal_stage", Filter::eq("deal", id))? {
@@ -281,11 +300,16 @@ pub fn on_deal_changed(event: &erp_sdk::Event, payload: &Value) -> Result<()> {
             Some(f) => format!("A deal moved: {} → {}", f.name, to.name),
             None => format!("A deal opened in {}", to.name),
         };
+        let title_ru = match &from {
+            Some(f) => format!("Сделка перешла: {} → {}", f.name, to.name),
+            None => format!("Открыта сделка на этапе «{}»", to.name),
+        };
         crate::timeline::add(Entry {
             customer: customer.clone(),
             kind: "stage_change".into(),
             at: now.clone(),
             title,
+            title_ru: Some(title_ru),
             ref_id: Some(id.to_string()),
             data: Some(json!({ "deal": id, "from": before.as_ref().map(|b| &b.stage), "to": after.stage })),
             ..Entry::default()

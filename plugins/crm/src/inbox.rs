@@ -157,6 +157,10 @@ pub fn receive(m: Inbound) -> Result<Received> {
                 Some(s) => format!("Message via {}: {s}", m.channel),
                 None => format!("Message via {}", m.channel),
             },
+            title_ru: Some(match &m.subject {
+                Some(s) => format!("Сообщение ({}): {s}", channel_ru(&m.channel)),
+                None => format!("Сообщение ({})", channel_ru(&m.channel)),
+            }),
             ref_id: Some(message.id.clone()),
             data: Some(json!({ "lead": lead, "message": message.id, "channel": m.channel })),
             ..Entry::default()
@@ -232,4 +236,16 @@ pub fn on_absence(payload: &Value) -> Result<()> {
         store::update::<Value>("manager", &m.id, &json!({ "absent": absent }), Some(m.version))?;
     }
     Ok(())
+}
+
+/// A channel's name in Russian, as the manifest labels it.
+fn channel_ru(channel: &str) -> &str {
+    match channel {
+        "email" => "эл. почта",
+        "form" => "веб-форма",
+        "vk" => "ВКонтакте",
+        "phone" => "телефон",
+        "other" => "другое",
+        other => other,
+    }
 }

@@ -119,6 +119,7 @@ pub fn qualify(input: Value) -> Result<Value> {
         kind: "lead".into(),
         at: now,
         title: format!("Lead {} qualified into a deal", lead.data.title),
+        title_ru: Some(format!("Лид «{}» стал сделкой", lead.data.title)),
         ref_id: Some(lead.id.clone()),
         data: Some(json!({ "lead": lead.id, "deal": deal.id, "channel": lead.data.channel })),
         ..Entry::default()

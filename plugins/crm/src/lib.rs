@@ -31,15 +31,29 @@ use serde::Deserialize;
 /// The plugin.
 pub struct Crm;
 
+/// What the plugin reads of its configuration here: the company's settings, which the kernel
+/// puts under `company`.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Config {
-    default_currency: Option<String>,
+    company: CompanySettings,
 }
 
-/// The company's currency for new deals and purchases.
+/// The company's shared settings (Settings → Company in the kernel).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CompanySettings {
+    currency: String,
+}
+
+/// The company's currency for new deals and purchases: the one in the company's settings,
+/// `RUB` when none is set.
 pub(crate) fn default_currency() -> String {
-    context::config::<Config>().ok().and_then(|c| c.default_currency).unwrap_or_else(|| "RUB".into())
+    context::config::<Config>()
+        .ok()
+        .map(|c| c.company.currency.trim().to_uppercase())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "RUB".into())
 }
 
 impl Plugin for Crm {

@@ -69,6 +69,9 @@ pub struct Entry {
     pub kind: String,
     pub at: String,
     pub title: String,
+    /// The title in Russian; the timeline shows the reader's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_ru: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -18,6 +18,41 @@ pub fn add(entry: Entry) -> Result<String> {
     Ok(store::create("timeline", &entry)?.id)
 }
 
+/// `59200` as `59 200,00`.
+pub fn money_ru(d: Decimal) -> String {
+    let text = format!("{:.2}", d.round_dp(2).abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push('\u{a0}');
+        }
+        grouped.push(c);
+    }
+    format!("{}{grouped},{frac}", if d.is_sign_negative() && !d.is_zero() { "-" } else { "" })
+}
+
+/// How many items, in English: `1 item`, `3 items`, `2.5 items`.
+fn items_en(n: &Decimal) -> String {
+    let n = n.normalize();
+    if n == Decimal::ONE { "1 item".into() } else { format!("{n} items") }
+}
+
+/// How many items, in Russian with the right plural: `1 товар`, `3 товара`, `5 товаров`.
+fn items_ru(n: &Decimal) -> String {
+    let n = n.normalize();
+    if n.fract() != Decimal::ZERO {
+        return format!("{} товара", n.to_string().replace('.', ","));
+    }
+    let whole = n.abs().trunc().to_string().parse::<u64>().unwrap_or(0);
+    let word = match (whole % 10, whole % 100) {
+        (1, r) if r != 11 => "товар",
+        (2..=4, r) if !(12..=14).contains(&r) => "товара",
+        _ => "товаров",
+    };
+    format!("{n} {word}")
+}
+
 /// When something happened: the given time, or now.
 fn when(at: Option<&str>) -> Result<String> {
     match at {
@@ -51,12 +86,14 @@ pub fn track_view(input: Value) -> Result<Value> {
     if !crate::recommend::is_product_id(&v.product) {
         return Err(Error::invalid("product", "give a product id of 1 to 100 characters, no control characters"));
     }
-    let title = format!("Viewed {}", v.product_name.as_deref().unwrap_or(&v.product));
+    let product = v.product_name.as_deref().unwrap_or(&v.product);
+    let (title, title_ru) = (format!("Viewed {product}"), format!("Просмотр: {product}"));
     let id = add(Entry {
         customer: v.customer.clone(),
         kind: "view".into(),
         at: when(v.at.as_deref())?,
         title,
+        title_ru: Some(title_ru),
         ref_id: Some(v.product.clone()),
         data: Some(json!({ "product": v.product, "product_name": v.product_name, "url": v.url })),
         ..Entry::default()
@@ -112,11 +149,18 @@ pub fn track_visit(input: Value) -> Result<Value> {
         (None, false) => format!("Visited {} from {place}", v.url),
         (None, true) => format!("Visited {}", v.url),
     };
+    let title_ru = match (&source, place.is_empty()) {
+        (Some(s), false) => format!("Посещение {} ({place}), источник {s}", v.url),
+        (Some(s), true) => format!("Посещение {}, источник {s}", v.url),
+        (None, false) => format!("Посещение {} ({place})", v.url),
+        (None, true) => format!("Посещение {}", v.url),
+    };
     let id = add(Entry {
         customer: v.customer,
         kind: "visit".into(),
         at: when(v.at.as_deref())?,
         title,
+        title_ru: Some(title_ru),
         data: Some(json!({
             "url": v.url, "referrer": v.referrer, "country": v.country, "region": v.region, "city": v.city,
             "latitude": v.latitude, "longitude": v.longitude, "source": source, "utm": v.utm,
@@ -188,6 +232,8 @@ pub fn record_purchase(input: Value) -> Result<Value> {
         return Err(Error::Invalid(errors));
     }
     let total = total.round_dp(2);
+    // "Bought 3 items" counts the pieces, not the lines ("1 item(s)" for three chairs was wrong).
+    let quantity: Decimal = p.lines.iter().map(|l| l.quantity).sum();
     let at = when(p.at.as_deref())?;
     let currency = p.currency.clone().unwrap_or_else(crate::default_currency);
     let lines: Vec<Value> = p
@@ -201,7 +247,8 @@ pub fn record_purchase(input: Value) -> Result<Value> {
         customer: p.customer.clone(),
         kind: "purchase".into(),
         at: at.clone(),
-        title: format!("Bought {} item(s) for {total} {currency}", p.lines.len()),
+        title: format!("Bought {} for {total} {currency}", items_en(&quantity)),
+        title_ru: Some(format!("Покупка: {} на сумму {} {currency}", items_ru(&quantity), money_ru(total))),
         amount: Some(total.to_string()),
         currency: Some(currency.clone()),
         ref_id: p.order.clone(),
@@ -270,6 +317,7 @@ pub fn payment(
         kind: "payment".into(),
         at,
         title: format!("Paid {amount} {currency}"),
+        title_ru: Some(format!("Оплата {} {currency}", money_ru(amount))),
         amount: Some(amount.to_string()),
         currency: Some(currency),
         ref_id: reference.clone(),
@@ -328,14 +376,36 @@ pub fn timeline(input: Value) -> Result<Value> {
             shown.push(r);
         }
     }
+    let ru = erp_sdk::context::current().locale.starts_with("ru");
     let entries: Vec<Value> = shown
         .into_iter()
         .map(|r| {
             json!({
-                "id": r.id, "kind": r.data.kind, "at": r.data.at, "title": r.data.title,
+                "id": r.id, "kind": r.data.kind, "at": r.data.at,
+                "title": if ru { r.data.title_ru.as_ref().unwrap_or(&r.data.title) } else { &r.data.title },
                 "amount": r.data.amount, "currency": r.data.currency, "ref_id": r.data.ref_id, "data": r.data.data,
             })
         })
         .collect();
     Ok(json!({ "entries": entries, "next_cursor": page.next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn russian_titles_count_items_with_the_right_plural_and_group_money() {
+        let n = |s: &str| s.parse::<Decimal>().expect("decimal");
+        let said: Vec<String> =
+            ["1", "2", "5", "11", "21", "22", "112", "2.5"].iter().map(|q| items_ru(&n(q))).collect();
+        assert_eq!(
+            said,
+            ["1 товар", "2 товара", "5 товаров", "11 товаров", "21 товар", "22 товара", "112 товаров", "2,5 товара"]
+        );
+        assert_eq!(items_en(&n("1.000")), "1 item");
+        assert_eq!(items_en(&n("3")), "3 items");
+        assert_eq!(money_ru(n("59200")), "59\u{a0}200,00");
+        assert_eq!(money_ru(n("-1234.5")), "-1\u{a0}234,50");
+    }
 }

@@ -8,7 +8,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use erp_sdk::{DemoAnswer, DemoRequest, Plugin, Result, Value, json, store};
 
 use crate::Hr;
-use crate::util::{date, day};
+use crate::util::{date, day, rfc3339, utc_offset};
 
 /// Russia's public holidays that fall on fixed dates.
 const HOLIDAYS: &[(u32, u32, &str)] = &[
@@ -53,16 +53,16 @@ const fn person(
 }
 
 const STAFF: &[Person] = &[
-    person("Демо Владелец", "Генеральный директор", "HQ", "5X8", "management", &["management"], Some(0)),
-    person("Анна Продажина", "Менеджер по продажам", "SALES", "5X8", "sales", &["sales", "furniture"], Some(1)),
-    person("Иван Складов", "Кладовщик", "STOCK", "5X8", "warehouse", &["warehouse", "assembly"], Some(2)),
-    person("Ольга Счетова", "Главный бухгалтер", "ACC", "5X8", "finance", &["accounting"], None),
-    person("Пётр Сборкин", "Сборщик мебели", "STOCK", "5X8", "assembly", &["assembly", "furniture"], None),
-    person("Сергей Винтов", "Сборщик мебели", "STOCK", "5X8", "assembly", &["assembly", "furniture"], None),
-    person("Мария Замерова", "Замерщик", "STOCK", "HALF", "assembly", &["assembly", "measuring"], None),
-    person("Елена Клиентова", "Менеджер по продажам", "SALES", "5X8", "sales", &["sales"], None),
-    person("Дмитрий Дизайнов", "Дизайнер интерьеров", "SALES", "5X8", "design", &["design", "furniture"], None),
-    person("Наталья Кадрова", "Специалист по кадрам", "HQ", "5X8", "management", &["hr"], None),
+    person("Демо Владелец", "Генеральный директор", "HQ", "5X8", "руководство", &["руководство"], Some(0)),
+    person("Анна Продажина", "Менеджер по продажам", "SALES", "5X8", "продажи", &["продажи", "мебель"], Some(1)),
+    person("Иван Складов", "Кладовщик", "STOCK", "5X8", "склад", &["склад", "сборка"], Some(2)),
+    person("Ольга Счетова", "Главный бухгалтер", "ACC", "5X8", "финансы", &["бухгалтерия"], None),
+    person("Пётр Сборкин", "Сборщик мебели", "STOCK", "5X8", "сборка", &["сборка", "мебель"], None),
+    person("Сергей Винтов", "Сборщик мебели", "STOCK", "5X8", "сборка", &["сборка", "мебель"], None),
+    person("Мария Замерова", "Замерщик", "STOCK", "HALF", "сборка", &["сборка", "замеры"], None),
+    person("Елена Клиентова", "Менеджер по продажам", "SALES", "5X8", "продажи", &["продажи"], None),
+    person("Дмитрий Дизайнов", "Дизайнер интерьеров", "SALES", "5X8", "дизайн", &["дизайн", "мебель"], None),
+    person("Наталья Кадрова", "Специалист по кадрам", "HQ", "5X8", "руководство", &["кадры"], None),
 ];
 
 fn create(collection: &str, data: Value) -> Result<String> {
@@ -115,12 +115,12 @@ pub fn step(request: &DemoRequest) -> Result<DemoAnswer> {
     leave(today, &staff)?;
     time(today, &staff)?;
     for (title, hours, skill) in [
-        ("Собрать шкаф-купе для ООО «Берёза»", "6", "assembly"),
-        ("Замер кухни у Иванова", "2", "measuring"),
-        ("Сборка стеллажей на складе", "4", "assembly"),
-        ("Дизайн-проект гостиной", "12", "design"),
-        ("Перезвонить по заявкам с сайта", "3", "sales"),
-        ("Собрать обеденную группу", "3", "assembly"),
+        ("Собрать шкаф-купе для ООО «Берёза»", "6", "сборка"),
+        ("Замер кухни у Иванова", "2", "замеры"),
+        ("Сборка стеллажей на складе", "4", "сборка"),
+        ("Дизайн-проект гостиной", "12", "дизайн"),
+        ("Перезвонить по заявкам с сайта", "3", "продажи"),
+        ("Собрать обеденную группу", "3", "сборка"),
     ] {
         let due = day(today + chrono::Duration::days(5));
         let task = create("task", json!({ "title": title, "estimate": hours, "skill": skill, "due": due }))?;
@@ -163,8 +163,14 @@ fn leave(today: NaiveDate, staff: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Last week's clock-ins (Moscow time), some late, and a designer's timesheet.
+/// Last week's clock-ins (a working day from about nine in the company's time zone), some
+/// late, and a designer's timesheet.
 fn time(today: NaiveDate, staff: &[String]) -> Result<()> {
+    // Minutes after local midnight of `date` as the instant they are in UTC.
+    let at = |date: NaiveDate, minutes: i64| {
+        let local = date.and_time(chrono::NaiveTime::default()) + chrono::Duration::minutes(minutes - utc_offset());
+        rfc3339(local.and_utc())
+    };
     for back in 1..=7i64 {
         let date = today - chrono::Duration::days(back);
         if date.weekday().number_from_monday() > 5 {
@@ -172,9 +178,9 @@ fn time(today: NaiveDate, staff: &[String]) -> Result<()> {
         }
         for (i, e) in staff.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 6) {
             let late = (i as i64 + back) % 5 == 0;
-            let (inn, out) = if late { ("06:27", "15:05") } else { ("05:55", "15:02") };
-            Hr::command("clock-in", json!({ "employee": e, "at": format!("{}T{inn}:00Z", day(date)) }))?;
-            Hr::command("clock-out", json!({ "employee": e, "at": format!("{}T{out}:00Z", day(date)) }))?;
+            let (inn, out) = if late { (9 * 60 + 27, 18 * 60 + 5) } else { (8 * 60 + 55, 18 * 60 + 2) };
+            Hr::command("clock-in", json!({ "employee": e, "at": at(date, inn) }))?;
+            Hr::command("clock-out", json!({ "employee": e, "at": at(date, out) }))?;
             if i == 8 {
                 Hr::command(
                     "log-time",

@@ -63,21 +63,32 @@ pub fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&erp_sdk::now()).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
 }
 
+/// The plugin's settings, and under `company` the company's own settings that the kernel
+/// gives every plugin.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Config {
-    utc_offset: Option<i64>,
     grace_minutes: Option<i64>,
     horizon_days: Option<i64>,
+    company: CompanySettings,
+}
+
+/// The company's settings shared by every plugin (Settings → Company in the kernel).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CompanySettings {
+    /// The company's time zone's offset from UTC now, in minutes.
+    utc_offset_minutes: Option<i64>,
 }
 
 fn config() -> Config {
     context::config::<Config>().unwrap_or_default()
 }
 
-/// The company's time zone, minutes east of UTC.
+/// The company's time zone, minutes east of UTC: its offset now in the company's settings;
+/// Moscow (180) when the kernel gives none.
 pub fn utc_offset() -> i64 {
-    config().utc_offset.unwrap_or(180).clamp(-14 * 60, 14 * 60)
+    config().company.utc_offset_minutes.unwrap_or(180).clamp(-14 * 60, 14 * 60)
 }
 
 /// Minutes of lateness that do not count.

@@ -218,16 +218,17 @@ fn attendance_shows_late_early_missing_and_overtime() {
     let k = kernel();
     let o = office(&k);
     let clock = |cmd: &str, at: &str| k.command(cmd, json!({ "employee": o.anna, "at": at }));
-    // Monday: in at 09:20 Moscow, out at 17:00.
-    clock("clock-in", "2026-03-02T06:20:00Z").unwrap();
-    invalid_on(clock("clock-in", "2026-03-02T06:30:00Z").unwrap_err(), "employee");
-    clock("clock-out", "2026-03-02T14:00:00Z").unwrap();
+    // The test company has not chosen a time zone in its settings, so it is in UTC.
+    // Monday: in at 09:20, out at 17:00.
+    clock("clock-in", "2026-03-02T09:20:00Z").unwrap();
+    invalid_on(clock("clock-in", "2026-03-02T09:30:00Z").unwrap_err(), "employee");
+    clock("clock-out", "2026-03-02T17:00:00Z").unwrap();
     // Tuesday: 08:50 to 20:00.
-    clock("clock-in", "2026-03-03T05:50:00Z").unwrap();
-    invalid_on(clock("clock-out", "2026-03-03T05:00:00Z").unwrap_err(), "at");
-    clock("clock-out", "2026-03-03T17:00:00Z").unwrap();
+    clock("clock-in", "2026-03-03T08:50:00Z").unwrap();
+    invalid_on(clock("clock-out", "2026-03-03T08:00:00Z").unwrap_err(), "at");
+    clock("clock-out", "2026-03-03T20:00:00Z").unwrap();
     // Wednesday: in, never out. Thursday: not there.
-    clock("clock-in", "2026-03-04T06:00:00Z").unwrap();
+    clock("clock-in", "2026-03-04T09:00:00Z").unwrap();
     k.command("log-time", json!({ "employee": o.anna, "date": "2026-03-02", "hours": 7, "project": "CRM" })).unwrap();
     invalid_on(
         k.command("log-time", json!({ "employee": o.anna, "date": "2026-03-02", "hours": 18 })).unwrap_err(),
@@ -279,8 +280,9 @@ fn tasks_go_to_the_least_loaded_present_employee() {
     task("old C", "6", Some(&c));
     // B is away from yesterday to the day after tomorrow.
     k.create("leave_type", json!({ "code": "UNPAID", "name": "Без сохранения", "needs_allocation": false })).unwrap();
-    // Days in the company's time zone (Moscow by default), as the plugin counts them.
-    let today = (chrono::Utc::now() + chrono::Duration::hours(3)).date_naive();
+    // Days in the company's time zone, as the plugin counts them: the test company has not
+    // chosen one in its settings, so it is in UTC.
+    let today = chrono::Utc::now().date_naive();
     let day = |n: i64| (today + chrono::Duration::days(n)).format("%Y-%m-%d").to_string();
     let leave = k
         .command("request-leave", json!({ "employee": b, "leave_type": "UNPAID", "from": day(-1), "to": day(2) }))

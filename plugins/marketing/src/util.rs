@@ -25,11 +25,20 @@ pub fn date(field: &str, s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| Error::invalid(field, "must be a date, YYYY-MM-DD"))
 }
 
+/// The plugin's settings, and under `company` the company's own settings that the kernel
+/// gives every plugin.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Config {
     gross_margin: Option<Decimal>,
-    currency: Option<String>,
+    company: CompanySettings,
+}
+
+/// The company's settings shared by every plugin (Settings → Company in the kernel).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CompanySettings {
+    currency: String,
 }
 
 fn config() -> Config {
@@ -41,7 +50,9 @@ pub fn gross_margin() -> Decimal {
     config().gross_margin.unwrap_or(Decimal::from(30))
 }
 
-/// The currency spend and revenue are counted in.
+/// The currency spend and revenue are counted in: the company's currency, `RUB` when none is
+/// set.
 pub fn currency() -> String {
-    config().currency.filter(|c| c.len() == 3).unwrap_or_else(|| "RUB".into()).to_uppercase()
+    let currency = config().company.currency;
+    if currency.len() == 3 { currency.to_uppercase() } else { "RUB".into() }
 }

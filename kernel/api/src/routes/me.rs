@@ -1,14 +1,14 @@
-//! `GET /api/v1/me`: the caller and their companies.
+//! `/api/v1/me`: the caller and their companies; the caller's own settings (time zone).
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::Auth;
-use erp_kernel::identity::companies;
+use crate::extract::{ApiJson, Auth};
+use erp_kernel::identity::{companies, profile};
 use erp_kernel::paging::{MAX_LIMIT, PageRequest};
 
 #[derive(Serialize, ToSchema)]
@@ -31,6 +31,8 @@ pub(crate) struct MeOut {
     name: String,
     /// Platform operator.
     is_superadmin: bool,
+    /// The caller's own time zone; none follows each company's.
+    time_zone: Option<String>,
     /// Companies the caller belongs to, with their role in each (first 500).
     companies: Vec<MyCompany>,
 }
@@ -50,6 +52,33 @@ pub(crate) async fn me(auth: Auth, State(state): State<AppState>) -> Result<Json
         email: auth.user.email,
         name: auth.user.name,
         is_superadmin: auth.user.is_superadmin,
+        time_zone: auth.user.time_zone,
         companies: page.items.into_iter().map(|(c, role)| MyCompany { id: c.id, name: c.name, role }).collect(),
     }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateMe {
+    /// An IANA time zone such as `Europe/Moscow`, or null to follow each company's.
+    time_zone: Option<String>,
+}
+
+/// Changes the caller's own settings.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "identity", security(("bearer" = [])), request_body = UpdateMe,
+    responses((status = 200, body = MeOut), (status = 401, description = "not logged in"), (status = 422, description = "invalid input")))]
+pub(crate) async fn update_me(
+    auth: Auth,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<UpdateMe>,
+) -> Result<Json<MeOut>, ApiError> {
+    let user_id = auth.user.id.clone();
+    let zone = body.time_zone.clone();
+    state
+        .db
+        .write(move |conn| profile::set_user_time_zone(conn, &user_id, zone.as_deref()).map_err(ApiError::from))
+        .await?;
+    let mut auth = auth;
+    auth.user.time_zone = body.time_zone.map(|z| z.trim().to_string()).filter(|z| !z.is_empty());
+    me(auth, State(state)).await
 }

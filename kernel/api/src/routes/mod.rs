@@ -86,10 +86,11 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::list_tokens, tokens::create_token, tokens::revoke_current))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(tokens::revoke_all))
-        .routes(routes!(me::me))
+        .routes(routes!(me::me, me::update_me))
         .routes(routes!(users::create_user))
         .routes(routes!(companies::list_companies, companies::create_company))
         .routes(routes!(companies::get_company))
+        .routes(routes!(companies::get_profile, companies::put_profile))
         .routes(routes!(members::list_members, members::add_member))
         .routes(routes!(members::update_member, members::remove_member))
         .routes(routes!(members::list_people))
@@ -229,9 +230,11 @@ pub(crate) async fn company_work<T: Send + 'static>(
     let actor = auth.actor();
     let (user_id, cid, inner_actor, platform) =
         (auth.user.id.clone(), company_id.clone(), actor.clone(), state.platform.clone());
+    let locale = auth.locale;
     let result = within_deadline(state, &company_id, move |deadline| {
         let mut session = Session::begin(&platform.db, &cid, Some(&user_id))?;
         session.request_id = inner_actor.request_id.clone();
+        session.locale = locale.to_string();
         session.deadline = Some(deadline);
         let scope = platform.company_scope(session.reader()?, &user_id, &cid)?;
         let value = f(&mut session, &scope, &inner_actor)?;

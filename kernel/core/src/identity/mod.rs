@@ -4,6 +4,7 @@ pub mod companies;
 pub mod login;
 pub mod members;
 pub mod passwords;
+pub mod profile;
 pub mod tokens;
 pub mod users;
 
@@ -30,6 +31,8 @@ pub struct User {
     pub is_superadmin: bool,
     /// Creation time.
     pub created_at: i64,
+    /// The person's own time zone; none follows the company's.
+    pub time_zone: Option<String>,
 }
 
 /// Errors of the identity layer.

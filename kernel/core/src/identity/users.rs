@@ -63,6 +63,7 @@ pub fn insert(conn: &mut DbConn, user: &PreparedUser) -> Result<User, IdentityEr
         name: user.name.clone(),
         is_superadmin: user.is_superadmin,
         created_at: clock::now(),
+        time_zone: None,
     };
     diesel::insert_into(users::table)
         .values((

@@ -62,11 +62,13 @@ pub fn run(
         let request = DemoRequest { step, today: today.to_string(), people: people.to_vec(), state };
         let input = serde_json::to_string(&request).map_err(|e| PluginError::Internal(e.to_string()))?;
         let call = Call::Command { name: DEMO_COMMAND, input: &input };
+        let started = std::time::Instant::now();
         let answer = match platform.plugins().invoke(platform, session, &active, Some(scope.clone()), call)? {
             Answer::Json(out) => serde_json::from_str::<DemoAnswer>(&out)
                 .map_err(|e| failed(format!("demo step {step} answered {e}, not a demo answer")))?,
             other => return Err(PluginError::Internal(format!("unexpected answer {other:?}"))),
         };
+        tracing::debug!(plugin, step, ms = started.elapsed().as_millis() as u64, "demo step");
         if answer.done {
             return Ok(step + 1);
         }

@@ -34,7 +34,7 @@ pub use erp_query::{Op, Query as QueryRequest, Sort as SortRequest};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     /// A declared field.
-    Field(String, FieldSpec),
+    Field(String, Box<FieldSpec>),
     /// The record id.
     Id,
     /// Creation time.
@@ -106,7 +106,7 @@ pub fn target(coll: &Collection, name: &str, vis: Visibility, path: &str) -> Res
             coll.sensitive_permission()
         )));
     }
-    Ok(Target::Field(name.to_string(), spec.clone()))
+    Ok(Target::Field(name.to_string(), Box::new(spec.clone())))
 }
 
 /// Parses and validates a filter tree.
@@ -243,6 +243,8 @@ fn normalize_for(target: &Target, v: &Value) -> Result<Value, String> {
                 value_labels: Default::default(),
                 computed: false,
                 search: None,
+                line: Default::default(),
+                line_columns: Vec::new(),
             };
             values::normalize(&spec, v)
         }

@@ -10,6 +10,7 @@ diesel::table! {
         failed_logins -> Integer,
         locked_until -> Nullable<BigInt>,
         created_at -> BigInt,
+        time_zone -> Nullable<Text>,
     }
 }
 
@@ -28,6 +29,7 @@ diesel::table! {
         id -> Text,
         name -> Text,
         created_at -> BigInt,
+        profile -> Text,
     }
 }
 

@@ -48,6 +48,43 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // Line tables: another row copies the last one's inputs, empty and renumbered; a row's
+  // button empties it (empty rows are not saved) and hides it.
+  document.querySelectorAll("button.add-line").forEach((button) => {
+    const table = document.getElementById(button.dataset.for);
+    if (!table) return;
+    button.addEventListener("click", () => {
+      const rows = table.querySelectorAll("tbody tr.line");
+      const last = rows[rows.length - 1];
+      if (!last) return;
+      const next = Number(table.dataset.next || rows.length);
+      table.dataset.next = String(next + 1);
+      const row = last.cloneNode(true);
+      row.classList.add("blank");
+      row.hidden = false;
+      row.querySelectorAll(".error").forEach((e) => e.remove());
+      row.querySelectorAll("input, select").forEach((input) => {
+        input.name = input.name.replace(/\[\d+\]\./, "[" + next + "].");
+        input.id = input.id.replace(/\[\d+\]\./, "[" + next + "].");
+        if (input.type === "checkbox") input.checked = false;
+        else input.value = "";
+      });
+      last.after(row);
+      const first = row.querySelector("input, select");
+      if (first) first.focus();
+    });
+  });
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest("button.remove-line");
+    if (!button) return;
+    const row = button.closest("tr");
+    row.querySelectorAll("input, select").forEach((input) => {
+      if (input.type === "checkbox") input.checked = false;
+      else input.value = "";
+    });
+    row.hidden = true;
+  });
+
   // Kanban: dragging a card to a lane submits the card's own move form.
   let dragged = null;
   document.querySelectorAll(".cardlet[draggable]").forEach((card) => {

@@ -39,6 +39,8 @@ pub fn supported_wit() -> Vec<Version> {
     vec![Version::new(0, 1, 1)]
 }
 
+/// The time one step of a plugin's demo data may take, in milliseconds.
+pub const DEMO_STEP_MS: u32 = 60_000;
 /// How often the epoch advances; time limits are counted in these ticks.
 const TICK: Duration = Duration::from_millis(2);
 /// Concurrent plugin instances (each a slot in the pooling allocator).
@@ -425,6 +427,9 @@ impl PluginHost {
         let ms = match call {
             Call::Event { sync: false, .. } => limits.handler_ms,
             _ if call.is_hook() => limits.hook_ms,
+            // A demo step is the operator's one-off set-up, not a tenant's request: it gets
+            // the time a large batch of sample data needs on a slower database.
+            Call::Command { name, .. } if name == super::demo::DEMO_COMMAND => limits.command_ms.max(DEMO_STEP_MS),
             _ => limits.command_ms,
         };
         if session.past_deadline() {

@@ -223,8 +223,21 @@ impl context::Host for HostState {
         })
     }
 
+    /// The plugin's own settings, with the company's details and shared settings under
+    /// `company` (a key no plugin may declare).
     fn config(&mut self) -> wasmtime::Result<String> {
-        Ok(self.active.config.to_string())
+        let mut config = self.active.config.clone();
+        let company = self.session.company_id.clone();
+        let details = self
+            .session
+            .reader()
+            .ok()
+            .and_then(|conn| crate::identity::profile::get(conn, &company).ok())
+            .map(|(name, profile)| crate::identity::profile::as_json(&name, &profile));
+        if let (Some(object), Some(details)) = (config.as_object_mut(), details) {
+            object.insert(crate::plugins::manifest::COMPANY_CONFIG_KEY.into(), details);
+        }
+        Ok(config.to_string())
     }
 
     fn has_permission(&mut self, permission: String) -> wasmtime::Result<bool> {

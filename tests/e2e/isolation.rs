@@ -24,6 +24,8 @@ fn matrix() -> Vec<Entry> {
         e(Method::GET, "/api/v1/companies/{id}", None),
         e(Method::GET, "/api/v1/companies/{id}/members", None),
         e(Method::GET, "/api/v1/companies/{id}/people", None),
+        e(Method::GET, "/api/v1/companies/{id}/profile", None),
+        e(Method::PUT, "/api/v1/companies/{id}/profile", Some(json!({ "name": "Planted", "time_zone": "UTC" }))),
         e(
             Method::POST,
             "/api/v1/companies/{id}/members",

@@ -172,7 +172,7 @@ async fn the_company_and_its_people_keep_their_settings_in_the_ui() {
         .clone();
     assert_eq!(found["items"][0]["data"]["due_at"], "2026-12-10T06:30:00Z");
     let card = b.get(&url).await;
-    assert_eq!(input_value(&card.body, "due_at"), "2026-12-10T09:30");
+    assert_eq!(input_value(&card.body, "due_at"), "2026-12-10T09:30:00");
 
     // Someone in Vladivostok sees the same call at 16:30 on their clock.
     let settings = b.get(&format!("/c/{co}/settings")).await;
@@ -180,7 +180,7 @@ async fn the_company_and_its_people_keep_their_settings_in_the_ui() {
     let mine = b.post(&format!("/c/{co}/settings/me"), &[("_csrf", &csrf), ("time_zone", "Asia/Vladivostok")]).await;
     assert_eq!(mine.status, 303, "{}", mine.body);
     let card = b.get(&url).await;
-    assert_eq!(input_value(&card.body, "due_at"), "2026-12-10T16:30");
+    assert_eq!(input_value(&card.body, "due_at"), "2026-12-10T16:30:00");
     let list = b.get(&format!("/c/{co}/p/crm/d/activity?sort=created_at&desc=1")).await;
     assert!(list.body.contains("10.12.2026 16:30"), "lists show local times too");
     // Saving the card unchanged changes nothing.

@@ -61,7 +61,15 @@ async fn fits(c: &Client, shot_name: &str) {
     let (page, window) = (widths[0].as_i64().unwrap_or(0), widths[1].as_i64().unwrap_or(0));
     if page > window {
         shot(c, shot_name).await;
-        panic!("{shot_name}: the page is {page} px wide in a {window} px window");
+        // The outermost elements that stick out, to say what to fix.
+        let culprits = c
+            .execute(
+                "const out = []; for (const e of document.querySelectorAll('body *')) {                    const r = e.getBoundingClientRect();                    if (r.right > window.innerWidth + 1 && !(e.parentElement && e.parentElement.getBoundingClientRect().right > window.innerWidth + 1))                      out.push(e.tagName + '.' + e.className + ' ' + Math.round(r.right)); }                  const b = document.querySelector('.board'), m = document.querySelector('main');                  if (b) out.push('board ' + b.clientWidth + '/' + b.scrollWidth + ' ' + getComputedStyle(b).overflowX + ' ' + getComputedStyle(b).display);                  if (m) out.push('main ' + m.clientWidth + ' ' + getComputedStyle(m).minWidth + ' parent ' + m.parentElement.className + ' ' + getComputedStyle(m.parentElement).display);                  return out.slice(0, 12);",
+                vec![],
+            )
+            .await
+            .unwrap_or_default();
+        panic!("{shot_name}: the page is {page} px wide in a {window} px window: {culprits}");
     }
 }
 

@@ -94,10 +94,10 @@ pub(super) fn datetime(raw: &str, loc: Locale) -> String {
     }
 }
 
-/// An RFC 3339 time as `datetime-local` inputs show it (`2026-12-06T09:30`), on the person's
-/// clock.
+/// An RFC 3339 time as `datetime-local` inputs show it, to the second
+/// (`2026-12-06T09:30:00`), on the person's clock.
 pub(super) fn datetime_input(raw: &str, loc: Locale) -> Option<String> {
-    loc.local(raw).map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+    loc.local(raw).map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
 }
 
 /// A time a person typed on their clock (`2026-12-06T09:30`, seconds optional) as RFC 3339 UTC.
@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(datetime("2026-11-09T14:05:00Z", ru()), "09.11.2026 14:05");
         let moscow = Locale::new("ru", &[None, Some("Europe/Moscow")]);
         assert_eq!(datetime("2026-11-09T22:05:00Z", moscow), "10.11.2026 01:05");
-        assert_eq!(datetime_input("2026-11-09T22:05:00Z", moscow).as_deref(), Some("2026-11-10T01:05"));
+        assert_eq!(datetime_input("2026-11-09T22:05:00Z", moscow).as_deref(), Some("2026-11-10T01:05:00"));
         assert_eq!(parse_datetime("2026-11-10T01:05", moscow).as_deref(), Some("2026-11-09T22:05:00Z"));
         // The person's own zone wins over the company's; an unknown one is skipped.
         let berlin = Locale::new("en", &[Some("Nowhere/City"), Some("Europe/Berlin"), Some("Europe/Moscow")]);

@@ -187,9 +187,11 @@ pub(crate) struct ProfileBody {
     accountant: String,
     /// IANA time zone such as `Europe/Moscow`.
     #[serde(default = "default_zone")]
+    #[schema(schema_with = super::doc::time_zone)]
     time_zone: String,
     /// ISO 4217 currency code such as `RUB`.
     #[serde(default = "default_currency")]
+    #[schema(schema_with = super::doc::currency)]
     currency: String,
 }
 

@@ -182,6 +182,30 @@ fn text(description: &str) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String).description(Some(description))
 }
 
+/// An IANA time zone name, as `profile::is_time_zone` accepts it: one of the database's.
+pub(crate) fn time_zone() -> Object {
+    text("An IANA time zone name such as `Europe/Moscow`")
+        .enum_values(Some(erp_kernel::identity::profile::time_zone_names()))
+        .build()
+}
+
+/// A person's own time zone, or `null` to follow each company's.
+pub(crate) fn time_zone_or_null() -> Object {
+    let mut names: Vec<serde_json::Value> =
+        erp_kernel::identity::profile::time_zone_names().into_iter().map(serde_json::Value::from).collect();
+    names.push(serde_json::Value::Null);
+    ObjectBuilder::new()
+        .schema_type(or_null(Type::String))
+        .description(Some("An IANA time zone name such as `Asia/Vladivostok`, or null to follow each company's"))
+        .enum_values(Some(names))
+        .build()
+}
+
+/// A currency code: three capital letters.
+pub(crate) fn currency() -> Object {
+    text("An ISO 4217 code such as `RUB`").pattern(Some("^[A-Z]{3}$")).build()
+}
+
 /// A display name, as `validation::is_display_name` accepts it.
 pub(crate) fn display_name() -> Object {
     text("1 to 200 characters, not only spaces, no control characters")

@@ -61,6 +61,7 @@ pub(crate) async fn me(auth: Auth, State(state): State<AppState>) -> Result<Json
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateMe {
     /// An IANA time zone such as `Europe/Moscow`, or null to follow each company's.
+    #[schema(schema_with = super::doc::time_zone_or_null)]
     time_zone: Option<String>,
 }
 
@@ -79,6 +80,6 @@ pub(crate) async fn update_me(
         .write(move |conn| profile::set_user_time_zone(conn, &user_id, zone.as_deref()).map_err(ApiError::from))
         .await?;
     let mut auth = auth;
-    auth.user.time_zone = body.time_zone.map(|z| z.trim().to_string()).filter(|z| !z.is_empty());
+    auth.user.time_zone = body.time_zone;
     me(auth, State(state)).await
 }

@@ -95,6 +95,11 @@ pub fn is_inn(text: &str) -> bool {
     }
 }
 
+/// Every time zone name the kernel accepts, as the time zone database spells them.
+pub fn time_zone_names() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
+}
+
 /// True for a name the time zone database knows (`Europe/Moscow`, `UTC`).
 pub fn is_time_zone(name: &str) -> bool {
     name.parse::<Tz>().is_ok()
@@ -106,7 +111,8 @@ fn short(c: &mut Checker, field: &str, value: &str, max: usize) {
 }
 
 impl CompanyProfile {
-    /// Trims every text and checks each field; all problems are reported at once.
+    /// Trims every free text and checks each field (the time zone and currency exactly as
+    /// given); all problems are reported at once.
     pub fn validated(mut self) -> Result<CompanyProfile, IdentityError> {
         for text in self.texts_mut() {
             *text = text.trim().to_string();
@@ -160,7 +166,7 @@ impl CompanyProfile {
         Ok(self)
     }
 
-    fn texts_mut(&mut self) -> [&mut String; 15] {
+    fn texts_mut(&mut self) -> [&mut String; 13] {
         [
             &mut self.legal_name,
             &mut self.tax_id,
@@ -175,8 +181,6 @@ impl CompanyProfile {
             &mut self.bank_corr_account,
             &mut self.director,
             &mut self.accountant,
-            &mut self.time_zone,
-            &mut self.currency,
         ]
     }
 }
@@ -238,7 +242,6 @@ pub fn set(
 
 /// Sets a person's own time zone; `None` follows the company's.
 pub fn set_user_time_zone(conn: &mut DbConn, user_id: &str, zone: Option<&str>) -> Result<(), IdentityError> {
-    let zone = zone.map(str::trim).filter(|z| !z.is_empty());
     if let Some(z) = zone
         && !is_time_zone(z)
     {

@@ -73,6 +73,12 @@ async fn fits(c: &Client, shot_name: &str) {
     }
 }
 
+/// A screenshot of the page, which must fit the window's width.
+async fn look(c: &Client, name: &str) {
+    shot(c, name).await;
+    fits(c, &format!("{name}-too-wide")).await;
+}
+
 /// Chooses the option whose text contains `text` in the select `css`.
 async fn choose(c: &Client, css: &str, text: &str) {
     let select = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
@@ -122,6 +128,11 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
     let digits: String = phone["data"]["value"].as_str().unwrap().chars().filter(char::is_ascii_digit).collect();
     let typed_phone = format!("8 ({}) {}-{}", &digits[1..4], &digits[4..7], &digits[7..]);
 
+    // The CRM record a walk made, found by its title.
+    let titled = async |coll: &str, title: &str| {
+        let query = json!({ "filter": { "field": "title", "op": "eq", "value": title } });
+        app.post(&api(&format!("data/crm/{coll}/query")), &owner, query).await.expect(200)["items"][0].clone()
+    };
     let c = &driver.client;
     let base = app.base.clone();
     c.goto(&format!("{base}/login")).await.unwrap();
@@ -140,8 +151,7 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
         // 1. The customer, by a phone typed another way, from the header's search box.
         fill(c, "#global-search", &format!("{typed_phone}\u{E007}")).await;
         c.wait().for_element(Locator::Css("#search-results a")).await.unwrap_or_else(|_| panic!("{tag}: no results"));
-        shot(c, &format!("{tag}-1-search")).await;
-        fits(c, &format!("{tag}-1-search-too-wide")).await;
+        look(c, &format!("{tag}-1-search")).await;
         c.find(Locator::Css("#search-results a")).await.unwrap().click().await.unwrap();
         c.wait().for_element(Locator::Css("#add-related, section.related")).await.unwrap();
         assert_eq!(text_of(c, "main h1").await, customer_name, "{tag}: the customer's card");
@@ -159,17 +169,8 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
         assert_eq!(chosen, customer_name, "{tag}: the customer is filled in");
         click(c, "#save").await;
         flash(c, &format!("{tag}-2-failed")).await;
-        shot(c, &format!("{tag}-2-call")).await;
-        fits(c, &format!("{tag}-2-call-too-wide")).await;
-        let logged = app
-            .post(
-                &api("data/crm/activity/query"),
-                &owner,
-                json!({ "filter": { "field": "title", "op": "eq", "value": title } }),
-            )
-            .await
-            .expect(200)["items"][0]
-            .clone();
+        look(c, &format!("{tag}-2-call")).await;
+        let logged = titled("activity", &title).await;
         assert_eq!(
             (logged["data"]["customer"].as_str(), logged["data"]["kind"].as_str()),
             (Some(customer_id.as_str()), Some("call"))
@@ -208,21 +209,11 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
             fill(c, &format!("input[name=\"lines[{row}].quantity\"]"), qty).await;
             fill(c, &format!("input[name=\"lines[{row}].price\"]"), price).await;
         }
-        shot(c, &format!("{tag}-3-deal-form")).await;
-        fits(c, &format!("{tag}-3-deal-form-too-wide")).await;
+        look(c, &format!("{tag}-3-deal-form")).await;
         click(c, "#save").await;
         flash(c, &format!("{tag}-3-failed")).await;
-        shot(c, &format!("{tag}-3-deal")).await;
-        fits(c, &format!("{tag}-3-deal-too-wide")).await;
-        let deal = app
-            .post(
-                &api("data/crm/deal/query"),
-                &owner,
-                json!({ "filter": { "field": "title", "op": "eq", "value": deal_title } }),
-            )
-            .await
-            .expect(200)["items"][0]
-            .clone();
+        look(c, &format!("{tag}-3-deal")).await;
+        let deal = titled("deal", &deal_title).await;
         let lines: Vec<(Value, Value)> =
             deal["data"]["lines"].as_array().unwrap().iter().map(|l| (l["name"].clone(), l["price"].clone())).collect();
         assert_eq!(lines, [(json!("Стул"), json!("6500.00")), (json!("Стол"), json!("12000.50"))], "{tag}");
@@ -239,8 +230,7 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
             shot(c, &format!("{tag}-3-board-failed")).await;
             panic!("{tag}: the card did not move: {}", text_of(c, "main").await);
         }
-        shot(c, &format!("{tag}-3-board")).await;
-        fits(c, &format!("{tag}-3-board-too-wide")).await;
+        look(c, &format!("{tag}-3-board")).await;
 
         // 4. The start page counts it among my open deals, in its new stage.
         nav(c, "a.navhome").await;
@@ -263,8 +253,7 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
         flash(c, &format!("{tag}-5-failed")).await;
         let after = c.find_all(Locator::Css(&format!("{block} li"))).await.unwrap().len();
         assert_eq!(after, before - 1, "{tag}: the approved request left the list");
-        shot(c, &format!("{tag}-5-home")).await;
-        fits(c, &format!("{tag}-5-home-too-wide")).await;
+        look(c, &format!("{tag}-5-home")).await;
 
         // 6. This month's trial balance.
         nav(c, "[data-nav=\"accounting.trial-balance\"]").await;
@@ -275,8 +264,7 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
         let from = c.find(Locator::Css("#f-from")).await.unwrap().prop("value").await.unwrap().unwrap_or_default();
         let month_start = chrono::Utc::now().date_naive().format("%Y-%m-01").to_string();
         assert_eq!(from, month_start, "{tag}: this month by default");
-        shot(c, &format!("{tag}-6-trial-balance")).await;
-        fits(c, &format!("{tag}-6-trial-balance-too-wide")).await;
+        look(c, &format!("{tag}-6-trial-balance")).await;
 
         // 7. The company's details.
         nav(c, "[data-nav=\"settings\"]").await;
@@ -285,8 +273,7 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
         fill(c, "#f-phone", &new_phone).await;
         click(c, "#save").await;
         assert_eq!(flash(c, &format!("{tag}-7-failed")).await, words.saved, "{tag}");
-        shot(c, &format!("{tag}-7-settings")).await;
-        fits(c, &format!("{tag}-7-settings-too-wide")).await;
+        look(c, &format!("{tag}-7-settings")).await;
         let profile = app.get(&api("profile"), &owner).await.expect(200).clone();
         assert_eq!(profile["phone"], new_phone.as_str(), "{tag}");
         assert_eq!(profile["tax_id"], "7712345671", "{tag}: the rest stays");

@@ -95,9 +95,7 @@ async fn plugin_page(ctx: &Ctx, name: &str, failure: Option<&Failure>) -> Page {
     let described = ctx.api.get(&format!("/api/v1/plugins/{name}")).await.map_err(|f| ctx.fail(&f))?;
     let m: Manifest = serde_json::from_value(described["manifest"].clone())
         .map_err(|e| ctx.fail(&Failure::internal(e.to_string())))?;
-    let company = ctx.company()?;
-    let enabled = ctx.api.get(&format!("/api/v1/companies/{}/plugins", company.id)).await.map_err(|f| ctx.fail(&f))?;
-    let current = enabled["items"].as_array().into_iter().flatten().find(|p| p["name"].as_str() == Some(name)).cloned();
+    let current = enabled_entry(ctx, name).await.map_err(|f| ctx.fail(&f))?;
     let granted: Vec<String> = current
         .as_ref()
         .and_then(|c| c["grants"].as_array())
@@ -123,6 +121,13 @@ async fn plugin_page(ctx: &Ctx, name: &str, failure: Option<&Failure>) -> Page {
     Ok(ctx.render_status(failure.map(|f| f.status).unwrap_or(StatusCode::OK), "admin_plugin.html", page))
 }
 
+/// The company's entry of an enabled plugin (its grants and configuration), if enabled.
+pub(super) async fn enabled_entry(ctx: &Ctx, name: &str) -> Result<Option<Value>, Failure> {
+    let company = ctx.company.as_ref().ok_or_else(|| Failure::internal("no company chosen"))?;
+    let enabled = ctx.api.get(&format!("/api/v1/companies/{}/plugins", company.id)).await?;
+    Ok(enabled["items"].as_array().into_iter().flatten().find(|p| p["name"].as_str() == Some(name)).cloned())
+}
+
 pub(super) async fn plugin(mut ctx: Ctx, Path((cid, name)): Path<(String, String)>) -> Page {
     ctx.enter(&cid).await?;
     let name = ctx.segment(&name)?;
@@ -136,14 +141,8 @@ pub(super) async fn enable(mut ctx: Ctx, Path((cid, name)): Path<(String, String
     let name = ctx.segment(&name)?;
     let form = ctx.form(&body)?;
     let company = ctx.company()?;
-    let enabled = ctx.api.get(&format!("/api/v1/companies/{}/plugins", company.id)).await.map_err(|f| ctx.fail(&f))?;
-    let config = enabled["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["name"].as_str() == Some(name.as_str()))
-        .map(|p| p["config"].clone())
-        .unwrap_or(json!({}));
+    let current = enabled_entry(&ctx, &name).await.map_err(|f| ctx.fail(&f))?;
+    let config = current.map(|p| p["config"].clone()).unwrap_or(json!({}));
     let grants: Vec<&str> = form.all("grant");
     let answer = ctx
         .api

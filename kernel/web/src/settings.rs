@@ -224,14 +224,8 @@ async fn plugin_page(ctx: &Ctx, name: &str, submitted: Option<&Map<String, Value
     if m.config.is_empty() {
         return Err(not_found());
     }
-    let enabled = ctx.api.get(&format!("/api/v1/companies/{}/plugins", company.id)).await.map_err(|f| ctx.fail(&f))?;
-    let stored = enabled["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["name"].as_str() == Some(name))
-        .and_then(|p| p["config"].as_object().cloned())
-        .unwrap_or_default();
+    let current = super::admin::enabled_entry(ctx, name).await.map_err(|f| ctx.fail(&f))?;
+    let stored = current.and_then(|p| p["config"].as_object().cloned()).unwrap_or_default();
     let values = submitted.cloned().unwrap_or(stored);
     let manage = company.can(PLUGINS_MANAGE);
     let spec = FormSpec {
@@ -265,8 +259,7 @@ pub(super) async fn save_plugin(mut ctx: Ctx, Path((cid, name)): Path<(String, S
     let form = ctx.form(&body)?;
     let company = ctx.company()?;
     let Some(m) = company.plugin(&name).cloned() else { return plugin_page(&ctx, &name, None, None).await };
-    let enabled = ctx.api.get(&format!("/api/v1/companies/{}/plugins", company.id)).await.map_err(|f| ctx.fail(&f))?;
-    let current = enabled["items"].as_array().into_iter().flatten().find(|p| p["name"].as_str() == Some(name.as_str()));
+    let current = super::admin::enabled_entry(&ctx, &name).await.map_err(|f| ctx.fail(&f))?;
     let grants = current.map(|p| p["grants"].clone()).unwrap_or(json!([]));
     // Settings left empty take their defaults again.
     let config = fields::read_form(&m.config, &form, false, ctx.loc());

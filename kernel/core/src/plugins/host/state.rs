@@ -49,6 +49,9 @@ pub struct HostState {
     calls: u32,
     bytes: usize,
     pub(super) clock: super::GuestClock,
+    /// The configuration with the company's details, read once per call: plugins ask for it
+    /// per line or per record.
+    config: Option<String>,
 }
 
 impl HostState {
@@ -93,6 +96,7 @@ impl HostState {
             calls: 0,
             bytes: 0,
             clock,
+            config: None,
         }
     }
 
@@ -226,6 +230,9 @@ impl context::Host for HostState {
     /// The plugin's own settings, with the company's details and shared settings under
     /// `company` (a key no plugin may declare).
     fn config(&mut self) -> wasmtime::Result<String> {
+        if let Some(text) = &self.config {
+            return Ok(text.clone());
+        }
         let mut config = self.active.config.clone();
         let company = self.session.company_id.clone();
         let details = self
@@ -237,7 +244,7 @@ impl context::Host for HostState {
         if let (Some(object), Some(details)) = (config.as_object_mut(), details) {
             object.insert(crate::plugins::manifest::COMPANY_CONFIG_KEY.into(), details);
         }
-        Ok(config.to_string())
+        Ok(self.config.insert(config.to_string()).clone())
     }
 
     fn has_permission(&mut self, permission: String) -> wasmtime::Result<bool> {

@@ -581,10 +581,18 @@ async fn robots_fire_once_per_event_and_loops_stop(app: &TestApp) {
     r.expect(422);
     let fields: Vec<&str> =
         r.body["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-    assert!(
-        fields.contains(&"stage") && fields.contains(&"actions[0]") && fields.contains(&"conditions[0].field"),
-        "{fields:?}"
-    );
+    assert!(fields.contains(&"actions[0].type") && fields.contains(&"conditions[0].field"), "{fields:?}");
+    // Lines of the right shape that do not make sense together: the plugin names each problem.
+    let senseless = json!({ "name": "Senseless", "trigger": "stage_entered",
+                            "conditions": [{ "field": "stage", "op": "eq", "value": "Нет такого" }],
+                            "actions": [{ "type": "move_deal", "title": "Позвонить" }] });
+    let r = app.post(&data(&co, "robot"), &app.root, senseless).await;
+    r.expect(422);
+    let fields: Vec<&str> =
+        r.body["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    for expected in ["stage", "conditions[0].value", "actions[0].title", "actions[0].stage"] {
+        assert!(fields.contains(&expected), "{expected} in {fields:?}");
+    }
     let watch_robots = json!({ "name": "Watch", "trigger": "event", "event": "crm.robot.*", "actions": [{ "type": "publish_event", "name": "x" }] });
     app.post(&data(&co, "robot"), &app.root, watch_robots).await.expect(422);
 
@@ -593,7 +601,7 @@ async fn robots_fire_once_per_event_and_loops_stop(app: &TestApp) {
         &co,
         "robot",
         json!({ "name": "Offer", "trigger": "stage_entered", "stage": s["qualified"],
-                "conditions": [{ "field": "amount", "op": "gte", "value": "1000" }],
+                "conditions": [{ "field": "amount", "op": "gte", "value": "1000" }, { "field": "stage", "op": "in", "value": "Proposal, QUALIFIED" }],
                 "actions": [{ "type": "create_activity", "title": "Подготовить КП", "kind": "task", "due_in_hours": 4 },
                             { "type": "render_document", "template": template },
                             { "type": "publish_event", "name": "offer.prepared" }] }),

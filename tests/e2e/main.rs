@@ -13,6 +13,7 @@ mod connections;
 mod crm;
 mod durability;
 mod fair_use;
+mod forms;
 mod hr;
 mod identity;
 mod isolation;

@@ -276,9 +276,53 @@ pub struct FieldSpec {
     /// The order of the line's fields as table columns; the rest follow by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub line_columns: Vec<String>,
+    /// A decimal field that the kernel keeps equal to the sum over a line field's lines
+    /// (a deal's amount from its products): `lines_total = { lines = "lines", product =
+    /// ["quantity", "price"] }`. With no lines the field keeps what was typed.
+    pub lines_total: Option<LinesTotal>,
+    /// For a `json` field that holds a list of plain values (tags, skills, the records a
+    /// shipment groups): the type of one item. `values`, `to`, `max_length` and `scale` then
+    /// apply to each item; forms edit the list as text separated by commas, or as a choice of
+    /// several.
+    pub items: Option<FieldType>,
+    /// Given only through the API (an integration's details, a rule for experts): forms show
+    /// the value and never edit it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub api_only: bool,
+    /// A `user` field that a person's new record leaves out gets that person (a deal's
+    /// responsible is who opened it), when they are a member of the company.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default_to_creator: bool,
+}
+
+/// Where a [`FieldSpec::lines_total`] comes from: the line field, and the numeric columns whose
+/// product is one line's amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinesTotal {
+    /// The `json` field holding the lines.
+    pub lines: String,
+    /// Numeric columns of a line multiplied together (one column: summed as it is).
+    pub product: Vec<String>,
 }
 
 impl FieldSpec {
+    /// What one item of an `items` list is checked against.
+    pub fn item_spec(&self) -> Option<FieldSpec> {
+        let kind = self.items?;
+        Some(FieldSpec {
+            kind,
+            required: false,
+            default: None,
+            items: None,
+            default_to_creator: false,
+            line: BTreeMap::new(),
+            line_columns: Vec::new(),
+            lines_total: None,
+            ..self.clone()
+        })
+    }
+
     /// The line's fields in column order: `line_columns` first, then the rest by name.
     pub fn line_fields(&self) -> Vec<(&String, &FieldSpec)> {
         let mut out: Vec<(&String, &FieldSpec)> =
@@ -634,6 +678,10 @@ pub struct ViewSpec {
     /// Columns of the list view.
     #[serde(default)]
     pub list_columns: Vec<String>,
+    /// The order of fields in forms and on a record's page (the rest follow); without it,
+    /// the title, the list columns, other single values, then tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub form_fields: Vec<String>,
     /// Enum field whose values are kanban columns, or a ref field whose target records are.
     pub stage_field: Option<String>,
     /// Date fields of a calendar view.
@@ -1230,6 +1278,32 @@ impl Validator<'_> {
         }
         for (fname, field) in &coll.fields {
             self.field(&format!("{base}.fields.{fname}"), fname, field, plugin, true);
+            if let Some(total) = &field.lines_total {
+                self.lines_total(&format!("{base}.fields.{fname}.lines_total"), field, total, &coll.fields);
+            }
+        }
+    }
+
+    /// A lines total: a decimal field summing numeric columns of a line field of the same
+    /// collection.
+    fn lines_total(&mut self, path: &str, f: &FieldSpec, total: &LinesTotal, fields: &BTreeMap<String, FieldSpec>) {
+        if f.kind != FieldType::Decimal {
+            self.problem(path, "only decimal fields hold a lines total");
+        }
+        let Some(lines) = fields.get(&total.lines).filter(|l| !l.line.is_empty()) else {
+            self.problem(
+                format!("{path}.lines"),
+                format!("{} is not a field of lines in this collection", total.lines),
+            );
+            return;
+        };
+        if total.product.is_empty() {
+            self.problem(format!("{path}.product"), "name at least one numeric column of the line");
+        }
+        for (i, c) in total.product.iter().enumerate() {
+            if !lines.line.get(c).is_some_and(|s| matches!(s.kind, FieldType::Int | FieldType::Decimal)) {
+                self.problem(format!("{path}.product.{i}"), format!("{c} is not a numeric column of {}", total.lines));
+            }
         }
     }
 
@@ -1240,7 +1314,17 @@ impl Validator<'_> {
         if in_collection && RESERVED_FIELDS.contains(&fname) {
             self.problem(path, format!("{fname} is kept by the kernel on every record"));
         }
-        if f.kind == FieldType::Enum {
+        // An `items` list's values, `to`, `max_length` and `scale` describe each item.
+        let kind = f.items.unwrap_or(f.kind);
+        if let Some(item) = f.items {
+            if f.kind != FieldType::Json || !f.line.is_empty() {
+                self.problem(format!("{path}.items"), "only json fields without lines hold a list of items");
+            }
+            if matches!(item, FieldType::Json | FieldType::Bool | FieldType::Datetime | FieldType::User) {
+                self.problem(format!("{path}.items"), "items are text, int, decimal, date, enum or ref");
+            }
+        }
+        if kind == FieldType::Enum {
             if f.values.is_empty() {
                 self.problem(format!("{path}.values"), "an enum needs at least one value");
             }
@@ -1251,11 +1335,11 @@ impl Validator<'_> {
         } else if !f.values.is_empty() {
             self.problem(format!("{path}.values"), "only enum fields have values");
         }
-        if f.kind != FieldType::Enum && !f.value_labels.is_empty() {
+        if kind != FieldType::Enum && !f.value_labels.is_empty() {
             self.problem(format!("{path}.value_labels"), "only enum fields have value_labels");
         }
         for value in f.value_labels.keys() {
-            if f.kind == FieldType::Enum && !f.values.contains(value) {
+            if kind == FieldType::Enum && !f.values.contains(value) {
                 self.problem(format!("{path}.value_labels.{value}"), format!("{value} is not one of the values"));
             }
         }
@@ -1278,17 +1362,17 @@ impl Validator<'_> {
                 );
             }
         }
-        match (&f.to, f.kind) {
+        match (&f.to, kind) {
             (None, FieldType::Ref) => self.problem(format!("{path}.to"), "a ref needs `to`: a collection name"),
             (Some(to), FieldType::Ref) => self.ref_target(path, to, plugin, in_collection),
             (Some(_), _) => self.problem(format!("{path}.to"), "only ref fields have `to`"),
             (None, _) => {}
         }
-        if f.max_length.is_some() && f.kind != FieldType::Text {
+        if f.max_length.is_some() && kind != FieldType::Text {
             self.problem(format!("{path}.max_length"), "only text fields have max_length");
         }
         if let Some(s) = f.scale {
-            if f.kind != FieldType::Decimal {
+            if kind != FieldType::Decimal {
                 self.problem(format!("{path}.scale"), "only decimal fields have a scale");
             } else if s > 18 {
                 self.problem(format!("{path}.scale"), "at most 18 decimal places");
@@ -1304,6 +1388,18 @@ impl Validator<'_> {
             && let Err(msg) = crate::values::check_value(f, &default)
         {
             self.problem(format!("{path}.default"), msg);
+        }
+        if f.default_to_creator && (f.kind != FieldType::User || !in_collection) {
+            self.problem(
+                format!("{path}.default_to_creator"),
+                "only user fields of collections default to their creator",
+            );
+        }
+        if f.api_only && f.required {
+            self.problem(format!("{path}.api_only"), "a required field must be in forms");
+        }
+        if !in_collection && f.lines_total.is_some() {
+            self.problem(format!("{path}.lines_total"), "only collection fields hold a lines total");
         }
         self.line(path, f, plugin);
     }
@@ -1651,6 +1747,11 @@ impl Validator<'_> {
                     missing.push(("list_columns", c.clone()));
                 }
             }
+            for c in &view.form_fields {
+                if !coll.fields.contains_key(c) {
+                    missing.push(("form_fields", c.clone()));
+                }
+            }
             if let Some(s) = &view.stage_field {
                 match coll.fields.get(s) {
                     Some(f) if matches!(f.kind, FieldType::Enum | FieldType::Ref) => {}
@@ -1773,6 +1874,30 @@ stage_field = "status"
         assert!(m.defined_permissions().contains("shop.order.sensitive"));
         assert_eq!(m.default_permissions("member"), vec!["shop.order.read".to_string()]);
         assert_eq!(m.limits().memory_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_lines_total_must_sum_numeric_columns_of_a_line_field() {
+        let lines = "\n[collections.order.fields.lines]\ntype = \"json\"\n[collections.order.fields.lines.line.qty]\ntype = \"int\"\n[collections.order.fields.lines.line.note]\ntype = \"text\"\n";
+        let good = format!(
+            "{GOOD}{lines}[collections.order.fields.total]\ntype = \"decimal\"\nlines_total = {{ lines = \"lines\", product = [\"qty\"] }}\n"
+        );
+        parse(&good, &wit()).expect("a total of a numeric column");
+        let bad = format!(
+            "{GOOD}{lines}[collections.order.fields.total]\ntype = \"text\"\nlines_total = {{ lines = \"lines\", product = [\"note\", \"qty\"] }}\n[collections.order.fields.other]\ntype = \"decimal\"\nlines_total = {{ lines = \"number\", product = [\"qty\"] }}\n"
+        );
+        let problems = parse(&bad, &wit()).expect_err("bad totals");
+        let mut paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        paths.sort_unstable();
+        assert_eq!(
+            paths,
+            [
+                "collections.order.fields.other.lines_total.lines",
+                "collections.order.fields.total.lines_total",
+                "collections.order.fields.total.lines_total.product.0"
+            ],
+            "{problems:?}"
+        );
     }
 
     #[test]

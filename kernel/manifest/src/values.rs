@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use crate::manifest::{FieldSpec, FieldType};
+use crate::manifest::{FieldSpec, FieldType, LinesTotal};
 use crate::validation::{FieldError, Invalid};
 
 /// Longest text value accepted when a field sets no `max_length`.
@@ -87,6 +87,9 @@ pub fn normalize(spec: &FieldSpec, v: &Value) -> Result<Value, String> {
             if size > 256 * 1024 {
                 return Err("must be at most 256 KiB of JSON".into());
             }
+            if let Some(item) = spec.item_spec() {
+                return normalize_items(&item, v);
+            }
             if spec.line.is_empty() {
                 return Ok(v.clone());
             }
@@ -95,6 +98,32 @@ pub fn normalize(spec: &FieldSpec, v: &Value) -> Result<Value, String> {
             })
         }
     }
+}
+
+/// Most items one list holds.
+pub const MAX_ITEMS: usize = 1000;
+
+/// A list of plain values, each checked against `item`; blank texts and repeats are dropped.
+fn normalize_items(item: &FieldSpec, v: &Value) -> Result<Value, String> {
+    let Some(items) = v.as_array() else { return Err("must be a list".into()) };
+    if items.len() > MAX_ITEMS {
+        return Err(format!("must have at most {MAX_ITEMS} items"));
+    }
+    let mut out: Vec<Value> = Vec::with_capacity(items.len());
+    for (i, x) in items.iter().enumerate() {
+        let x = match x.as_str() {
+            Some(t) if item.kind == FieldType::Text => Value::from(t.trim()),
+            _ => x.clone(),
+        };
+        if x.is_null() || x.as_str() == Some("") {
+            continue;
+        }
+        let x = normalize(item, &x).map_err(|m| format!("item {}: {m}", i + 1))?;
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    Ok(Value::Array(out))
 }
 
 /// Most lines one field holds.
@@ -174,11 +203,46 @@ pub fn validate_object(
             out.insert(name.clone(), v);
             continue;
         }
-        if spec.required && data.get(name).is_none_or(Value::is_null) {
+        if spec.required && data.get(name).is_none_or(Value::is_null) && spec.lines_total.is_none() {
             errors.push(FieldError::new(name, "is required"));
         }
     }
+    for (name, spec) in fields {
+        let Some(total) = &spec.lines_total else { continue };
+        match lines_total(total, spec.scale, out.get(&total.lines)) {
+            Ok(Some(sum)) => {
+                out.insert(name.clone(), Value::String(sum.to_string()));
+            }
+            Ok(None) if spec.required && !out.contains_key(name) => errors.push(FieldError::new(name, "is required")),
+            Ok(None) => {}
+            Err(msg) => errors.push(FieldError::new(name, msg)),
+        }
+    }
     if errors.is_empty() { Ok(out) } else { Err(Invalid(errors)) }
+}
+
+/// The sum over normalised lines of the product of the total's columns, at the field's scale;
+/// `None` when there are no lines (the field keeps what was typed).
+fn lines_total(total: &LinesTotal, scale: Option<u32>, lines: Option<&Value>) -> Result<Option<Decimal>, String> {
+    let Some(lines) = lines.and_then(Value::as_array).filter(|l| !l.is_empty()) else { return Ok(None) };
+    let too_big = || "the lines' total is too large".to_string();
+    let mut sum = Decimal::ZERO;
+    for line in lines {
+        let mut amount = Decimal::ONE;
+        for column in &total.product {
+            let Some(v) = line.get(column).and_then(parse_decimal) else {
+                amount = Decimal::ZERO;
+                break;
+            };
+            amount = amount.checked_mul(v).ok_or_else(too_big)?;
+        }
+        sum = sum.checked_add(amount).ok_or_else(too_big)?;
+    }
+    let sum = match scale {
+        Some(s) => sum.round_dp_with_strategy(s, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+        None => sum,
+    };
+    Ok(Some(sum))
 }
 
 /// Compares two normalised values of a field; `None` when they are not comparable.
@@ -256,6 +320,10 @@ mod tests {
             search: None,
             line: Default::default(),
             line_columns: Vec::new(),
+            lines_total: None,
+            items: None,
+            api_only: false,
+            default_to_creator: false,
         }
     }
 
@@ -321,6 +389,26 @@ mod tests {
             panic!("accepted")
         };
         assert_eq!(errors[0].field, "lines");
+    }
+
+    #[test]
+    fn a_lines_total_follows_the_lines_and_keeps_what_was_typed_without_them() {
+        let mut line = BTreeMap::new();
+        line.insert("quantity".to_string(), FieldSpec { required: true, ..spec(FieldType::Decimal) });
+        line.insert("price".to_string(), FieldSpec { required: true, ..spec(FieldType::Decimal) });
+        let mut fields = BTreeMap::new();
+        fields.insert("lines".to_string(), FieldSpec { line, ..spec(FieldType::Json) });
+        let total = LinesTotal { lines: "lines".into(), product: vec!["quantity".into(), "price".into()] };
+        fields.insert("amount".to_string(), FieldSpec { lines_total: Some(total), ..spec(FieldType::Decimal) });
+        let with_lines = json!({ "amount": "5", "lines": [{ "quantity": "3", "price": "19.99" }, { "quantity": "0.5", "price": "0.01" }] });
+        let out = validate_object(&fields, with_lines.as_object().unwrap()).unwrap();
+        // 59.97 + 0.005, rounded half away from zero to the field's two places.
+        assert_eq!(out["amount"], json!("59.98"));
+        let typed = json!({ "amount": "5", "lines": [] });
+        assert_eq!(validate_object(&fields, typed.as_object().unwrap()).unwrap()["amount"], json!("5"));
+        let huge = json!({ "lines": [{ "quantity": "79228162514264337593543950335", "price": "10" }] });
+        let Err(Invalid(errors)) = validate_object(&fields, huge.as_object().unwrap()) else { panic!("accepted") };
+        assert_eq!(errors[0].field, "amount");
     }
 
     #[test]

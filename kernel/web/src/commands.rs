@@ -201,6 +201,7 @@ async fn page(
             fields: &c.input,
             values: input,
             failure,
+            blank: false,
             readonly: false,
             hide_sensitive: false,
             order: c.input.iter().filter(|(_, f)| f.required).map(|(n, _)| n.clone()).collect(),

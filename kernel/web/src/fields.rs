@@ -70,8 +70,9 @@ pub(super) fn read_form(
     let shown_checks = form.all("__present");
     let mut out = Map::new();
     for (name, spec) in fields {
-        // The plugin sets computed fields; a form shows them and never sends them.
-        if spec.computed {
+        // The plugin sets computed fields, integrations set API-only ones; a form shows them and
+        // never sends them.
+        if spec.computed || spec.api_only {
             continue;
         }
         if !spec.line.is_empty() {
@@ -81,6 +82,14 @@ pub(super) fn read_form(
                     out.insert(name.clone(), lines);
                 }
                 None => {}
+            }
+            continue;
+        }
+        if let Some(item) = spec.items {
+            if let Some(list) = read_items(name, item, form, loc)
+                && (!list.is_empty() || updating)
+            {
+                out.insert(name.clone(), Value::Array(list));
             }
             continue;
         }
@@ -100,6 +109,32 @@ pub(super) fn read_form(
         out.insert(name.clone(), input_value(raw, spec.kind, loc));
     }
     out
+}
+
+/// Separates typed items: commas between texts, semicolons between numbers and dates (a
+/// comma is the decimal mark in Russian).
+fn item_separator(item: FieldType) -> &'static str {
+    if item == FieldType::Text { ", " } else { "; " }
+}
+
+/// The items of a list field from a form: chosen options, or typed text split at the
+/// separator. `None` when the form did not show the field.
+fn read_items(name: &str, item: FieldType, form: &Form, loc: format::Locale) -> Option<Vec<Value>> {
+    if matches!(item, FieldType::Enum | FieldType::Ref) {
+        if !form.all("__present").contains(&name) {
+            return None;
+        }
+        return Some(form.all(name).into_iter().filter(|v| !v.is_empty()).map(Value::from).collect());
+    }
+    let raw = form.get(name)?;
+    let sep = item_separator(item).trim();
+    Some(raw.split(sep).map(str::trim).filter(|t| !t.is_empty()).map(|t| input_value(t, item, loc)).collect())
+}
+
+/// A list field's items as typed text.
+fn items_text(v: Option<&Value>, item: FieldType, loc: format::Locale) -> String {
+    let items = v.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    items.iter().map(|i| input_text(Some(i), item, loc)).collect::<Vec<_>>().join(item_separator(item))
 }
 
 /// True when a typed value means what is stored: same decimal, same second, same JSON.
@@ -150,6 +185,8 @@ pub(super) struct FormSpec<'a> {
     /// Current values: a stored record, or what was submitted.
     pub values: &'a Map<String, Value>,
     pub failure: Option<&'a Failure>,
+    /// A new record's blank form (not one sent back with errors).
+    pub blank: bool,
     /// Show values without inputs.
     pub readonly: bool,
     /// Hide sensitive fields (the user may not see them).
@@ -181,7 +218,7 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
         }
         let current = spec.values.get(name);
         if !f.line.is_empty() {
-            let readonly = spec.readonly || f.computed;
+            let readonly = spec.readonly || f.computed || f.api_only;
             out.push(super::lines::model(ctx, spec.manifest, name, f, current, spec.failure, readonly, &people).await?);
             continue;
         }
@@ -195,12 +232,23 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
             "multiline": multiline(name, f),
             "value": input_text(current, f.kind, ctx.loc()),
             "checked": current.and_then(Value::as_bool).unwrap_or(false),
-            "readonly": spec.readonly || f.computed,
+            "readonly": spec.readonly || f.computed || f.api_only,
             "shown": format::field(current.unwrap_or(&Value::Null), Some(f), ctx.loc()),
             "error": spec.failure.and_then(|fl| fl.field(name)),
         });
+        if let Some(item) = f.items {
+            list_model(ctx, spec.manifest, f, item, current, &mut model).await?;
+            out.push(model);
+            continue;
+        }
         if f.kind == FieldType::User {
-            let selected = current.and_then(Value::as_str).unwrap_or_default();
+            // A new record's "responsible" is who opens the form, as the kernel will also say.
+            let creator = f.default_to_creator && !spec.readonly && spec.blank;
+            let me = ctx.me["id"].as_str().filter(|id| creator && people.contains_key(*id));
+            let selected = current.and_then(Value::as_str).or(me).unwrap_or_default();
+            if me.is_some() && current.is_none() {
+                model["value"] = Value::from(selected);
+            }
             let name = |id: &str| people.get(id).cloned().unwrap_or_else(|| ctx.t("someone"));
             if !selected.is_empty() {
                 model["shown"] = Value::from(name(selected));
@@ -225,6 +273,50 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
         out.push(model);
     }
     Ok(out)
+}
+
+/// The input of a list field: typed text for texts, numbers and dates; a choice of several
+/// for enum values and records, with the chosen ones by their labels and titles.
+async fn list_model(
+    ctx: &Ctx,
+    m: &Manifest,
+    f: &FieldSpec,
+    item: FieldType,
+    current: Option<&Value>,
+    model: &mut Value,
+) -> Result<(), Failure> {
+    let chosen: Vec<String> =
+        current.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+    let options: Vec<(String, String)> = match (item, &f.to) {
+        (FieldType::Enum, _) => f
+            .values
+            .iter()
+            .map(|v| (v.clone(), f.value_labels.get(v).map_or(v.as_str(), |l| l.text(ctx.lang)).to_string()))
+            .collect(),
+        (FieldType::Ref, Some(target)) => {
+            let mut found = options(ctx, m, target, None, None).await?;
+            let missing: Vec<String> =
+                chosen.iter().filter(|id| !found.iter().any(|(k, _)| k == *id)).cloned().collect();
+            if !missing.is_empty() {
+                found.extend(titles(ctx, m, target, &missing).await?);
+            }
+            found
+        }
+        _ => {
+            model["kind"] = Value::from("items");
+            model["value"] = Value::from(items_text(current, item, ctx.loc()));
+            model["hint"] =
+                Value::from(ctx.t(if item == FieldType::Text { "items_hint" } else { "items_hint_numbers" }));
+            return Ok(());
+        }
+    };
+    let title = |id: &str| options.iter().find(|(k, _)| k == id).map_or_else(|| id.to_string(), |(_, t)| t.clone());
+    model["kind"] = Value::from("multi");
+    model["size"] = Value::from(options.len().clamp(2, 8));
+    model["shown"] = Value::from(chosen.iter().map(|id| title(id)).collect::<Vec<_>>().join(", "));
+    model["options"] =
+        options.iter().map(|(id, t)| json!({ "id": id, "title": t, "selected": chosen.contains(id) })).collect();
+    Ok(())
 }
 
 fn company(ctx: &Ctx) -> Result<&Company, Failure> {

@@ -132,7 +132,15 @@ pub(super) fn value(v: &Value, kind: Option<FieldType>, loc: Locale) -> String {
                 format!("[{}]", items.len())
             }
         }
-        (Value::Object(_), _) => v.to_string(),
+        (Value::Object(map), _) => {
+            // Details an integration attached (UTM tags): one `key: value` per entry.
+            let flat = map.values().all(|i| !i.is_object() && !i.is_array());
+            if flat {
+                map.iter().map(|(k, i)| format!("{k}: {}", value(i, None, loc))).collect::<Vec<_>>().join("; ")
+            } else {
+                v.to_string()
+            }
+        }
     }
 }
 
@@ -149,6 +157,9 @@ pub(super) fn field(v: &Value, f: Option<&FieldSpec>, loc: Locale) -> String {
         && let Some(label) = f.value_labels.get(s)
     {
         return label.text(loc.lang).to_string();
+    }
+    if let (Some(item), Value::Array(items)) = (f.and_then(|f| f.item_spec()), v) {
+        return items.iter().map(|i| field(i, Some(&item), loc)).collect::<Vec<_>>().join(", ");
     }
     value(v, f.map(|f| f.kind), loc)
 }

@@ -76,6 +76,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("profile_currency", "Currency", "Валюта"),
     ("search_everywhere", "Search: name, phone, e-mail, INN, number", "Поиск: имя, телефон, почта, ИНН, номер"),
     ("search_hint", "Type at least two characters", "Введите хотя бы два символа"),
+    ("items_hint", "Separate them with commas", "Через запятую"),
+    ("items_hint_numbers", "Separate them with semicolons", "Через точку с запятой"),
     ("search_nothing", "Nothing found", "Ничего не найдено"),
     ("role_owner", "Owner", "Владелец"),
     ("role_admin", "Administrator", "Администратор"),

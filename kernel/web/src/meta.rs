@@ -187,8 +187,16 @@ pub(super) fn title_field(m: &Manifest, collection: &str) -> Option<String> {
 
 /// Fields in the order a form shows them: the title, then the list columns, then the rest.
 pub(super) fn field_order(m: &Manifest, collection: &str) -> Vec<String> {
-    let mut order: Vec<String> = title_field(m, collection).into_iter().collect();
+    let mut order: Vec<String> = m.views.get(collection).map(|v| v.form_fields.clone()).unwrap_or_default();
+    order.extend(title_field(m, collection));
     order.extend(default_columns(m, collection));
+    // Then the other single values, and the tables and lists last: they are the widest.
+    if let Some(spec) = m.collections.get(collection) {
+        let (lists, single): (Vec<_>, Vec<_>) = spec.fields.iter().partition(|(_, f)| f.kind == FieldType::Json);
+        order.extend(single.into_iter().chain(lists).map(|(n, _)| n.clone()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    order.retain(|n| seen.insert(n.clone()));
     order
 }
 

@@ -105,6 +105,14 @@ pub(super) fn cells(
                 (Some(FieldType::User), Some(id), Some(t)) => {
                     t.get(id).cloned().unwrap_or_else(|| i18n::text(loc.lang, "someone"))
                 }
+                (Some(FieldType::Json), None, Some(t)) if v.is_array() => v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|id| t.get(id).cloned().unwrap_or_else(|| id.chars().take(8).collect()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 _ => format::field(&v, f, loc),
             };
             let numeric = f.is_some_and(|f| matches!(f.kind, FieldType::Int | FieldType::Decimal));
@@ -130,9 +138,15 @@ pub(super) async fn ref_titles(
             out.insert(c.clone(), people.clone());
             continue;
         }
-        let (FieldType::Ref, Some(target)) = (f.kind, &f.to) else { continue };
-        let ids: Vec<String> =
-            records.iter().filter_map(|r| r["data"].get(c).and_then(Value::as_str).map(str::to_string)).collect();
+        let (Some(FieldType::Ref), Some(target)) = (f.items.or(Some(f.kind)), &f.to) else { continue };
+        let ids: Vec<String> = records
+            .iter()
+            .filter_map(|r| r["data"].get(c))
+            .flat_map(|v| match v {
+                Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                other => other.as_str().map(str::to_string).into_iter().collect::<Vec<_>>(),
+            })
+            .collect();
         out.insert(c.clone(), fields::titles(ctx, m, target, &ids).await?);
     }
     Ok(out)
@@ -313,6 +327,7 @@ async fn form_page(
             fields: &spec.fields,
             values,
             failure,
+            blank: record.is_none() && failure.is_none(),
             readonly: !writable,
             hide_sensitive: !company.may_see_sensitive(m, coll),
             order: meta::field_order(m, coll),

@@ -233,6 +233,7 @@ async fn plugin_page(ctx: &Ctx, name: &str, submitted: Option<&Map<String, Value
         fields: &m.config,
         values: &values,
         failure,
+        blank: false,
         readonly: !manage,
         hide_sensitive: false,
         order: Vec::new(),

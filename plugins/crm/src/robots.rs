@@ -80,14 +80,116 @@ struct Condition {
     value: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+/// One line of a robot's actions as stored and typed: the action's kind and the columns it
+/// uses (the others stay empty).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ActionLine {
+    #[serde(rename = "type")]
+    action: String,
+    title: Option<String>,
+    kind: Option<String>,
+    due_in_hours: Option<i64>,
+    note: Option<String>,
+    stage: Option<String>,
+    reason: Option<String>,
+    user: Option<String>,
+    strategy: Option<String>,
+    template: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
 enum Action {
     CreateActivity { title: String, kind: Option<String>, due_in_hours: Option<i64>, note: Option<String> },
     MoveDeal { stage: String, reason: Option<String> },
     Assign { user: Option<String>, strategy: Option<String> },
     RenderDocument { template: String },
     PublishEvent { name: String },
+}
+
+impl ActionLine {
+    /// The columns this line filled, by name.
+    fn filled(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let text = |v: &Option<String>| v.as_deref().is_some_and(|t| !t.trim().is_empty());
+        for (name, set) in [
+            ("title", text(&self.title)),
+            ("kind", text(&self.kind)),
+            ("due_in_hours", self.due_in_hours.is_some()),
+            ("note", text(&self.note)),
+            ("stage", text(&self.stage)),
+            ("reason", text(&self.reason)),
+            ("user", text(&self.user)),
+            ("strategy", text(&self.strategy)),
+            ("template", text(&self.template)),
+            ("name", text(&self.name)),
+        ] {
+            if set {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    /// The action this line describes; problems (a missing column, a column this action does
+    /// not use) go to `errors` under `path.column`.
+    fn action(self, path: &str, errors: &mut Vec<FieldError>) -> Option<Action> {
+        let (uses, needs): (&[&str], &[&str]) = match self.action.as_str() {
+            "create_activity" => (&["title", "kind", "due_in_hours", "note"], &["title"]),
+            "move_deal" => (&["stage", "reason"], &["stage"]),
+            "assign" => (&["user", "strategy"], &[]),
+            "render_document" => (&["template"], &["template"]),
+            "publish_event" => (&["name"], &["name"]),
+            other => {
+                problem(
+                    errors,
+                    format!("{path}.type"),
+                    format!("{other:?} is not an action; use one of {}", ACTIONS.join(", ")),
+                );
+                return None;
+            }
+        };
+        let filled = self.filled();
+        let before = errors.len();
+        for column in filled.iter().filter(|c| !uses.contains(c)) {
+            problem(errors, format!("{path}.{column}"), format!("is not used by the action {}", self.action));
+        }
+        for column in needs.iter().filter(|c| !filled.contains(c)) {
+            problem(errors, format!("{path}.{column}"), format!("is required for the action {}", self.action));
+        }
+        if errors.len() > before {
+            return None;
+        }
+        Some(match self.action.as_str() {
+            "create_activity" => Action::CreateActivity {
+                title: self.title.unwrap_or_default(),
+                kind: self.kind,
+                due_in_hours: self.due_in_hours,
+                note: self.note,
+            },
+            "move_deal" => Action::MoveDeal { stage: self.stage.unwrap_or_default(), reason: self.reason },
+            "assign" => Action::Assign { user: self.user, strategy: self.strategy },
+            "render_document" => Action::RenderDocument { template: self.template.unwrap_or_default() },
+            _ => Action::PublishEvent { name: self.name.unwrap_or_default() },
+        })
+    }
+}
+
+/// The kinds of action a robot may take.
+const ACTIONS: &[&str] = &["create_activity", "move_deal", "assign", "render_document", "publish_event"];
+
+/// The actions of a robot that parse; the rest were refused when the robot was saved.
+fn actions_of(robot: &Robot) -> Vec<Action> {
+    let mut ignored = Vec::new();
+    robot
+        .actions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| serde_json::from_value::<ActionLine>(a.clone()).ok())
+        .filter_map(|line| line.action("", &mut ignored))
+        .collect()
 }
 
 fn problem(errors: &mut Vec<FieldError>, field: impl Into<String>, message: impl Into<String>) {
@@ -133,25 +235,7 @@ pub fn validate(after: &Value) -> Result<()> {
                 let path = format!("conditions[{i}]");
                 match serde_json::from_value::<Condition>(c.clone()) {
                     Err(e) => problem(&mut errors, &path, e.to_string()),
-                    Ok(c) => {
-                        if !FIELDS.contains(&c.field.as_str()) {
-                            problem(
-                                &mut errors,
-                                format!("{path}.field"),
-                                format!("must be one of {}", FIELDS.join(", ")),
-                            );
-                        }
-                        if !OPS.contains(&c.op.as_str()) {
-                            problem(&mut errors, format!("{path}.op"), format!("must be one of {}", OPS.join(", ")));
-                        }
-                        let needs_value = !matches!(c.op.as_str(), "empty" | "not_empty");
-                        if needs_value && c.value.is_none() {
-                            problem(&mut errors, format!("{path}.value"), "is required");
-                        }
-                        if c.op == "in" && !c.value.as_ref().is_some_and(Value::is_array) {
-                            problem(&mut errors, format!("{path}.value"), "must be a list for in");
-                        }
-                    }
+                    Ok(c) => check_condition(&c, &path, &mut errors)?,
                 }
             }
         }
@@ -162,14 +246,87 @@ pub fn validate(after: &Value) -> Result<()> {
         Some(items) => {
             for (i, a) in items.iter().enumerate() {
                 let path = format!("actions[{i}]");
-                match serde_json::from_value::<Action>(a.clone()) {
+                match serde_json::from_value::<ActionLine>(a.clone()) {
                     Err(e) => problem(&mut errors, &path, e.to_string()),
-                    Ok(action) => check_action(&action, stage.as_ref(), &path, &mut errors)?,
+                    Ok(line) => {
+                        if let Some(action) = line.action(&path, &mut errors) {
+                            check_action(&action, stage.as_ref(), &path, &mut errors)?;
+                        }
+                    }
                 }
             }
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
+}
+
+/// One condition: a field robots know, an operator, and a value where the operator needs one;
+/// a stage or pipeline named by its name or code must exist.
+fn check_condition(c: &Condition, path: &str, errors: &mut Vec<FieldError>) -> Result<()> {
+    if !FIELDS.contains(&c.field.as_str()) {
+        problem(errors, format!("{path}.field"), format!("must be one of {}", FIELDS.join(", ")));
+    }
+    if !OPS.contains(&c.op.as_str()) {
+        problem(errors, format!("{path}.op"), format!("must be one of {}", OPS.join(", ")));
+    }
+    let wanted = wanted(c);
+    if matches!(c.op.as_str(), "empty" | "not_empty") {
+        return Ok(());
+    }
+    if wanted.is_empty() {
+        problem(errors, format!("{path}.value"), "is required");
+        return Ok(());
+    }
+    let collection = match c.field.as_str() {
+        "stage" => "stage",
+        "pipeline" => "pipeline",
+        _ => return Ok(()),
+    };
+    if !matches!(c.op.as_str(), "eq" | "ne" | "in") {
+        return Ok(());
+    }
+    for w in &wanted {
+        let Some(name) = w.as_str() else { continue };
+        if known_by(collection, name)?.is_empty() {
+            let what = if collection == "stage" { "no stage" } else { "no pipeline" };
+            problem(errors, format!("{path}.value"), format!("{what} is called {name:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Ids of the stages or pipelines that `name` names: an id, a code or a name (any case).
+fn known_by(collection: &str, name: &str) -> Result<Vec<String>> {
+    let name = name.trim();
+    match store::get::<Value>(collection, name) {
+        Ok(r) => return Ok(vec![r.id]),
+        Err(Error::NotFound(_) | Error::Invalid(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let lower = name.to_lowercase();
+    // A company has a few pipelines and some dozens of stages.
+    Ok(store::query_all::<Value>(collection, Query::new(), 2000)?
+        .into_iter()
+        .filter(|r| {
+            ["name", "code"].iter().any(|k| r.data[*k].as_str().is_some_and(|v| v.trim().to_lowercase() == lower))
+        })
+        .map(|r| r.id)
+        .collect())
+}
+
+/// What a condition compares with: one value, a list for `in` (a JSON list, or text with the
+/// values separated by commas).
+fn wanted(c: &Condition) -> Vec<Value> {
+    match &c.value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) if s.trim().is_empty() => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(Value::String(s)) if c.op == "in" => {
+            s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Value::from).collect()
+        }
+        Some(Value::String(s)) => vec![Value::from(s.trim())],
+        Some(other) => vec![other.clone()],
+    }
 }
 
 fn check_action(action: &Action, stage: Option<&Stage>, path: &str, errors: &mut Vec<FieldError>) -> Result<()> {
@@ -239,32 +396,54 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     }
 }
 
-/// True when every condition holds for the deal.
-fn holds(conditions: Option<&Value>, deal: &Value) -> bool {
+/// True when every condition holds for the deal. A stage, pipeline or customer may be named
+/// by its id or by what people call it (`known_as` gives its names and codes); texts compare
+/// without regard to case.
+fn holds(conditions: Option<&Value>, deal: &Value, known_as: &dyn Fn(&str) -> Vec<Value>) -> bool {
+    use std::cmp::Ordering::{Equal, Greater, Less};
     let Some(items) = conditions.and_then(Value::as_array) else { return true };
+    let lower = |v: &Value| v.as_str().map(|s| s.trim().to_lowercase());
     items.iter().filter_map(|c| serde_json::from_value::<Condition>(c.clone()).ok()).all(|c| {
         let v = deal.get(&c.field).cloned().unwrap_or(Value::Null);
-        let want = c.value.clone().unwrap_or(Value::Null);
+        let want = wanted(&c);
         let empty = v.is_null() || v.as_str().is_some_and(str::is_empty);
+        let same = |w: &Value| {
+            if compare(&v, w) == Some(Equal) || &v == w || (lower(&v).is_some() && lower(&v) == lower(w)) {
+                return true;
+            }
+            lower(w).is_some_and(|w| known_as(&c.field).iter().any(|name| lower(name).as_deref() == Some(w.as_str())))
+        };
+        let first = want.first().cloned().unwrap_or(Value::Null);
         match c.op.as_str() {
             "empty" => empty,
             "not_empty" => !empty,
-            "eq" => compare(&v, &want) == Some(std::cmp::Ordering::Equal) || v == want,
-            "ne" => !(compare(&v, &want) == Some(std::cmp::Ordering::Equal) || v == want),
-            "gt" => compare(&v, &want) == Some(std::cmp::Ordering::Greater),
-            "gte" => compare(&v, &want).is_some_and(|o| o != std::cmp::Ordering::Less),
-            "lt" => compare(&v, &want) == Some(std::cmp::Ordering::Less),
-            "lte" => compare(&v, &want).is_some_and(|o| o != std::cmp::Ordering::Greater),
-            "in" => want
-                .as_array()
-                .is_some_and(|l| l.iter().any(|w| compare(&v, w) == Some(std::cmp::Ordering::Equal) || &v == w)),
-            "contains" => match (v.as_str(), want.as_str()) {
-                (Some(x), Some(y)) => x.to_lowercase().contains(&y.to_lowercase()),
-                _ => false,
+            "eq" | "in" => want.iter().any(same),
+            "ne" => !want.iter().any(same),
+            "gt" => compare(&v, &first) == Some(Greater),
+            "gte" => compare(&v, &first).is_some_and(|o| o != Less),
+            "lt" => compare(&v, &first) == Some(Less),
+            "lte" => compare(&v, &first).is_some_and(|o| o != Greater),
+            "contains" => match lower(&v) {
+                Some(x) => want.iter().filter_map(lower).any(|y| x.contains(&y)),
+                None => false,
             },
             _ => false,
         }
     })
+}
+
+/// What people call the record a deal's `field` points at (its name, a stage's code).
+fn names_of(deal: &Value, field: &str) -> Vec<Value> {
+    let (collection, keys): (&str, &[&str]) = match field {
+        "stage" => ("stage", &["name", "code"]),
+        "pipeline" => ("pipeline", &["name"]),
+        "customer" => ("customer", &["name"]),
+        _ => return Vec::new(),
+    };
+    match deal[field].as_str().map(|id| store::get::<Value>(collection, id)) {
+        Some(Ok(r)) => keys.iter().map(|k| r.data[*k].clone()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The run a change mark (`<run id>:<n>`) belongs to.
@@ -392,7 +571,7 @@ fn fire(robot: &Record<Robot>, deal_id: &str, deal: &Value, key: &str, trigger: 
     if util::first::<Run>("robot_run", Query::new().filter(Filter::eq("key", key)))?.is_some() {
         return Ok(()); // this trigger was already handled
     }
-    if !holds(robot.data.conditions.as_ref(), deal) {
+    if !holds(robot.data.conditions.as_ref(), deal, &|field| names_of(deal, field)) {
         return Ok(());
     }
     let at = time::format(time::now());
@@ -416,14 +595,7 @@ fn fire(robot: &Record<Robot>, deal_id: &str, deal: &Value, key: &str, trigger: 
         return Ok(());
     }
     let run = store::create("robot_run", &base)?;
-    let actions: Vec<Action> = robot
-        .data
-        .actions
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| serde_json::from_value(a.clone()).ok())
-        .collect();
+    let actions = actions_of(&robot.data);
     let mut results = Vec::new();
     let mut failed = false;
     for (n, action) in actions.iter().enumerate() {
@@ -518,7 +690,10 @@ mod tests {
     #[test]
     fn conditions() {
         let deal = json!({ "amount": "150000.00", "source": "yandex", "title": "Стулья для офиса", "customer": null });
-        let c = |v: Value| holds(Some(&v), &deal);
+        let names = |field: &str| {
+            if field == "stage" { vec![json!("Переговоры"), json!("talks")] } else { Vec::new() }
+        };
+        let c = |v: Value| holds(Some(&v), &deal, &names);
         assert!(c(json!([{ "field": "amount", "op": "gte", "value": "100000" }])));
         assert!(!c(json!([{ "field": "amount", "op": "gt", "value": 150000 }])));
         assert!(c(json!([{ "field": "source", "op": "in", "value": ["google", "yandex"] }])));
@@ -527,7 +702,30 @@ mod tests {
         assert!(!c(
             json!([{ "field": "source", "op": "eq", "value": "yandex" }, { "field": "amount", "op": "lt", "value": "10" }])
         ));
-        assert!(holds(None, &deal));
+        assert!(holds(None, &deal, &names));
+        // As typed in a form: text values, a list separated by commas, names instead of ids.
+        assert!(c(json!([{ "field": "source", "op": "in", "value": "google, Yandex" }])));
+        assert!(!c(json!([{ "field": "source", "op": "ne", "value": "YANDEX" }])));
+        let staged = json!({ "stage": "0190a4b2-0000-7000-8000-000000000001" });
+        let on_stage = |v: &str| holds(Some(&json!([{ "field": "stage", "op": "eq", "value": v }])), &staged, &names);
+        assert!(on_stage("переговоры") && on_stage("talks") && on_stage("0190a4b2-0000-7000-8000-000000000001"));
+        assert!(!on_stage("Won"));
+    }
+
+    #[test]
+    fn an_action_line_uses_its_own_columns_only() {
+        let line = |v: Value| serde_json::from_value::<ActionLine>(v).unwrap();
+        let mut errors = Vec::new();
+        let a = line(json!({ "type": "create_activity", "title": "Позвонить", "due_in_hours": 4 }))
+            .action("actions[0]", &mut errors);
+        assert!(matches!(a, Some(Action::CreateActivity { due_in_hours: Some(4), .. })) && errors.is_empty());
+        let a = line(json!({ "type": "move_deal", "title": "x" })).action("actions[1]", &mut errors);
+        assert!(a.is_none());
+        let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(named, ["actions[1].title", "actions[1].stage"]);
+        errors.clear();
+        assert!(line(json!({ "type": "teleport" })).action("actions[2]", &mut errors).is_none());
+        assert_eq!(errors[0].field, "actions[2].type");
     }
 
     #[test]

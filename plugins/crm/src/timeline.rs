@@ -111,12 +111,24 @@ struct Visit {
     country: Option<String>,
     region: Option<String>,
     city: Option<String>,
+    #[serde(default, deserialize_with = "coordinate")]
     latitude: Option<f64>,
+    #[serde(default, deserialize_with = "coordinate")]
     longitude: Option<f64>,
     source: Option<String>,
     #[serde(default)]
     utm: BTreeMap<String, String>,
     at: Option<String>,
+}
+
+/// A coordinate as the kernel passes a decimal input (text), or as a JSON number.
+fn coordinate<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<f64>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
+        Some(other) => Err(serde::de::Error::custom(format!("{other} is not a number"))),
+    }
 }
 
 /// `track-visit`: a web visit with where it came from.

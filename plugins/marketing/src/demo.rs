@@ -49,12 +49,18 @@ pub fn step(request: &DemoRequest) -> Result<DemoAnswer> {
     }
     Marketing::command("import-spend", json!({ "csv": csv }))?;
     Marketing::command("attribute-history", json!({}))?;
-    let vip =
-        create("segment", json!({ "name": "Крупные покупатели", "rule": { "total_spent": { "gte": "40000" } } }))?;
-    create("segment", json!({ "name": "Давно не покупали", "rule": { "days_since_purchase": { "gte": 45 } } }))?;
+    let vip = create(
+        "segment",
+        json!({ "name": "Крупные покупатели", "conditions": [{ "what": "total_spent", "min": "40000" }] }),
+    )?;
     create(
         "segment",
-        json!({ "name": "Москва: купили стулья", "rule": { "all": [ { "city": "Москва" }, { "bought": "CHAIR-01" } ] } }),
+        json!({ "name": "Давно не покупали", "conditions": [{ "what": "days_since_purchase", "min": "45" }] }),
+    )?;
+    create(
+        "segment",
+        json!({ "name": "Москва: купили стулья",
+                "conditions": [{ "what": "city", "value": "Москва" }, { "what": "bought", "value": "CHAIR-01" }] }),
     )?;
     let mailing = create(
         "mailing",

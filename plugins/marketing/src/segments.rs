@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use erp_sdk::store::{self, Filter, Record};
-use erp_sdk::{Error, Result, Value, json};
+use erp_sdk::{Error, Result, Value, json, serde_json};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -232,9 +232,103 @@ pub fn evaluate(rule: &Rule) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Validation of a segment: its rule parses.
+/// One condition line of a segment as forms edit it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Line {
+    what: String,
+    negate: Option<bool>,
+    value: Option<String>,
+    min: Option<Decimal>,
+    max: Option<Decimal>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+/// The rule of a condition line; problems name the line's column (`conditions[1].min`).
+fn line_rule(line: Line, path: &str) -> Result<Rule> {
+    let value = || {
+        line.value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| Error::invalid(format!("{path}.value"), "is required for this condition"))
+    };
+    let date = |k: &str, v: &Option<String>| -> Result<Option<NaiveDate>> {
+        v.as_deref().map(|d| util::date(&format!("{path}.{k}"), d)).transpose()
+    };
+    let range = || -> Result<()> {
+        if line.min.is_none() && line.max.is_none() {
+            return Err(Error::invalid(format!("{path}.min"), "give a lower or an upper bound"));
+        }
+        if let (Some(a), Some(b)) = (line.min, line.max)
+            && a > b
+        {
+            return Err(Error::invalid(format!("{path}.max"), "must not be less than the lower bound"));
+        }
+        Ok(())
+    };
+    let days = |d: Option<Decimal>| d.map(|d| i64::try_from(d.trunc().mantissa()).unwrap_or(i64::MAX));
+    let rule = match line.what.as_str() {
+        "tag" => Rule::Tag(value()?),
+        "city" => Rule::City(value()?.to_lowercase()),
+        "country" => Rule::Country(value()?.to_lowercase()),
+        "total_spent" => {
+            range()?;
+            Rule::Spent { min: line.min, max: line.max }
+        }
+        "days_since_purchase" => {
+            range()?;
+            Rule::DaysSince { min: days(line.min), max: days(line.max) }
+        }
+        "last_purchase" => {
+            let (after, before) = (date("after", &line.after)?, date("before", &line.before)?);
+            if after.is_none() && before.is_none() {
+                return Err(Error::invalid(format!("{path}.after"), "give a start or an end date"));
+            }
+            Rule::LastPurchase { after, before }
+        }
+        "bought" => Rule::Bought { product: value()?, since: date("after", &line.after)? },
+        "source" => {
+            let values: Vec<Value> =
+                value()?.split(',').map(str::trim).filter(|v| !v.is_empty()).map(Value::from).collect();
+            Rule::Field { field: "source".into(), op: "in".into(), value: Value::Array(values) }
+        }
+        "person" | "organization" => {
+            Rule::Field { field: "kind".into(), op: "eq".into(), value: Value::from(line.what.as_str()) }
+        }
+        "name" => Rule::Field { field: "name".into(), op: "contains".into(), value: Value::from(value()?) },
+        other => return Err(Error::invalid(format!("{path}.what"), format!("{other:?} is not a condition"))),
+    };
+    Ok(if line.negate == Some(true) { Rule::Not(Box::new(rule)) } else { rule })
+}
+
+/// A segment's rule: its condition lines (all or any of them), or the API's `rule`.
+pub fn segment_rule(data: &Value) -> Result<Rule> {
+    let lines = data["conditions"].as_array().filter(|l| !l.is_empty());
+    match (lines, data.get("rule").filter(|r| !r.is_null())) {
+        (Some(_), Some(_)) => Err(Error::invalid("rule", "give conditions or a rule, not both")),
+        (None, Some(rule)) => parse(rule, "rule"),
+        (None, None) => Err(Error::invalid("conditions", "give at least one condition")),
+        (Some(lines), None) => {
+            if lines.len() > 50 {
+                return Err(Error::invalid("conditions", "at most 50 conditions"));
+            }
+            let mut rules = Vec::with_capacity(lines.len());
+            for (i, l) in lines.iter().enumerate() {
+                let path = format!("conditions[{i}]");
+                let line: Line = serde_json::from_value(l.clone()).map_err(|e| Error::invalid(&path, e.to_string()))?;
+                rules.push(line_rule(line, &path)?);
+            }
+            Ok(if data["match"].as_str() == Some("any") { Rule::Any(rules) } else { Rule::All(rules) })
+        }
+    }
+}
+
+/// Validation of a segment: its conditions or its rule make a rule.
 pub fn validate(after: &Value) -> Result<()> {
-    parse(&after["rule"], "rule").map(|_| ())
+    segment_rule(after).map(|_| ())
 }
 
 /// Selecting by city or country reads personal data: the caller must be allowed to see it.
@@ -251,7 +345,7 @@ fn rule_of(input: &Value) -> Result<(Option<Record<Value>>, Rule)> {
     match (input.get("segment").and_then(Value::as_str), input.get("rule")) {
         (Some(id), None) => {
             let s = store::get::<Value>("segment", id).map_err(|_| Error::invalid("segment", "no such segment"))?;
-            let rule = parse(&s.data["rule"], "rule")?;
+            let rule = segment_rule(&s.data)?;
             Ok((Some(s), rule))
         }
         (None, Some(r)) => Ok((None, parse(r, "rule")?)),

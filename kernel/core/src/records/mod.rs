@@ -457,6 +457,33 @@ fn check_users(
     if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid(Invalid(errors))) }
 }
 
+/// Fills the `default_to_creator` user fields a person's new record leaves out with that
+/// person, when they are a member of the company (not an operator acting from outside it).
+fn default_to_creator(
+    session: &mut Session,
+    caller: Caller<'_>,
+    spec: &CollectionSpec,
+    data: &mut Map<String, Value>,
+) -> Result<(), RecordError> {
+    let Some(scope) = caller.person() else { return Ok(()) };
+    let Some(user) = scope.user() else { return Ok(()) };
+    let mut member = None;
+    for (name, _) in spec.fields.iter().filter(|(_, f)| f.default_to_creator) {
+        if data.get(name).is_some_and(|v| !v.is_null()) {
+            continue;
+        }
+        if member.is_none() {
+            let role = crate::identity::members::role_of(session.reader()?, &scope.company_id, user)
+                .map_err(|e| RecordError::Internal(e.to_string()))?;
+            member = Some(role.is_some());
+        }
+        if member == Some(true) {
+            data.insert(name.clone(), Value::String(user.to_string()));
+        }
+    }
+    Ok(())
+}
+
 /// Creates a record.
 pub fn create(
     session: &mut Session,
@@ -480,6 +507,7 @@ pub fn create(
     }
     let spec = coll.spec()?;
     refuse_computed_writes(caller, spec, &data, None)?;
+    default_to_creator(session, caller, spec, &mut data)?;
     let data = values::validate_object(&spec.fields, &data)?;
     let company = session.company_id.clone();
     store::check_refs(session.reader()?, &company, coll, &data)?;

@@ -245,6 +245,10 @@ fn normalize_for(target: &Target, v: &Value) -> Result<Value, String> {
                 search: None,
                 line: Default::default(),
                 line_columns: Vec::new(),
+                lines_total: None,
+                items: None,
+                api_only: false,
+                default_to_creator: false,
             };
             values::normalize(&spec, v)
         }

@@ -1,5 +1,7 @@
 //! Rows of the record store: records, their index keys, unique values and references.
 
+use std::collections::HashSet;
+
 use diesel::prelude::*;
 use serde_json::{Map, Value};
 
@@ -118,16 +120,32 @@ pub fn check_refs(
 ) -> Result<(), RecordError> {
     let mut errors = Vec::new();
     for (name, spec) in &coll.spec()?.fields {
-        if spec.kind != FieldType::Ref {
-            continue;
-        }
-        let (Some(Value::String(target)), Some(to)) = (data.get(name), &spec.to) else { continue };
+        let targets: Vec<&str> = match (spec.kind, spec.items, data.get(name)) {
+            (FieldType::Ref, _, Some(Value::String(id))) => vec![id.as_str()],
+            (FieldType::Json, Some(FieldType::Ref), Some(Value::Array(ids))) => {
+                ids.iter().filter_map(Value::as_str).collect()
+            }
+            _ => continue,
+        };
+        let Some(to) = &spec.to else { continue };
         let (plugin, collection) = match to.split_once('.') {
             Some((p, c)) => (p, c),
             None => (coll.plugin.as_str(), to.as_str()),
         };
-        if !exists(conn, company_id, plugin, collection, target)? {
-            errors.push(FieldError::new(name, format!("no {to} record with id {target}")));
+        // A list may hold thousands of records (a segment's snapshot): one query per chunk.
+        for chunk in targets.chunks(500) {
+            let found: HashSet<String> = records::table
+                .filter(records::id.eq_any(chunk))
+                .filter(records::company_id.eq(company_id))
+                .filter(records::plugin.eq(plugin))
+                .filter(records::collection.eq(collection))
+                .select(records::id)
+                .load::<String>(conn)?
+                .into_iter()
+                .collect();
+            for target in chunk.iter().filter(|t| !found.contains(**t)) {
+                errors.push(FieldError::new(name, format!("no {to} record with id {target}")));
+            }
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid(Invalid(errors))) }

@@ -69,6 +69,9 @@ pub fn run(
             other => return Err(PluginError::Internal(format!("unexpected answer {other:?}"))),
         };
         tracing::debug!(plugin, step, ms = started.elapsed().as_millis() as u64, "demo step");
+        // Each step fills collections further: let the planner know before the next one.
+        crate::storage::dialect::refresh_statistics(session.conn()?)
+            .map_err(|e| PluginError::Internal(e.to_string()))?;
         if answer.done {
             return Ok(step + 1);
         }

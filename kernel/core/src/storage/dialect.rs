@@ -136,3 +136,16 @@ mod tests {
         assert_eq!(numbered("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
     }
 }
+
+/// Refreshes the query planner's statistics of the record tables after a burst of writes (a
+/// demo, an import). PostgreSQL plans from them: a collection it believes empty is scanned
+/// whole for every lookup by an indexed field, so filling it gets slower with every row until
+/// autovacuum catches up. SQLite plans from its indexes alone and needs nothing here.
+pub fn refresh_statistics(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Postgres(c) => {
+            diesel::sql_query("ANALYZE records, record_keys, record_refs, record_unique").execute(c).map(|_| ())
+        }
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}

@@ -101,7 +101,7 @@ async fn a_first_start_listens_at_once_and_says_when_it_is_ready() {
     let owner = token(&c, &base, "demo@example.com", &password).await;
     let companies: Value =
         c.get(format!("{base}/api/v1/companies")).bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
-    assert_eq!(companies["items"][0]["name"], "Demo Company");
+    assert_eq!(companies["items"][0]["name"], erp::demo::COMPANY);
     drop(_child);
 
     // A restart finds everything in place: no compiling, and the password is not shown again.
@@ -175,7 +175,7 @@ async fn the_demo_stays_out_of_a_database_with_other_users_unless_told() {
     let other = dir.path().join("other.db");
     let other = format!("sqlite://{}", other.display());
     admin(&["admin", "create-user", "--db", &other, "--email", "boss@firm.example", "--password", "Boss-password-7"]);
-    admin(&["admin", "create-company", "--db", &other, "--name", "Demo Company", "--owner", "boss@firm.example"]);
+    admin(&["admin", "create-company", "--db", &other, "--name", erp::demo::COMPANY, "--owner", "boss@firm.example"]);
     let stopped = Command::new(ERP)
         .args(["serve", "--demo", "--demo-allow-existing", "--demo-password", "Chosen-demo-pass-9", "--db", &other])
         .args(["--listen", "127.0.0.1:0"])

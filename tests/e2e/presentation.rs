@@ -189,7 +189,7 @@ async fn bundled_presentation_holds_on_the_demo(app: &TestApp) {
     app.get(&format!("/api/v1/companies/{co}/members"), &reader).await.expect(403);
     let people = app.get(&format!("/api/v1/companies/{co}/people"), &reader).await.expect(200).clone();
     let names: BTreeSet<&str> = people["items"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
-    assert!(names.contains("Demo Owner") && names.contains("Ivan Sokolov"), "{names:?}");
+    assert!(names.contains("Дмитрий Орлов") && names.contains("Иван Соколов"), "{names:?}");
     assert!(people["items"][0].get("email").is_none(), "names only: {}", people["items"][0]);
     let (stranger_id, stranger) = app.user("stranger@example.com").await;
     app.get(&format!("/api/v1/companies/{co}/people"), &stranger).await.expect(404);
@@ -199,7 +199,7 @@ async fn bundled_presentation_holds_on_the_demo(app: &TestApp) {
     assert_eq!(outsider.expect(422)["error"]["fields"][0]["message"], "is not a member of this company");
     let ids: Vec<String> =
         people["items"].as_array().unwrap().iter().map(|p| p["user_id"].as_str().unwrap().to_string()).collect();
-    let anna = people["items"].as_array().unwrap().iter().find(|p| p["name"] == "Anna Petrova").unwrap();
+    let anna = people["items"].as_array().unwrap().iter().find(|p| p["name"] == "Анна Петрова").unwrap();
     app.post(&customers, &owner, json!({ "name": "Anna's", "responsible": anna["user_id"] })).await.expect(201);
 
     // In the UI, in Russian: people by name, never by id; reports with Russian headers, money
@@ -215,11 +215,11 @@ async fn bundled_presentation_holds_on_the_demo(app: &TestApp) {
     };
     let list = browser.get(&format!("/c/{co}/p/crm/d/customer")).await;
     assert_eq!(list.status, 200);
-    assert!(list.body.contains("Anna Petrova") && list.body.contains("Ответственный"), "names in the list");
+    assert!(list.body.contains("Анна Петрова") && list.body.contains("Ответственный"), "names in the list");
     no_ids("the customer list", &list.body);
     let managers = browser.get(&format!("/c/{co}/p/crm/cmd/report-managers")).await;
     assert_eq!(managers.status, 200);
-    for word in ["Менеджер", "Итого", "Anna Petrova"] {
+    for word in ["Менеджер", "Итого", "Анна Петрова"] {
         assert!(managers.body.contains(word), "the managers report shows {word}");
     }
     assert!(!managers.body.contains("Win rate"), "no English headers");
@@ -230,7 +230,7 @@ async fn bundled_presentation_holds_on_the_demo(app: &TestApp) {
     assert!(!balance.body.contains("Opening"), "Russian headers");
     let form = browser.get(&format!("/c/{co}/p/crm/d/customer/new")).await;
     assert!(
-        form.body.contains("<option value=\"") && form.body.contains(">Ivan Sokolov</option>"),
+        form.body.contains("<option value=\"") && form.body.contains(">Иван Соколов</option>"),
         "colleagues offered"
     );
     assert!(form.body.contains("Физическое лицо"), "enum values in Russian");

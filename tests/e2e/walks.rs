@@ -195,7 +195,7 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
         // The demo's sales pipeline and its stages are the company's own names, in Russian.
         choose(c, "#f-pipeline", "Продажи").await;
         choose(c, "#f-stage", "Новая заявка").await;
-        choose(c, "#f-responsible", "Demo Owner").await;
+        choose(c, "#f-responsible", "Дмитрий Орлов").await;
         // Prices typed as people of each language write them.
         let prices = if lang == "ru" { ["6 500,00", "12 000,50"] } else { ["6,500.00", "12,000.50"] };
         for (row, (code, name, qty, price)) in

@@ -23,7 +23,7 @@ const OLD_PASSWORD: &str = "demo-password";
 /// The demo's colleagues, who share the owner's password.
 pub const COLLEAGUES: &[&str] = &["anna.sales@example.com", "ivan.store@example.com"];
 /// Demo company name.
-pub const COMPANY: &str = "Demo Company";
+pub const COMPANY: &str = "Демо Мебель";
 
 /// How to set the demo up.
 #[derive(Debug, Default, Clone)]
@@ -100,17 +100,19 @@ pub fn ensure(platform: &Platform, options: &DemoOptions) -> anyhow::Result<Demo
         None => random_password()?,
     };
     let people = [
-        NewUser { email: EMAIL.into(), password: password.clone(), name: "Demo Owner".into(), is_superadmin: true },
+        NewUser {
+            email: EMAIL.into(), password: password.clone(), name: "Дмитрий Орлов".into(), is_superadmin: true
+        },
         NewUser {
             email: COLLEAGUES[0].into(),
             password: password.clone(),
-            name: "Anna Petrova".into(),
+            name: "Анна Петрова".into(),
             is_superadmin: false,
         },
         NewUser {
             email: COLLEAGUES[1].into(),
             password: password.clone(),
-            name: "Ivan Sokolov".into(),
+            name: "Иван Соколов".into(),
             is_superadmin: false,
         },
     ];

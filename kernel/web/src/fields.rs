@@ -217,6 +217,10 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
             continue;
         }
         let current = spec.values.get(name);
+        // What only the API gives is shown when there is something to show.
+        if f.api_only && current.is_none_or(|v| v.is_null() || v.as_object().is_some_and(Map::is_empty)) {
+            continue;
+        }
         if !f.line.is_empty() {
             let readonly = spec.readonly || f.computed || f.api_only;
             out.push(super::lines::model(ctx, spec.manifest, name, f, current, spec.failure, readonly, &people).await?);

@@ -234,6 +234,11 @@ async fn people_set_up_robots_segments_tags_and_deal_lines_in_forms() {
         app.post(&api("plugins/marketing/commands/preview-segment"), &owner, json!({ "segment": segment["id"] })).await;
     assert!(preview.expect(200)["count"].as_u64().unwrap() > 0, "the demo has customers who spent 10 000");
 
+    // A mistyped link inside the company: the UI's own page, in Russian, not the API's JSON.
+    let lost = b.get(&format!("/c/{co}/p/marketing/d/segment/{}", segment["id"].as_str().unwrap())).await;
+    assert_eq!(lost.status, 404);
+    assert!(lost.body.contains("Не найдено") && lost.body.contains("<nav"), "{}", lost.body);
+
     // A shipment shows its moves by their titles and its history as a table, not as ids.
     let shipments =
         app.post(&api("data/warehouse/shipment/query"), &owner, json!({ "limit": 1 })).await.expect(200).clone();

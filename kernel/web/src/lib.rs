@@ -96,7 +96,8 @@ pub fn router(api: Router) -> Router {
         .route("/admin/roles/{name}/delete", post(admin::delete_role))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/events", get(admin::events))
-        .route("/admin/events/{eid}/replay", post(admin::replay));
+        .route("/admin/events/{eid}/replay", post(admin::replay))
+        .fallback(views::not_found);
     Router::new()
         .route("/", get(views::root))
         .route("/login", get(auth::login_form).post(auth::login))

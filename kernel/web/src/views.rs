@@ -24,6 +24,17 @@ pub(super) async fn root(ctx: Ctx) -> Page {
     }
 }
 
+/// A page of a company that does not exist (a mistyped or outdated link): the UI's own "not
+/// found" page, not the API's JSON.
+pub(super) async fn not_found(mut ctx: Ctx) -> Page {
+    let company = ctx.path.strip_prefix("/c/").and_then(|rest| rest.split('/').next()).map(str::to_string);
+    if let Some(cid) = company {
+        // Inside a company the page keeps its navigation when the user belongs to it.
+        let _ = ctx.enter(&cid).await;
+    }
+    Err(ctx.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(ctx.t("not_found")) }))
+}
+
 pub(super) async fn switch_company(ctx: Ctx, RawQuery(raw): RawQuery) -> Page {
     let params = Params::parse(raw);
     let wanted = params.get("company").unwrap_or_default();

@@ -53,16 +53,16 @@ const fn person(
 }
 
 const STAFF: &[Person] = &[
-    person("Демо Владелец", "Генеральный директор", "HQ", "5X8", "руководство", &["руководство"], Some(0)),
-    person("Анна Продажина", "Менеджер по продажам", "SALES", "5X8", "продажи", &["продажи", "мебель"], Some(1)),
-    person("Иван Складов", "Кладовщик", "STOCK", "5X8", "склад", &["склад", "сборка"], Some(2)),
-    person("Ольга Счетова", "Главный бухгалтер", "ACC", "5X8", "финансы", &["бухгалтерия"], None),
-    person("Пётр Сборкин", "Сборщик мебели", "STOCK", "5X8", "сборка", &["сборка", "мебель"], None),
-    person("Сергей Винтов", "Сборщик мебели", "STOCK", "5X8", "сборка", &["сборка", "мебель"], None),
-    person("Мария Замерова", "Замерщик", "STOCK", "HALF", "сборка", &["сборка", "замеры"], None),
-    person("Елена Клиентова", "Менеджер по продажам", "SALES", "5X8", "продажи", &["продажи"], None),
-    person("Дмитрий Дизайнов", "Дизайнер интерьеров", "SALES", "5X8", "дизайн", &["дизайн", "мебель"], None),
-    person("Наталья Кадрова", "Специалист по кадрам", "HQ", "5X8", "руководство", &["кадры"], None),
+    person("Дмитрий Орлов", "Генеральный директор", "HQ", "5X8", "руководство", &["руководство"], Some(0)),
+    person("Анна Петрова", "Менеджер по продажам", "SALES", "5X8", "продажи", &["продажи", "мебель"], Some(1)),
+    person("Иван Соколов", "Кладовщик", "STOCK", "5X8", "склад", &["склад", "сборка"], Some(2)),
+    person("Ольга Смирнова", "Главный бухгалтер", "ACC", "5X8", "финансы", &["бухгалтерия"], None),
+    person("Пётр Кузнецов", "Сборщик мебели", "STOCK", "5X8", "сборка", &["сборка", "мебель"], None),
+    person("Сергей Волков", "Сборщик мебели", "STOCK", "5X8", "сборка", &["сборка", "мебель"], None),
+    person("Мария Лебедева", "Замерщик", "STOCK", "HALF", "сборка", &["сборка", "замеры"], None),
+    person("Елена Козлова", "Менеджер по продажам", "SALES", "5X8", "продажи", &["продажи"], None),
+    person("Алексей Новиков", "Дизайнер интерьеров", "SALES", "5X8", "дизайн", &["дизайн", "мебель"], None),
+    person("Наталья Морозова", "Специалист по кадрам", "HQ", "5X8", "руководство", &["кадры"], None),
 ];
 
 fn create(collection: &str, data: Value) -> Result<String> {
@@ -102,9 +102,12 @@ pub fn step(request: &DemoRequest) -> Result<DemoAnswer> {
     }
     let mut staff: Vec<String> = Vec::new();
     for (i, p) in STAFF.iter().enumerate() {
-        let user = p.member.and_then(|m| request.people.get(m)).map(|m| m.user_id.clone());
+        let member = p.member.and_then(|m| request.people.get(m));
+        let user = member.map(|m| m.user_id.clone());
+        // A member is on the staff under the name the company knows them by.
+        let name = member.map(|m| m.name.trim()).filter(|n| !n.is_empty()).unwrap_or(p.name);
         let body = json!({
-            "name": p.name, "position": p.position, "department": lookup(&departments, p.department), "team": p.team,
+            "name": name, "position": p.position, "department": lookup(&departments, p.department), "team": p.team,
             "skills": p.skills, "schedule": lookup(&schedules, p.schedule), "user_id": user, "manager": staff.first(),
             "hire_date": day(today.checked_sub_days(Days::new(200 + 97 * i as u64)).unwrap_or(today)),
             "birth_date": format!("19{}-0{}-1{}", 80 + i, 1 + i % 9, i % 10), "personal_phone": format!("+7 916 555-01-{i:02}"),

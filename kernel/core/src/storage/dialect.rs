@@ -127,16 +127,6 @@ macro_rules! lock_rows {
 
 pub(crate) use {claim_rows, lock_rows};
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(numbered("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
-    }
-}
-
 /// Refreshes the query planner's statistics of the record tables after a burst of writes (a
 /// demo, an import). PostgreSQL plans from them: a collection it believes empty is scanned
 /// whole for every lookup by an indexed field, so filling it gets slower with every row until
@@ -147,5 +137,15 @@ pub fn refresh_statistics(conn: &mut DbConn) -> QueryResult<()> {
             diesel::sql_query("ANALYZE records, record_keys, record_refs, record_unique").execute(c).map(|_| ())
         }
         DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(numbered("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
     }
 }

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::support::{Backend, TestApp};
-use crate::ui::{Browser, Page, csrf_of};
+use crate::ui::{Browser, Page, csrf_of, demo_in_russian, input_value};
 use erp_kernel::plugins::manifest::FieldType;
 
 const DEMO_PASSWORD: &str = "forms-demo-password";
@@ -38,13 +38,6 @@ fn bundled_manifests_ask_for_no_json() {
     assert_eq!(free, ["notes.note.extra"], "JSON typed by hand");
 }
 
-/// The value of the form input `name` on a page.
-fn input_value(html: &str, name: &str) -> String {
-    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no input {name}"));
-    let rest = &html[at + name.len() + 15..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
-
 /// Posts a form of owned values.
 async fn post(b: &mut Browser<'_>, url: &str, form: &[(&'static str, String)]) -> Page {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -54,12 +47,7 @@ async fn post(b: &mut Browser<'_>, url: &str, form: &[(&'static str, String)]) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_set_up_robots_segments_tags_and_deal_lines_in_forms() {
     let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
-    let demo = app.demo(DEMO_PASSWORD).await;
-    let co = demo.company_id;
-    let owner = app.login(erp::demo::EMAIL, DEMO_PASSWORD).await;
-    let mut b = Browser::new(&app);
-    b.login_with(erp::demo::EMAIL, DEMO_PASSWORD).await;
-    b.language("ru");
+    let (co, owner, mut b) = demo_in_russian(&app, DEMO_PASSWORD).await;
     let api = |path: &str| format!("/api/v1/companies/{co}/{path}");
     let find = |coll: &'static str, field: &'static str, value: &'static str| {
         let (app, owner, url) = (&app, owner.clone(), api(&format!("data/{coll}/query")));

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::support::{Backend, TestApp};
-use crate::ui::{Browser, csrf_of};
+use crate::ui::{csrf_of, demo_in_russian, input_value};
 
 both_backends!(company_details_are_checked_kept_and_audited, people_choose_their_own_time_zone);
 
@@ -91,22 +91,10 @@ fn borrowed<'f>(form: &'f [(&'static str, String)]) -> Vec<(&'static str, &'f st
     form.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
-/// The value of the form input `name` on a page.
-fn input_value(html: &str, name: &str) -> String {
-    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no input {name}"));
-    let rest = &html[at + name.len() + 15..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_company_and_its_people_keep_their_settings_in_the_ui() {
     let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
-    let demo = app.demo(DEMO_PASSWORD).await;
-    let co = demo.company_id;
-    let owner = app.login(erp::demo::EMAIL, DEMO_PASSWORD).await;
-    let mut b = Browser::new(&app);
-    b.login_with(erp::demo::EMAIL, DEMO_PASSWORD).await;
-    b.language("ru");
+    let (co, owner, mut b) = demo_in_russian(&app, DEMO_PASSWORD).await;
 
     // The demo company's details, in Russian, its zone by city.
     let page = b.get(&format!("/c/{co}/settings")).await;

@@ -97,6 +97,24 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// The value of the form input `name` on a page.
+pub(crate) fn input_value(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no input {name}"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+/// The demo company, its owner's API token, and a browser logged in as the owner reading
+/// Russian.
+pub(crate) async fn demo_in_russian<'a>(app: &'a TestApp, password: &str) -> (String, String, Browser<'a>) {
+    let demo = app.demo(password).await;
+    let owner = app.login(erp::demo::EMAIL, password).await;
+    let mut b = Browser::new(app);
+    b.login_with(erp::demo::EMAIL, password).await;
+    b.language("ru");
+    (demo.company_id, owner, b)
+}
+
 /// The CSRF token in a page's forms.
 pub(crate) fn csrf_of(html: &str) -> String {
     let at = html.find("name=\"_csrf\" value=\"").expect("a form with a CSRF token");

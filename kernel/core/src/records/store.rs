@@ -92,25 +92,6 @@ pub fn load(
     row.map(Row::into_record).transpose()
 }
 
-/// True when a record of `plugin.collection` with this id exists in the company.
-pub fn exists(
-    conn: &mut DbConn,
-    company_id: &str,
-    plugin: &str,
-    collection: &str,
-    id: &str,
-) -> Result<bool, RecordError> {
-    let found: Option<String> = records::table
-        .filter(records::id.eq(id))
-        .filter(records::company_id.eq(company_id))
-        .filter(records::plugin.eq(plugin))
-        .filter(records::collection.eq(collection))
-        .select(records::id)
-        .first(conn)
-        .optional()?;
-    Ok(found.is_some())
-}
-
 /// Checks that every ref points at an existing record of its target collection.
 pub fn check_refs(
     conn: &mut DbConn,

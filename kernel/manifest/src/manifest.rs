@@ -307,6 +307,32 @@ pub struct LinesTotal {
 }
 
 impl FieldSpec {
+    /// A plain field of `kind`: optional, no default, no label, nothing else declared.
+    pub fn of(kind: FieldType) -> FieldSpec {
+        FieldSpec {
+            kind,
+            required: false,
+            unique: false,
+            indexed: false,
+            default: None,
+            label: None,
+            sensitive: false,
+            max_length: None,
+            values: Vec::new(),
+            to: None,
+            scale: None,
+            value_labels: BTreeMap::new(),
+            computed: false,
+            search: None,
+            line: BTreeMap::new(),
+            line_columns: Vec::new(),
+            lines_total: None,
+            items: None,
+            api_only: false,
+            default_to_creator: false,
+        }
+    }
+
     /// What one item of an `items` list is checked against.
     pub fn item_spec(&self) -> Option<FieldSpec> {
         let kind = self.items?;

@@ -303,28 +303,7 @@ mod tests {
     use serde_json::json;
 
     fn spec(kind: FieldType) -> FieldSpec {
-        FieldSpec {
-            kind,
-            required: false,
-            unique: false,
-            indexed: false,
-            default: None,
-            label: None,
-            sensitive: false,
-            max_length: None,
-            values: vec!["a".into(), "b".into()],
-            to: None,
-            scale: Some(2),
-            value_labels: Default::default(),
-            computed: false,
-            search: None,
-            line: Default::default(),
-            line_columns: Vec::new(),
-            lines_total: None,
-            items: None,
-            api_only: false,
-            default_to_creator: false,
-        }
+        FieldSpec { values: vec!["a".into(), "b".into()], scale: Some(2), ..FieldSpec::of(kind) }
     }
 
     /// (type, input, normalised or error)

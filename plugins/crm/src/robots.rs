@@ -285,33 +285,24 @@ fn check_condition(c: &Condition, path: &str, errors: &mut Vec<FieldError>) -> R
     if !matches!(c.op.as_str(), "eq" | "ne" | "in") {
         return Ok(());
     }
+    // A company has a few pipelines and some dozens of stages: read them once, then find each
+    // value among their ids, codes and names (any case).
+    let known = store::query_all::<Value>(collection, Query::new(), 2000)?;
     for w in &wanted {
-        let Some(name) = w.as_str() else { continue };
-        if known_by(collection, name)?.is_empty() {
+        let Some(name) = w.as_str().map(str::trim) else { continue };
+        let lower = name.to_lowercase();
+        let found = known.iter().any(|r| {
+            r.id == name
+                || ["name", "code"]
+                    .iter()
+                    .any(|k| r.data[*k].as_str().is_some_and(|v| v.trim().to_lowercase() == lower))
+        });
+        if !found {
             let what = if collection == "stage" { "no stage" } else { "no pipeline" };
             problem(errors, format!("{path}.value"), format!("{what} is called {name:?}"));
         }
     }
     Ok(())
-}
-
-/// Ids of the stages or pipelines that `name` names: an id, a code or a name (any case).
-fn known_by(collection: &str, name: &str) -> Result<Vec<String>> {
-    let name = name.trim();
-    match store::get::<Value>(collection, name) {
-        Ok(r) => return Ok(vec![r.id]),
-        Err(Error::NotFound(_) | Error::Invalid(_)) => {}
-        Err(e) => return Err(e),
-    }
-    let lower = name.to_lowercase();
-    // A company has a few pipelines and some dozens of stages.
-    Ok(store::query_all::<Value>(collection, Query::new(), 2000)?
-        .into_iter()
-        .filter(|r| {
-            ["name", "code"].iter().any(|k| r.data[*k].as_str().is_some_and(|v| v.trim().to_lowercase() == lower))
-        })
-        .map(|r| r.id)
-        .collect())
 }
 
 /// What a condition compares with: one value, a list for `in` (a JSON list, or text with the
@@ -407,11 +398,14 @@ fn holds(conditions: Option<&Value>, deal: &Value, known_as: &dyn Fn(&str) -> Ve
         let v = deal.get(&c.field).cloned().unwrap_or(Value::Null);
         let want = wanted(&c);
         let empty = v.is_null() || v.as_str().is_some_and(str::is_empty);
+        // What the field's record is called, read once per condition and only when needed.
+        let names = std::cell::OnceCell::new();
         let same = |w: &Value| {
             if compare(&v, w) == Some(Equal) || &v == w || (lower(&v).is_some() && lower(&v) == lower(w)) {
                 return true;
             }
-            lower(w).is_some_and(|w| known_as(&c.field).iter().any(|name| lower(name).as_deref() == Some(w.as_str())))
+            let names: &Vec<Value> = names.get_or_init(|| known_as(&c.field));
+            lower(w).is_some_and(|w| names.iter().any(|name| lower(name).as_deref() == Some(w.as_str())))
         };
         let first = want.first().cloned().unwrap_or(Value::Null);
         match c.op.as_str() {

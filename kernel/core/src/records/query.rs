@@ -228,28 +228,7 @@ fn normalize_for(target: &Target, v: &Value) -> Result<Value, String> {
             v.as_str().and_then(crate::ids::parse).map(Value::String).ok_or_else(|| "must be a record id".into())
         }
         Target::CreatedAt | Target::UpdatedAt => {
-            let spec = FieldSpec {
-                kind: FieldType::Datetime,
-                required: false,
-                unique: false,
-                indexed: false,
-                default: None,
-                label: None,
-                sensitive: false,
-                max_length: None,
-                values: Vec::new(),
-                to: None,
-                scale: None,
-                value_labels: Default::default(),
-                computed: false,
-                search: None,
-                line: Default::default(),
-                line_columns: Vec::new(),
-                lines_total: None,
-                items: None,
-                api_only: false,
-                default_to_creator: false,
-            };
+            let spec = FieldSpec::of(FieldType::Datetime);
             values::normalize(&spec, v)
         }
     }

@@ -32,8 +32,9 @@
 //! assert!(matches!(Greeter::command("greet", json!({})), Err(Error::Invalid(_))));
 //! ```
 //!
-//! The record store ([`store`]), events ([`events`]), the calling context ([`context`]),
-//! logging ([`log`]), [`now`] and [`new_id`] call into the kernel; they work inside a running
+//! The record store ([`store`]), events ([`events`]), files ([`files`]), notifications
+//! ([`notify`]), the calling context ([`context`]), logging ([`log`]), [`now`] and [`new_id`]
+//! call into the kernel; they work inside a running
 //! plugin (and in the [test kit](crate#test-kit)), not in plain host code.
 //!
 //! # Test kit
@@ -52,7 +53,9 @@ pub mod bindings;
 pub mod context;
 mod error;
 pub mod events;
+pub mod files;
 pub mod log;
+pub mod notify;
 pub mod store;
 
 pub use erp_query::RecordChange;

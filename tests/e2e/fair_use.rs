@@ -182,6 +182,17 @@ async fn a_misbehaving_handler_is_quarantined_and_released(app: &TestApp) {
     let events = app.get(&format!("/api/v1/companies/{a}/events?name=kernel.plugin.quarantined"), &app.root).await;
     let told = items(events.expect(200));
     assert_eq!(told.len(), 1, "{told:?}");
+    // ... and in the bell of its owner, in that company only.
+    let bell = app.get(&format!("/api/v1/companies/{a}/notifications"), &app.root).await;
+    let bell = bell.expect(200);
+    let notes = items_of(&bell["items"]);
+    assert_eq!(notes.len(), 1, "{bell}");
+    assert_eq!(notes[0]["kind"], "kernel.plugin_quarantined");
+    assert_eq!(notes[0]["importance"], "high");
+    assert!(notes[0]["title"].as_str().unwrap().contains("hostile"), "{bell}");
+    assert_eq!(bell["unread"], 1);
+    let other = app.get(&format!("/api/v1/companies/{b}/notifications"), &app.root).await;
+    assert_eq!(other.expect(200)["unread"], 0);
     // While quarantined its commands are refused in that company, and only there.
     let r = app.post(&format!("/api/v1/companies/{a}/plugins/hostile/commands/ok"), &app.root, json!({})).await;
     r.expect(503);

@@ -26,7 +26,7 @@ async fn install_list_enable_disable_uninstall(app: &TestApp) {
 
     let installed = app.install(&notes).await;
     assert_eq!(installed["name"], "notes");
-    assert_eq!(installed["version"], "0.1.0");
+    assert_eq!(installed["version"], "0.1.1");
     assert_eq!(installed["upgraded_from"], serde_json::Value::Null);
     let again = app.call_raw(Method::POST, "/api/v1/plugins", Some(&app.root), Some("application/wasm"), notes).await;
     again.expect(409);
@@ -44,7 +44,7 @@ async fn install_list_enable_disable_uninstall(app: &TestApp) {
     // Members cannot enable; owners can.
     app.put(&format!("/api/v1/companies/{co}/plugins/notes"), &anna, json!({})).await.expect(403);
     let enabled = app.enable(&co, "notes", json!({})).await;
-    assert_eq!(enabled.expect(200)["version"], "0.1.0");
+    assert_eq!(enabled.expect(200)["version"], "0.1.1");
     let listed = app.get(&format!("/api/v1/companies/{co}/plugins"), &anna).await;
     assert_eq!(listed.expect(200)["items"][0]["name"], "notes");
     // Members get the plugin's default member permissions.

@@ -221,7 +221,21 @@ pub struct TestApp {
     /// Token of the platform operator `root@example.com`.
     pub root: String,
     server: tokio::task::JoinHandle<()>,
+    /// Where this server keeps uploaded files (`blobs/`, `staging/`).
+    pub files_dir: tempfile::TempDir,
     _db_guard: TestDb,
+}
+
+/// Another node of a [`TestApp`] (see [`TestApp::another_node`]).
+pub struct Node {
+    pub base: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
 }
 
 impl Drop for TestApp {
@@ -238,25 +252,41 @@ impl TestApp {
 
     /// Starts a server with explicit fair-use settings (deadlines, quotas, quarantine).
     pub async fn start_with(backend: Backend, fair: erp_kernel::fair_use::Settings) -> Option<TestApp> {
-        TestApp::start_full(backend, fair, erp_api::HttpSettings::default()).await
+        TestApp::start_full(backend, fair, erp_api::HttpSettings::default(), |_| {}).await
     }
 
     /// Starts a server with explicit connection limits (timeouts, body pace, connection cap).
     pub async fn start_with_http(backend: Backend, http: erp_api::HttpSettings) -> Option<TestApp> {
-        TestApp::start_full(backend, erp_kernel::fair_use::Settings::default(), http).await
+        TestApp::start_full(backend, erp_kernel::fair_use::Settings::default(), http, |_| {}).await
+    }
+
+    /// Starts a server whose file settings `files` adjusts (limits, a key); files go to a
+    /// temporary directory, [`TestApp::files_dir`].
+    pub async fn start_with_files(
+        backend: Backend,
+        files: impl FnOnce(&mut erp_kernel::files::FileSettings),
+    ) -> Option<TestApp> {
+        let (fair, http) = (erp_kernel::fair_use::Settings::default(), erp_api::HttpSettings::default());
+        TestApp::start_full(backend, fair, http, files).await
     }
 
     async fn start_full(
         backend: Backend,
         fair: erp_kernel::fair_use::Settings,
         http: erp_api::HttpSettings,
+        adjust_files: impl FnOnce(&mut erp_kernel::files::FileSettings),
     ) -> Option<TestApp> {
         let guard = tokio::task::spawn_blocking(move || TestDb::create(backend)).await.expect("join")?;
         let url = guard.url.clone();
         let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.expect("join").expect("open db");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let platform = Platform::with_settings(db.clone(), fast_bus(), fair).expect("plugin runtime");
+        let files_dir = tempfile::tempdir().expect("files dir");
+        let mut file_settings = erp_kernel::files::FileSettings::in_dir(files_dir.path());
+        adjust_files(&mut file_settings);
+        let platform = Platform::with_settings(db.clone(), fast_bus(), fair)
+            .expect("plugin runtime")
+            .with_files(erp_kernel::files::Files::open(file_settings));
         let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ = erp_api::serve_with(listener, router, http, std::future::pending()).await;
@@ -269,6 +299,7 @@ impl TestApp {
             client,
             root: String::new(),
             server,
+            files_dir,
             _db_guard: guard,
         };
         let db = app.db.clone();
@@ -288,6 +319,24 @@ impl TestApp {
         .expect("create root");
         app.root = app.login("root@example.com", PASSWORD).await;
         Some(app)
+    }
+
+    /// A second node on the same database: its own pool, plugin runtime, live relay and HTTP
+    /// server, as another process behind a load balancer would be.
+    pub async fn another_node(&self) -> Node {
+        let url = self._db_guard.url.clone();
+        let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.expect("join").expect("open db");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let platform = Platform::with_settings(db, fast_bus(), erp_kernel::fair_use::Settings::default())
+            .expect("plugin runtime")
+            .with_files(erp_kernel::files::Files::open(erp_kernel::files::FileSettings::in_dir(self.files_dir.path())));
+        let router = erp_web::app(AppState::new(platform.clone()));
+        let server = tokio::spawn(async move {
+            let _ =
+                erp_api::serve_with(listener, router, erp_api::HttpSettings::default(), std::future::pending()).await;
+        });
+        Node { base: format!("http://{addr}"), server }
     }
 
     /// Sends a request; `body` is sent as JSON when present.
@@ -550,6 +599,16 @@ const TABLES: &[(&str, &str)] = &[
         "schedule_runs",
         "company_id || '|' || plugin || '|' || schedule || '|' || CAST(next_run_at AS TEXT) || '|' || CAST(runs AS TEXT)",
     ),
+    (
+        "files",
+        "id || '|' || company_id || '|' || sha256 || '|' || CAST(size AS TEXT) || '|' || name || '|' || COALESCE(record_id, '') || '|' || COALESCE(field, '')",
+    ),
+    ("file_usage", "company_id || '|' || CAST(files AS TEXT) || '|' || CAST(bytes AS TEXT)"),
+    (
+        "notifications",
+        "id || '|' || company_id || '|' || user_id || '|' || kind || '|' || title || '|' || body || '|' || COALESCE(CAST(read_at AS TEXT), '')",
+    ),
+    ("notification_preferences", "company_id || '|' || user_id || '|' || kind || '|' || channel"),
 ];
 
 fn table_names(conn: &mut DbConn) -> Result<Vec<String>, diesel::result::Error> {

@@ -75,8 +75,17 @@ impl<'a> Browser<'a> {
     }
 
     /// Logs in through the login form, as a browser does.
-    async fn login(&mut self, email: &str) {
+    pub(crate) async fn login(&mut self, email: &str) {
         self.login_with(email, PASSWORD).await;
+    }
+
+    /// Sends a raw body with extra headers, as a page's script does with `fetch`.
+    pub(crate) async fn send_bytes(&mut self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Page {
+        let mut req = self.http.post(format!("{}{path}", self.app.base)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req).await
     }
 
     /// Logs in with a password of one's own.

@@ -182,9 +182,45 @@ pub struct ServeArgs {
     /// taken a new one closes the connection that has waited longest for a request.
     #[arg(long, env = "ERP_MAX_CONNECTIONS", default_value_t = erp_api::server::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Where uploaded files are kept (default: beside the SQLite file, `<db>.files`; for
+    /// PostgreSQL `erp-files` in the working directory). Nodes sharing a database need one
+    /// shared directory.
+    #[arg(long, env = "ERP_FILES_DIR")]
+    pub files_dir: Option<std::path::PathBuf>,
+    /// Encrypts files at rest with this key: 32 bytes as 64 hex digits or base64. Files kept
+    /// before stay readable.
+    #[arg(long, env = "ERP_FILES_KEY", hide_env_values = true)]
+    pub files_key: Option<String>,
+    /// Largest file, in MiB.
+    #[arg(long, env = "ERP_MAX_FILE_MB", default_value_t = 256)]
+    pub max_file_mb: u64,
+    /// Room for one company's files, in MiB (0: unlimited).
+    #[arg(long, env = "ERP_COMPANY_FILES_MB", default_value_t = 20 * 1024)]
+    pub company_files_mb: u64,
 }
 
 impl ServeArgs {
+    /// Where and how files are kept, as these arguments ask.
+    pub fn files(&self) -> anyhow::Result<erp_kernel::files::FileSettings> {
+        let dir = match (&self.files_dir, erp_kernel::storage::backup::sqlite_file(&self.db)) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(db)) => std::path::PathBuf::from(format!("{}.files", db.display())),
+            (None, None) => std::path::PathBuf::from("erp-files"),
+        };
+        let key = match self.files_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            Some(k) => Some(erp_kernel::files::FileKey::parse(k).map_err(|e| anyhow::anyhow!("ERP_FILES_KEY: {e}"))?),
+            None => None,
+        };
+        let mib = 1024 * 1024;
+        Ok(erp_kernel::files::FileSettings {
+            dir,
+            key,
+            max_file_bytes: self.max_file_mb.max(1).saturating_mul(mib),
+            company_bytes: (self.company_files_mb > 0)
+                .then(|| i64::try_from(self.company_files_mb.saturating_mul(mib)).unwrap_or(i64::MAX)),
+        })
+    }
+
     /// The fair-use settings these arguments ask for.
     pub fn fair_use(&self) -> erp_kernel::fair_use::Settings {
         erp_kernel::fair_use::Settings {

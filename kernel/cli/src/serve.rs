@@ -14,6 +14,22 @@ use erp_api::readiness::Readiness;
 use erp_kernel::Platform;
 use erp_kernel::storage::backup;
 
+/// Every ten minutes, removes files nobody uses any more (see `Files::sweep`).
+fn sweep_files_in_background(platform: &Platform) {
+    let (files, db) = (platform.files.clone(), platform.db.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match files.sweep(&db).await {
+                Ok(swept) => tracing::info!(?swept, "swept unused files"),
+                Err(e) => tracing::warn!(error = %e, "could not sweep unused files"),
+            }
+        }
+    });
+}
+
 /// Runs the server until interrupted.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime =
@@ -34,12 +50,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let url = args.db.clone();
     let fair = args.fair_use();
+    let file_settings = args.files()?;
+    tracing::info!(dir = %file_settings.dir.display(), encrypted = file_settings.key.is_some(), "files");
     let platform = tokio::task::spawn_blocking(move || {
         let db = erp_kernel::storage::Db::open(&url)?;
         Platform::with_settings(db, erp_kernel::bus::BusConfig::default(), fair)
     })
     .await?
-    .with_context(|| format!("opening database {}", redact(&args.db)))?;
+    .with_context(|| format!("opening database {}", redact(&args.db)))?
+    .with_files(erp_kernel::files::Files::open(file_settings));
+    sweep_files_in_background(&platform);
     let demo_options = args
         .demo
         .then(|| demo::DemoOptions { password: args.demo_password.clone(), allow_existing: args.demo_allow_existing });

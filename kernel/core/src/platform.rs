@@ -7,6 +7,8 @@ use crate::access::{self, AccessError, CompanyScope};
 use crate::bus::{Bus, BusConfig, BusKernel};
 use crate::events::NewEvent;
 use crate::fair_use::{FairUse, Settings};
+use crate::files::{FileSettings, Files};
+use crate::notify::{Live, NewNotification, Notification, NotifyError};
 use crate::plugins::{Kernel, PluginError, PluginHost, host};
 use crate::records::{Collection, Hooks, RecordError, WriteCheck};
 use crate::session::Session;
@@ -24,6 +26,10 @@ pub struct Platform {
     pub bus: Bus,
     /// Fair use between companies: the per-company gate, deadlines, quotas, quarantine.
     pub fair: Arc<FairUse>,
+    /// Uploaded files and their blobs.
+    pub files: Files,
+    /// This node's live notifications.
+    pub live: Live,
 }
 
 impl Platform {
@@ -46,7 +52,20 @@ impl Platform {
     pub fn with_settings(db: Db, bus: BusConfig, fair: Settings) -> anyhow::Result<Platform> {
         let plugins = PluginHost::new()?;
         plugins.set_write_hold_ms(fair.write_hold_ms);
-        Ok(Platform { db, plugins, bus: Bus::new(bus), fair: Arc::new(FairUse::new(fair)) })
+        // Until the operator names a place, files go to a directory of this process's own.
+        let files = Files::open(FileSettings::in_dir(std::env::temp_dir().join(format!(
+            "erp-files-{}-{}",
+            std::process::id(),
+            crate::ids::new_id()
+        ))));
+        let live = Live::new(db.clone());
+        Ok(Platform { db, plugins, bus: Bus::new(bus), fair: Arc::new(FairUse::new(fair)), files, live })
+    }
+
+    /// The same platform with files kept as `files` says.
+    pub fn with_files(mut self, files: Files) -> Platform {
+        self.files = files;
+        self
     }
 }
 
@@ -124,6 +143,22 @@ impl Kernel for Platform {
 
     fn fair(&self) -> &FairUse {
         &self.fair
+    }
+
+    fn files(&self) -> &Files {
+        &self.files
+    }
+
+    fn notify(
+        &self,
+        session: &mut Session,
+        notification: &NewNotification<'_>,
+    ) -> Result<Vec<Notification>, NotifyError> {
+        let sent = crate::notify::inbox::send(session.conn()?, notification)?;
+        if !sent.is_empty() {
+            self.live.wake();
+        }
+        Ok(sent)
     }
 }
 

@@ -225,6 +225,9 @@ pub enum FieldType {
     User,
     /// Any JSON.
     Json,
+    /// A file stored by the kernel: written as the id an upload answered, held as
+    /// `{"id", "name", "size", "content_type"}`, downloaded only by who may read the record.
+    File,
 }
 
 /// One field.
@@ -349,6 +352,11 @@ impl FieldSpec {
         })
     }
 
+    /// True for a `file` field.
+    pub fn is_file(&self) -> bool {
+        self.kind == FieldType::File
+    }
+
     /// The line's fields in column order: `line_columns` first, then the rest by name.
     pub fn line_fields(&self) -> Vec<(&String, &FieldSpec)> {
         let mut out: Vec<(&String, &FieldSpec)> =
@@ -415,6 +423,13 @@ pub struct CollectionSpec {
     /// The fields.
     #[serde(default)]
     pub fields: BTreeMap<String, FieldSpec>,
+}
+
+impl CollectionSpec {
+    /// True when some field holds a file.
+    pub fn has_files(&self) -> bool {
+        self.fields.values().any(FieldSpec::is_file)
+    }
 }
 
 /// `[[commands]]`.
@@ -1346,7 +1361,10 @@ impl Validator<'_> {
             if f.kind != FieldType::Json || !f.line.is_empty() {
                 self.problem(format!("{path}.items"), "only json fields without lines hold a list of items");
             }
-            if matches!(item, FieldType::Json | FieldType::Bool | FieldType::Datetime | FieldType::User) {
+            if matches!(
+                item,
+                FieldType::Json | FieldType::Bool | FieldType::Datetime | FieldType::User | FieldType::File
+            ) {
                 self.problem(format!("{path}.items"), "items are text, int, decimal, date, enum or ref");
             }
         }
@@ -1404,8 +1422,11 @@ impl Validator<'_> {
                 self.problem(format!("{path}.scale"), "at most 18 decimal places");
             }
         }
-        if (f.unique || f.indexed) && matches!(f.kind, FieldType::Json) {
-            self.problem(path, "json fields cannot be unique or indexed");
+        if (f.unique || f.indexed) && matches!(f.kind, FieldType::Json | FieldType::File) {
+            self.problem(path, "json and file fields cannot be unique or indexed");
+        }
+        if f.kind == FieldType::File && (f.default.is_some() || f.computed || f.search.is_some()) {
+            self.problem(path, "a file field has no default and is not computed or searched");
         }
         if !in_collection && (f.unique || f.indexed || f.sensitive) {
             self.problem(path, "unique, indexed and sensitive apply to collection fields only");
@@ -1452,8 +1473,8 @@ impl Validator<'_> {
         }
         for (name, sub) in &f.line {
             let sub_path = format!("{path}.line.{name}");
-            if !sub.line.is_empty() || sub.kind == FieldType::Json {
-                self.problem(&sub_path, "a line's fields are plain values: no json, no lines within lines");
+            if !sub.line.is_empty() || matches!(sub.kind, FieldType::Json | FieldType::File) {
+                self.problem(&sub_path, "a line's fields are plain values: no json, files or lines within lines");
             }
             if sub.computed || sub.unique || sub.indexed || sub.sensitive || sub.search.is_some() {
                 self.problem(&sub_path, "a line's fields cannot be computed, unique, indexed, sensitive or searched");

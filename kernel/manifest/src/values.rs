@@ -82,6 +82,16 @@ pub fn normalize(spec: &FieldSpec, v: &Value) -> Result<Value, String> {
             }
             _ => Err("must be a user id".into()),
         },
+        FieldType::File => {
+            // The kernel fills in the name, size and type from its own record of the upload.
+            let id = match v {
+                Value::String(s) => Some(s.as_str()),
+                Value::Object(o) => o.get("id").and_then(Value::as_str),
+                _ => None,
+            };
+            let id = id.and_then(crate::ids::parse).ok_or("must be the id of an uploaded file")?;
+            Ok(serde_json::json!({ "id": id }))
+        }
         FieldType::Json => {
             let size = v.to_string().len();
             if size > 256 * 1024 {
@@ -251,7 +261,7 @@ pub fn compare(kind: FieldType, a: &Value, b: &Value) -> Option<Ordering> {
         FieldType::Int | FieldType::Decimal => Some(parse_decimal(a)?.cmp(&parse_decimal(b)?)),
         FieldType::Datetime => Some(parse_datetime(a.as_str()?)?.cmp(&parse_datetime(b.as_str()?)?)),
         FieldType::Bool => Some(a.as_bool()?.cmp(&b.as_bool()?)),
-        FieldType::Json => (a == b).then_some(Ordering::Equal),
+        FieldType::Json | FieldType::File => (a == b).then_some(Ordering::Equal),
         _ => Some(a.as_str()?.cmp(b.as_str()?)),
     }
 }
@@ -275,7 +285,7 @@ pub fn index_key(kind: FieldType, v: &Value) -> Option<Key> {
             parse_datetime(v.as_str()?).map(|t| Key::Text(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()))
         }
         FieldType::Bool => v.as_bool().map(|b| Key::Text(b.to_string())),
-        FieldType::Json => None,
+        FieldType::Json | FieldType::File => None,
         _ => v.as_str().map(|s| Key::Text(s.to_string())),
     }
 }
@@ -284,7 +294,7 @@ pub fn index_key(kind: FieldType, v: &Value) -> Option<Key> {
 pub fn unique_text(kind: FieldType, v: &Value) -> Option<String> {
     match kind {
         FieldType::Decimal | FieldType::Int => parse_decimal(v).map(|d| d.normalize().to_string()),
-        FieldType::Json => None,
+        FieldType::Json | FieldType::File => None,
         _ => match index_key(kind, v)? {
             Key::Text(t) => Some(t),
             Key::Num(n) => Some(n.to_string()),

@@ -44,6 +44,13 @@ impl Failure {
         }
     }
 
+    /// The failure as the API would answer it.
+    fn into_json(self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, axum::Json(body)).into_response()
+    }
+
     pub(super) fn internal(message: impl Into<String>) -> Failure {
         Failure {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -114,6 +121,37 @@ impl Api {
     pub(super) async fn upload(&self, path: &str, bytes: Vec<u8>) -> Result<Value, Failure> {
         let req = self.request(Method::POST, path).header(header::CONTENT_TYPE, "application/wasm");
         self.run(req.body(Body::from(bytes)), MAX_PACKAGE_BYTES + 4096).await
+    }
+
+    /// Passes a request with a streamed body to the API and its answer back as it came,
+    /// streamed too (uploads and downloads of files).
+    pub(super) async fn pass(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &axum::http::HeaderMap,
+        body: Body,
+    ) -> axum::response::Response {
+        let mut req = self.request(method, path);
+        for (k, v) in super::files::forwarded(headers) {
+            req = req.header(k, v);
+        }
+        let answer = match req.body(body) {
+            Ok(req) => self.router.clone().oneshot(req).await,
+            Err(e) => return Failure::internal(e.to_string()).into_json(),
+        };
+        match answer {
+            Ok(answer) => answer.map(Body::new),
+            Err(e) => Failure::internal(e.to_string()).into_json(),
+        }
+    }
+
+    /// The failure a passed-through answer describes.
+    pub(super) async fn failure_of(&self, answer: axum::response::Response) -> Failure {
+        let status = answer.status();
+        let bytes = axum::body::to_bytes(answer.into_body(), MAX_BODY_BYTES).await.unwrap_or_default();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Failure::from_answer(status, &value)
     }
 
     fn request(&self, method: Method, path: &str) -> axum::http::request::Builder {

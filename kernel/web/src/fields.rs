@@ -26,6 +26,7 @@ pub(super) fn kind_name(k: FieldType) -> &'static str {
         FieldType::Ref => "ref",
         FieldType::User => "user",
         FieldType::Json => "json",
+        FieldType::File => "file",
     }
 }
 
@@ -35,6 +36,7 @@ pub(super) fn input_text(v: Option<&Value>, kind: FieldType, loc: format::Locale
     match (v, kind) {
         (None | Some(Value::Null), _) => String::new(),
         (Some(other), FieldType::Json) => serde_json::to_string_pretty(other).unwrap_or_default(),
+        (Some(file), FieldType::File) => file.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
         (Some(Value::String(s)), FieldType::Datetime) => format::datetime_input(s, loc).unwrap_or_else(|| s.clone()),
         (Some(Value::String(s)), _) => s.clone(),
         (Some(Value::Number(n)), _) => n.to_string(),
@@ -154,6 +156,8 @@ fn same(kind: FieldType, stored: Option<&Value>, typed: &Value) -> bool {
                 _ => second(stored).is_some() && second(stored) == second(typed),
             }
         }
+        // A file field holds the file's details; the form sends back only its id.
+        FieldType::File => stored.get("id").or(Some(&Value::Null)) == Some(typed) || stored == typed,
         _ => stored == typed,
     }
 }
@@ -240,6 +244,16 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
             "shown": format::field(current.unwrap_or(&Value::Null), Some(f), ctx.loc()),
             "error": spec.failure.and_then(|fl| fl.field(name)),
         });
+        if f.kind == FieldType::File {
+            model["upload_url"] = Value::from(format!("{}/files", ctx.base()));
+            if let Some(id) = current.and_then(|v| v.get("id")).and_then(Value::as_str) {
+                model["file"] = json!({
+                    "url": format!("{}/files/{id}", ctx.base()),
+                    "name": current.and_then(|v| v.get("name")).and_then(Value::as_str).unwrap_or_default(),
+                    "size": format::file_size(current.and_then(|v| v.get("size")).and_then(Value::as_i64).unwrap_or(0), ctx.lang),
+                });
+            }
+        }
         if let Some(item) = f.items {
             list_model(ctx, spec.manifest, f, item, current, &mut model).await?;
             out.push(model);

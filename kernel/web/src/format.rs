@@ -158,10 +158,35 @@ pub(super) fn field(v: &Value, f: Option<&FieldSpec>, loc: Locale) -> String {
     {
         return label.text(loc.lang).to_string();
     }
+    if f.is_some_and(FieldSpec::is_file) {
+        return file(v, loc.lang);
+    }
     if let (Some(item), Value::Array(items)) = (f.and_then(|f| f.item_spec()), v) {
         return items.iter().map(|i| field(i, Some(&item), loc)).collect::<Vec<_>>().join(", ");
     }
     value(v, f.map(|f| f.kind), loc)
+}
+
+/// A file's size in the largest unit that keeps it above one: `1,2 МБ`, `340 KB`.
+pub(super) fn file_size(bytes: i64, lang: &str) -> String {
+    let units = ["bytes", "kilobytes", "megabytes", "gigabytes"];
+    let mut size = bytes.max(0) as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit + 1 < units.len() {
+        size /= 1024.0;
+        unit += 1;
+    }
+    let shown = if unit == 0 || size >= 10.0 { format!("{size:.0}") } else { format!("{size:.1}") };
+    format!("{} {}", number(&shown, lang), i18n::text(lang, units[unit]))
+}
+
+/// A file field's value: its name and size.
+pub(super) fn file(v: &Value, lang: &str) -> String {
+    match (v.get("name").and_then(Value::as_str), v.get("size").and_then(Value::as_i64)) {
+        (Some(name), Some(size)) => format!("{name} ({})", file_size(size, lang)),
+        (Some(name), None) => name.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// An amount: two decimals (more when it has them), grouped per locale.

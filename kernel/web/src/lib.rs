@@ -14,11 +14,13 @@ mod chart;
 mod client;
 mod commands;
 mod fields;
+mod files;
 mod format;
 mod home;
 mod i18n;
 mod lines;
 mod meta;
+mod notifications;
 mod records;
 mod render;
 mod search;
@@ -69,6 +71,13 @@ pub fn router(api: Router) -> Router {
     let company = Router::new()
         .route("/", get(home::company_home))
         .route("/search", get(search::search))
+        .route("/files", post(files::upload))
+        .route("/files/{fid}", get(files::download))
+        .route("/notifications", get(notifications::inbox))
+        .route("/notifications/read", post(notifications::read_all))
+        .route("/notifications/preferences", post(notifications::save_preferences))
+        .route("/notifications/stream", get(notifications::stream))
+        .route("/notifications/{nid}/open", get(notifications::open))
         .route("/p/{plugin}", get(commands::plugin_home))
         .route("/p/{plugin}/cmd/{command}", get(commands::command_page).post(commands::run_command))
         .route("/p/{plugin}/d/{coll}", get(records::list))
@@ -217,7 +226,7 @@ impl Ctx {
             "path": self.path,
             "me": { "name": me["name"], "email": me["email"], "is_superadmin": me["is_superadmin"] },
             "companies": companies,
-            "company": company.map(|c| json!({ "id": c.id, "name": c.name, "role": c.role, "admin": {
+            "company": company.map(|c| json!({ "id": c.id, "name": c.name, "role": c.role, "unread": c.unread, "admin": {
                 "plugins": c.can(permissions::PLUGINS_MANAGE) || me["is_superadmin"] == true,
                 "members": c.can(permissions::MEMBERS_READ),
                 "audit": c.can(permissions::AUDIT_READ),

@@ -42,12 +42,15 @@ pub(super) struct Company {
     pub time_zone: String,
     /// Enabled plugins, in name order.
     pub plugins: Vec<Arc<Manifest>>,
+    /// The visitor's unread notifications here (the bell's count).
+    pub unread: i64,
 }
 
 impl Company {
     pub(super) async fn load(api: &Api, cache: &ManifestCache, id: &str) -> Result<Company, Failure> {
         let company = api.get(&format!("/api/v1/companies/{id}")).await?;
         let enabled = api.get(&format!("/api/v1/companies/{id}/plugins")).await?;
+        let inbox = api.get(&format!("/api/v1/companies/{id}/notifications?unread=true&limit=1")).await?;
         let mut plugins = Vec::new();
         for p in enabled["items"].as_array().into_iter().flatten() {
             let (name, version) = (p["name"].as_str().unwrap_or_default(), p["version"].as_str().unwrap_or_default());
@@ -62,6 +65,7 @@ impl Company {
             permissions: company["permissions"].as_array().map(|a| a.iter().map(strings).collect()).unwrap_or_default(),
             time_zone: strings(&company["time_zone"]),
             plugins,
+            unread: inbox["unread"].as_i64().unwrap_or(0),
         })
     }
 

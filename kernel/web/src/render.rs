@@ -31,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_members.html", include_str!("templates/admin_members.html")),
     ("admin_audit.html", include_str!("templates/admin_audit.html")),
     ("admin_events.html", include_str!("templates/admin_events.html")),
+    ("notifications.html", include_str!("templates/notifications.html")),
 ];
 
 fn env() -> &'static Environment<'static> {

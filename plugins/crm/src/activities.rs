@@ -1,10 +1,12 @@
 //! Activities and reminders: calls, meetings and tasks with a due time; the schedule raises
-//! `crm.activity.due` once per activity, and the overdue list groups open work per manager.
+//! `crm.activity.due` once per activity and tells the responsible manager (a notification of
+//! kind `crm.activity_due`), and the overdue list groups open work per manager.
 
 use std::collections::BTreeMap;
 
+use erp_sdk::notify::{Importance, Notification};
 use erp_sdk::store::{self, Filter, Query};
-use erp_sdk::{Result, Value, events, json};
+use erp_sdk::{Error, Result, Value, events, json, log};
 
 use crate::model::{Activity, Entry};
 use crate::time;
@@ -30,8 +32,31 @@ pub fn remind() -> Result<()> {
             }),
         )?;
         store::update::<Value>("activity", &a.id, &json!({ "reminded": true }), Some(a.version))?;
+        if let Some(user) = &a.data.responsible {
+            remind_person(user, &a.id, &a.data)?;
+        }
     }
     Ok(())
+}
+
+/// Tells the responsible manager an activity has come due, linked to it.
+fn remind_person(user: &str, id: &str, a: &Activity) -> Result<()> {
+    let sent = Notification::new("crm.activity_due")
+        .to(user)
+        .title("en", &format!("Due now: {}", a.title))
+        .title("ru", &format!("Наступил срок: {}", a.title))
+        .link("activity", id)
+        .importance(Importance::High)
+        .send();
+    match sent {
+        Ok(_) => Ok(()),
+        // Someone who left the company is not told; the reminder itself stands.
+        Err(Error::Invalid(_)) => {
+            log::warn(&format!("activity {id}: its responsible {user} is not a member any more"));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The synchronous handler of `crm.activity.updated`: a new due time means a new reminder.

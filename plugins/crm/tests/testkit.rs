@@ -212,6 +212,19 @@ fn reminders_fire_once_and_overdue_work_is_listed_per_manager() {
     let due = events_named(&k, "crm.activity.due");
     assert_eq!(due.len(), 1, "announced once: {due:?}");
     assert_eq!(due[0]["id"], a.as_str());
+    // A responsible manager who is a member is told, once, with a link to the activity.
+    let mine = json!({ "kind": "call", "title": "Позвонить Лебедеву", "due_at": "2020-01-02T09:00:00Z", "responsible": k.owner_id() });
+    let mine = id(&k.create("activity", mine).unwrap());
+    k.schedule("reminders").unwrap();
+    k.schedule("reminders").unwrap();
+    let told = k.notifications(k.owner_id()).unwrap();
+    assert_eq!(told.len(), 1, "told once: {told:?}");
+    assert_eq!(told[0]["kind"], "crm.activity_due");
+    assert_eq!(told[0]["title"], "Due now: Позвонить Лебедеву");
+    assert_eq!(told[0]["importance"], "high");
+    assert_eq!(told[0]["link"]["record"], mine.as_str());
+    assert_eq!(told[0]["link"]["collection"], "activity");
+    k.command("complete-activity", json!({ "id": mine })).unwrap();
     let overdue = k.command("overdue", json!({})).unwrap();
     assert_eq!(overdue["managers"][0]["responsible"], "u-1");
     assert_eq!(overdue["managers"][0]["count"], 1);

@@ -1,13 +1,15 @@
 //! The example plugin: notebooks and notes.
 //!
 //! It shows each part of the SDK: typed records, queries, aggregates, a validation hook that
-//! vetoes bad writes, events and an inbound webhook.
+//! vetoes bad writes, events, files, notifications and an inbound webhook.
 
 mod demo;
 
+use erp_sdk::notify::Notification;
 use erp_sdk::store::{self, Aggregate, Filter, Query};
 use erp_sdk::{
-    Error, Plugin, Result, Value, WebhookRequest, WebhookResponse, WriteCheck, WriteKind, events, json, serde_json,
+    Error, Plugin, Result, Value, WebhookRequest, WebhookResponse, WriteCheck, WriteKind, events, files, json,
+    serde_json,
 };
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +50,9 @@ impl Plugin for Notes {
                 Ok(json!({ "id": note.id }))
             }
             "ping" => Ok(json!({})),
+            "share" => share(&input),
+            "export" => export(&input),
+            "preview" => preview(&input),
             other => Err(Error::not_found(format!("command {other}"))),
         }
     }
@@ -95,6 +100,54 @@ fn stats() -> Result<Value> {
         by_priority.insert(key, g.values.get("count").cloned().unwrap_or(Value::Null));
     }
     Ok(json!({ "by_priority": by_priority, "pinned": pinned.records.len() }))
+}
+
+/// `share`: tells a colleague about a note, with a link to it and an optional message.
+fn share(input: &Value) -> Result<Value> {
+    let id = input["id"].as_str().ok_or_else(|| Error::invalid("id", "is required"))?;
+    let user = input["user"].as_str().ok_or_else(|| Error::invalid("user", "is required"))?;
+    let note = store::get::<Note>("note", id)?;
+    let message = input["message"].as_str().unwrap_or_default();
+    let sent = Notification::new("notes.shared")
+        .to(user)
+        .title("en", &format!("A note for you: {}", note.data.title))
+        .title("ru", &format!("Вам заметка: {}", note.data.title))
+        .body("en", message)
+        .body("ru", message)
+        .link("note", id)
+        .send()?;
+    Ok(json!({ "id": id, "notified": sent }))
+}
+
+/// `export`: the note's title and body as a text file, attached to the note.
+fn export(input: &Value) -> Result<Value> {
+    let id = input["id"].as_str().ok_or_else(|| Error::invalid("id", "is required"))?;
+    let note = store::get::<Note>("note", id)?;
+    let text = format!("{}\n\n{}\n", note.data.title, note.data.body.as_deref().unwrap_or_default());
+    let name: String = note.data.title.chars().take(100).collect();
+    let file = files::create(&format!("{name}.txt"), Some("text/plain; charset=utf-8"), text.as_bytes())?;
+    store::update::<Value>("note", id, &json!({ "attachment": file.field_value() }), Some(note.version))?;
+    Ok(json!({ "id": id, "file": file.id, "name": file.name, "size": file.size }))
+}
+
+/// Most bytes `preview` shows.
+const PREVIEW_BYTES: u32 = 4096;
+
+/// `preview`: the beginning of the note's attachment, as text.
+fn preview(input: &Value) -> Result<Value> {
+    let id = input["id"].as_str().ok_or_else(|| Error::invalid("id", "is required"))?;
+    let attached = files::attached("note", id)?;
+    let Some(file) = attached.iter().find(|f| f.content_type.starts_with("text/")).or(attached.first()) else {
+        return Err(Error::not_found(format!("a file attached to note {id}")));
+    };
+    let head = files::read(&file.id, 0, PREVIEW_BYTES)?;
+    Ok(json!({
+        "name": file.name,
+        "size": file.size,
+        "sha256": file.sha256,
+        "text": String::from_utf8_lossy(&head),
+        "complete": file.size <= u64::from(PREVIEW_BYTES),
+    }))
 }
 
 erp_sdk::export_plugin!(Notes);

@@ -32,6 +32,7 @@ use erp_sdk::{Error, FieldError};
 pub struct TestKernel {
     platform: Platform,
     company_id: String,
+    owner_id: String,
     plugin: String,
     _dir: tempfile::TempDir,
 }
@@ -127,11 +128,11 @@ impl TestKernel {
             is_superadmin: true,
         })
         .map_err(kernel_error)?;
-        let company = platform
+        let (company, owner_id) = platform
             .db
             .write_blocking(|conn| {
                 let user = users::insert(conn, &owner)?;
-                companies::create(conn, "Test Company", &user.id)
+                Ok((companies::create(conn, "Test Company", &user.id)?, user.id))
             })
             .map_err(|e: IdentityError| kernel_error(e))?;
         let install = |bytes: &[u8]| {
@@ -142,7 +143,7 @@ impl TestKernel {
         };
         let deps = dependencies.iter().map(|d| install(d).map(|i| i.name)).collect::<Result<Vec<_>, _>>()?;
         let installed = install(bytes)?;
-        let kernel = TestKernel { platform, company_id: company.id, plugin: installed.name, _dir: dir };
+        let kernel = TestKernel { platform, company_id: company.id, owner_id, plugin: installed.name, _dir: dir };
         for d in deps {
             kernel.enable(&d, Vec::new(), Value::Null)?;
         }
@@ -153,6 +154,27 @@ impl TestKernel {
     /// The test company's id.
     pub fn company_id(&self) -> &str {
         &self.company_id
+    }
+
+    /// The user id of the test company's owner (a member, so notifications reach them).
+    pub fn owner_id(&self) -> &str {
+        &self.owner_id
+    }
+
+    /// The notifications `user_id` has in the test company, newest first, as the API shows
+    /// them to an English reader (`kind`, `title`, `body`, `link`, `importance`, `read`).
+    pub fn notifications(&self, user_id: &str) -> Result<Vec<Value>, Error> {
+        let (company, user) = (self.company_id.clone(), user_id.to_string());
+        let page = self
+            .platform
+            .db
+            .read_blocking(|conn| {
+                let page = erp_kernel::paging::PageRequest::new(Some(500), None)
+                    .map_err(|e| erp_kernel::notify::NotifyError::Store(StoreError::Task(e.to_string())))?;
+                erp_kernel::notify::inbox::list(conn, &company, &user, false, &page)
+            })
+            .map_err(kernel_error)?;
+        Ok(page.items.iter().map(|n| n.view("en")).collect())
     }
 
     /// Installs another plugin (a dependency, say) without enabling it.

@@ -8,9 +8,11 @@ mod company_plugins;
 mod doc;
 mod events;
 mod fair_use;
+mod files;
 mod health;
 mod me;
 mod members;
+mod notifications;
 mod plugins;
 mod query_doc;
 mod records;
@@ -57,6 +59,8 @@ use erp_kernel::storage::{DbConn, run_blocking};
         (name = "companies", description = "Companies, members, roles and audit"),
         (name = "plugins", description = "Installed plugins and their per-company lifecycle"),
         (name = "records", description = "Records of the collections plugins declare"),
+        (name = "files", description = "Files: uploads, and downloads through the records that hold them"),
+        (name = "notifications", description = "The caller's notifications: inbox, read marks, preferences and a live stream"),
         (name = "webhooks", description = "Inbound webhooks delivered to plugins"),
         (name = "events", description = "The event log, deliveries and dead letters")
     )
@@ -108,6 +112,13 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(records::get_record, records::update_record, records::delete_record))
         .routes(routes!(records::query_records))
         .routes(routes!(records::aggregate_records))
+        .routes(files::upload_route())
+        .routes(routes!(files::download_file))
+        .routes(routes!(notifications::list_notifications))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(notifications::get_notification))
+        .routes(routes!(notifications::get_preferences, notifications::put_preferences))
+        .routes(routes!(notifications::stream_notifications))
         .routes(webhooks::route())
         .routes(routes!(events::list_events))
         .routes(routes!(events::replay_event))

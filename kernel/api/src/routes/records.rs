@@ -75,7 +75,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 }
 
 /// The collection of an enabled plugin; not found otherwise.
-fn collection(
+pub(super) fn collection(
     platform: &Platform,
     conn: &mut DbConn,
     company_id: &str,

@@ -29,6 +29,16 @@ pub fn role_of(conn: &mut DbConn, company_id: &str, user_id: &str) -> Result<Opt
     Ok(memberships::table.find((company_id, user_id)).select(memberships::role).first(conn).optional()?)
 }
 
+/// Ids of the company's members who hold one of `roles`.
+pub fn with_roles(conn: &mut DbConn, company_id: &str, roles: &[&str]) -> Result<Vec<String>, IdentityError> {
+    Ok(memberships::table
+        .filter(memberships::company_id.eq(company_id))
+        .filter(memberships::role.eq_any(roles))
+        .select(memberships::user_id)
+        .order(memberships::user_id.asc())
+        .load(conn)?)
+}
+
 /// Adds a member; `Conflict` when they already are one.
 pub fn add(conn: &mut DbConn, company_id: &str, user_id: &str, role: &str) -> Result<(), IdentityError> {
     if role_of(conn, company_id, user_id)?.is_some() {

@@ -8,9 +8,12 @@ use serde_json::json;
 use super::{Kernel, Limit, PluginError};
 use crate::access::CompanyScope;
 use crate::access::permissions::{COMPANY_READ, PLUGINS_MANAGE};
+use crate::access::roles;
 use crate::audit::{self, Actor, Entry, Outcome};
 use crate::events::NewEvent;
 use crate::fair_use::quarantine::{self, Health};
+use crate::identity::members;
+use crate::notify::{Importance, NewNotification, Text};
 use crate::session::Session;
 use crate::storage::{DbConn, Tx};
 
@@ -51,7 +54,58 @@ pub fn strike_in(platform: &dyn Kernel, mut tx: Tx, company_id: &str, err: &Plug
             detail: json!({ "limit": limit.code(), "reason": reason }),
         },
     )?;
+    tell_admins(platform, &mut session, plugin, reason, settings.strikes)?;
     Ok(session.into_tx()?)
+}
+
+/// Tells the company's owners and admins that a plugin was quarantined, in their bell.
+fn tell_admins(
+    platform: &dyn Kernel,
+    session: &mut Session,
+    plugin: &str,
+    reason: &str,
+    strikes: u32,
+) -> Result<(), PluginError> {
+    let company = session.company_id.clone();
+    let admins = members::with_roles(session.conn()?, &company, &[roles::OWNER, roles::ADMIN])
+        .map_err(|e| PluginError::Internal(e.to_string()))?;
+    if admins.is_empty() {
+        return Ok(());
+    }
+    let title = Text::ByLanguage(
+        [
+            ("en".to_string(), format!("Plugin {plugin} was stopped in this company")),
+            ("ru".to_string(), format!("Плагин {plugin} остановлен в этой компании")),
+        ]
+        .into(),
+    );
+    let body = Text::ByLanguage(
+        [
+            (
+                "en".to_string(),
+                format!("It hit its limits {strikes} times ({reason}). Check it, then release it under Plugins."),
+            ),
+            (
+                "ru".to_string(),
+                format!(
+                    "Он {strikes} раз превысил лимиты ({reason}). Проверьте его и снимите карантин в разделе «Плагины»."
+                ),
+            ),
+        ]
+        .into(),
+    );
+    let note = NewNotification {
+        company_id: &company,
+        recipients: &admins,
+        source: "kernel",
+        kind: "kernel.plugin_quarantined",
+        title: &title,
+        body: &body,
+        link: None,
+        importance: Importance::High,
+    };
+    platform.notify(session, &note).map_err(|e| PluginError::Internal(e.to_string()))?;
+    Ok(())
 }
 
 /// Counts a failure of work whose transaction was rolled back, in a transaction of its own.

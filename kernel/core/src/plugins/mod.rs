@@ -34,4 +34,12 @@ pub trait Kernel: Hooks + Send + Sync {
     fn handle(&self) -> Arc<dyn Kernel>;
     /// Fair use between companies: settings, quotas.
     fn fair(&self) -> &crate::fair_use::FairUse;
+    /// Files people and plugins keep.
+    fn files(&self) -> &crate::files::Files;
+    /// Sends a notification in the session's transaction and wakes this node's relay.
+    fn notify(
+        &self,
+        session: &mut Session,
+        notification: &crate::notify::NewNotification<'_>,
+    ) -> Result<Vec<crate::notify::Notification>, crate::notify::NotifyError>;
 }

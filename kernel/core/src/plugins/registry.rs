@@ -7,7 +7,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::host::{HostState, PluginPre, supported_wit};
+use super::host::{PluginPre, supported_wit};
 use super::manifest::{self, Manifest};
 use super::{PluginError, PluginHost};
 use crate::clock;
@@ -20,7 +20,7 @@ pub struct Loaded {
     pub manifest: Arc<Manifest>,
     /// SHA-256 of the package.
     pub sha256: String,
-    pub(crate) pre: PluginPre<HostState>,
+    pub(crate) pre: PluginPre,
 }
 
 impl std::fmt::Debug for Loaded {

@@ -7,6 +7,7 @@
 //! sensitive fields the caller may not see.
 
 pub mod aggregate;
+mod attachments;
 pub mod query;
 pub mod store;
 pub use erp_manifest::values;
@@ -514,6 +515,7 @@ pub fn create(
     check_users(session.reader()?, caller, spec, &data, None)?;
     store::check_unique(session.reader()?, &company, coll, &data, None)?;
     let id = crate::ids::new_id();
+    let (has_files, attacher) = (spec.has_files(), attacher(session, caller));
     // Hooks, the write and its event succeed together or leave nothing behind.
     let created = session.atomically(|session| {
         if spec.validate {
@@ -524,6 +526,11 @@ pub fn create(
                 after: Some(Value::Object(data.clone())),
             };
             hooks.validate_write(session, coll, &check)?;
+        }
+        let mut data = data;
+        if has_files {
+            let who = attachments::Attacher { user: attacher.as_deref() };
+            attachments::attach(session.conn()?, &company, who, coll, &id, None, &mut data)?;
         }
         charge(session, hooks, coll, Usage { records: 1, bytes: stored_bytes(&data), events: 0 })?;
         let created = store::insert(session.conn()?, &company, coll, id, data, caller.user_id())?;
@@ -583,6 +590,7 @@ pub fn update(
     store::check_refs(session.reader()?, &company, coll, &merged)?;
     check_users(session.reader()?, caller, spec, &merged, Some(&current.data))?;
     store::check_unique(session.reader()?, &company, coll, &merged, Some(id))?;
+    let (has_files, attacher) = (spec.has_files(), attacher(session, caller));
     let updated = session.atomically(|session| {
         if spec.validate {
             let check = WriteCheck {
@@ -592,6 +600,11 @@ pub fn update(
                 after: Some(Value::Object(merged.clone())),
             };
             hooks.validate_write(session, coll, &check)?;
+        }
+        let mut merged = merged;
+        if has_files {
+            let who = attachments::Attacher { user: attacher.as_deref() };
+            attachments::attach(session.conn()?, &company, who, coll, id, Some(&current.data), &mut merged)?;
         }
         let grown = stored_bytes(&merged) - stored_bytes(&current.data);
         charge(session, hooks, coll, Usage { records: 0, bytes: grown, events: 0 })?;
@@ -616,6 +629,7 @@ pub fn delete(
     let company = session.company_id.clone();
     let current = load_current(session, coll, id, expected_version, caller)?;
     let validate = coll.spec()?.validate;
+    let has_files = coll.spec()?.has_files();
     session.atomically(|session| {
         if validate {
             let check = WriteCheck {
@@ -628,8 +642,20 @@ pub fn delete(
         }
         charge(session, hooks, coll, Usage { records: -1, bytes: -stored_bytes(&current.data), events: 0 })?;
         store::remove(session.conn()?, &company, &current)?;
+        if has_files {
+            attachments::release(session.conn()?, &company, coll, &current.data)?;
+        }
         emit(session, hooks, coll, "deleted", RecordChange::deleted(id, current.data).to_json())
     })
+}
+
+/// The user whose uploads a write may attach: the person writing, or the user a plugin call
+/// works for; `None` for the kernel's own writes.
+fn attacher(session: &Session, caller: Caller<'_>) -> Option<String> {
+    match caller {
+        Caller::User(scope) => scope.user().map(str::to_string),
+        Caller::Plugin(_) => session.user_id.clone(),
+    }
 }
 
 /// Counts a change against the company's and the plugin's quotas.

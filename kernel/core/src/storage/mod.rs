@@ -103,6 +103,8 @@ pub struct Db {
     backend: Backend,
     /// SQLite has one writer at a time; serialising writers in-process avoids busy-waiting.
     write_lock: Option<Arc<writer::WriterLock>>,
+    /// Where the pool connects, for a connection of its own (PostgreSQL's `LISTEN`).
+    target: pool::Target,
 }
 
 impl std::fmt::Debug for Db {
@@ -217,9 +219,10 @@ impl Db {
     pub fn open_with(url: &str, settings: PoolSettings) -> Result<Db, StoreError> {
         let target = pool::Target::parse(url)?;
         let backend = target.backend();
-        let pool = pool::build(target, &settings)?;
+        let pool = pool::build(target.clone(), &settings)?;
         let db = Db {
             pool,
+            target,
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(writer::WriterLock::default())),
         };
@@ -231,6 +234,18 @@ impl Db {
     /// The backend this handle talks to.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A PostgreSQL connection outside the pool, for a listener that holds it for as long as
+    /// it runs (`LISTEN` belongs to one connection); `None` on SQLite.
+    pub fn dedicated_postgres(&self) -> Result<Option<diesel::pg::PgConnection>, StoreError> {
+        match &self.target {
+            pool::Target::Sqlite(_) => Ok(None),
+            pool::Target::Postgres(url) => Ok(Some(
+                <diesel::pg::PgConnection as diesel::Connection>::establish(url)
+                    .map_err(|e| StoreError::Task(format!("could not open a listening connection: {e}")))?,
+            )),
+        }
     }
 
     /// Runs `f` on a pooled connection outside any explicit transaction.

@@ -248,6 +248,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     plugin_health,
     plugin_usage,
+    files,
+    file_usage,
+    notifications,
+    notification_preferences,
 );
 
 diesel::table! {
@@ -281,5 +285,56 @@ diesel::table! {
         records -> BigInt,
         bytes -> BigInt,
         events -> BigInt,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> Text,
+        company_id -> Text,
+        sha256 -> Text,
+        size -> BigInt,
+        name -> Text,
+        content_type -> Text,
+        uploaded_by -> Nullable<Text>,
+        created_at -> BigInt,
+        plugin -> Nullable<Text>,
+        collection -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        field -> Nullable<Text>,
+        attached_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    file_usage (company_id) {
+        company_id -> Text,
+        files -> BigInt,
+        bytes -> BigInt,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        company_id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        source -> Text,
+        title -> Text,
+        body -> Text,
+        link -> Nullable<Text>,
+        importance -> Text,
+        created_at -> BigInt,
+        read_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    notification_preferences (company_id, user_id, kind) {
+        company_id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        channel -> Text,
     }
 }

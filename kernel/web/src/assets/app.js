@@ -85,6 +85,58 @@ document.addEventListener("DOMContentLoaded", () => {
     row.hidden = true;
   });
 
+  // File fields: a chosen or dropped file is uploaded at once; the form then saves its id.
+  const upload = async (field, file) => {
+    const input = field.querySelector("input.file-upload");
+    const hidden = document.getElementById(input.dataset.for);
+    const status = field.querySelector(".upload-status");
+    const form = input.closest("form");
+    const csrf = form ? form.querySelector("input[name=_csrf]") : null;
+    status.textContent = input.dataset.uploading;
+    field.classList.add("busy");
+    try {
+      const answer = await fetch(input.dataset.uploadUrl + "?name=" + encodeURIComponent(file.name), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": file.type || "application/octet-stream", "X-CSRF-Token": csrf ? csrf.value : "" },
+        body: file,
+      });
+      const body = await answer.json().catch(() => ({}));
+      if (!answer.ok) {
+        status.textContent = input.dataset.failed + ": " + ((body.error && body.error.message) || answer.status);
+        status.classList.add("error");
+        return;
+      }
+      hidden.value = body.id;
+      field.querySelector(".file-current").textContent = body.name;
+      status.textContent = input.dataset.uploaded;
+      status.classList.remove("error");
+    } catch (err) {
+      status.textContent = input.dataset.failed;
+      status.classList.add("error");
+    } finally {
+      field.classList.remove("busy");
+    }
+  };
+  document.querySelectorAll(".file-field").forEach((field) => {
+    const input = field.querySelector("input.file-upload");
+    if (!input) return;
+    input.addEventListener("change", () => { if (input.files.length) upload(field, input.files[0]); });
+    field.addEventListener("dragover", (e) => { e.preventDefault(); field.classList.add("over"); });
+    field.addEventListener("dragleave", () => field.classList.remove("over"));
+    field.addEventListener("drop", (e) => {
+      e.preventDefault();
+      field.classList.remove("over");
+      if (e.dataTransfer.files.length) upload(field, e.dataTransfer.files[0]);
+    });
+    const clear = field.querySelector("button.file-clear");
+    if (clear) clear.addEventListener("click", () => {
+      document.getElementById(clear.dataset.for).value = "";
+      field.querySelector(".file-current").textContent = "";
+      clear.hidden = true;
+    });
+  });
+
   // Kanban: dragging a card to a lane submits the card's own move form.
   let dragged = null;
   document.querySelectorAll(".cardlet[draggable]").forEach((card) => {
@@ -106,4 +158,41 @@ document.addEventListener("DOMContentLoaded", () => {
       form.submit();
     });
   });
+  // The bell: new notifications arrive over the server's event stream; the count goes up and
+  // a short note shows which, linking to what it is about.
+  const bell = document.getElementById("bell");
+  if (bell && window.EventSource) {
+    const count = document.getElementById("bell-count");
+    const toasts = document.getElementById("toasts");
+    const setCount = (n) => {
+      count.textContent = String(n);
+      count.hidden = n <= 0;
+      bell.dataset.unread = String(n);
+    };
+    const stream = new EventSource(bell.dataset.stream);
+    stream.addEventListener("ready", (e) => {
+      try { setCount(JSON.parse(e.data).unread); } catch (_) { /* keep the rendered count */ }
+    });
+    stream.addEventListener("notification", (e) => {
+      let n;
+      try { n = JSON.parse(e.data); } catch (_) { return; }
+      setCount((parseInt(bell.dataset.unread || count.textContent, 10) || 0) + 1);
+      if (!toasts) return;
+      const toast = document.createElement(n.link ? "a" : "div");
+      toast.className = "toast " + (n.importance || "normal");
+      if (n.link) toast.href = bell.dataset.base + "/notifications/" + encodeURIComponent(n.id) + "/open";
+      const title = document.createElement("strong");
+      title.textContent = n.title;
+      toast.appendChild(title);
+      if (n.body) {
+        const body = document.createElement("span");
+        body.textContent = n.body;
+        toast.appendChild(body);
+      }
+      toasts.appendChild(toast);
+      setTimeout(() => toast.remove(), 8000);
+      document.dispatchEvent(new CustomEvent("erp:notification", { detail: n }));
+    });
+    stream.addEventListener("reload", () => { /* fell behind: the count is refreshed on the next page */ });
+  }
 });

@@ -1,6 +1,7 @@
 //! A plugin that misbehaves on purpose, to prove the sandbox holds.
 
-use erp_sdk::{Error, Event, Plugin, Result, Value, events, json, store};
+use erp_sdk::notify::Notification;
+use erp_sdk::{Error, Event, Plugin, Result, Value, events, files, json, store};
 
 /// The plugin.
 pub struct Hostile;
@@ -88,6 +89,35 @@ impl Plugin for Hostile {
                 match store::create("mark", &json!({ "label": big })) {
                     Err(Error::LimitExceeded(m)) => Ok(json!({ "refused": m })),
                     other => Err(Error::failed(format!("expected a limit, got {other:?}"))),
+                }
+            }
+            "read-file" => {
+                let id = input["id"].as_str().unwrap_or_default();
+                let info = files::info(id).map(|f| f.name);
+                let read = files::read(id, 0, 1024);
+                match (info, read) {
+                    (Err(Error::NotFound(_)), Err(Error::NotFound(_))) => Ok(json!({ "refused": "not-found" })),
+                    other => Ok(json!({ "leaked": format!("{other:?}") })),
+                }
+            }
+            "list-files" => {
+                let (coll, id) =
+                    (input["collection"].as_str().unwrap_or_default(), input["id"].as_str().unwrap_or_default());
+                match files::attached(coll, id) {
+                    Ok(list) => Ok(json!({ "leaked": list.len() })),
+                    Err(e) => Ok(json!({ "refused": e.to_string() })),
+                }
+            }
+            "store-and-read" => {
+                let file = files::create("own.bin", None, b"hostile bytes")?;
+                let back = files::read_all(&file.id)?;
+                Ok(json!({ "id": file.id, "read": String::from_utf8_lossy(&back) }))
+            }
+            "notify-as-notes" => {
+                let user = input["user"].as_str().unwrap_or_default();
+                match Notification::new("notes.shared").to(user).title("en", "spoofed").send() {
+                    Err(Error::Invalid(_)) => Ok(json!({ "refused": "invalid" })),
+                    other => Ok(json!({ "sent": format!("{other:?}") })),
                 }
             }
             other => Err(Error::not_found(format!("command {other}"))),

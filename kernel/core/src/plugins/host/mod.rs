@@ -8,6 +8,8 @@
 //! could not be instantiated anyway.
 
 mod bindings;
+mod files;
+mod notices;
 mod state;
 mod stdio;
 mod wit_frozen;
@@ -29,14 +31,11 @@ use crate::access::CompanyScope;
 use crate::records::{WriteCheck, WriteKind};
 use crate::session::{MAX_DEPTH, Session};
 
-pub use bindings::PluginPre;
-pub(crate) use bindings::erp::plugin::types::{Error as WitError, FieldError as WitFieldError};
-use bindings::exports::erp::plugin::handlers as wit;
 pub use state::HostState;
 
 /// WIT versions of `erp:plugin` this kernel implements; plugins built against any of them load.
 pub fn supported_wit() -> Vec<Version> {
-    vec![Version::new(0, 1, 1)]
+    vec![Version::new(0, 1, 1), Version::new(0, 2, 0)]
 }
 
 /// The time one step of a plugin's demo data may take, in milliseconds.
@@ -245,7 +244,68 @@ pub(crate) const ALLOWED_WASI: &[&str] = &[
 ];
 
 /// The kernel's own interfaces.
-pub(crate) const KERNEL_INTERFACES: &[&str] = &["types", "context", "store", "events", "log", "time", "ids"];
+pub(crate) const KERNEL_INTERFACES: &[&str] =
+    &["types", "context", "store", "events", "log", "time", "ids", "files", "notify"];
+
+/// A plugin version ready to instantiate, for the WIT line it was built against.
+#[derive(Clone)]
+pub enum PluginPre {
+    /// Built against 0.1.x.
+    V01(bindings::v01::PluginPre<HostState>),
+    /// Built against 0.2.x.
+    V02(bindings::v02::PluginPre<HostState>),
+}
+
+/// Calls one export of `handlers` through a WIT line's bindings (the same code for each line,
+/// over its own generated types).
+macro_rules! call_handlers {
+    ($line:ident, $h:expr, $store:ident, $call:ident) => {{
+        use bindings::$line::exports::erp::plugin::handlers as wit;
+        let h = $h;
+        let answer = match $call {
+            Call::Command { name, input } => {
+                h.call_run_command(&mut *$store, name, &input.to_string())?.map(Answer::Json)
+            }
+            Call::Validate { collection, check } => {
+                let kind = match check.kind {
+                    WriteKind::Create => wit::WriteKind::Create,
+                    WriteKind::Update => wit::WriteKind::Update,
+                    WriteKind::Delete => wit::WriteKind::Delete,
+                };
+                let arg = wit::WriteCheck {
+                    collection: collection.to_string(),
+                    kind,
+                    record_id: check.record_id.clone(),
+                    before: check.before.as_ref().map(|v| v.to_string()),
+                    after: check.after.as_ref().map(|v| v.to_string()),
+                };
+                h.call_validate_write(&mut *$store, &arg)?.map(|()| Answer::Done)
+            }
+            Call::Event { handler, event, .. } => {
+                let arg = wit::Event {
+                    id: event.id.clone(),
+                    name: event.name.clone(),
+                    payload: event.payload.clone(),
+                    actor: event.actor.clone(),
+                    occurred_at: event.occurred_at.clone(),
+                    idempotency_key: event.idempotency_key.clone(),
+                };
+                h.call_handle_event(&mut *$store, handler, &arg)?.map(|()| Answer::Done)
+            }
+            Call::Schedule { name } => h.call_run_schedule(&mut *$store, name)?.map(|()| Answer::Done),
+            Call::Migrate { from } => h.call_migrate(&mut *$store, from)?.map(|()| Answer::Done),
+            Call::Webhook { name, method, headers, body } => {
+                let req = wit::WebhookRequest { method: method.to_string(), headers, body };
+                h.call_handle_webhook(&mut *$store, name, &req)?.map(|r| Answer::Webhook {
+                    status: r.status,
+                    content_type: r.content_type,
+                    body: r.body,
+                })
+            }
+        };
+        Ok(answer.map_err(GuestError::from))
+    }};
+}
 
 impl PluginHost {
     /// Builds the engine and linker and starts the epoch ticker.
@@ -272,7 +332,8 @@ impl PluginHost {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         link_wasi(&mut linker)?;
-        bindings::Plugin::add_to_linker::<HostState, state::HostData>(&mut linker, |s| s)?;
+        bindings::v01::Plugin::add_to_linker::<HostState, state::HostData>(&mut linker, |s| s)?;
+        bindings::v02::Plugin::add_to_linker::<HostState, state::HostData>(&mut linker, |s| s)?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = format!("{:016x}", hasher.finish());
@@ -378,9 +439,13 @@ impl PluginHost {
     }
 
     /// Prepares a component for fast instantiation; fails when its imports do not match.
-    pub fn prepare(&self, component: &Component) -> wasmtime::Result<PluginPre<HostState>> {
+    pub fn prepare(&self, component: &Component) -> wasmtime::Result<PluginPre> {
         let pre = self.inner.linker.instantiate_pre(component)?;
-        PluginPre::new(pre)
+        // The export tells the line: `handlers@0.2.x`, else `handlers@0.1.x`.
+        match bindings::v02::PluginPre::new(pre.clone()) {
+            Ok(v02) => Ok(PluginPre::V02(v02)),
+            Err(newer) => bindings::v01::PluginPre::new(pre).map(PluginPre::V01).map_err(|_| newer),
+        }
     }
 
     pub(super) fn cached(&self, sha256: &str) -> Option<Arc<Loaded>> {
@@ -509,51 +574,16 @@ impl PluginHost {
     }
 
     fn call_guest(&self, store: &mut Store<HostState>, call: Call<'_>) -> wasmtime::Result<Result<Answer, GuestError>> {
-        let pre = store.data().active.loaded.pre.clone();
-        let instance = pre.instantiate(&mut *store)?;
-        let h = instance.erp_plugin_handlers();
-        let answer = match call {
-            Call::Command { name, input } => {
-                h.call_run_command(&mut *store, name, &input.to_string())?.map(Answer::Json)
+        match store.data().active.loaded.pre.clone() {
+            PluginPre::V01(pre) => {
+                let instance = pre.instantiate(&mut *store)?;
+                call_handlers!(v01, instance.erp_plugin_handlers(), store, call)
             }
-            Call::Validate { collection, check } => {
-                let kind = match check.kind {
-                    WriteKind::Create => wit::WriteKind::Create,
-                    WriteKind::Update => wit::WriteKind::Update,
-                    WriteKind::Delete => wit::WriteKind::Delete,
-                };
-                let arg = wit::WriteCheck {
-                    collection: collection.to_string(),
-                    kind,
-                    record_id: check.record_id.clone(),
-                    before: check.before.as_ref().map(|v| v.to_string()),
-                    after: check.after.as_ref().map(|v| v.to_string()),
-                };
-                h.call_validate_write(&mut *store, &arg)?.map(|()| Answer::Done)
+            PluginPre::V02(pre) => {
+                let instance = pre.instantiate(&mut *store)?;
+                call_handlers!(v02, instance.erp_plugin_handlers(), store, call)
             }
-            Call::Event { handler, event, .. } => {
-                let arg = wit::Event {
-                    id: event.id.clone(),
-                    name: event.name.clone(),
-                    payload: event.payload.clone(),
-                    actor: event.actor.clone(),
-                    occurred_at: event.occurred_at.clone(),
-                    idempotency_key: event.idempotency_key.clone(),
-                };
-                h.call_handle_event(&mut *store, handler, &arg)?.map(|()| Answer::Done)
-            }
-            Call::Schedule { name } => h.call_run_schedule(&mut *store, name)?.map(|()| Answer::Done),
-            Call::Migrate { from } => h.call_migrate(&mut *store, from)?.map(|()| Answer::Done),
-            Call::Webhook { name, method, headers, body } => {
-                let req = wit::WebhookRequest { method: method.to_string(), headers, body };
-                h.call_handle_webhook(&mut *store, name, &req)?.map(|r| Answer::Webhook {
-                    status: r.status,
-                    content_type: r.content_type,
-                    body: r.body,
-                })
-            }
-        };
-        Ok(answer.map_err(from_wit))
+        }
     }
 }
 
@@ -623,7 +653,6 @@ fn deadline_passed(plugin: &str) -> PluginError {
     }
 }
 
-/// A plugin's error value as the WIT carries it (for an error passed on to a calling plugin).
 /// How a call ended, as `erp_plugin_calls_total` labels it.
 fn call_outcome<T>(result: &Result<T, PluginError>) -> &'static str {
     result.as_ref().map_or_else(error_outcome, |_| "ok")
@@ -636,37 +665,6 @@ fn error_outcome(error: &PluginError) -> &'static str {
         PluginError::Failed { limit: Some(limit), .. } => limit.code(),
         _ => "error",
     }
-}
-
-pub(crate) fn to_wit(e: GuestError) -> WitError {
-    match e {
-        GuestError::AccessDenied(m) => WitError::AccessDenied(m),
-        GuestError::NotFound(m) => WitError::NotFound(m),
-        GuestError::Invalid(v) => {
-            WitError::Invalid(v.into_iter().map(|f| WitFieldError { field: f.field, message: f.message }).collect())
-        }
-        GuestError::Conflict(m) => WitError::Conflict(m),
-        GuestError::LimitExceeded(m) => WitError::LimitExceeded(m),
-        GuestError::Failed(m) => WitError::Failed(m),
-    }
-}
-
-fn from_wit(e: WitError) -> GuestError {
-    match e {
-        WitError::AccessDenied(m) => GuestError::AccessDenied(m),
-        WitError::NotFound(m) => GuestError::NotFound(m),
-        WitError::Invalid(v) => {
-            GuestError::Invalid(v.into_iter().map(|f| crate::validation::FieldError::new(f.field, f.message)).collect())
-        }
-        WitError::Conflict(m) => GuestError::Conflict(m),
-        WitError::LimitExceeded(m) => GuestError::LimitExceeded(m),
-        WitError::Failed(m) => GuestError::Failed(m),
-    }
-}
-
-/// Human text for a WIT error.
-pub(crate) fn describe(e: &WitError) -> String {
-    from_wit(e.clone()).to_string()
 }
 
 /// Writes what the plugin printed to the log, under its name.

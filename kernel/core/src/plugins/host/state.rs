@@ -1,4 +1,6 @@
-//! The per-invocation host state and the kernel's implementation of the WIT imports.
+//! The per-invocation host state and the kernel's implementation of the WIT imports, for
+//! every WIT line the kernel links (0.1.x and 0.2.x side by side: the same code, each line's
+//! generated types).
 //!
 //! Every import is scoped by the kernel: the company comes from the session, never from the
 //! plugin; collections resolve against the calling plugin's manifest and the capabilities the
@@ -12,12 +14,11 @@ use wasmtime::component::{HasData, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::erp::plugin::{context, events, ids, log, store, time, types};
 use super::stdio::CappedPipe;
 use crate::access::CompanyScope;
 use crate::clock;
 use crate::plugins::registry::Active;
-use crate::plugins::{Kernel, PluginError};
+use crate::plugins::{GuestError, Kernel, PluginError};
 use crate::records::{self, Caller, Collection, PluginCaller, RecordError};
 use crate::session::Session;
 
@@ -52,6 +53,10 @@ pub struct HostState {
     /// The configuration with the company's details, read once per call: plugins ask for it
     /// per line or per record.
     config: Option<String>,
+    /// Files this invocation stored (0.2.0): readable by it before any record holds them.
+    pub(super) stored_files: Vec<String>,
+    /// The file being read, kept open so that reading on where the last read ended is cheap.
+    pub(super) reading: Option<super::files::Reading>,
 }
 
 impl HostState {
@@ -97,32 +102,45 @@ impl HostState {
             bytes: 0,
             clock,
             config: None,
+            stored_files: Vec::new(),
+            reading: None,
         }
     }
 
-    fn plugin(&self) -> &str {
+    pub(super) fn plugin(&self) -> &str {
         &self.caller.name
     }
 
-    /// Counts a host call and its argument bytes against the invocation's budget.
-    fn charge(&mut self, args: &[&str]) -> Result<(), types::Error> {
-        self.calls += 1;
-        let size: usize = args.iter().map(|a| a.len()).sum();
-        self.bytes += size;
-        if self.calls > MAX_CALLS {
-            return Err(types::Error::LimitExceeded(format!("more than {MAX_CALLS} host calls in one invocation")));
-        }
+    /// Counts a host call and its argument bytes against the invocation's budget; the error
+    /// says which limit it passed.
+    fn charge(&mut self, args: &[&str]) -> Result<(), String> {
+        self.charge_bytes(args.iter().map(|a| a.len()).sum())?;
         if args.iter().any(|a| a.len() > MAX_ARG_BYTES) {
-            return Err(types::Error::LimitExceeded(format!("an argument is larger than {MAX_ARG_BYTES} bytes")));
-        }
-        if self.bytes > MAX_TOTAL_BYTES {
-            return Err(types::Error::LimitExceeded(format!("more than {MAX_TOTAL_BYTES} bytes passed to the kernel")));
+            return Err(format!("an argument is larger than {MAX_ARG_BYTES} bytes"));
         }
         Ok(())
     }
 
+    /// Counts a host call moving `size` bytes (arguments, or file content either way).
+    pub(super) fn charge_bytes(&mut self, size: usize) -> Result<(), String> {
+        self.calls += 1;
+        self.bytes += size;
+        if self.calls > MAX_CALLS {
+            return Err(format!("more than {MAX_CALLS} host calls in one invocation"));
+        }
+        if self.bytes > MAX_TOTAL_BYTES {
+            return Err(format!("more than {MAX_TOTAL_BYTES} bytes passed between the plugin and the kernel"));
+        }
+        Ok(())
+    }
+
+    /// The caller as the record store knows it.
+    pub(super) fn caller(&self) -> PluginCaller {
+        self.caller.clone()
+    }
+
     /// Resolves `name` (own) or `plugin.name` (another plugin's, enabled in this company).
-    fn collection(&mut self, name: &str) -> Result<Collection, RecordError> {
+    pub(super) fn collection(&mut self, name: &str) -> Result<Collection, RecordError> {
         let (plugin, coll) = match name.split_once('.') {
             Some((p, c)) => (p.to_string(), c.to_string()),
             None => (self.plugin().to_string(), name.to_string()),
@@ -137,54 +155,6 @@ impl HostState {
             other.loaded.manifest.clone()
         };
         Collection::new(manifest, &coll).ok_or_else(|| RecordError::NotFound(format!("collection {name}")))
-    }
-
-    /// Turns a record-store error into a WIT error value, or a trap for kernel faults and
-    /// failures of nested plugin calls (which must abort the whole invocation).
-    fn answer<T>(&self, r: Result<T, RecordError>) -> wasmtime::Result<Result<T, types::Error>> {
-        match r {
-            Ok(v) => Ok(Ok(v)),
-            Err(e) => match to_wit(e) {
-                Ok(err) => Ok(Err(err)),
-                Err(trap) => Err(trap),
-            },
-        }
-    }
-}
-
-/// Maps a record-store error to a WIT error value; faults become traps.
-fn to_wit(e: RecordError) -> Result<types::Error, wasmtime::Error> {
-    Ok(match e {
-        RecordError::NotFound(m) => types::Error::NotFound(m),
-        RecordError::Forbidden(m) => types::Error::AccessDenied(format!("missing {m}")),
-        e @ RecordError::ReadOnly(..) => types::Error::AccessDenied(e.to_string()),
-        RecordError::Invalid(i) => types::Error::Invalid(
-            i.0.into_iter().map(|f| types::FieldError { field: f.field, message: f.message }).collect(),
-        ),
-        RecordError::Conflict(m) => types::Error::Conflict(m),
-        RecordError::Quota(m) => types::Error::LimitExceeded(m),
-        RecordError::Plugin(PluginError::Quota(m)) => types::Error::LimitExceeded(m),
-        // A hook's refusal keeps its kind where the caller can act on it: fix the input
-        // (invalid), retry (conflict, such as a concurrent change), or stop (access denied).
-        RecordError::Plugin(PluginError::Refused { plugin, error }) => match super::to_wit(error) {
-            types::Error::Invalid(fields) => types::Error::Invalid(fields),
-            types::Error::Conflict(m) => types::Error::Conflict(format!("plugin {plugin} refused: {m}")),
-            types::Error::AccessDenied(m) => types::Error::AccessDenied(format!("plugin {plugin} refused: {m}")),
-            other => types::Error::Failed(format!("plugin {plugin} refused: {}", super::describe(&other))),
-        },
-        RecordError::Plugin(p) => return Err(wasmtime::Error::new(p)),
-        RecordError::Store(s) => return Err(wasmtime::Error::new(PluginError::Store(s))),
-        RecordError::Internal(m) => return Err(wasmtime::Error::msg(m)),
-    })
-}
-
-fn entry(r: records::StoredRecord) -> store::Entry {
-    store::Entry {
-        id: r.id,
-        version: r.version as u64,
-        data: Value::Object(r.data).to_string(),
-        created_at: clock::to_rfc3339(r.created_at),
-        updated_at: clock::to_rfc3339(r.updated_at),
     }
 }
 
@@ -214,211 +184,412 @@ impl HasData for HostData {
     type Data<'a> = &'a mut HostState;
 }
 
-impl types::Host for HostState {}
-
-impl context::Host for HostState {
-    fn current(&mut self) -> wasmtime::Result<context::CallContext> {
-        Ok(context::CallContext {
-            company_id: self.session.company_id.clone(),
-            user_id: self.session.user_id.clone(),
-            locale: self.session.locale.clone(),
-            plugin: self.plugin().to_string(),
-            plugin_version: self.active.loaded.manifest.plugin.version.to_string(),
-        })
-    }
-
-    /// The plugin's own settings, with the company's details and shared settings under
-    /// `company` (a key no plugin may declare).
-    fn config(&mut self) -> wasmtime::Result<String> {
-        if let Some(text) = &self.config {
-            return Ok(text.clone());
+/// The kernel's side of the interfaces every WIT line shares, written once and expanded for
+/// each line's generated bindings (`context`, `events`, `ids`, `log`, `store`, `time` and
+/// `types` in scope where it is expanded).
+macro_rules! shared_imports {
+    () => {
+        /// Maps a record-store error to a WIT error value; faults become traps.
+        fn to_wit(e: RecordError) -> Result<types::Error, wasmtime::Error> {
+            Ok(match e {
+                RecordError::NotFound(m) => types::Error::NotFound(m),
+                RecordError::Forbidden(m) => types::Error::AccessDenied(format!("missing {m}")),
+                e @ RecordError::ReadOnly(..) => types::Error::AccessDenied(e.to_string()),
+                RecordError::Invalid(i) => types::Error::Invalid(
+                    i.0.into_iter().map(|f| types::FieldError { field: f.field, message: f.message }).collect(),
+                ),
+                RecordError::Conflict(m) => types::Error::Conflict(m),
+                RecordError::Quota(m) => types::Error::LimitExceeded(m),
+                RecordError::Plugin(PluginError::Quota(m)) => types::Error::LimitExceeded(m),
+                // A hook's refusal keeps its kind where the caller can act on it: fix the input
+                // (invalid), retry (conflict, such as a concurrent change), or stop (access denied).
+                RecordError::Plugin(PluginError::Refused { plugin, error }) => match guest_to_wit(error) {
+                    types::Error::Invalid(fields) => types::Error::Invalid(fields),
+                    types::Error::Conflict(m) => types::Error::Conflict(format!("plugin {plugin} refused: {m}")),
+                    types::Error::AccessDenied(m) => {
+                        types::Error::AccessDenied(format!("plugin {plugin} refused: {m}"))
+                    }
+                    other => types::Error::Failed(format!(
+                        "plugin {plugin} refused: {}",
+                        GuestError::from(other).to_string()
+                    )),
+                },
+                RecordError::Plugin(p) => return Err(wasmtime::Error::new(p)),
+                RecordError::Store(s) => return Err(wasmtime::Error::new(PluginError::Store(s))),
+                RecordError::Internal(m) => return Err(wasmtime::Error::msg(m)),
+            })
         }
-        let mut config = self.active.config.clone();
-        let company = self.session.company_id.clone();
-        let details = self
-            .session
-            .reader()
-            .ok()
-            .and_then(|conn| crate::identity::profile::get(conn, &company).ok())
-            .map(|(name, profile)| crate::identity::profile::as_json(&name, &profile));
-        if let (Some(object), Some(details)) = (config.as_object_mut(), details) {
-            object.insert(crate::plugins::manifest::COMPANY_CONFIG_KEY.into(), details);
-        }
-        Ok(self.config.insert(config.to_string()).clone())
-    }
 
-    fn has_permission(&mut self, permission: String) -> wasmtime::Result<bool> {
-        Ok(self.scope.as_ref().is_some_and(|s| s.can(&permission)))
-    }
+        fn entry(r: records::StoredRecord) -> store::Entry {
+            store::Entry {
+                id: r.id,
+                version: r.version as u64,
+                data: Value::Object(r.data).to_string(),
+                created_at: clock::to_rfc3339(r.created_at),
+                updated_at: clock::to_rfc3339(r.updated_at),
+            }
+        }
+
+        /// Maps a plugin's error value (passed on from a nested call) to this line's WIT value.
+        fn guest_to_wit(e: GuestError) -> types::Error {
+            match e {
+                GuestError::AccessDenied(m) => types::Error::AccessDenied(m),
+                GuestError::NotFound(m) => types::Error::NotFound(m),
+                GuestError::Invalid(v) => types::Error::Invalid(
+                    v.into_iter().map(|f| types::FieldError { field: f.field, message: f.message }).collect(),
+                ),
+                GuestError::Conflict(m) => types::Error::Conflict(m),
+                GuestError::LimitExceeded(m) => types::Error::LimitExceeded(m),
+                GuestError::Failed(m) => types::Error::Failed(m),
+            }
+        }
+
+        impl From<types::Error> for GuestError {
+            fn from(e: types::Error) -> GuestError {
+                match e {
+                    types::Error::AccessDenied(m) => GuestError::AccessDenied(m),
+                    types::Error::NotFound(m) => GuestError::NotFound(m),
+                    types::Error::Invalid(v) => GuestError::Invalid(
+                        v.into_iter().map(|f| crate::validation::FieldError::new(f.field, f.message)).collect(),
+                    ),
+                    types::Error::Conflict(m) => GuestError::Conflict(m),
+                    types::Error::LimitExceeded(m) => GuestError::LimitExceeded(m),
+                    types::Error::Failed(m) => GuestError::Failed(m),
+                }
+            }
+        }
+
+        /// Turns a record-store error into a WIT error value, or a trap for kernel faults and
+        /// failures of nested plugin calls (which must abort the whole invocation).
+        fn answer<T>(r: Result<T, RecordError>) -> wasmtime::Result<Result<T, types::Error>> {
+            match r {
+                Ok(v) => Ok(Ok(v)),
+                Err(e) => to_wit(e).map(Err),
+            }
+        }
+
+        impl types::Host for HostState {}
+
+        impl context::Host for HostState {
+            fn current(&mut self) -> wasmtime::Result<context::CallContext> {
+                Ok(context::CallContext {
+                    company_id: self.session.company_id.clone(),
+                    user_id: self.session.user_id.clone(),
+                    locale: self.session.locale.clone(),
+                    plugin: self.plugin().to_string(),
+                    plugin_version: self.active.loaded.manifest.plugin.version.to_string(),
+                })
+            }
+
+            /// The plugin's own settings, with the company's details and shared settings under
+            /// `company` (a key no plugin may declare).
+            fn config(&mut self) -> wasmtime::Result<String> {
+                if let Some(text) = &self.config {
+                    return Ok(text.clone());
+                }
+                let mut config = self.active.config.clone();
+                let company = self.session.company_id.clone();
+                let details = self
+                    .session
+                    .reader()
+                    .ok()
+                    .and_then(|conn| crate::identity::profile::get(conn, &company).ok())
+                    .map(|(name, profile)| crate::identity::profile::as_json(&name, &profile));
+                if let (Some(object), Some(details)) = (config.as_object_mut(), details) {
+                    object.insert(crate::plugins::manifest::COMPANY_CONFIG_KEY.into(), details);
+                }
+                Ok(self.config.insert(config.to_string()).clone())
+            }
+
+            fn has_permission(&mut self, permission: String) -> wasmtime::Result<bool> {
+                Ok(self.scope.as_ref().is_some_and(|s| s.can(&permission)))
+            }
+        }
+
+        impl store::Host for HostState {
+            fn get(&mut self, collection: String, id: String) -> wasmtime::Result<Result<store::Entry, types::Error>> {
+                if let Err(e) = self.charge(&[&collection, &id]) {
+                    return Ok(Err(types::Error::LimitExceeded(e)));
+                }
+                let result = (|| {
+                    let coll = self.collection(&collection)?;
+                    let company = self.session.company_id.clone();
+                    let caller = self.caller.clone();
+                    records::get(self.session.reader()?, &company, Caller::Plugin(&caller), &coll, &id).map(entry)
+                })();
+                answer(result)
+            }
+
+            fn create(
+                &mut self,
+                collection: String,
+                data: String,
+            ) -> wasmtime::Result<Result<store::Entry, types::Error>> {
+                if let Err(e) = self.charge(&[&collection, &data]) {
+                    return Ok(Err(types::Error::LimitExceeded(e)));
+                }
+                let result = (|| {
+                    let coll = self.collection(&collection)?;
+                    let data = parse_json("data", &data)?;
+                    let caller = self.caller.clone();
+                    let platform = self.platform.clone();
+                    records::create(&mut self.session, &*platform, Caller::Plugin(&caller), &coll, data).map(entry)
+                })();
+                answer(result)
+            }
+
+            fn update(
+                &mut self,
+                collection: String,
+                id: String,
+                patch: String,
+                expected_version: Option<u64>,
+            ) -> wasmtime::Result<Result<store::Entry, types::Error>> {
+                if let Err(e) = self.charge(&[&collection, &id, &patch]) {
+                    return Ok(Err(types::Error::LimitExceeded(e)));
+                }
+                let result = (|| {
+                    let coll = self.collection(&collection)?;
+                    let patch = parse_json("patch", &patch)?;
+                    let expected = version(expected_version)?;
+                    let caller = self.caller.clone();
+                    let platform = self.platform.clone();
+                    records::update(&mut self.session, &*platform, Caller::Plugin(&caller), &coll, &id, patch, expected)
+                        .map(entry)
+                })();
+                answer(result)
+            }
+
+            fn delete(
+                &mut self,
+                collection: String,
+                id: String,
+                expected_version: Option<u64>,
+            ) -> wasmtime::Result<Result<(), types::Error>> {
+                if let Err(e) = self.charge(&[&collection, &id]) {
+                    return Ok(Err(types::Error::LimitExceeded(e)));
+                }
+                let result = (|| {
+                    let coll = self.collection(&collection)?;
+                    let expected = version(expected_version)?;
+                    let caller = self.caller.clone();
+                    let platform = self.platform.clone();
+                    records::delete(&mut self.session, &*platform, Caller::Plugin(&caller), &coll, &id, expected)
+                })();
+                answer(result)
+            }
+
+            fn query(
+                &mut self,
+                collection: String,
+                query: String,
+            ) -> wasmtime::Result<Result<store::Page, types::Error>> {
+                if let Err(e) = self.charge(&[&collection, &query]) {
+                    return Ok(Err(types::Error::LimitExceeded(e)));
+                }
+                let result = (|| {
+                    let coll = self.collection(&collection)?;
+                    let req: records::query::QueryRequest = serde_json::from_str(&query)
+                        .map_err(|e| RecordError::Invalid(crate::validation::Invalid::one("query", e.to_string())))?;
+                    let company = self.session.company_id.clone();
+                    let caller = self.caller.clone();
+                    let page = records::find(self.session.reader()?, &company, Caller::Plugin(&caller), &coll, &req)?;
+                    Ok(store::Page {
+                        entries: page.records.into_iter().map(entry).collect(),
+                        next_cursor: page.next_cursor,
+                    })
+                })();
+                answer(result)
+            }
+
+            fn aggregate(
+                &mut self,
+                collection: String,
+                request: String,
+            ) -> wasmtime::Result<Result<String, types::Error>> {
+                if let Err(e) = self.charge(&[&collection, &request]) {
+                    return Ok(Err(types::Error::LimitExceeded(e)));
+                }
+                let result = (|| {
+                    let coll = self.collection(&collection)?;
+                    let req: records::aggregate::AggregateRequest = serde_json::from_str(&request)
+                        .map_err(|e| RecordError::Invalid(crate::validation::Invalid::one("request", e.to_string())))?;
+                    let company = self.session.company_id.clone();
+                    let caller = self.caller.clone();
+                    records::aggregate(self.session.reader()?, &company, Caller::Plugin(&caller), &coll, &req)
+                        .map(|v| v.to_string())
+                })();
+                answer(result)
+            }
+        }
+
+        impl events::Host for HostState {
+            fn publish(&mut self, name: String, payload: String) -> wasmtime::Result<Result<String, types::Error>> {
+                if let Err(e) = self.charge(&[&name, &payload]) {
+                    return Ok(Err(types::Error::LimitExceeded(e)));
+                }
+                if let Err(msg) = crate::events::check_publish_name(self.plugin(), &name) {
+                    return Ok(Err(types::Error::AccessDenied(msg)));
+                }
+                // Record events come from the kernel only, so subscribers can trust them.
+                let record_event = name.rsplit_once('.').is_some_and(|(head, what)| {
+                    matches!(what, "created" | "updated" | "deleted")
+                        && head
+                            .strip_prefix(self.plugin())
+                            .and_then(|c| c.strip_prefix('.'))
+                            .is_some_and(|c| self.active.loaded.manifest.collections.contains_key(c))
+                });
+                if record_event {
+                    return Ok(Err(types::Error::AccessDenied(format!(
+                        "{name} is a record event of a collection; the kernel emits those itself"
+                    ))));
+                }
+                if payload.len() > crate::events::MAX_PAYLOAD {
+                    return Ok(Err(types::Error::LimitExceeded(format!(
+                        "event payload over {} bytes",
+                        crate::events::MAX_PAYLOAD
+                    ))));
+                }
+                let result = (|| {
+                    let payload = parse_json("payload", &payload)?;
+                    let source = self.plugin().to_string();
+                    let platform = self.platform.clone();
+                    let event = crate::events::NewEvent { name: &name, source: &source, payload, collection: None };
+                    Ok(platform.emit(&mut self.session, event)?)
+                })();
+                answer(result)
+            }
+        }
+
+        impl log::Host for HostState {
+            fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+                if self.charge(&[&message]).is_err() {
+                    return Ok(());
+                }
+                let message: String = message.chars().take(4096).collect();
+                let plugin = self.plugin().to_string();
+                let company = self.session.company_id.as_str();
+                match level {
+                    log::Level::Trace => tracing::trace!(plugin, company, "{message}"),
+                    log::Level::Debug => tracing::debug!(plugin, company, "{message}"),
+                    log::Level::Info => tracing::info!(plugin, company, "{message}"),
+                    log::Level::Warn => tracing::warn!(plugin, company, "{message}"),
+                    log::Level::Error => tracing::error!(plugin, company, "{message}"),
+                }
+                Ok(())
+            }
+        }
+
+        impl time::Host for HostState {
+            fn now(&mut self) -> wasmtime::Result<String> {
+                Ok(clock::to_rfc3339(clock::now()))
+            }
+        }
+
+        impl ids::Host for HostState {
+            fn new_id(&mut self) -> wasmtime::Result<String> {
+                Ok(crate::ids::new_id())
+            }
+        }
+    };
 }
 
-impl store::Host for HostState {
-    fn get(&mut self, collection: String, id: String) -> wasmtime::Result<Result<store::Entry, types::Error>> {
-        if let Err(e) = self.charge(&[&collection, &id]) {
-            return Ok(Err(e));
-        }
-        let result = (|| {
-            let coll = self.collection(&collection)?;
-            let company = self.session.company_id.clone();
-            let caller = self.caller.clone();
-            records::get(self.session.reader()?, &company, Caller::Plugin(&caller), &coll, &id).map(entry)
-        })();
-        self.answer(result)
-    }
+/// The 0.1.x line (plugins built against 0.1.0 and 0.1.1).
+pub(super) mod v01 {
+    use super::*;
+    use crate::plugins::host::bindings::v01::erp::plugin::{context, events, ids, log, store, time, types};
 
-    fn create(&mut self, collection: String, data: String) -> wasmtime::Result<Result<store::Entry, types::Error>> {
-        if let Err(e) = self.charge(&[&collection, &data]) {
-            return Ok(Err(e));
-        }
-        let result = (|| {
-            let coll = self.collection(&collection)?;
-            let data = parse_json("data", &data)?;
-            let caller = self.caller.clone();
-            let platform = self.platform.clone();
-            records::create(&mut self.session, &*platform, Caller::Plugin(&caller), &coll, data).map(entry)
-        })();
-        self.answer(result)
-    }
-
-    fn update(
-        &mut self,
-        collection: String,
-        id: String,
-        patch: String,
-        expected_version: Option<u64>,
-    ) -> wasmtime::Result<Result<store::Entry, types::Error>> {
-        if let Err(e) = self.charge(&[&collection, &id, &patch]) {
-            return Ok(Err(e));
-        }
-        let result = (|| {
-            let coll = self.collection(&collection)?;
-            let patch = parse_json("patch", &patch)?;
-            let expected = version(expected_version)?;
-            let caller = self.caller.clone();
-            let platform = self.platform.clone();
-            records::update(&mut self.session, &*platform, Caller::Plugin(&caller), &coll, &id, patch, expected)
-                .map(entry)
-        })();
-        self.answer(result)
-    }
-
-    fn delete(
-        &mut self,
-        collection: String,
-        id: String,
-        expected_version: Option<u64>,
-    ) -> wasmtime::Result<Result<(), types::Error>> {
-        if let Err(e) = self.charge(&[&collection, &id]) {
-            return Ok(Err(e));
-        }
-        let result = (|| {
-            let coll = self.collection(&collection)?;
-            let expected = version(expected_version)?;
-            let caller = self.caller.clone();
-            let platform = self.platform.clone();
-            records::delete(&mut self.session, &*platform, Caller::Plugin(&caller), &coll, &id, expected)
-        })();
-        self.answer(result)
-    }
-
-    fn query(&mut self, collection: String, query: String) -> wasmtime::Result<Result<store::Page, types::Error>> {
-        if let Err(e) = self.charge(&[&collection, &query]) {
-            return Ok(Err(e));
-        }
-        let result = (|| {
-            let coll = self.collection(&collection)?;
-            let req: records::query::QueryRequest = serde_json::from_str(&query)
-                .map_err(|e| RecordError::Invalid(crate::validation::Invalid::one("query", e.to_string())))?;
-            let company = self.session.company_id.clone();
-            let caller = self.caller.clone();
-            let page = records::find(self.session.reader()?, &company, Caller::Plugin(&caller), &coll, &req)?;
-            Ok(store::Page { entries: page.records.into_iter().map(entry).collect(), next_cursor: page.next_cursor })
-        })();
-        self.answer(result)
-    }
-
-    fn aggregate(&mut self, collection: String, request: String) -> wasmtime::Result<Result<String, types::Error>> {
-        if let Err(e) = self.charge(&[&collection, &request]) {
-            return Ok(Err(e));
-        }
-        let result = (|| {
-            let coll = self.collection(&collection)?;
-            let req: records::aggregate::AggregateRequest = serde_json::from_str(&request)
-                .map_err(|e| RecordError::Invalid(crate::validation::Invalid::one("request", e.to_string())))?;
-            let company = self.session.company_id.clone();
-            let caller = self.caller.clone();
-            records::aggregate(self.session.reader()?, &company, Caller::Plugin(&caller), &coll, &req)
-                .map(|v| v.to_string())
-        })();
-        self.answer(result)
-    }
+    shared_imports!();
 }
 
-impl events::Host for HostState {
-    fn publish(&mut self, name: String, payload: String) -> wasmtime::Result<Result<String, types::Error>> {
-        if let Err(e) = self.charge(&[&name, &payload]) {
-            return Ok(Err(e));
-        }
-        if let Err(msg) = crate::events::check_publish_name(self.plugin(), &name) {
-            return Ok(Err(types::Error::AccessDenied(msg)));
-        }
-        // Record events come from the kernel only, so subscribers can trust them.
-        let record_event = name.rsplit_once('.').is_some_and(|(head, what)| {
-            matches!(what, "created" | "updated" | "deleted")
-                && head
-                    .strip_prefix(self.plugin())
-                    .and_then(|c| c.strip_prefix('.'))
-                    .is_some_and(|c| self.active.loaded.manifest.collections.contains_key(c))
-        });
-        if record_event {
-            return Ok(Err(types::Error::AccessDenied(format!(
-                "{name} is a record event of a collection; the kernel emits those itself"
-            ))));
-        }
-        if payload.len() > crate::events::MAX_PAYLOAD {
-            return Ok(Err(types::Error::LimitExceeded(format!(
-                "event payload over {} bytes",
-                crate::events::MAX_PAYLOAD
-            ))));
-        }
-        let result = (|| {
-            let payload = parse_json("payload", &payload)?;
-            let source = self.plugin().to_string();
-            let platform = self.platform.clone();
-            let event = crate::events::NewEvent { name: &name, source: &source, payload, collection: None };
-            Ok(platform.emit(&mut self.session, event)?)
-        })();
-        self.answer(result)
-    }
-}
+/// The 0.2.x line: the shared interfaces, files and notifications.
+pub(super) mod v02 {
+    use super::*;
+    use crate::plugins::host::bindings::v02::erp::plugin::{
+        context, events, files, ids, log, notify, store, time, types,
+    };
+    use crate::plugins::host::files as kernel_files;
+    use crate::plugins::host::notices;
 
-impl log::Host for HostState {
-    fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        if self.charge(&[&message]).is_err() {
-            return Ok(());
-        }
-        let message: String = message.chars().take(4096).collect();
-        let plugin = self.plugin().to_string();
-        let company = self.session.company_id.as_str();
-        match level {
-            log::Level::Trace => tracing::trace!(plugin, company, "{message}"),
-            log::Level::Debug => tracing::debug!(plugin, company, "{message}"),
-            log::Level::Info => tracing::info!(plugin, company, "{message}"),
-            log::Level::Warn => tracing::warn!(plugin, company, "{message}"),
-            log::Level::Error => tracing::error!(plugin, company, "{message}"),
-        }
-        Ok(())
-    }
-}
+    shared_imports!();
 
-impl time::Host for HostState {
-    fn now(&mut self) -> wasmtime::Result<String> {
-        Ok(clock::to_rfc3339(clock::now()))
+    fn file_info(row: crate::files::FileRow) -> files::FileInfo {
+        files::FileInfo {
+            id: row.id,
+            name: row.name,
+            content_type: row.content_type,
+            size: row.size.max(0) as u64,
+            sha256: row.sha256,
+            created_at: clock::to_rfc3339(row.created_at),
+        }
     }
-}
 
-impl ids::Host for HostState {
-    fn new_id(&mut self) -> wasmtime::Result<String> {
-        Ok(crate::ids::new_id())
+    impl files::Host for HostState {
+        fn create(
+            &mut self,
+            name: String,
+            content_type: Option<String>,
+            content: Vec<u8>,
+        ) -> wasmtime::Result<Result<files::FileInfo, types::Error>> {
+            let args = name.len() + content_type.as_ref().map_or(0, String::len);
+            if let Err(e) = self.charge_bytes(args + content.len()) {
+                return Ok(Err(types::Error::LimitExceeded(e)));
+            }
+            answer(kernel_files::create(self, &name, content_type.as_deref(), content).map(file_info))
+        }
+
+        fn info(&mut self, id: String) -> wasmtime::Result<Result<files::FileInfo, types::Error>> {
+            if let Err(e) = self.charge(&[&id]) {
+                return Ok(Err(types::Error::LimitExceeded(e)));
+            }
+            answer(kernel_files::readable(self, &id).map(file_info))
+        }
+
+        fn read(&mut self, id: String, offset: u64, length: u32) -> wasmtime::Result<Result<Vec<u8>, types::Error>> {
+            let length = (length as usize).min(kernel_files::MAX_READ_BYTES);
+            if let Err(e) = self.charge_bytes(id.len() + length) {
+                return Ok(Err(types::Error::LimitExceeded(e)));
+            }
+            answer(kernel_files::read(self, &id, offset, length))
+        }
+
+        fn attached(
+            &mut self,
+            collection: String,
+            record_id: String,
+        ) -> wasmtime::Result<Result<Vec<files::FileInfo>, types::Error>> {
+            if let Err(e) = self.charge(&[&collection, &record_id]) {
+                return Ok(Err(types::Error::LimitExceeded(e)));
+            }
+            answer(
+                kernel_files::attached(self, &collection, &record_id)
+                    .map(|rows| rows.into_iter().map(file_info).collect()),
+            )
+        }
+    }
+
+    impl notify::Host for HostState {
+        fn send(&mut self, n: notify::Notification) -> wasmtime::Result<Result<u32, types::Error>> {
+            let words = n.title.iter().chain(&n.body).map(|(l, t)| l.len() + t.len()).sum::<usize>();
+            let link = n.link.as_ref().map_or(0, |(c, r)| c.len() + r.len());
+            let size = words + link + n.kind.len() + n.recipients.iter().map(String::len).sum::<usize>();
+            if let Err(e) = self.charge_bytes(size) {
+                return Ok(Err(types::Error::LimitExceeded(e)));
+            }
+            let importance = match n.importance {
+                notify::Importance::Low => crate::notify::Importance::Low,
+                notify::Importance::Normal => crate::notify::Importance::Normal,
+                notify::Importance::High => crate::notify::Importance::High,
+            };
+            let message = notices::Message {
+                recipients: n.recipients,
+                kind: n.kind,
+                title: n.title,
+                body: n.body,
+                link: n.link,
+                importance,
+            };
+            answer(notices::send(self, message))
+        }
     }
 }

@@ -1,0 +1,2 @@
+DROP TABLE file_usage;
+DROP TABLE files;

@@ -60,6 +60,18 @@ fn matrix() -> Vec<Entry> {
             Some(json!({ "metrics": [{ "op": "count" }] })),
         ),
         e(Method::GET, "/api/v1/companies/{id}/events", None),
+        e(Method::POST, "/api/v1/companies/{id}/files", Some(json!({ "planted": true }))),
+        e(Method::GET, "/api/v1/companies/{id}/files/{file_id}", None),
+        e(Method::GET, "/api/v1/companies/{id}/notifications", None),
+        e(Method::GET, "/api/v1/companies/{id}/notifications/{notification}", None),
+        e(Method::POST, "/api/v1/companies/{id}/notifications/read", Some(json!({ "all": true }))),
+        e(Method::GET, "/api/v1/companies/{id}/notifications/preferences", None),
+        e(
+            Method::PUT,
+            "/api/v1/companies/{id}/notifications/preferences",
+            Some(json!({ "kinds": [{ "kind": "notes.shared", "channel": "off" }] })),
+        ),
+        e(Method::GET, "/api/v1/companies/{id}/notifications/stream", None),
         e(Method::POST, "/api/v1/companies/{id}/events/{event_id}/replay", Some(json!({}))),
     ]
 }
@@ -88,10 +100,14 @@ struct Ids<'a> {
     role: &'a str,
     record: &'a str,
     event: &'a str,
+    file: &'a str,
+    notification: &'a str,
 }
 
 fn fill(path: &str, ids: &Ids<'_>) -> String {
     let name = if path.contains("/roles/") { ids.role } else { "notes" };
+    // An upload names its file in the query.
+    let path = if path.ends_with("/files") { format!("{path}?name=planted.txt") } else { path.to_string() };
     path.replace("{id}", ids.company)
         .replace("{user_id}", ids.user)
         .replace("{name}", name)
@@ -100,6 +116,8 @@ fn fill(path: &str, ids: &Ids<'_>) -> String {
         .replace("{command}", "stats")
         .replace("{record_id}", ids.record)
         .replace("{event_id}", ids.event)
+        .replace("{file_id}", ids.file)
+        .replace("{notification}", ids.notification)
 }
 
 /// Templates naming an object below the company, which may belong to another company.
@@ -107,6 +125,8 @@ fn names_an_object(path: &str) -> bool {
     path.contains("{user_id}")
         || path.contains("{record_id}")
         || path.contains("{event_id}")
+        || path.contains("{file_id}")
+        || path.contains("{notification}")
         || path.contains("/roles/{name}")
 }
 
@@ -118,7 +138,7 @@ async fn cross_company_requests_are_not_found(app: &TestApp) {
     app.user("a-friend@example.com").await;
     let (_, alice) = app.user("alice@a.example").await;
     let (_, bert) = app.user("bert@b.example").await;
-    let (b_only_id, _) = app.user("bea@b.example").await;
+    let (b_only_id, bea) = app.user("bea@b.example").await;
     let a = app.company("Company A", &[("alice@a.example", "owner")]).await;
     let b = app.company("Company B", &[("bert@b.example", "owner"), ("bea@b.example", "member")]).await;
     app.post(&format!("/api/v1/companies/{b}/roles"), &bert, json!({ "name": "b-secret", "permissions": [] }))
@@ -133,12 +153,29 @@ async fn cross_company_requests_are_not_found(app: &TestApp) {
     let b_note = note.expect(201)["id"].as_str().unwrap().to_string();
     let b_events = app.get(&format!("/api/v1/companies/{b}/events"), &bert).await;
     let b_event = b_events.expect(200)["items"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/companies/{b}/files?name=secret.txt");
+    let file = app.call_raw(Method::POST, &path, Some(&bert), Some("text/plain"), b"B's secret".to_vec()).await;
+    let b_file = file.expect(201)["id"].as_str().unwrap().to_string();
+    let share = format!("/api/v1/companies/{b}/plugins/notes/commands/share");
+    app.post(&share, &bert, json!({ "id": b_note, "user": b_only_id })).await.expect(200);
+    let told = app.get(&format!("/api/v1/companies/{b}/notifications"), &bea).await;
+    let b_notification = told.expect(200)["items"][0]["id"].as_str().unwrap().to_string();
 
     let before = app.snapshot().await;
     for entry in matrix() {
         // Company B's ids with Alice's token.
-        let path =
-            fill(entry.path, &Ids { company: &b, user: &bert_id, role: "b-secret", record: &b_note, event: &b_event });
+        let path = fill(
+            entry.path,
+            &Ids {
+                company: &b,
+                user: &bert_id,
+                role: "b-secret",
+                record: &b_note,
+                event: &b_event,
+                file: &b_file,
+                notification: &b_notification,
+            },
+        );
         let r = app.call(entry.method.clone(), &path, Some(&alice), entry.body.clone()).await;
         assert_eq!(r.status.as_u16(), 404, "{} {path}: {}", entry.method, r.body);
         assert_eq!(r.code(), "not_found");
@@ -146,7 +183,15 @@ async fn cross_company_requests_are_not_found(app: &TestApp) {
         if names_an_object(entry.path) {
             let path = fill(
                 entry.path,
-                &Ids { company: &a, user: &b_only_id, role: "b-secret", record: &b_note, event: &b_event },
+                &Ids {
+                    company: &a,
+                    user: &b_only_id,
+                    role: "b-secret",
+                    record: &b_note,
+                    event: &b_event,
+                    file: &b_file,
+                    notification: &b_notification,
+                },
             );
             let r = app.call(entry.method.clone(), &path, Some(&alice), entry.body.clone()).await;
             assert_eq!(r.status.as_u16(), 404, "{} {path}: {}", entry.method, r.body);

@@ -67,6 +67,7 @@ async fn plugins_keep_files_and_notify_people(app: &TestApp) {
     let inbox = inbox.expect(200).clone();
     let item = &inbox["items"][0];
     assert_eq!(item["kind"], "notes.shared");
+    assert_eq!(item["kind_label"], "Notes shared with me");
     assert_eq!(item["body"], "Посмотри");
     assert!(item["title"].as_str().unwrap().contains("Квартальный план"), "{item:?}");
     assert_eq!(item["link"]["record"], note_id.as_str());
@@ -79,6 +80,23 @@ async fn plugins_keep_files_and_notify_people(app: &TestApp) {
     assert_eq!(foreign.expect(200)["refused"], "invalid", "{:?}", foreign.body);
     let after = app.get(&format!("/api/v1/companies/{co}/notifications"), &boris).await;
     assert_eq!(after.expect(200)["items"].as_array().unwrap().len(), 1);
+
+    // People choose where each declared kind goes before they ever receive one, by its label,
+    // in their language; a kind nobody sends here is refused.
+    let (_, gleb) = app.user("gleb@example.com").await;
+    app.member_with_role(&co, "gleb@example.com", "reader", &[]).await;
+    let prefs = app.get(&format!("/api/v1/companies/{co}/notifications/preferences"), &gleb).await;
+    let kinds = prefs.expect(200)["kinds"].as_array().unwrap().clone();
+    let shared = kinds.iter().find(|k| k["kind"] == "notes.shared").expect("notes.shared is offered");
+    assert_eq!(shared["label"], "Notes shared with me");
+    assert_eq!(shared["channel"], "app");
+    assert!(kinds.iter().any(|k| k["kind"] == "kernel.plugin_quarantined"), "{kinds:?}");
+    let path = format!("/api/v1/companies/{co}/notifications/preferences");
+    let off = app.put(&path, &gleb, json!({ "kinds": [{ "kind": "notes.shared", "channel": "off" }] })).await;
+    let off = off.expect(200)["kinds"].as_array().unwrap().clone();
+    assert_eq!(off.iter().find(|k| k["kind"] == "notes.shared").unwrap()["channel"], "off");
+    let made_up = app.put(&path, &gleb, json!({ "kinds": [{ "kind": "notes.made_up", "channel": "off" }] })).await;
+    made_up.expect(422);
 
     // The 0.1.0 plugin runs beside the 0.2.0 ones.
     let hello = app.post(&command(&co, "legacy", "hello"), &app.root, json!("from 0.1.0")).await;

@@ -135,7 +135,7 @@ struct Ids {
 /// Operations whose valid input depends on what exists or on what a plugin declares, which
 /// no static document can say: a user or role named in the body, a collection's fields and
 /// cursors, a command's input, a webhook's payload, a plugin's grants and configuration, a
-/// package. There, input that matches the document may still be refused with a 422 naming
+/// package, the kinds of notifications the company's plugins send. There, input that matches the document may still be refused with a 422 naming
 /// the problem; everything else about their answers is checked as everywhere.
 const REFERS_TO_STATE: &str = concat!(
     r"^(POST|PATCH) /api/v1/companies/\{id\}/members",
@@ -143,6 +143,7 @@ const REFERS_TO_STATE: &str = concat!(
     r"|/commands/",
     r"|^POST /api/v1/hooks/",
     r"|^PUT /api/v1/companies/\{id\}/plugins/",
+    r"|^PUT /api/v1/companies/\{id\}/notifications/preferences$",
     r"|^POST /api/v1/plugins$",
 );
 
@@ -188,6 +189,12 @@ fn config(base: &str, ids: &Ids, token: &str, expendable: &str) -> String {
                 "include-path-regex": r"^/api/v1/auth/tokens(/revoke-all|/\{token_id\})?$",
                 "exclude-method": "GET",
                 "headers": { "Authorization": format!("Bearer {expendable}") },
+            },
+            {
+                // A live event stream answers for as long as its client listens, so a call
+                // never ends; `notifications::the_stream_delivers_as_it_happens` covers it.
+                "include-name-regex": r"^GET /api/v1/companies/\{id\}/notifications/stream$",
+                "enabled": false,
             },
             {
                 // An INN is valid only with its check digits, which JSON Schema cannot say.

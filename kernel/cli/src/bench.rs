@@ -203,6 +203,9 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
     // 3b. The web UI's list page over the same collection.
     super::bench_ui::run(&runtime, &router, &token, &company_id)?;
 
+    // 3b'. Live notifications to 200 open streams, and a 100 MB file up and down.
+    super::bench_live::run(&runtime, &platform, &router, &token, &company_id)?;
+
     // 3c. The search box over many customers.
     super::bench_search::run(&runtime, &router, &platform, &token, &company_id, opts.customers)?;
 

@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod bench_attack;
 mod bench_ledger;
+mod bench_live;
 mod bench_rows;
 mod bench_search;
 mod bench_stock;

@@ -158,6 +158,10 @@ pub struct Manifest {
     /// Sample data the plugin fills a demo company with.
     #[serde(default)]
     pub demo: Option<DemoSpec>,
+    /// Kinds of notifications the plugin sends (`[[notifications]]`): people choose per kind
+    /// where they go, by its label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationSpec>,
 }
 
 /// `[plugin]`.
@@ -652,6 +656,20 @@ pub struct EventSpec {
     pub collection: Option<String>,
 }
 
+/// `[[notifications]]`: a kind of notification the plugin sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSpec {
+    /// `<plugin>.<name>` in lower-case words and dots, such as `crm.activity_due`.
+    pub kind: String,
+    /// What it tells, for developers.
+    #[serde(default)]
+    pub description: String,
+    /// What people read when they choose where it goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+}
+
 /// `[[schedules]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleSpec {
@@ -872,6 +890,9 @@ impl Manifest {
             ("plugin.label".to_string(), self.plugin.label.as_ref()),
             ("plugin.summary".to_string(), self.plugin.summary.as_ref()),
         ];
+        for (i, n) in self.notifications.iter().enumerate() {
+            out.push((format!("notifications.{i}.label"), n.label.as_ref()));
+        }
         for (i, p) in self.permissions.iter().enumerate() {
             out.push((format!("permissions.{i}.label"), p.label.as_ref()));
         }
@@ -1186,6 +1207,7 @@ impl Validator<'_> {
         self.commands(&name);
         self.subscriptions();
         self.events(&name);
+        self.notifications(&name);
         self.schedules();
         let mut seen = BTreeSet::new();
         for (i, w) in m.webhooks.iter().enumerate() {
@@ -1602,6 +1624,21 @@ impl Validator<'_> {
         }
     }
 
+    fn notifications(&mut self, plugin: &str) {
+        let mut seen = BTreeSet::new();
+        for (i, n) in self.manifest.notifications.iter().enumerate() {
+            if !is_kind_of(&n.kind, plugin) {
+                self.problem(
+                    format!("notifications.{i}.kind"),
+                    format!("must be {plugin}.<name> in lower-case words and dots, at most 100 characters"),
+                );
+            }
+            if !seen.insert(&n.kind) {
+                self.problem(format!("notifications.{i}.kind"), format!("{} is declared twice", n.kind));
+            }
+        }
+    }
+
     fn schedules(&mut self) {
         let mut seen = BTreeSet::new();
         for (i, s) in self.manifest.schedules.iter().enumerate() {
@@ -1845,6 +1882,18 @@ pub fn wit_compatible(plugin: &Version, kernel: &Version) -> bool {
         plugin.major == kernel.major
     };
     same_line && plugin <= kernel && plugin.pre.is_empty()
+}
+
+/// True for a notification kind: dotted lower-case words such as `collaboration.mention`, at
+/// most 100 characters, starting with its source (a plugin's name or `kernel`).
+pub fn is_kind_of(kind: &str, source: &str) -> bool {
+    kind.len() <= 100
+        && kind.strip_prefix(source).and_then(|rest| rest.strip_prefix('.')).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest.split('.').all(|w| {
+                    !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                })
+        })
 }
 
 /// Checks an event name a plugin wants to publish: `<plugin>.<name>[.<more>]`.

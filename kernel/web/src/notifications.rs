@@ -17,13 +17,6 @@ fn link_of(base: &str, n: &Value) -> Option<String> {
     Some(format!("{base}/p/{}/d/{}/r/{}", part("plugin")?, part("collection")?, part("record")?))
 }
 
-/// A kind's name for people: the UI's own words for the kinds it knows, else the kind.
-fn kind_label(ctx: &Ctx, kind: &str) -> String {
-    let key = format!("kind.{kind}");
-    let text = ctx.t(&key);
-    if text == key { kind.to_string() } else { text }
-}
-
 /// `GET /c/{company}/notifications`.
 pub(super) async fn inbox(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {
     ctx.enter(&cid).await?;
@@ -42,7 +35,7 @@ pub(super) async fn inbox(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): 
         .map(|n| {
             json!({
                 "id": n["id"], "title": n["title"], "body": n["body"], "read": n["read"],
-                "importance": n["importance"], "kind": kind_label(&ctx, n["kind"].as_str().unwrap_or_default()),
+                "importance": n["importance"], "kind": n["kind_label"],
                 "at": format::datetime(n["created_at"].as_str().unwrap_or_default(), loc),
                 "open": link_of(&base, n).map(|_| format!("{base}/notifications/{}/open", encode(n["id"].as_str().unwrap_or_default()))),
             })
@@ -57,7 +50,7 @@ pub(super) async fn inbox(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): 
         .as_array()
         .into_iter()
         .flatten()
-        .map(|k| json!({ "kind": k["kind"], "label": kind_label(&ctx, k["kind"].as_str().unwrap_or_default()), "channel": k["channel"] }))
+        .map(|k| json!({ "kind": k["kind"], "label": k["label"], "channel": k["channel"] }))
         .collect();
     let next = found["next_cursor"].as_str().map(|c| format!("{base}/notifications?cursor={}", encode(c)));
     Ok(ctx.render(

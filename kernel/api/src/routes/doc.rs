@@ -33,6 +33,16 @@ pub(super) fn add_error_answers(doc: &mut OpenApi) {
             complete(path, method, op);
         }
     }
+    // An upload's body is the file's content, and an empty file is a file; its name is
+    // required (a parameter with its own schema is not marked so by the derive).
+    if let Some(op) = doc.paths.paths.get_mut("/api/v1/companies/{id}/files").and_then(|item| item.post.as_mut()) {
+        if let Some(body) = op.request_body.as_mut() {
+            body.required = Some(utoipa::openapi::Required::False);
+        }
+        for p in op.parameters.iter_mut().flatten().filter(|p| p.name == "name") {
+            p.required = utoipa::openapi::Required::True;
+        }
+    }
 }
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
@@ -295,6 +305,34 @@ pub(crate) fn cursor() -> Object {
         .max_length(Some(MAX_CURSOR_LEN))
         .pattern(Some("^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"))
         .build()
+}
+
+/// A file's name, as `files::names::clean_name` accepts it: its last path part keeps a
+/// character other than spaces, dots and control characters.
+pub(crate) fn file_name() -> Object {
+    text("The file's name, such as `offer.pdf`; a path is cut to its last part")
+        .pattern(Some(format!(r"^(?:.*[/\\])?[^/\\]*[^/\\.{CONTROL}{SPACE}][^/\\]*$")))
+        .build()
+}
+
+/// A notification kind, as `notify::is_kind_of` accepts it.
+pub(crate) fn notification_kind() -> Object {
+    text("A kind such as `crm.activity_due`: its source (a plugin or `kernel`) and lower-case words")
+        .max_length(Some(100))
+        .pattern(Some("^[a-z][a-z0-9_]*(?:\\.[a-z0-9_]+)+$"))
+        .build()
+}
+
+/// Where a kind of notification goes.
+pub(crate) fn notification_channel() -> Object {
+    text("`app` (the bell), `app_and_email`, or `off` (not kept at all)")
+        .enum_values(Some(["app", "app_and_email", "off"]))
+        .build()
+}
+
+/// `true`, the only value that asks for everything.
+pub(crate) fn only_true() -> Object {
+    ObjectBuilder::new().schema_type(SchemaType::Type(Type::Boolean)).enum_values(Some([true])).build()
 }
 
 /// A webhook secret, as `lifecycle::enable` accepts it; `null` keeps the current one.

@@ -52,6 +52,7 @@ fn out(f: &FileRow) -> FileOut {
 #[into_params(parameter_in = Query)]
 pub(crate) struct UploadQuery {
     /// The file's name, such as `offer.pdf` (a path is cut to its last part).
+    #[param(schema_with = super::doc::file_name)]
     name: String,
 }
 

@@ -37,16 +37,24 @@ impl From<diesel::result::Error> for NotifyError {
     }
 }
 
-/// True for a kind name: dotted lowercase words such as `collaboration.mention`, at most 100
-/// characters, starting with its source (a plugin's name or `kernel`).
-pub fn is_kind_of(kind: &str, source: &str) -> bool {
-    kind.len() <= 100
-        && kind.strip_prefix(source).and_then(|rest| rest.strip_prefix('.')).is_some_and(|rest| {
-            !rest.is_empty()
-                && rest.split('.').all(|w| {
-                    !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                })
-        })
+pub use erp_manifest::manifest::is_kind_of;
+
+/// The kernel's own kinds, with what people read when they choose where each goes.
+pub const KERNEL_KINDS: &[(&str, &str, &str)] =
+    &[("kernel.plugin_quarantined", "A plugin was stopped in this company", "Плагин остановлен в этой компании")];
+
+/// What people read for a kind: the kernel's label, or the label the sending plugin's manifest
+/// gives it (in `lang`), or the kind itself.
+pub fn kind_label(kind: &str, lang: &str, manifests: &[std::sync::Arc<erp_manifest::Manifest>]) -> String {
+    if let Some((_, en, ru)) = KERNEL_KINDS.iter().find(|(k, _, _)| *k == kind) {
+        return if lang == "ru" { ru } else { en }.to_string();
+    }
+    manifests
+        .iter()
+        .flat_map(|m| &m.notifications)
+        .find(|n| n.kind == kind)
+        .and_then(|n| n.label.as_ref())
+        .map_or_else(|| kind.to_string(), |l| l.text(lang).to_string())
 }
 
 #[cfg(test)]

@@ -169,30 +169,45 @@ document.addEventListener("DOMContentLoaded", () => {
       count.hidden = n <= 0;
       bell.dataset.unread = String(n);
     };
-    const stream = new EventSource(bell.dataset.stream);
-    stream.addEventListener("ready", (e) => {
-      try { setCount(JSON.parse(e.data).unread); } catch (_) { /* keep the rendered count */ }
-    });
-    stream.addEventListener("notification", (e) => {
-      let n;
-      try { n = JSON.parse(e.data); } catch (_) { return; }
-      setCount((parseInt(bell.dataset.unread || count.textContent, 10) || 0) + 1);
-      if (!toasts) return;
-      const toast = document.createElement(n.link ? "a" : "div");
-      toast.className = "toast " + (n.importance || "normal");
-      if (n.link) toast.href = bell.dataset.base + "/notifications/" + encodeURIComponent(n.id) + "/open";
-      const title = document.createElement("strong");
-      title.textContent = n.title;
-      toast.appendChild(title);
-      if (n.body) {
-        const body = document.createElement("span");
-        body.textContent = n.body;
-        toast.appendChild(body);
-      }
-      toasts.appendChild(toast);
-      setTimeout(() => toast.remove(), 8000);
-      document.dispatchEvent(new CustomEvent("erp:notification", { detail: n }));
-    });
-    stream.addEventListener("reload", () => { /* fell behind: the count is refreshed on the next page */ });
+    // A page holds the stream only while it is shown: browsers allow a few connections per
+    // server, and hidden tabs or pages kept for the back button must not use them up. Shown
+    // again, the `ready` event brings the count up to date.
+    let stream = null;
+    const connect = () => {
+      if (stream || document.visibilityState === "hidden") return;
+      stream = new EventSource(bell.dataset.stream);
+      stream.addEventListener("ready", (e) => {
+        try { setCount(JSON.parse(e.data).unread); } catch (_) { /* keep the rendered count */ }
+      });
+      stream.addEventListener("notification", (e) => {
+        let n;
+        try { n = JSON.parse(e.data); } catch (_) { return; }
+        setCount((parseInt(bell.dataset.unread || count.textContent, 10) || 0) + 1);
+        if (!toasts) return;
+        const toast = document.createElement(n.link ? "a" : "div");
+        toast.className = "toast " + (n.importance || "normal");
+        if (n.link) toast.href = bell.dataset.base + "/notifications/" + encodeURIComponent(n.id) + "/open";
+        const title = document.createElement("strong");
+        title.textContent = n.title;
+        toast.appendChild(title);
+        if (n.body) {
+          const body = document.createElement("span");
+          body.textContent = n.body;
+          toast.appendChild(body);
+        }
+        toasts.appendChild(toast);
+        setTimeout(() => toast.remove(), 8000);
+        document.dispatchEvent(new CustomEvent("erp:notification", { detail: n }));
+      });
+      stream.addEventListener("reload", () => { /* fell behind: the count is refreshed on the next page */ });
+    };
+    const disconnect = () => {
+      if (stream) stream.close();
+      stream = null;
+    };
+    document.addEventListener("visibilitychange", () => (document.visibilityState === "hidden" ? disconnect() : connect()));
+    window.addEventListener("pagehide", disconnect);
+    window.addEventListener("pageshow", connect);
+    connect();
   }
 });

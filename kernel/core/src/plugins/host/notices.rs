@@ -1,6 +1,7 @@
-//! Notifications from plugins (WIT 0.2.0): checked like the kernel's own (kinds under the
-//! plugin's name, recipients members of the company, a link only to a record the plugin may
-//! read), kept in the invocation's transaction and pushed live once it commits.
+//! Notifications from plugins (WIT 0.2.0): checked like the kernel's own (kinds the plugin's
+//! manifest declares, under its name; recipients members of the company; a link only to a
+//! record the plugin may read), kept in the invocation's transaction and pushed live once it
+//! commits.
 
 use std::collections::BTreeMap;
 
@@ -51,6 +52,12 @@ pub(super) fn send(state: &mut HostState, m: Message) -> Result<u32, RecordError
         return Err(RecordError::Invalid(Invalid::one(
             "kind",
             format!("must be {source}.<name> in lowercase words, not {:?}", m.kind),
+        )));
+    }
+    if !state.active.loaded.manifest.notifications.iter().any(|n| n.kind == m.kind) {
+        return Err(RecordError::Invalid(Invalid::one(
+            "kind",
+            format!("{} is not declared in the plugin's manifest ([[notifications]])", m.kind),
         )));
     }
     let title = text("title", m.title)?;

@@ -49,7 +49,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("delivery_dead", "failed, not retried", "не доставлено"),
     ("add_linked", "Add linked", "Добавить связанное"),
     ("add_line", "Add a line", "Добавить строку"),
-    ("upload", "Attach a file", "Прикрепить файл"),
+    ("attach_file", "Attach a file", "Прикрепить файл"),
     ("uploading", "Uploading…", "Загрузка…"),
     ("uploaded", "Attached; save to keep it", "Прикреплено; сохраните, чтобы оставить"),
     ("upload_failed", "The file was not uploaded", "Файл не загружен"),

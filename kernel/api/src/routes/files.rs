@@ -19,7 +19,7 @@ use crate::extract::{ApiPath, ApiQuery, Auth};
 use erp_kernel::audit::{self, Actor, Entry, Outcome};
 use erp_kernel::files::{FileError, FileRow, Uploaded, catalog, names};
 use erp_kernel::ids;
-use erp_kernel::records::{self, Caller, RecordError};
+use erp_kernel::records::{self, Caller};
 
 /// A stored file.
 #[derive(Debug, Serialize, ToSchema)]
@@ -174,9 +174,7 @@ fn readable(
     file_id: &str,
 ) -> Result<FileRow, ApiError> {
     let file = catalog::get(conn, &scope.company_id, file_id)?.ok_or_else(ApiError::not_found)?;
-    let (Some(plugin), Some(coll), Some(record), Some(field)) =
-        (&file.plugin, &file.collection, &file.record_id, &file.field)
-    else {
+    let (Some(plugin), Some(coll)) = (&file.plugin, &file.collection) else {
         return if file.uploaded_by.is_some() && file.uploaded_by.as_deref() == scope.user() {
             Ok(file)
         } else {
@@ -185,16 +183,7 @@ fn readable(
     };
     let coll = super::records::collection(platform, conn, &scope.company_id, plugin, coll)
         .map_err(|_| ApiError::not_found())?;
-    let found = match records::get(conn, &scope.company_id, Caller::User(scope), &coll, record) {
-        Ok(r) => r,
-        Err(RecordError::NotFound(_) | RecordError::Forbidden(_)) => return Err(ApiError::not_found()),
-        Err(e) => return Err(e.into()),
-    };
-    // A sensitive field the caller may not see is gone from what they read.
-    if found.data.get(field).and_then(|v| v.get("id")).and_then(|v| v.as_str()) != Some(file.id.as_str()) {
-        return Err(ApiError::not_found());
-    }
-    Ok(file)
+    if records::holds_file(conn, Caller::User(scope), &coll, &file)? { Ok(file) } else { Err(ApiError::not_found()) }
 }
 
 /// Downloads a file. Pictures, PDF and plain text open in place; every other type (HTML and

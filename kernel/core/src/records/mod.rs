@@ -649,6 +649,28 @@ pub fn delete(
     })
 }
 
+/// True when `caller` may have `file` through the record holding it: the record in `coll`
+/// is readable to them, and the field that holds the file is one they see (a sensitive field
+/// hidden from them hides its file). Anything else is `false`, never an error that would
+/// tell a file exists.
+pub fn holds_file(
+    conn: &mut DbConn,
+    caller: Caller<'_>,
+    coll: &Collection,
+    file: &crate::files::FileRow,
+) -> Result<bool, RecordError> {
+    let (Some(record), Some(field)) = (&file.record_id, &file.field) else { return Ok(false) };
+    if file.plugin.as_deref() != Some(coll.plugin.as_str()) || file.collection.as_deref() != Some(coll.name.as_str()) {
+        return Ok(false);
+    }
+    let found = match get(conn, &file.company_id, caller, coll, record) {
+        Ok(r) => r,
+        Err(RecordError::NotFound(_) | RecordError::Forbidden(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    Ok(found.data.get(field).and_then(|v| v.get("id")).and_then(Value::as_str) == Some(file.id.as_str()))
+}
+
 /// The user whose uploads a write may attach: the person writing, or the user a plugin call
 /// works for; `None` for the kernel's own writes.
 fn attacher(session: &Session, caller: Caller<'_>) -> Option<String> {

@@ -89,23 +89,15 @@ pub(super) fn readable(state: &mut HostState, id: &str) -> Result<FileRow, Recor
     if state.stored_files.contains(&file.id) {
         return Ok(file);
     }
-    let (Some(plugin), Some(coll), Some(record), Some(field)) =
-        (&file.plugin, &file.collection, &file.record_id, &file.field)
-    else {
-        return Err(not_found());
-    };
+    let (Some(plugin), Some(coll)) = (&file.plugin, &file.collection) else { return Err(not_found()) };
     let name = if plugin == state.plugin() { coll.clone() } else { format!("{plugin}.{coll}") };
     let coll = state.collection(&name).map_err(|_| not_found())?;
     let caller = state.caller();
-    let found = match records::get(state.session.reader()?, &company, Caller::Plugin(&caller), &coll, record) {
-        Ok(r) => r,
-        Err(RecordError::NotFound(_) | RecordError::Forbidden(_)) => return Err(not_found()),
-        Err(e) => return Err(e),
-    };
-    if found.data.get(field).and_then(|v| v.get("id")).and_then(Value::as_str) != Some(file.id.as_str()) {
-        return Err(not_found());
+    if records::holds_file(state.session.reader()?, Caller::Plugin(&caller), &coll, &file)? {
+        Ok(file)
+    } else {
+        Err(not_found())
     }
-    Ok(file)
 }
 
 /// Up to `length` bytes of a readable file from `offset`; empty at the end. Reading on from

@@ -203,6 +203,7 @@ pub fn request(input: Value) -> Result<Value> {
             comment: None,
         },
     )?;
+    crate::notices::leave_to_approve(&e, &rec.id, &rec.data.from, &rec.data.to)?;
     Ok(json!({ "id": rec.id, "days": days.normalize().to_string(), "state": "pending" }))
 }
 
@@ -253,6 +254,7 @@ pub fn decide(input: Value) -> Result<Value> {
         )?;
         absence::refresh(&e)?;
     }
+    crate::notices::leave_decided(&req, d.approve, d.comment.as_deref())?;
     Ok(json!({ "id": req.id, "state": state }))
 }
 

@@ -11,6 +11,7 @@ mod calendar;
 mod demo;
 mod leave;
 mod model;
+mod notices;
 mod people;
 mod tasks;
 mod time;
@@ -65,8 +66,11 @@ impl Plugin for Hr {
         }
     }
 
-    fn event(handler: &str, _event: &Event) -> Result<()> {
-        Err(Error::not_found(format!("event handler {handler}")))
+    fn event(handler: &str, event: &Event) -> Result<()> {
+        match handler {
+            "task-changed" => notices::on_task_changed(event),
+            other => Err(Error::not_found(format!("event handler {other}"))),
+        }
     }
 }
 

@@ -186,6 +186,44 @@ fn only_the_manager_approves_and_never_for_herself() {
 }
 
 #[test]
+fn approvers_and_assignees_are_told() {
+    let k = kernel();
+    let boss_user = k.owner_id().to_string();
+    let boss = id(&k.create("employee", json!({ "name": "Мария Петрова", "user_id": boss_user })).unwrap());
+    let anna =
+        id(&k.create("employee", json!({ "name": "Анна Смирнова", "user_id": "u-anna", "manager": boss })).unwrap());
+    k.create("leave_type", json!({ "code": "UNPAID", "name": "Без сохранения", "needs_allocation": false })).unwrap();
+    // Anna asks; her manager is told, with a link to the request.
+    let req = k
+        .command_as_user(
+            "u-anna",
+            SELF,
+            "request-leave",
+            json!({ "leave_type": "UNPAID", "from": "2026-07-06", "to": "2026-07-10" }),
+        )
+        .unwrap();
+    let told = k.notifications(&boss_user).unwrap();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["kind"], "hr.leave_to_approve");
+    assert_eq!(told[0]["title"], "Leave to approve: Анна Смирнова, 2026-07-06 – 2026-07-10");
+    assert_eq!(told[0]["link"]["collection"], "leave_request");
+    assert_eq!(told[0]["link"]["record"], id(&req).as_str());
+    // Deciding tells Anna (who is no member of the test company, so she is skipped and the
+    // decision stands); the boss is not told about her own decision.
+    k.command_as_user(&boss_user, SELF, "decide-leave", json!({ "id": id(&req), "approve": true })).unwrap();
+    assert_eq!(k.notifications(&boss_user).unwrap().len(), 1);
+    // A task given to the boss tells her once; giving it to her again does not.
+    let task = id(&k.create("task", json!({ "title": "Собрать шкаф", "estimate": "2", "assignee": anna })).unwrap());
+    k.update("task", &task, json!({ "assignee": boss })).unwrap();
+    k.update("task", &task, json!({ "estimate": "3" })).unwrap();
+    let told = k.notifications(&boss_user).unwrap();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert_eq!(told[0]["kind"], "hr.task_assigned");
+    assert_eq!(told[0]["title"], "New task for you: Собрать шкаф");
+    assert_eq!(told[0]["link"]["record"], task.as_str());
+}
+
+#[test]
 fn personal_data_and_others_time_stay_private() {
     let k = kernel();
     let o = office(&k);

@@ -2,8 +2,8 @@
 //! English, on a laptop (1366 px) and a phone (390 px), never typing an id or JSON: find a
 //! customer by phone from the header, log a call on them, make a deal with two product lines
 //! and move it on the board, see it on the start page, approve leave from the start page, open
-//! this month's trial balance and change the company's details. Screenshots go to
-//! `target/ui-screenshots/walk-*.png`.
+//! this month's trial balance, change the company's details, and follow a colleague's note from
+//! the bell. Screenshots go to `target/ui-screenshots/walk-*.png`.
 
 use std::time::Duration;
 
@@ -112,6 +112,21 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
         let made = app.post(&api("plugins/hr/commands/request-leave"), &owner, data).await;
         assert!(made.status.is_success(), "{}", made.body);
     }
+    // A colleague shares a note with the owner for each walk: the bell brings it.
+    let owner_id = app.get("/api/v1/me", &owner).await.expect(200)["id"].as_str().unwrap().to_string();
+    let colleague = app.login(erp::demo::COLLEAGUES[0], PASSWORD).await;
+    let share_note = async |title: &str| {
+        let note = app.post(&api("data/notes/note"), &colleague, json!({ "title": title })).await;
+        let note = note.expect(201)["id"].as_str().unwrap().to_string();
+        let shared = app
+            .post(
+                &api("plugins/notes/commands/share"),
+                &colleague,
+                json!({ "id": note, "user": owner_id, "message": "Посмотрите, пожалуйста" }),
+            )
+            .await;
+        assert_eq!(shared.expect(200)["notified"], 1);
+    };
     // A customer and their phone, as the demo has them.
     let phone = app
         .post(
@@ -277,5 +292,20 @@ async fn the_days_work_in_both_languages_on_a_laptop_and_a_phone() {
         let profile = app.get(&api("profile"), &owner).await.expect(200).clone();
         assert_eq!(profile["phone"], new_phone.as_str(), "{tag}");
         assert_eq!(profile["tax_id"], "7712345671", "{tag}: the rest stays");
+
+        // 8. A colleague's note, from the bell: the count, the inbox, the note itself.
+        let note_title = format!("Заметка {lang} {width}");
+        share_note(&note_title).await;
+        c.goto(&format!("{base}/c/{co}")).await.unwrap();
+        let count = text_of(c, "#bell-count").await;
+        assert!(count.parse::<u32>().is_ok_and(|n| n >= 1), "{tag}: the bell counts it ({count})");
+        click(c, "#bell").await;
+        c.wait().for_element(Locator::Css("#inbox")).await.unwrap();
+        let first = text_of(c, "#inbox li:first-child .note-head a").await;
+        assert!(first.contains(&note_title), "{tag}: the newest notification first: {first}");
+        look(c, &format!("{tag}-8-notifications")).await;
+        click(c, "#inbox li:first-child .note-head a").await;
+        c.wait().for_element(Locator::Css("main h1")).await.unwrap();
+        assert_eq!(text_of(c, "main h1").await, note_title, "{tag}: the notification opens the note");
     }
 }

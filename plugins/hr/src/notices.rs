@@ -24,10 +24,22 @@ fn tell(user: Option<&str>, note: Notification) -> Result<()> {
     }
 }
 
-/// A date as Russian readers write it (`06.07.2026`); English keeps ISO dates.
+/// A date as Russian readers write it (`06.07.2026`).
 fn ru_date(day: &str) -> String {
     match day.split('-').collect::<Vec<_>>()[..] {
         [y, m, d] => format!("{d}.{m}.{y}"),
+        _ => day.to_string(),
+    }
+}
+
+/// A date as English readers of the UI see it (`6 Jul 2026`).
+fn en_date(day: &str) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    match day.split('-').collect::<Vec<_>>()[..] {
+        [y, m, d] => match (m.parse::<usize>().ok().and_then(|m| MONTHS.get(m.wrapping_sub(1))), d.parse::<u32>()) {
+            (Some(month), Ok(d)) => format!("{d} {month} {y}"),
+            _ => day.to_string(),
+        },
         _ => day.to_string(),
     }
 }
@@ -37,7 +49,7 @@ pub fn leave_to_approve(e: &Record<Employee>, request_id: &str, from: &str, to: 
     let Some(manager) = e.data.manager.as_deref() else { return Ok(()) };
     let manager = store::get::<Employee>("employee", manager)?;
     let note = Notification::new("hr.leave_to_approve")
-        .title("en", &format!("Leave to approve: {}, {from} – {to}", e.data.name))
+        .title("en", &format!("Leave to approve: {}, {} – {}", e.data.name, en_date(from), en_date(to)))
         .title("ru", &format!("Отпуск на согласование: {}, {} – {}", e.data.name, ru_date(from), ru_date(to)))
         .link("leave_request", request_id);
     tell(manager.data.user_id.as_deref(), note)
@@ -50,7 +62,7 @@ pub fn leave_decided(req: &Record<LeaveRequest>, approved: bool, comment: Option
     let (from, to) = (&req.data.from, &req.data.to);
     let comment = comment.unwrap_or_default();
     let note = Notification::new("hr.leave_decided")
-        .title("en", &format!("Your leave {from} – {to} is {en}"))
+        .title("en", &format!("Your leave {} – {} is {en}", en_date(from), en_date(to)))
         .title("ru", &format!("Ваш отпуск {} – {} {ru}", ru_date(from), ru_date(to)))
         .body("en", comment)
         .body("ru", comment)

@@ -205,7 +205,7 @@ fn approvers_and_assignees_are_told() {
     let told = k.notifications(&boss_user).unwrap();
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(told[0]["kind"], "hr.leave_to_approve");
-    assert_eq!(told[0]["title"], "Leave to approve: Анна Смирнова, 2026-07-06 – 2026-07-10");
+    assert_eq!(told[0]["title"], "Leave to approve: Анна Смирнова, 6 Jul 2026 – 10 Jul 2026");
     assert_eq!(told[0]["link"]["collection"], "leave_request");
     assert_eq!(told[0]["link"]["record"], id(&req).as_str());
     // Deciding tells Anna (who is no member of the test company, so she is skipped and the

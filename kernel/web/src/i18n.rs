@@ -63,7 +63,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("notification_kind", "Kind", "Вид"),
     ("deliver_to", "Deliver to", "Куда"),
     ("channel_app", "In the app", "В приложении"),
-    ("channel_app_and_email", "In the app and by e-mail", "В приложении и на эл. почту"),
+    (
+        "channel_app_and_email",
+        "In the app, and by e-mail once outgoing mail is set up",
+        "В приложении, а также на почту, когда будет настроена исходящая почта",
+    ),
     ("channel_off", "Nowhere", "Никуда"),
     ("open", "Open", "Открыть"),
     ("remove_file", "Remove the file", "Убрать файл"),

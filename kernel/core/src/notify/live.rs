@@ -98,7 +98,11 @@ impl Live {
     fn start(&self) {
         self.hub.started.call_once(|| {
             let weak = Arc::downgrade(&self.hub);
-            let spawned = std::thread::Builder::new().name("erp-notify-relay".into()).spawn(move || relay(&weak));
+            // Taken here, not in the thread: a busy machine may start the thread only after
+            // the first listener's notification is written, and that one must not be skipped.
+            let started = clock::now();
+            let spawned =
+                std::thread::Builder::new().name("erp-notify-relay".into()).spawn(move || relay(&weak, started));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "could not start the notification relay");
             }
@@ -142,10 +146,9 @@ impl Hub {
     }
 }
 
-/// The relay: scans and delivers until the hub is dropped.
-fn relay(hub: &Weak<Hub>) {
-    // Notifications written before the relay started were on the page when it loaded.
-    let started = clock::now();
+/// The relay: scans and delivers until the hub is dropped. Notifications written before
+/// `started` (when the first page listened) were on the page when it loaded.
+fn relay(hub: &Weak<Hub>, started: i64) {
     let mut seen: HashMap<String, i64> = HashMap::new();
     let mut last_sweep = Instant::now();
     let mut last_prune: Option<Instant> = None;

@@ -83,12 +83,6 @@ impl Live {
         Feed { receiver: sender.subscribe() }
     }
 
-    /// Open feeds on this node.
-    pub fn open_feeds(&self) -> usize {
-        let listeners = self.hub.listeners.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        listeners.values().map(broadcast::Sender::receiver_count).sum()
-    }
-
     /// Tells the relay that a notification was just written here: it scans fast for a moment.
     pub fn wake(&self) {
         *self.hub.wake.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 /// Plugins that ship inside the `erp` binary (crate names under plugins/).
-const BUNDLED: &[&str] = &["notes", "crm", "warehouse", "accounting", "hr", "marketing"];
+const BUNDLED: &[&str] = &["notes", "crm", "warehouse", "accounting", "hr", "marketing", "collaboration"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));

@@ -103,9 +103,9 @@ pub(crate) async fn click(c: &Client, css: &str) {
 }
 
 /// The demo people's password in this test (`serve --demo` makes a random one).
-const DEMO_PASSWORD: &str = "browser-demo-password";
+pub(crate) const DEMO_PASSWORD: &str = "browser-demo-password";
 
-async fn login(c: &Client, base: &str, email: &str) {
+pub(crate) async fn login(c: &Client, base: &str, email: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     fill(c, "#email", email).await;
     fill(c, "#password", DEMO_PASSWORD).await;

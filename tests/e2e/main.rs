@@ -8,6 +8,7 @@ mod architecture;
 mod bad_input;
 mod browser;
 mod bus;
+mod collaboration;
 mod companies;
 mod connections;
 mod crm;

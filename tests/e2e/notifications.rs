@@ -221,13 +221,13 @@ async fn the_inbox_is_each_persons_own(app: &TestApp) {
 }
 
 /// An open event stream read as it arrives.
-struct Events {
+pub(crate) struct Events {
     res: reqwest::Response,
     buf: String,
 }
 
 impl Events {
-    async fn open(app_base: &str, co: &str, token: &str, last: Option<&str>) -> Events {
+    pub(crate) async fn open(app_base: &str, co: &str, token: &str, last: Option<&str>) -> Events {
         let client = reqwest::Client::new();
         let mut req = client.get(format!("{app_base}/api/v1/companies/{co}/notifications/stream")).bearer_auth(token);
         if let Some(last) = last {
@@ -240,7 +240,7 @@ impl Events {
     }
 
     /// The next event as (name, id, data), within `secs`.
-    async fn next(&mut self, secs: u64) -> Option<(String, String, Value)> {
+    pub(crate) async fn next(&mut self, secs: u64) -> Option<(String, String, Value)> {
         let until = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
             if let Some(end) = self.buf.find("\n\n") {

@@ -22,7 +22,7 @@ pub enum Backend {
 
 /// Bundled plugins (already compiled by the binary's build script, so building them again
 /// only checks that they are fresh).
-const BUNDLED: &[&str] = &["notes", "crm", "warehouse", "accounting", "hr", "marketing"];
+const BUNDLED: &[&str] = &["notes", "crm", "warehouse", "accounting", "hr", "marketing", "collaboration"];
 
 /// Test fixture plugins (crates under tests/plugins/), never built by a production build.
 const FIXTURES: &[&str] = &[

@@ -1,5 +1,6 @@
-//! `erp bench`: live notifications and files. One notification to 200 people reaches the open
-//! event stream of each: the time from its commit to its delivery, p50 and p99. A 100 MB file
+//! `erp bench`: live notifications and files. A chat message in a group of 200 members (the
+//! collaboration plugin) reaches the open event stream of each: the time from posting it to
+//! its delivery, p50 and p99. A 100 MB file
 //! uploaded and downloaded through the API, with the growth of the process's resident memory
 //! while it streams.
 
@@ -19,13 +20,11 @@ use erp_kernel::Platform;
 use erp_kernel::identity::tokens::{self, TokenKind};
 use erp_kernel::identity::users::{self, NewUser};
 use erp_kernel::identity::{IdentityError, members};
-use erp_kernel::notify::{Importance, NewNotification, Text};
-use erp_kernel::plugins::Kernel;
 use erp_kernel::session::Session;
 
 /// People in the group whose streams are open.
 const PEOPLE: usize = 200;
-/// Notifications sent one after another to all of them.
+/// Messages posted one after another.
 const ROUNDS: usize = 20;
 /// The file moved up and down.
 const FILE_BYTES: usize = 100 * 1024 * 1024;
@@ -38,7 +37,7 @@ pub(super) fn run(
     token: &str,
     company_id: &str,
 ) -> anyhow::Result<()> {
-    fan_out(runtime, platform, router, company_id)?;
+    fan_out(runtime, platform, router, token, company_id)?;
     file_round_trip(runtime, router, token, company_id)
 }
 
@@ -67,16 +66,35 @@ fn fan_out(
     runtime: &tokio::runtime::Runtime,
     platform: &Platform,
     router: &Router,
+    token: &str,
     company_id: &str,
 ) -> anyhow::Result<()> {
     let people = people(platform, company_id)?;
-    let recipients: Vec<String> = people.iter().map(|(id, _)| id.clone()).collect();
+    {
+        let mut session = Session::begin(&platform.db, company_id, None)?;
+        let scope = erp_kernel::access::CompanyScope::system(company_id);
+        erp_kernel::plugins::lifecycle::enable(platform, &mut session, &scope, "collaboration", Default::default())?;
+        session.commit()?;
+    }
+    let members: Vec<String> = people.iter().map(|(id, _)| id.clone()).collect();
+    let command = |name: &'static str, body: serde_json::Value| {
+        let req = Request::post(format!("/api/v1/companies/{company_id}/plugins/collaboration/commands/{name}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()));
+        async move {
+            let res = router.clone().oneshot(req?).await?;
+            anyhow::ensure!(res.status().is_success(), "{name} answered {}", res.status());
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await?;
+            Ok::<serde_json::Value, anyhow::Error>(serde_json::from_slice(&bytes)?)
+        }
+    };
     let path = format!("/api/v1/companies/{company_id}/notifications/stream");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
     let streams = runtime.block_on(async {
         let mut tasks = Vec::with_capacity(PEOPLE);
         let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        for (_, token) in &people {
+        for (i, (_, token)) in people.iter().enumerate() {
             let req = Request::get(&path)
                 .header("authorization", format!("Bearer {token}"))
                 .header("accept", "text/event-stream")
@@ -89,13 +107,13 @@ fn fan_out(
                 let mut text = String::new();
                 while let Some(Ok(data)) = body.next().await {
                     text.push_str(&String::from_utf8_lossy(&data));
-                    // One event per blank line: `ready` first, then notifications with ids.
+                    // One event per blank line: `ready` first, then notifications.
                     while let Some(end) = text.find("\n\n") {
                         let event: String = text.drain(..end + 2).collect();
                         if event.contains("event: ready") {
                             let _ = ready_tx.send(());
-                        } else if let Some(id) = event.lines().find_map(|l| l.strip_prefix("id: ")) {
-                            let _ = tx.send((id.to_string(), Instant::now()));
+                        } else if event.contains("event: notification") {
+                            let _ = tx.send((i, Instant::now()));
                         }
                     }
                 }
@@ -106,55 +124,55 @@ fn fan_out(
         }
         Ok::<_, anyhow::Error>(tasks)
     })?;
-    let title = Text::One("Сообщение в группе".into());
-    let body = Text::One("Всем привет".into());
+    // Everyone hears of being added to the group first; then each message reaches all.
+    let group = runtime.block_on(async {
+        let group = command("create-group", serde_json::json!({ "name": "Bench group", "members": members })).await?;
+        drain(&mut rx, PEOPLE).await;
+        Ok::<_, anyhow::Error>(group)
+    })?;
+    let chat = group["chat"].as_str().unwrap_or_default().to_string();
     let mut latencies = Vec::with_capacity(PEOPLE * ROUNDS);
     let mut missing = 0usize;
-    for _ in 0..ROUNDS {
-        let mut session = Session::begin(&platform.db, company_id, None)?;
-        let sent = platform.notify(
-            &mut session,
-            &NewNotification {
-                company_id,
-                recipients: &recipients,
-                source: "kernel",
-                kind: "kernel.bench",
-                title: &title,
-                body: &body,
-                link: None,
-                importance: Importance::Normal,
-            },
-        )?;
-        session.commit()?;
-        let committed = Instant::now();
-        let ids: std::collections::HashSet<String> = sent.into_iter().map(|n| n.id).collect();
-        let mut got = 0;
-        runtime.block_on(async {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            while got < ids.len() {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some((id, at))) if ids.contains(&id) => {
-                        latencies.push(at.saturating_duration_since(committed));
-                        got += 1;
-                    }
-                    Ok(Some(_)) => {}
-                    _ => break,
-                }
-            }
-        });
-        missing += ids.len() - got;
+    let mut posting = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        let posted = Instant::now();
+        runtime.block_on(command(
+            "post-message",
+            serde_json::json!({ "chat": chat, "text": format!("Сообщение {round}") }),
+        ))?;
+        posting.push(posted.elapsed());
+        let arrivals = runtime.block_on(drain(&mut rx, PEOPLE));
+        missing += PEOPLE - arrivals.len();
+        latencies.extend(arrivals.into_iter().map(|at| at.saturating_duration_since(posted)));
     }
     for t in streams {
         t.abort();
     }
     latencies.sort();
+    posting.sort();
     println!(
-        "notification fan-out: {ROUNDS} notifications to {PEOPLE} people, each with an open event stream: commit to delivery p50 {}, p99 {}, {} delivered, {missing} missing",
+        "message fan-out: {ROUNDS} chat messages in a group of {PEOPLE} members, each with an open event stream: post to delivery p50 {}, p99 {} (the post itself p50 {}), {} delivered, {missing} missing",
         millis(percentile(&latencies, 0.5).as_secs_f64()),
         millis(percentile(&latencies, 0.99).as_secs_f64()),
+        millis(percentile(&posting, 0.5).as_secs_f64()),
         latencies.len(),
     );
     Ok(())
+}
+
+/// The arrival times of one notification at each of `n` streams, within 10 s.
+async fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, Instant)>, n: usize) -> Vec<Instant> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(n);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while out.len() < n {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some((i, at))) if seen.insert(i) => out.push(at),
+            Ok(Some(_)) => {}
+            _ => break,
+        }
+    }
+    out
 }
 
 /// Resident memory of this process, in bytes.

@@ -412,11 +412,20 @@ pub struct CollectionSpec {
     pub write_permission: Option<String>,
     /// Needed to see sensitive fields; defaults to `<plugin>.<collection>.sensitive`.
     pub sensitive_permission: Option<String>,
-    /// A record rule: the text field holding the id of the user a record belongs to. Users
-    /// without `all_permission` see and change only the records that are theirs.
+    /// A record rule: the field naming who a record belongs to: a user field or an indexed
+    /// text field (one person), or an indexed `json` list with `items = "user"` (its
+    /// members: a private group, a chat). Users without `all_permission` see and change only
+    /// the records that name them.
     pub owner_field: Option<String>,
+    /// With `owner_field`: a bool field that opens a record to every reader of the
+    /// collection while it is true (a public group next to private ones).
+    pub open_field: Option<String>,
     /// Lifts the record rule of `owner_field`; defaults to `<plugin>.<collection>.all`.
     pub all_permission: Option<String>,
+    /// The record rule binds everyone, company owners and administrators too: no permission
+    /// lifts it (private chats and groups). Only the owning plugin's code sees past it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub members_only: bool,
     /// Run the plugin's `validate-write` hook before each write.
     #[serde(default)]
     pub validate: bool,
@@ -641,6 +650,21 @@ pub struct SubscriptionSpec {
     pub mode: DeliveryMode,
 }
 
+/// Who may see a record of a collection with `owner_field`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRule {
+    /// The field naming the owner, or the list of members.
+    pub field: String,
+    /// The field is a list of users: a record is theirs when the list holds them.
+    pub list: bool,
+    /// A bool field that, while true, opens the record to every reader.
+    pub open_field: Option<String>,
+    /// Lifts the rule (unless `strict`).
+    pub all_permission: String,
+    /// Nothing lifts the rule (`members_only`).
+    pub strict: bool,
+}
+
 /// `[[events]]`: an event the plugin publishes. When it names the collection the event is
 /// about, the event log shows the payload only to readers of that collection, hides payload
 /// keys named like its sensitive fields without the sensitive permission, and applies its
@@ -842,10 +866,17 @@ impl Manifest {
 
     /// The record rule of a collection: its owner field and the permission that lifts it.
     pub fn owner_rule(&self, collection: &str) -> Option<(String, String)> {
+        self.record_rule(collection).map(|r| (r.field, r.all_permission))
+    }
+
+    /// The record rule of a collection, whole.
+    pub fn record_rule(&self, collection: &str) -> Option<RecordRule> {
         let c = self.collections.get(collection)?;
         let field = c.owner_field.clone()?;
-        let all = c.all_permission.clone().unwrap_or_else(|| format!("{}.{collection}.all", self.plugin.name));
-        Some((field, all))
+        let all_permission =
+            c.all_permission.clone().unwrap_or_else(|| format!("{}.{collection}.all", self.plugin.name));
+        let list = c.fields.get(&field).is_some_and(|f| f.items.is_some());
+        Some(RecordRule { field, list, open_field: c.open_field.clone(), all_permission, strict: c.members_only })
     }
 
     /// Every permission this plugin defines, declared or implied by its collections.
@@ -1314,16 +1345,36 @@ impl Validator<'_> {
         match (&coll.owner_field, &coll.all_permission) {
             (Some(f), _) => match coll.fields.get(f) {
                 Some(spec)
-                    if matches!(spec.kind, FieldType::Text | FieldType::User) && spec.is_indexed() && !spec.sensitive => {}
+                    if spec.items.is_none()
+                        && matches!(spec.kind, FieldType::Text | FieldType::User)
+                        && spec.is_indexed()
+                        && !spec.sensitive => {}
+                Some(spec) if spec.items == Some(FieldType::User) && spec.indexed && !spec.sensitive => {}
                 _ => self.problem(
                     format!("{base}.owner_field"),
-                    format!("{f} must be a user field, or an indexed text field, of {cname}, not sensitive (it holds a user id)"),
+                    format!(
+                        "{f} must be a user field, an indexed text field or an indexed list of users of {cname}, not sensitive (it names users)"
+                    ),
                 ),
             },
             (None, Some(_)) => {
                 self.problem(format!("{base}.all_permission"), "only a collection with owner_field has it")
             }
             (None, None) => {}
+        }
+        if coll.members_only && (coll.owner_field.is_none() || coll.all_permission.is_some()) {
+            self.problem(
+                format!("{base}.members_only"),
+                "needs owner_field, and no all_permission (nothing lifts a members-only rule)",
+            );
+        }
+        if let Some(open) = &coll.open_field {
+            let bool_field = coll.fields.get(open).is_some_and(|f| f.kind == FieldType::Bool && f.indexed);
+            if coll.owner_field.is_none() {
+                self.problem(format!("{base}.open_field"), "only a collection with owner_field has it");
+            } else if !bool_field {
+                self.problem(format!("{base}.open_field"), format!("{open} must be an indexed bool field of {cname}"));
+            }
         }
         if coll.fields.is_empty() {
             self.problem(format!("{base}.fields"), "a collection needs at least one field");
@@ -1383,11 +1434,8 @@ impl Validator<'_> {
             if f.kind != FieldType::Json || !f.line.is_empty() {
                 self.problem(format!("{path}.items"), "only json fields without lines hold a list of items");
             }
-            if matches!(
-                item,
-                FieldType::Json | FieldType::Bool | FieldType::Datetime | FieldType::User | FieldType::File
-            ) {
-                self.problem(format!("{path}.items"), "items are text, int, decimal, date, enum or ref");
+            if matches!(item, FieldType::Json | FieldType::Bool | FieldType::Datetime | FieldType::File) {
+                self.problem(format!("{path}.items"), "items are text, int, decimal, date, enum, ref or user");
             }
         }
         if kind == FieldType::Enum {
@@ -1444,8 +1492,13 @@ impl Validator<'_> {
                 self.problem(format!("{path}.scale"), "at most 18 decimal places");
             }
         }
-        if (f.unique || f.indexed) && matches!(f.kind, FieldType::Json | FieldType::File) {
-            self.problem(path, "json and file fields cannot be unique or indexed");
+        // A list of plain items is indexed item by item (the `has` filter, a record rule).
+        let indexed_list = f.indexed && !f.unique && f.kind == FieldType::Json && f.items.is_some();
+        if (f.unique || f.indexed) && matches!(f.kind, FieldType::Json | FieldType::File) && !indexed_list {
+            self.problem(
+                path,
+                "json and file fields cannot be unique or indexed (a json list of items can be indexed)",
+            );
         }
         if f.kind == FieldType::File && (f.default.is_some() || f.computed || f.search.is_some()) {
             self.problem(path, "a file field has no default and is not computed or searched");

@@ -122,7 +122,7 @@ fn item_separator(item: FieldType) -> &'static str {
 /// The items of a list field from a form: chosen options, or typed text split at the
 /// separator. `None` when the form did not show the field.
 fn read_items(name: &str, item: FieldType, form: &Form, loc: format::Locale) -> Option<Vec<Value>> {
-    if matches!(item, FieldType::Enum | FieldType::Ref) {
+    if matches!(item, FieldType::Enum | FieldType::Ref | FieldType::User) {
         if !form.all("__present").contains(&name) {
             return None;
         }
@@ -206,11 +206,11 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
     order.extend(spec.fields.keys().filter(|n| !spec.order.contains(n)));
     let mut seen = std::collections::HashSet::new();
     order.retain(|n| seen.insert(*n));
-    let people = if spec
-        .fields
-        .values()
-        .any(|f| f.kind == FieldType::User || f.line.values().any(|l| l.kind == FieldType::User))
-    {
+    let people = if spec.fields.values().any(|f| {
+        f.kind == FieldType::User
+            || f.items == Some(FieldType::User)
+            || f.line.values().any(|l| l.kind == FieldType::User)
+    }) {
         super::commands::people(ctx).await
     } else {
         HashMap::new()
@@ -255,7 +255,7 @@ pub(super) async fn form_fields(ctx: &Ctx, spec: FormSpec<'_>) -> Result<Vec<Val
             }
         }
         if let Some(item) = f.items {
-            list_model(ctx, spec.manifest, f, item, current, &mut model).await?;
+            list_model(ctx, spec.manifest, f, item, current, &people, &mut model).await?;
             out.push(model);
             continue;
         }
@@ -301,6 +301,7 @@ async fn list_model(
     f: &FieldSpec,
     item: FieldType,
     current: Option<&Value>,
+    people: &HashMap<String, String>,
     model: &mut Value,
 ) -> Result<(), Failure> {
     let chosen: Vec<String> =
@@ -311,6 +312,14 @@ async fn list_model(
             .iter()
             .map(|v| (v.clone(), f.value_labels.get(v).map_or(v.as_str(), |l| l.text(ctx.lang)).to_string()))
             .collect(),
+        (FieldType::User, _) => {
+            let mut found: Vec<(String, String)> = people.iter().map(|(id, n)| (id.clone(), n.clone())).collect();
+            for id in chosen.iter().filter(|id| !people.contains_key(*id)) {
+                found.push((id.clone(), ctx.t("someone")));
+            }
+            found.sort_by_key(|(_, n)| n.to_lowercase());
+            found
+        }
         (FieldType::Ref, Some(target)) => {
             let mut found = options(ctx, m, target, None, None).await?;
             let missing: Vec<String> =

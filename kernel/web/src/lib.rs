@@ -11,8 +11,12 @@ mod admin;
 mod assets;
 mod auth;
 mod chart;
+mod chat;
 mod client;
+mod collab;
 mod commands;
+mod comments;
+mod drive;
 mod fields;
 mod files;
 mod format;
@@ -73,6 +77,22 @@ pub fn router(api: Router) -> Router {
         .route("/search", get(search::search))
         .route("/files", post(files::upload))
         .route("/files/{fid}", get(files::download))
+        .route("/chat", get(chat::index))
+        .route("/chat/direct", post(chat::direct))
+        .route("/chat/new", post(chat::create))
+        .route("/chat/{chat}", get(chat::conversation).post(chat::send))
+        .route("/chat/{chat}/since", get(chat::since))
+        .route("/chat/{chat}/members", post(chat::add_members))
+        .route("/chat/{chat}/leave", post(chat::leave))
+        .route("/drive", get(drive::index))
+        .route("/drive/trash", get(drive::trash))
+        .route("/drive/folder", post(drive::create_folder))
+        .route("/drive/share", post(drive::share))
+        .route("/drive/f/{folder}", get(drive::folder))
+        .route("/drive/f/{folder}/put", post(drive::put))
+        .route("/drive/d/{doc}", get(drive::document))
+        .route("/drive/d/{doc}/{action}", post(drive::trash_or_restore))
+        .route("/comments/{id}", get(comments::open))
         .route("/notifications", get(notifications::inbox))
         .route("/notifications/read", post(notifications::read_all))
         .route("/notifications/preferences", post(notifications::save_preferences))
@@ -87,6 +107,7 @@ pub fn router(api: Router) -> Router {
         .route("/p/{plugin}/d/{coll}/calendar", get(views::calendar))
         .route("/p/{plugin}/d/{coll}/r/{rid}", get(records::show).post(records::update))
         .route("/p/{plugin}/d/{coll}/r/{rid}/delete", post(records::delete))
+        .route("/p/{plugin}/d/{coll}/r/{rid}/comment", post(comments::post))
         .route("/p/{plugin}/d/{coll}/r/{rid}/move", post(views::move_card))
         .route("/settings", get(settings::company).post(settings::save_company))
         .route("/settings/me", post(settings::save_mine))

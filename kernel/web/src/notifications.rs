@@ -10,11 +10,22 @@ use serde_json::{Value, json};
 use super::records::Params;
 use super::{Ctx, Page, encode, format, see_other};
 
-/// The link of a notification to the record it is about, inside this company.
+/// The link of a notification to the record it is about, inside this company: the
+/// collaboration pages for chats, comments and the drive, the record's page for the rest.
 fn link_of(base: &str, n: &Value) -> Option<String> {
     let link = &n["link"];
     let part = |k: &str| link[k].as_str().filter(|s| !s.is_empty()).map(encode);
-    Some(format!("{base}/p/{}/d/{}/r/{}", part("plugin")?, part("collection")?, part("record")?))
+    let (plugin, collection, record) = (part("plugin")?, part("collection")?, part("record")?);
+    if plugin == super::collab::PLUGIN {
+        match collection.as_str() {
+            "chat" => return Some(format!("{base}/chat/{record}")),
+            "comment" => return Some(format!("{base}/comments/{record}")),
+            "folder" => return Some(format!("{base}/drive/f/{record}")),
+            "document" => return Some(format!("{base}/drive/d/{record}")),
+            _ => {}
+        }
+    }
+    Some(format!("{base}/p/{plugin}/d/{collection}/r/{record}"))
 }
 
 /// `GET /c/{company}/notifications`.

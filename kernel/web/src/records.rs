@@ -261,7 +261,7 @@ pub(super) async fn list(
         .iter()
         .map(|c| {
             let f = spec.fields.get(c);
-            let sortable = f.is_some_and(|f| f.is_indexed());
+            let sortable = f.is_some_and(|f| f.is_indexed() && f.items.is_none());
             let next_desc = sort.as_deref() == Some(c) && !desc;
             let sort_url = sortable.then(|| {
                 let p = Params(params.0.iter().filter(|(k, _)| k != "desc" && k != "cursor").cloned().collect());
@@ -343,13 +343,14 @@ async fn form_page(
         }
         None => format!("{} — {}", model["label"].as_str().unwrap_or_default(), ctx.t("new")),
     };
-    let (timeline, (related, add_related), commands) = match &record_id {
+    let (timeline, (related, add_related), commands, comments) = match &record_id {
         Some(id) => (
             super::commands::timeline(ctx, m, coll, id).await,
             related(ctx, m, coll, id).await,
             super::commands::for_record(ctx, m, coll, id),
+            super::comments::panel(ctx, m, coll, id).await,
         ),
-        None => (Vec::new(), (Vec::new(), Vec::new()), Vec::new()),
+        None => (Vec::new(), (Vec::new(), Vec::new()), Vec::new(), None),
     };
     let conflict = failure.is_some_and(|f| f.status == StatusCode::CONFLICT && f.code != "plugin_refused");
     let error = failure
@@ -363,6 +364,7 @@ async fn form_page(
         "action": match &record_id { Some(id) => format!("{url}/r/{id}"), None => format!("{url}/new") },
         "conflict": conflict, "error": error,
         "timeline": timeline, "related": related, "add_related": add_related, "commands": commands,
+        "comments": comments,
         "back": record_id.as_ref().map(|id| format!("{url}/r/{id}")),
     });
     Ok(ctx.render_status(status, "record.html", page))

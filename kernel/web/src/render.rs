@@ -32,6 +32,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_audit.html", include_str!("templates/admin_audit.html")),
     ("admin_events.html", include_str!("templates/admin_events.html")),
     ("notifications.html", include_str!("templates/notifications.html")),
+    ("chat.html", include_str!("templates/chat.html")),
+    ("chat_messages.html", include_str!("templates/chat_messages.html")),
+    ("drive.html", include_str!("templates/drive.html")),
+    ("drive_document.html", include_str!("templates/drive_document.html")),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -83,6 +87,22 @@ pub(super) fn page(
         }
         Err(e) => {
             tracing::error!(template, error = %e, "a UI page could not be rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+        }
+    }
+}
+
+/// A part of a page without the layout (list items the page's script inserts), with the
+/// kernel's texts.
+pub(super) fn fragment(lang: &str, template: &str, page: Value) -> Response {
+    let mut ctx = page;
+    if let Some(target) = ctx.as_object_mut() {
+        target.insert("t".into(), texts(lang).clone());
+    }
+    match env().get_template(template).and_then(|t| t.render(&ctx)) {
+        Ok(html) => (security_headers(), Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template, error = %e, "a UI fragment could not be rendered");
             (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
         }
     }

@@ -67,11 +67,14 @@ pub enum Op {
     Prefix,
     /// Text contains, ignoring case.
     Contains,
+    /// A list of items holds the value (a member among a group's members).
+    Has,
 }
 
 impl Op {
     /// Every operator, in the order messages list them.
-    pub const ALL: [Op; 9] = [Op::Eq, Op::Ne, Op::Lt, Op::Lte, Op::Gt, Op::Gte, Op::In, Op::Prefix, Op::Contains];
+    pub const ALL: [Op; 10] =
+        [Op::Eq, Op::Ne, Op::Lt, Op::Lte, Op::Gt, Op::Gte, Op::In, Op::Prefix, Op::Contains, Op::Has];
 
     /// The operator's name in JSON.
     pub fn as_str(self) -> &'static str {
@@ -85,6 +88,7 @@ impl Op {
             Op::In => "in",
             Op::Prefix => "prefix",
             Op::Contains => "contains",
+            Op::Has => "has",
         }
     }
 
@@ -152,6 +156,10 @@ impl Filter {
     /// Text `field` contains `needle`, ignoring case.
     pub fn contains(field: &str, needle: &str) -> Filter {
         Filter::cmp(field, Op::Contains, needle)
+    }
+    /// List `field` holds `item`.
+    pub fn has(field: &str, item: impl Into<Value>) -> Filter {
+        Filter::cmp(field, Op::Has, item)
     }
     /// All of `filters`.
     pub fn and(filters: Vec<Filter>) -> Filter {

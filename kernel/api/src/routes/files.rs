@@ -164,6 +164,41 @@ async fn audit_file(
     }
 }
 
+/// Audits a download and, for a file on a record, publishes `kernel.file.downloaded` so that
+/// the record's plugin can keep its own access log (a drive's "who downloaded what").
+async fn record_download(state: &AppState, auth: &Auth, company: &str, file: &FileRow) {
+    let platform = state.platform.clone();
+    let file = file.clone();
+    let written = super::company_work(state, auth, company, "file.download", move |session, scope, actor| {
+        let detail = serde_json::json!({ "name": file.name, "record_id": file.record_id });
+        audit::record(
+            session.conn()?,
+            Entry {
+                company_id: Some(&file.company_id),
+                actor,
+                action: "file.download",
+                object_type: "file",
+                object_id: Some(&file.id),
+                outcome: Outcome::Success,
+                detail,
+            },
+        )?;
+        if let (Some(plugin), Some(collection), Some(record_id)) = (&file.plugin, &file.collection, &file.record_id) {
+            let payload = serde_json::json!({
+                "file_id": file.id, "name": file.name, "size": file.size, "content_type": file.content_type,
+                "plugin": plugin, "collection": collection, "record_id": record_id, "field": file.field,
+                "user_id": scope.user(),
+            });
+            super::kernel_event(&platform, session, "kernel.file.downloaded", payload)?;
+        }
+        Ok(())
+    })
+    .await;
+    if let Err(e) = written {
+        tracing::error!(error = %e.message, "could not record a download");
+    }
+}
+
 /// The file if the caller may have it: through the record that holds it, or as its uploader
 /// while it is attached nowhere. Anything else is not found, so a file's existence leaks to
 /// nobody.
@@ -201,8 +236,7 @@ pub(crate) async fn download_file(
     let platform = state.platform.clone();
     let file = company_read(&state, &auth, &id, move |conn, scope| readable(&platform, conn, scope, &file_id)).await?;
     let content = state.platform.files.read(&file).await?;
-    let detail = serde_json::json!({ "name": file.name, "record_id": file.record_id });
-    audit_file(&state, auth.actor(), &file.company_id, "file.download", &file.id, detail).await;
+    record_download(&state, &auth, &id, &file).await;
     let inline = names::shown_inline(&file.content_type);
     let content_type = if inline { file.content_type.as_str() } else { "application/octet-stream" };
     let mut response = Body::from_stream(content).into_response();

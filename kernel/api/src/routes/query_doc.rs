@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueryBody {
     /// The filter tree: comparisons `{"field", "op", "value"}` (op `eq`, `ne`, `lt`, `lte`,
-    /// `gt`, `gte`, `in`, `prefix` or `contains`) combined with `{"and": [...]}` and
+    /// `gt`, `gte`, `in`, `prefix`, `contains`, or `has` for an item of a list) combined with `{"and": [...]}` and
     /// `{"or": [...]}`; at most 16 levels, 100 branches per level, 200 comparisons and 2000
     /// values. Fields are the collection's, or `id`, `created_at` and `updated_at`.
     #[schema(value_type = Option<Object>)]

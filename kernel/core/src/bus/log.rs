@@ -76,13 +76,13 @@ pub fn visible_to(
             scope.can(&m.read_permission(collection)).then(|| scope.can(&m.sensitive_permission(collection)))
         });
         // Under a record rule, events of records that were never the reader's show no fields.
-        if let Some((field, all)) = owner.as_ref().and_then(|m| m.owner_rule(collection))
-            && !scope.can(&all)
+        if let Some(rule) = owner.as_ref().and_then(|m| m.record_rule(collection))
+            && crate::records::binds(&rule, scope)
         {
             let user = scope.user().unwrap_or_default();
-            let theirs = ["before", "after"]
-                .iter()
-                .any(|side| e.payload.get(side).and_then(|r| r.get(&field)).and_then(Value::as_str) == Some(user));
+            let theirs = ["before", "after"].iter().any(|side| {
+                e.payload.get(side).and_then(Value::as_object).is_some_and(|r| crate::records::names(&rule, r, user))
+            });
             if !theirs {
                 read = None;
             }
@@ -115,9 +115,9 @@ fn declared_visible_to(
         return Ok(());
     };
     let readable = scope.can(&m.read_permission(&collection));
-    let owned = match m.owner_rule(&collection) {
-        Some((field, all)) if !scope.can(&all) => {
-            e.payload.get(&field).and_then(Value::as_str) == Some(scope.user().unwrap_or_default())
+    let owned = match m.record_rule(&collection) {
+        Some(rule) if crate::records::binds(&rule, scope) => {
+            e.payload.as_object().is_some_and(|p| crate::records::names(&rule, p, scope.user().unwrap_or_default()))
         }
         _ => true,
     };

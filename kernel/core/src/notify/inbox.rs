@@ -222,8 +222,8 @@ pub fn send(conn: &mut DbConn, n: &NewNotification<'_>) -> Result<Vec<Notificati
         .select(notification_preferences::user_id)
         .load(conn)?;
     let now = clock::now();
-    let title = n.title.to_json();
-    let body = n.body.to_json();
+    let title = super::text::with_names(n.title, |id| member_name(conn, n.company_id, id))?.to_json();
+    let body = super::text::with_names(n.body, |id| member_name(conn, n.company_id, id))?.to_json();
     let link = n.link.map(|l| serde_json::to_string(l).unwrap_or_default());
     let rows: Vec<Notification> = recipients
         .into_iter()
@@ -266,6 +266,18 @@ pub fn send(conn: &mut DbConn, n: &NewNotification<'_>) -> Result<Vec<Notificati
         pg.batch_execute(&format!("NOTIFY {PG_CHANNEL}"))?;
     }
     Ok(rows)
+}
+
+/// The name of a member of the company, for `{user:<id>}` in a notification's words.
+fn member_name(conn: &mut DbConn, company_id: &str, user_id: &str) -> Result<Option<String>, NotifyError> {
+    use crate::storage::schema::users;
+    Ok(memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .filter(memberships::company_id.eq(company_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select(users::name)
+        .first(conn)
+        .optional()?)
 }
 
 /// A person's notifications in a company, newest first; only unread ones when `unread_only`.

@@ -71,6 +71,48 @@ impl Text {
     }
 }
 
+/// Most `{user:<id>}` references one text may name.
+const MAX_NAMED: usize = 20;
+
+/// `text` with each `{user:<id>}` replaced by that member's name, looked up by `name_of` (a
+/// plugin knows ids, readers want names); an id that is no member reads "someone" /
+/// "кто-то" in the text's language.
+pub fn with_names<E>(text: &Text, mut name_of: impl FnMut(&str) -> Result<Option<String>, E>) -> Result<Text, E> {
+    let mut names: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut fill = |words: &str, language: &str| -> Result<String, E> {
+        let mut out = String::with_capacity(words.len());
+        let mut rest = words;
+        let mut named = 0;
+        while let Some(start) = rest.find("{user:") {
+            let after = &rest[start + 6..];
+            let Some(end) = after.find('}').filter(|&e| e > 0 && e <= 64 && named < MAX_NAMED) else { break };
+            let id = &after[..end];
+            out.push_str(&rest[..start]);
+            if !names.contains_key(id) {
+                names.insert(id.to_string(), name_of(id)?);
+            }
+            let someone = if language == "ru" { "кто-то" } else { "someone" };
+            out.push_str(names.get(id).and_then(|n| n.as_deref()).unwrap_or(someone));
+            named += 1;
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    };
+    Ok(match text {
+        Text::One(s) if s.contains("{user:") => Text::One(fill(s, "")?),
+        Text::One(s) => Text::One(s.clone()),
+        Text::ByLanguage(map) => {
+            let mut out = BTreeMap::new();
+            for (language, words) in map {
+                let filled = if words.contains("{user:") { fill(words, language)? } else { words.clone() };
+                out.insert(language.clone(), filled);
+            }
+            Text::ByLanguage(out)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +134,16 @@ mod tests {
         assert!(Text::One(String::new()).check("body", 10, false).is_ok());
         assert!(Text::One("x".repeat(11)).check("title", 10, true).is_err());
         assert!(Text::ByLanguage(BTreeMap::new()).check("title", 10, true).is_err());
+    }
+
+    #[test]
+    fn user_references_become_member_names() {
+        let t: Text =
+            serde_json::from_str(r#"{"en":"{user:u1} wrote to {user:u2}","ru":"{user:u1} пишет {user:u2}"}"#).unwrap();
+        let named = with_names(&t, |id| Ok::<_, ()>((id == "u1").then(|| "Anna Ivanova".to_string()))).unwrap();
+        assert_eq!(named.in_language("en"), "Anna Ivanova wrote to someone");
+        assert_eq!(named.in_language("ru"), "Anna Ivanova пишет кто-то");
+        let plain = Text::One("{user:} and {user:x".into());
+        assert_eq!(with_names(&plain, |_| Ok::<_, ()>(None)).unwrap(), plain);
     }
 }

@@ -143,8 +143,8 @@ impl Collection {
     }
 }
 
-/// A record rule in force for one caller: only records whose `field` holds `user` exist for
-/// them.
+/// A record rule in force for one caller: only records whose `field` names `user` (holds it,
+/// or lists it), or that the rule's open field opens, exist for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnRecords {
     /// The owner field.
@@ -153,21 +153,48 @@ pub struct OwnRecords {
     pub user: String,
     /// The permission that would lift the rule.
     pub all_permission: String,
+    /// The rule as declared.
+    pub rule: erp_manifest::manifest::RecordRule,
 }
 
 impl OwnRecords {
-    /// True when the record is the caller's.
+    /// True when the record is the caller's, or open to every reader.
     pub fn owns(&self, data: &Map<String, Value>) -> bool {
-        data.get(&self.field).and_then(Value::as_str) == Some(self.user.as_str())
+        names(&self.rule, data, &self.user)
     }
 
     /// The filter that keeps the caller's records, joined with the caller's own filter.
     pub fn narrow(&self, filter: Option<&Value>) -> Value {
-        let own = json!({ "field": self.field, "op": "eq", "value": self.user });
+        let op = if self.rule.list { "has" } else { "eq" };
+        let mut own = json!({ "field": self.field, "op": op, "value": self.user });
+        if let Some(open) = &self.rule.open_field {
+            own = json!({ "or": [own, { "field": open, "op": "eq", "value": true }] });
+        }
         match filter {
             Some(f) => json!({ "and": [f, own] }),
             None => own,
         }
+    }
+}
+
+/// True when `rule` applies to the caller: a person without the permission that lifts it (or
+/// any person, for a members-only rule). The kernel itself (a scope without a user) is never
+/// bound.
+pub fn binds(rule: &erp_manifest::manifest::RecordRule, scope: &CompanyScope) -> bool {
+    scope.user().is_some() && (rule.strict || !scope.can(&rule.all_permission))
+}
+
+/// True when a record's fields name `user` under `rule` (or its open field opens it).
+pub fn names(rule: &erp_manifest::manifest::RecordRule, data: &Map<String, Value>, user: &str) -> bool {
+    if let Some(open) = &rule.open_field
+        && data.get(open).and_then(Value::as_bool) == Some(true)
+    {
+        return true;
+    }
+    match data.get(&rule.field) {
+        Some(Value::String(s)) => s == user,
+        Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(user)),
+        _ => false,
     }
 }
 
@@ -223,13 +250,16 @@ impl Caller<'_> {
     /// `all_permission`.
     pub fn own_records(&self, coll: &Collection) -> Option<OwnRecords> {
         let Caller::User(scope) = self else { return None };
-        let (field, all_permission) = coll.owner_rule()?;
-        if scope.can(&all_permission) {
+        let rule = coll.manifest.record_rule(&coll.name)?;
+        if !binds(&rule, scope) {
             return None;
         }
-        // A caller without a user id (the kernel itself) holds every permission, so this
-        // is a real user.
-        Some(OwnRecords { field, user: scope.user().unwrap_or_default().to_string(), all_permission })
+        Some(OwnRecords {
+            field: rule.field.clone(),
+            user: scope.user().unwrap_or_default().to_string(),
+            all_permission: rule.all_permission.clone(),
+            rule,
+        })
     }
 
     /// The scope of a person making the call: not a plugin, and not the kernel itself (a
@@ -444,15 +474,30 @@ fn check_users(
 ) -> Result<(), RecordError> {
     let Some(scope) = caller.person() else { return Ok(()) };
     let mut errors = Vec::new();
-    for (name, _) in spec.fields.iter().filter(|(_, f)| f.kind == erp_manifest::FieldType::User) {
-        let Some(Value::String(user)) = data.get(name) else { continue };
-        if current.and_then(|c| c.get(name)) == data.get(name) {
-            continue;
-        }
-        let member = crate::identity::members::role_of(conn, &scope.company_id, user)
-            .map_err(|e| RecordError::Internal(e.to_string()))?;
-        if member.is_none() {
-            errors.push(crate::validation::FieldError::new(name, "is not a member of this company"));
+    let is_user = |f: &erp_manifest::FieldSpec| f.items.unwrap_or(f.kind) == erp_manifest::FieldType::User;
+    for (name, _) in spec.fields.iter().filter(|(_, f)| is_user(f)) {
+        let held = current.and_then(|c| c.get(name));
+        // A list's items are checked one by one; those it already held stay valid.
+        let named: Vec<&str> = match data.get(name) {
+            Some(Value::String(user)) if held != data.get(name) => vec![user.as_str()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|u| !held.and_then(Value::as_array).is_some_and(|h| h.iter().any(|x| x.as_str() == Some(u))))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for user in named {
+            let member = crate::identity::members::role_of(conn, &scope.company_id, user)
+                .map_err(|e| RecordError::Internal(e.to_string()))?;
+            if member.is_none() {
+                let message = match data.get(name) {
+                    Some(Value::Array(_)) => format!("lists {user}, who is not a member of this company"),
+                    _ => "is not a member of this company".to_string(),
+                };
+                errors.push(crate::validation::FieldError::new(name, message));
+                break;
+            }
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid(Invalid(errors))) }
@@ -500,7 +545,8 @@ pub fn create(
         // Records of a caller bound by the rule are theirs.
         match data.get(&rule.field) {
             None | Some(Value::Null) => {
-                data.insert(rule.field.clone(), Value::String(rule.user.clone()));
+                let me = Value::String(rule.user.clone());
+                data.insert(rule.field.clone(), if rule.rule.list { Value::Array(vec![me]) } else { me });
             }
             Some(_) if rule.owns(&data) => {}
             Some(_) => return Err(not_yours(&rule)),
@@ -559,10 +605,16 @@ pub fn update(
     let company = session.company_id.clone();
     let current = load_current(session, coll, id, expected_version, caller)?;
     if let Some(rule) = caller.own_records(coll)
-        && patch.contains_key(&rule.field)
-        && !rule.owns(&patch)
+        && (patch.contains_key(&rule.field) || rule.rule.open_field.as_ref().is_some_and(|o| patch.contains_key(o)))
     {
-        return Err(not_yours(&rule));
+        // The record as it would be must still be the caller's.
+        let mut after = current.data.clone();
+        for (k, v) in &patch {
+            after.insert(k.clone(), v.clone());
+        }
+        if !rule.owns(&after) {
+            return Err(not_yours(&rule));
+        }
     }
     let spec = coll.spec()?;
     refuse_computed_writes(caller, spec, &patch, Some(&current.data))?;
@@ -689,6 +741,9 @@ fn charge(session: &mut Session, hooks: &dyn Hooks, coll: &Collection, delta: Us
 
 /// Refusal to give a record to another user without the permission that lifts the rule.
 fn not_yours(rule: &OwnRecords) -> RecordError {
+    if rule.rule.strict {
+        return RecordError::Forbidden(format!("a place among {} (records that leave out their writer)", rule.field));
+    }
     RecordError::Forbidden(format!("{} (to set {} to another user)", rule.all_permission, rule.field))
 }
 

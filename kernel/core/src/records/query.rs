@@ -165,6 +165,22 @@ fn resolve(
                 }
             }
         }
+        Op::Has => {
+            let Some(item) = (match &target {
+                Target::Field(_, spec) => spec.item_spec(),
+                _ => None,
+            }) else {
+                errors.push(FieldError::new(format!("{path}.op"), "has applies to lists of items"));
+                return Ok(None);
+            };
+            match values::normalize(&item, &value) {
+                Ok(v) => v,
+                Err(msg) => {
+                    errors.push(FieldError::new(vpath, msg));
+                    return Ok(None);
+                }
+            }
+        }
         Op::In => {
             let Some(items) = value.as_array().filter(|a| !a.is_empty() && a.len() <= erp_query::MAX_IN_VALUES) else {
                 errors.push(FieldError::new(
@@ -243,6 +259,13 @@ pub fn matches(filter: &Filter, r: &StoredRecord) -> bool {
             let actual = target.value_of(r);
             let kind = target.kind();
             let Some(actual) = actual else { return *op == Op::Ne };
+            if *op == Op::Has {
+                let Target::Field(_, spec) = target else { return false };
+                let item = spec.items.unwrap_or(kind);
+                return actual.as_array().is_some_and(|items| {
+                    items.iter().any(|a| values::compare(item, a, value) == Some(Ordering::Equal))
+                });
+            }
             let cmp = |b: &Value| values::compare(kind, &actual, b);
             match op {
                 Op::Eq => cmp(value) == Some(Ordering::Equal),
@@ -260,6 +283,7 @@ pub fn matches(filter: &Filter, r: &StoredRecord) -> bool {
                     (Some(a), Some(n)) => a.to_lowercase().contains(&n.to_lowercase()),
                     _ => false,
                 },
+                Op::Has => false,
             }
         }
     }
@@ -570,6 +594,14 @@ fn condition(company_id: &str, coll: &Collection, f: &Filter) -> Option<Sql> {
                     sql.push(col).push(" ").push(cmp).push(" ").bind(Bind::Int(at));
                     Some(sql)
                 }
+                Target::Field(name, spec) if *op == Op::Has => {
+                    // Each item of an indexed list has its own key.
+                    let item = spec.item_spec().filter(|_| spec.indexed)?;
+                    let bind = key_bind(&item, value)?;
+                    keys_of(&mut sql, company_id, coll, name);
+                    sql.push(key_column(&item)).push(" = ").bind(bind).push(")");
+                    Some(sql)
+                }
                 Target::Field(name, spec) => {
                     let col = key_column(spec);
                     let key = |v: &Value| key_bind(spec, v);
@@ -602,7 +634,7 @@ fn condition(company_id: &str, coll: &Collection, f: &Filter) -> Option<Sql> {
                                 .push(" AND k.key_text < ")
                                 .bind(Bind::Text(upper));
                         }
-                        Op::Ne | Op::Contains => return None,
+                        Op::Ne | Op::Contains | Op::Has => return None,
                     }
                     sql.push(")");
                     Some(sql)

@@ -171,9 +171,18 @@ fn write_derived(
 ) -> Result<(), RecordError> {
     for (name, spec) in &coll.spec()?.fields {
         let Some(value) = data.get(name) else { continue };
-        if spec.is_indexed()
-            && let Some(key) = values::index_key(spec.kind, value)
-        {
+        // A list of items is indexed item by item; any other field by its one value.
+        let keys: Vec<Key> = match (spec.items, value) {
+            (Some(item), Value::Array(items)) if spec.indexed => {
+                let mut keys: Vec<Key> = items.iter().filter_map(|i| values::index_key(item, i)).collect();
+                keys.dedup();
+                keys
+            }
+            (Some(_), _) => Vec::new(),
+            (None, _) if spec.is_indexed() => values::index_key(spec.kind, value).into_iter().collect(),
+            (None, _) => Vec::new(),
+        };
+        for key in keys {
             let (text, num) = match key {
                 Key::Text(t) => (Some(t), None),
                 Key::Num(n) => (None, Some(n)),

@@ -158,6 +158,93 @@ document.addEventListener("DOMContentLoaded", () => {
       form.submit();
     });
   });
+  // The drive's drop zone: each dropped or chosen file is uploaded, then put in the folder
+  // (a file of the same name there becomes its new version).
+  const zone = document.getElementById("dropzone");
+  if (zone) {
+    const status = zone.querySelector(".upload-status");
+    const form = document.getElementById("put-form");
+    const csrf = form.querySelector("input[name=_csrf]").value;
+    const send = async (files) => {
+      let done = 0;
+      for (const file of files) {
+        status.textContent = zone.dataset.uploading + " " + file.name;
+        const answer = await fetch(zone.dataset.uploadUrl + "?name=" + encodeURIComponent(file.name), {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": file.type || "application/octet-stream", "X-CSRF-Token": csrf },
+          body: file,
+        });
+        const body = await answer.json().catch(() => ({}));
+        if (!answer.ok) {
+          status.textContent = zone.dataset.failed + ": " + file.name + " — " + ((body.error && body.error.message) || answer.status);
+          status.classList.add("error");
+          return;
+        }
+        const put = new FormData();
+        put.append("_csrf", csrf);
+        put.append("file", body.id);
+        const stored = await fetch(zone.dataset.put, { method: "POST", credentials: "same-origin", body: new URLSearchParams(put) });
+        if (!stored.ok) {
+          status.textContent = zone.dataset.failed + ": " + file.name;
+          status.classList.add("error");
+          return;
+        }
+        done += 1;
+      }
+      if (done) window.location.reload();
+    };
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      if (e.dataTransfer.files.length) send(Array.from(e.dataTransfer.files));
+    });
+    const input = document.getElementById("drop-input");
+    if (input) input.addEventListener("change", () => { if (input.files.length) send(Array.from(input.files)); });
+  }
+
+  // A chat updates itself: when the event stream tells of a message here (and every few
+  // seconds while shown), the new messages are fetched and added below.
+  const messages = document.getElementById("messages");
+  if (messages && messages.dataset.since) {
+    let busy = false;
+    const fetchNew = async () => {
+      if (busy || document.visibilityState === "hidden") return;
+      busy = true;
+      try {
+        const last = messages.dataset.last;
+        const answer = await fetch(messages.dataset.since + (last ? "?after=" + encodeURIComponent(last) : ""), { credentials: "same-origin" });
+        if (!answer.ok) return;
+        const holder = document.createElement("template");
+        holder.innerHTML = await answer.text();
+        const near = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+        let added = null;
+        holder.content.querySelectorAll("li.message").forEach((li) => {
+          if (document.getElementById(li.id)) return;
+          messages.appendChild(li);
+          added = li;
+        });
+        if (added) {
+          messages.dataset.last = added.dataset.id;
+          const empty = document.getElementById("no-messages");
+          if (empty) empty.remove();
+          if (near) added.scrollIntoView({ block: "end" });
+        }
+      } catch (_) { /* the next tick tries again */ } finally {
+        busy = false;
+      }
+    };
+    document.addEventListener("erp:notification", (e) => {
+      const link = e.detail && e.detail.link;
+      if (link && link.record === messages.dataset.chat) fetchNew();
+    });
+    setInterval(fetchNew, 10000);
+    const lastItem = messages.lastElementChild;
+    if (lastItem && !window.location.hash) lastItem.scrollIntoView({ block: "end" });
+  }
+
   // The bell: new notifications arrive over the server's event stream; the count goes up and
   // a short note shows which, linking to what it is about.
   const bell = document.getElementById("bell");

@@ -80,13 +80,22 @@ pub(super) fn create(
     Ok(row)
 }
 
-/// The file if this call may read it: one it stored, or one held by a record it may read
-/// (the field must show it to the plugin, too). Anything else is not found.
+/// The file if this call may read it: one it stored, a pending upload of the person it works
+/// for, or one held by a record it may read (the field must show it to the plugin, too).
+/// Anything else is not found.
 pub(super) fn readable(state: &mut HostState, id: &str) -> Result<FileRow, RecordError> {
     let id = crate::ids::parse(id).ok_or_else(not_found)?;
     let company = state.session.company_id.clone();
     let file = catalog::get(state.session.reader()?, &company, &id)?.ok_or_else(not_found)?;
     if state.stored_files.contains(&file.id) {
+        return Ok(file);
+    }
+    // A pending upload of the person the call works for: they handed it to the plugin (a
+    // drive names the file it is given).
+    let pending_of_caller = file.record_id.is_none()
+        && file.uploaded_by.is_some()
+        && file.uploaded_by.as_deref() == state.session.user_id.as_deref();
+    if pending_of_caller {
         return Ok(file);
     }
     let (Some(plugin), Some(coll)) = (&file.plugin, &file.collection) else { return Err(not_found()) };

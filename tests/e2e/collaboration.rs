@@ -81,6 +81,10 @@ async fn a_private_group_is_out_of_reach_by_every_path(app: &TestApp) {
         .clone();
     let post =
         app.post(&cmd(&co, "post"), &alice, json!({ "group": group["id"], "text": SECRET })).await.expect(200).clone();
+    let on_group = json!({ "target": format!("collaboration/group/{}", group["id"].as_str().unwrap()), "permission": "collaboration.use" });
+    let mut comment = on_group.clone();
+    comment["text"] = json!(SECRET);
+    app.post(&cmd(&co, "comment"), &alice, comment).await.expect(200);
     let drive_file = upload(app, &co, &alice, "plan-romashka.txt", SECRET.as_bytes()).await;
     let document = app
         .post(&cmd(&co, "upload"), &alice, json!({ "folder": group["folder"], "file": drive_file }))
@@ -164,6 +168,7 @@ async fn a_private_group_is_out_of_reach_by_every_path(app: &TestApp) {
             ("drive", json!({ "folder": group["folder"] })),
             ("versions", json!({ "document": document["id"] })),
             ("join-group", json!({ "group": group["id"] })),
+            ("comments", on_group.clone()),
         ] {
             assert_eq!(app.post(&cmd(&co, name), token, input).await.status, 404, "{who}: command {name}");
         }
@@ -236,6 +241,13 @@ async fn a_mention_crosses_nodes() {
     println!("mention delivered across nodes in {:?}", started.elapsed());
 }
 
+/// The text of the first element matching `css` now, or nothing (read in one step, so a page
+/// that reloads meanwhile is no error).
+async fn now_text(c: &fantoccini::Client, css: &str) -> String {
+    let script = "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';";
+    c.execute(script, vec![json!(css)]).await.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
 /// In Chromium, in Russian, on a laptop and a phone: the chat list with unread counts, a
 /// conversation that shows a colleague's new message without a reload, a message sent with an
 /// `@mention`, a comment with a mention on a deal's page (the mention leads back to it), and a
@@ -264,7 +276,7 @@ async fn chat_comments_and_drive_in_the_browser() {
         assert!(list.contains(name), "{name} in {list}");
     }
     shot(c, "collab-chats-ru").await;
-    c.find(Locator::LinkText("Отдел продаж")).await.unwrap().click().await.unwrap();
+    c.find(Locator::XPath("//ul[@id='chats']//a[contains(., 'Отдел продаж')]")).await.unwrap().click().await.unwrap();
     c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#messages")).await.unwrap();
     let shown = text_of(c, "#messages").await;
     assert!(shown.contains("Иван Соколов") && shown.contains("Я возьму"), "{shown}");
@@ -276,14 +288,14 @@ async fn chat_comments_and_drive_in_the_browser() {
     app.post(&cmd(&co, "post-message"), &anna, json!({ "chat": chat_id, "text": "Звонок прошёл, клиент согласен" }))
         .await
         .expect(200);
-    let live = eventually(20, async || text_of(c, "#messages").await.contains("Звонок прошёл")).await;
+    let live = eventually(20, async || now_text(c, "#messages").await.contains("Звонок прошёл")).await;
     assert!(live, "the new message appears live");
     shot(c, "collab-chat-ru").await;
 
     // A message with a mention from the page: Ivan is told.
     fill(c, "#message-text", "@Иван Соколов, отправь договор сегодня").await;
     click(c, "#send").await;
-    let sent = eventually(15, async || text_of(c, "#messages").await.contains("отправь договор")).await;
+    let sent = eventually(15, async || now_text(c, "#messages").await.contains("отправь договор")).await;
     assert!(sent, "the message is in the chat");
     let told = app.get(&format!("/api/v1/companies/{co}/notifications"), &ivan).await;
     let told = told.expect(200)["items"].as_array().unwrap().clone();
@@ -309,7 +321,7 @@ async fn chat_comments_and_drive_in_the_browser() {
     c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#comments")).await.unwrap();
     fill(c, "#comment-text", "@Анна Петрова, клиент просит скидку 5%").await;
     click(c, "#comment-send").await;
-    let commented = eventually(15, async || text_of(c, "#comments").await.contains("просит скидку")).await;
+    let commented = eventually(15, async || now_text(c, "#comments").await.contains("просит скидку")).await;
     assert!(commented, "the comment is on the deal's page");
     assert!(text_of(c, "#comments").await.contains("Дмитрий Орлов"));
     shot(c, "collab-comments-ru").await;
@@ -331,7 +343,12 @@ async fn chat_comments_and_drive_in_the_browser() {
     // The drive: the company folder's contract in its second version; a file put through the
     // upload control lands in the folder.
     c.goto(&format!("{base}/c/{co}/drive")).await.unwrap();
-    c.find(Locator::LinkText("📁 Шаблоны документов")).await.unwrap().click().await.unwrap();
+    c.find(Locator::XPath("//ul[@id='company-folders']//a[contains(., 'Шаблоны документов')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#files")).await.unwrap();
     let files = text_of(c, "#files").await;
     assert!(files.contains("Договор поставки.txt") && files.contains("Прайс-лист.csv"), "{files}");
@@ -339,7 +356,7 @@ async fn chat_comments_and_drive_in_the_browser() {
     let path = dir.path().join("Счёт 17.txt");
     std::fs::write(&path, "Счёт № 17 на 12 500 ₽").unwrap();
     c.find(Locator::Css("#drop-input")).await.unwrap().send_keys(path.to_str().unwrap()).await.unwrap();
-    let uploaded = eventually(20, async || text_of(c, "#files").await.contains("Счёт 17.txt")).await;
+    let uploaded = eventually(20, async || now_text(c, "#files").await.contains("Счёт 17.txt")).await;
     shot(c, "collab-drive-ru").await;
     assert!(uploaded, "the file is in the folder");
 }

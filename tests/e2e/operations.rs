@@ -94,7 +94,7 @@ async fn a_first_start_listens_at_once_and_says_when_it_is_ready() {
     let lines = server.lock().unwrap().clone();
     let started = lines.iter().find(|l| l.starts_with("Ready in ")).expect("the start time is printed");
     println!("first start with the demo: {started}");
-    assert!(lines.iter().any(|l| l.starts_with("Installed 6 bundled plugins in ")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("Installed 7 bundled plugins in ")), "{lines:?}");
     let password = printed_password(&lines).expect("a new demo prints its password");
     assert_eq!(password.len(), 16);
     assert_ne!(password, "demo-password");

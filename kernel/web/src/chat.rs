@@ -10,9 +10,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::collab::{self, call};
+use super::collab::{self, Surface, call};
 use super::records::Params;
 use super::{Ctx, Page, encode, format, render, see_other};
+use erp_kernel::plugins::manifest::Manifest;
 
 /// The chat list's model: titles (a direct chat is named after the other person), the last
 /// message and unread counts.
@@ -69,26 +70,26 @@ fn message(ctx: &Ctx, m: &Value, people: &HashMap<String, String>) -> Value {
 /// `GET /c/{company}/chat`: the chats, a search in messages, new chats.
 pub(super) async fn index(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Chat)?;
     let people = super::commands::people(&ctx).await;
-    let chats = call(&ctx, "chats", json!({})).await.map_err(|f| ctx.fail(&f))?;
+    let chats = call(&ctx, &m, "chats", json!({})).await.map_err(|f| ctx.fail(&f))?;
     let params = Params::parse(raw);
     let q = params.get("q").map(str::to_string);
     let found = match &q {
-        Some(q) => Some(search(&ctx, q, &people).await?),
+        Some(q) => Some(search(&ctx, &m, q, &people).await?),
         None => None,
     };
     Ok(ctx.render(
         "chat.html",
         json!({
             "chats": chat_rows(&ctx, &chats, &people, None), "people": collab::options(&people),
-            "q": q, "found": found, "me_id": ctx.me["id"],
+            "searched": found.is_some(), "search_q": q, "found": found, "me_id": ctx.me["id"],
         }),
     ))
 }
 
-async fn search(ctx: &Ctx, q: &str, people: &HashMap<String, String>) -> Result<Vec<Value>, Response> {
-    let found = call(ctx, "search-messages", json!({ "q": q })).await.map_err(|f| ctx.fail(&f))?;
+async fn search(ctx: &Ctx, m: &Manifest, q: &str, people: &HashMap<String, String>) -> Result<Vec<Value>, Response> {
+    let found = call(ctx, m, "search-messages", json!({ "q": q })).await.map_err(|f| ctx.fail(&f))?;
     let base = ctx.base();
     Ok(found["rows"]
         .as_array()
@@ -115,7 +116,7 @@ pub(super) async fn conversation(
     RawQuery(raw): RawQuery,
 ) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Chat)?;
     let chat = ctx.segment(&chat)?;
     let people = super::commands::people(&ctx).await;
     let params = Params::parse(raw);
@@ -123,9 +124,9 @@ pub(super) async fn conversation(
     if let Some(before) = params.get("before") {
         input["before"] = json!(before);
     }
-    let page = call(&ctx, "messages", input).await.map_err(|f| ctx.fail(&f))?;
-    call(&ctx, "mark-read", json!({ "chat": chat })).await.map_err(|f| ctx.fail(&f))?;
-    let chats = call(&ctx, "chats", json!({})).await.map_err(|f| ctx.fail(&f))?;
+    let page = call(&ctx, &m, "messages", input).await.map_err(|f| ctx.fail(&f))?;
+    call(&ctx, &m, "mark-read", json!({ "chat": chat })).await.map_err(|f| ctx.fail(&f))?;
+    let chats = call(&ctx, &m, "chats", json!({})).await.map_err(|f| ctx.fail(&f))?;
     let messages: Vec<Value> =
         page["messages"].as_array().into_iter().flatten().map(|m| message(&ctx, m, &people)).collect();
     let base = ctx.base();
@@ -152,7 +153,7 @@ pub(super) async fn conversation(
             "older": page["more"].as_bool().unwrap_or(false).then(|| format!("{base}/chat/{}?before={}", encode(&chat), first.clone().unwrap_or_default())),
             "last": last,
             "since": format!("{base}/chat/{}/since", encode(&chat)),
-            "people": collab::options(&people),
+            "people": collab::options(&people), "me_id": ctx.me["id"],
             "reply_to": reply_to, "editing": editing,
             "upload_url": format!("{base}/files"),
         }),
@@ -163,19 +164,19 @@ pub(super) async fn conversation(
 /// the page's script; the chat is read up to them.
 pub(super) async fn since(mut ctx: Ctx, Path((cid, chat)): Path<(String, String)>, RawQuery(raw): RawQuery) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Chat)?;
     let chat = ctx.segment(&chat)?;
     let params = Params::parse(raw);
     let mut input = json!({ "chat": chat, "limit": 100 });
     if let Some(after) = params.get("after") {
         input["after"] = json!(ctx.segment(after)?);
     }
-    let page = call(&ctx, "messages", input).await.map_err(|f| ctx.fail(&f))?;
+    let page = call(&ctx, &m, "messages", input).await.map_err(|f| ctx.fail(&f))?;
     let people = super::commands::people(&ctx).await;
     let messages: Vec<Value> =
         page["messages"].as_array().into_iter().flatten().map(|m| message(&ctx, m, &people)).collect();
     if !messages.is_empty() {
-        call(&ctx, "mark-read", json!({ "chat": chat })).await.map_err(|f| ctx.fail(&f))?;
+        call(&ctx, &m, "mark-read", json!({ "chat": chat })).await.map_err(|f| ctx.fail(&f))?;
     }
     let url = format!("{}/chat/{}", ctx.base(), encode(&chat));
     let html =
@@ -186,20 +187,20 @@ pub(super) async fn since(mut ctx: Ctx, Path((cid, chat)): Path<(String, String)
 /// `POST /c/{company}/chat/{chat}`: sends a message (text, a reply, a file), or saves an edit.
 pub(super) async fn send(mut ctx: Ctx, Path((cid, chat)): Path<(String, String)>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Chat)?;
     let chat = ctx.segment(&chat)?;
     let form = ctx.form(&body)?;
     let text = form.get("text").map(str::trim).filter(|t| !t.is_empty());
     let url = format!("{}/chat/{}", ctx.base(), encode(&chat));
     if let Some(id) = form.get("edit").filter(|e| !e.is_empty()) {
         let id = ctx.segment(id)?;
-        call(&ctx, "edit-message", json!({ "id": id, "text": text.unwrap_or_default() }))
+        call(&ctx, &m, "edit-message", json!({ "id": id, "text": text.unwrap_or_default() }))
             .await
             .map_err(|f| ctx.fail(&f))?;
         return Ok(see_other(&format!("{url}#m-{id}")));
     }
     let people = super::commands::people(&ctx).await;
-    let members = call(&ctx, "messages", json!({ "chat": chat, "limit": 1 })).await.map_err(|f| ctx.fail(&f))?;
+    let members = call(&ctx, &m, "messages", json!({ "chat": chat, "limit": 1 })).await.map_err(|f| ctx.fail(&f))?;
     let in_chat: Vec<&str> =
         members["chat"]["members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     let mentions: Vec<String> = collab::mentioned(text.unwrap_or_default(), &people)
@@ -215,37 +216,37 @@ pub(super) async fn send(mut ctx: Ctx, Path((cid, chat)): Path<(String, String)>
             input[key] = json!(v);
         }
     }
-    let sent = call(&ctx, "post-message", input).await.map_err(|f| ctx.fail(&f))?;
+    let sent = call(&ctx, &m, "post-message", input).await.map_err(|f| ctx.fail(&f))?;
     Ok(see_other(&format!("{url}#m-{}", sent["id"].as_str().unwrap_or_default())))
 }
 
 /// `POST /c/{company}/chat/direct`: the direct chat with a colleague.
 pub(super) async fn direct(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Chat)?;
     let form = ctx.form(&body)?;
     let user = form.get("user").unwrap_or_default().to_string();
-    let chat = call(&ctx, "open-direct", json!({ "user": user })).await.map_err(|f| ctx.fail(&f))?;
+    let chat = call(&ctx, &m, "open-direct", json!({ "user": user })).await.map_err(|f| ctx.fail(&f))?;
     Ok(see_other(&format!("{}/chat/{}", ctx.base(), encode(chat["id"].as_str().unwrap_or_default()))))
 }
 
 /// `POST /c/{company}/chat/new`: a group chat with the people chosen.
 pub(super) async fn create(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Chat)?;
     let form = ctx.form(&body)?;
     let input = json!({ "title": form.get("title").unwrap_or_default(), "members": form.all("members") });
-    let chat = call(&ctx, "create-chat", input).await.map_err(|f| ctx.fail(&f))?;
+    let chat = call(&ctx, &m, "create-chat", input).await.map_err(|f| ctx.fail(&f))?;
     Ok(see_other(&format!("{}/chat/{}", ctx.base(), encode(chat["id"].as_str().unwrap_or_default()))))
 }
 
 /// `POST /c/{company}/chat/{chat}/members`: more people in a group chat.
 pub(super) async fn add_members(mut ctx: Ctx, Path((cid, chat)): Path<(String, String)>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Chat)?;
     let chat = ctx.segment(&chat)?;
     let form = ctx.form(&body)?;
-    call(&ctx, "add-chat-members", json!({ "chat": chat, "members": form.all("members") }))
+    call(&ctx, &m, "add-chat-members", json!({ "chat": chat, "members": form.all("members") }))
         .await
         .map_err(|f| ctx.fail(&f))?;
     Ok(see_other(&format!("{}/chat/{}", ctx.base(), encode(&chat))))
@@ -254,9 +255,9 @@ pub(super) async fn add_members(mut ctx: Ctx, Path((cid, chat)): Path<(String, S
 /// `POST /c/{company}/chat/{chat}/leave`: out of a group chat.
 pub(super) async fn leave(mut ctx: Ctx, Path((cid, chat)): Path<(String, String)>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Chat)?;
     let chat = ctx.segment(&chat)?;
     ctx.form(&body)?;
-    call(&ctx, "leave-chat", json!({ "chat": chat })).await.map_err(|f| ctx.fail(&f))?;
+    call(&ctx, &m, "leave-chat", json!({ "chat": chat })).await.map_err(|f| ctx.fail(&f))?;
     Ok(see_other(&format!("{}/chat?ok=done", ctx.base())))
 }

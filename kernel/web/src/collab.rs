@@ -1,38 +1,76 @@
-//! What the collaboration pages (chats, the drive, comments on records) share: whether the
-//! person has the bundled `collaboration` plugin here, and calls of its commands as them.
+//! What the chat, drive and discussion pages share. A plugin provides one of these parts of
+//! the UI by declaring the commands it needs (see `Surface`); the pages then call those
+//! commands as the person, so the plugin decides what they see. The bundled `collaboration`
+//! plugin provides all three.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use erp_kernel::plugins::manifest::Manifest;
 use serde_json::Value;
 
 use super::Ctx;
 use super::client::Failure;
+use super::meta::Company;
 
-/// The plugin behind these pages.
-pub(super) const PLUGIN: &str = "collaboration";
-/// What a person needs to use them.
-pub(super) const USE: &str = "collaboration.use";
-
-/// True when the company has the plugin and the person may use it.
-pub(super) fn available(ctx: &Ctx) -> bool {
-    ctx.company.as_ref().is_some_and(|c| c.plugin(PLUGIN).is_some() && c.can(USE))
+/// A part of the UI that a plugin may provide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Surface {
+    /// The chat page: `chats`, `messages`, `post-message`, ... over a `chat` collection.
+    Chat,
+    /// The drive: `drive`, `upload`, ... over `folder` and `document` collections.
+    Drive,
+    /// The discussion panel on record pages: `comments`, `comment`, `comment-target`.
+    Comments,
 }
 
-/// "Not found" unless the pages are there for the person.
-pub(super) fn require(ctx: &Ctx) -> Result<(), Response> {
-    if available(ctx) {
-        Ok(())
-    } else {
-        Err(ctx.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(ctx.t("not_found")) }))
+impl Surface {
+    /// The commands a plugin declares to provide it.
+    fn commands(self) -> &'static [&'static str] {
+        match self {
+            Surface::Chat => {
+                &["chats", "messages", "post-message", "edit-message", "mark-read", "open-direct", "create-chat"]
+            }
+            Surface::Drive => &["drive", "upload", "create-folder", "share", "trash", "restore", "versions"],
+            Surface::Comments => &["comments", "comment", "comment-target"],
+        }
+    }
+
+    /// The surface whose pages show records of `collection` (what a notification opens).
+    pub(super) fn of_collection(collection: &str) -> Option<Surface> {
+        match collection {
+            "chat" => Some(Surface::Chat),
+            "folder" | "document" => Some(Surface::Drive),
+            "comment" => Some(Surface::Comments),
+            _ => None,
+        }
     }
 }
 
-/// Runs one of the plugin's commands as the person.
-pub(super) async fn call(ctx: &Ctx, command: &str, input: Value) -> Result<Value, Failure> {
+/// True when `m` provides `surface` and the person may run its commands.
+pub(super) fn provides(company: &Company, m: &Manifest, surface: Surface) -> bool {
+    surface.commands().iter().all(|name| m.commands.iter().any(|c| c.name == *name && company.can(&c.permission)))
+}
+
+/// The enabled plugin that provides `surface` for the person (the first by name).
+pub(super) fn provider(ctx: &Ctx, surface: Surface) -> Option<Arc<Manifest>> {
+    let company = ctx.company.as_ref()?;
+    company.plugins.iter().find(|m| provides(company, m, surface)).cloned()
+}
+
+/// The provider, or "not found" when nothing provides the surface for the person.
+pub(super) fn require(ctx: &Ctx, surface: Surface) -> Result<Arc<Manifest>, Response> {
+    provider(ctx, surface)
+        .ok_or_else(|| ctx.fail(&Failure { status: StatusCode::NOT_FOUND, ..Failure::internal(ctx.t("not_found")) }))
+}
+
+/// Runs one of the provider's commands as the person.
+pub(super) async fn call(ctx: &Ctx, m: &Manifest, command: &str, input: Value) -> Result<Value, Failure> {
     let company = ctx.company.as_ref().map(|c| c.id.clone()).unwrap_or_default();
-    ctx.api.post(&format!("/api/v1/companies/{company}/plugins/{PLUGIN}/commands/{command}"), input).await
+    let plugin = &m.plugin.name;
+    ctx.api.post(&format!("/api/v1/companies/{company}/plugins/{plugin}/commands/{command}"), input).await
 }
 
 /// A person's name by user id ("someone" for who is no longer here).

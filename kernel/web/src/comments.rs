@@ -6,7 +6,7 @@ use axum::extract::Path;
 use erp_kernel::plugins::manifest::Manifest;
 use serde_json::{Value, json};
 
-use super::collab::{self, call};
+use super::collab::{self, Surface, call};
 use super::{Ctx, Page, encode, format, see_other};
 
 /// `plugin/collection/id`: what the plugin files a record's comments under.
@@ -16,11 +16,9 @@ fn target(m: &Manifest, coll: &str, rid: &str) -> String {
 
 /// The panel's model for a record page, when the person has comments here.
 pub(super) async fn panel(ctx: &Ctx, m: &Manifest, coll: &str, rid: &str) -> Option<Value> {
-    if !collab::available(ctx) {
-        return None;
-    }
+    let provider = collab::provider(ctx, Surface::Comments)?;
     let input = json!({ "target": target(m, coll, rid), "permission": m.read_permission(coll) });
-    let thread = call(ctx, "comments", input).await.ok()?;
+    let thread = call(ctx, &provider, "comments", input).await.ok()?;
     let people = super::commands::people(ctx).await;
     let items: Vec<Value> = thread["comments"]
         .as_array()
@@ -46,7 +44,7 @@ pub(super) async fn post(
     body: Bytes,
 ) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let provider = collab::require(&ctx, Surface::Comments)?;
     let rid = ctx.segment(&rid)?;
     let form = ctx.form(&body)?;
     let company = ctx.company()?;
@@ -77,8 +75,14 @@ pub(super) async fn post(
     if let Some(t) = title {
         input["title"] = json!(t);
     }
-    call(&ctx, "comment", input).await.map_err(|f| ctx.fail(&f))?;
-    Ok(see_other(&format!("{}/p/{plugin}/d/{coll}/r/{}#comments", ctx.base(), encode(&rid))))
+    call(&ctx, &provider, "comment", input).await.map_err(|f| ctx.fail(&f))?;
+    // Back to the page the panel was on (a drive file's), within this company only.
+    let back = form
+        .get("_back")
+        .filter(|b| b.starts_with(&format!("{}/", ctx.base())) && !b.contains("//") && !b.contains('\\'))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}/p/{plugin}/d/{coll}/r/{}", ctx.base(), encode(&rid)));
+    Ok(see_other(&format!("{back}#comments")))
 }
 
 fn not_found(ctx: &Ctx) -> super::client::Failure {
@@ -91,9 +95,9 @@ fn not_found(ctx: &Ctx) -> super::client::Failure {
 /// `GET /c/{company}/comments/{id}`: the record a comment is on (where a mention leads).
 pub(super) async fn open(mut ctx: Ctx, Path((cid, id)): Path<(String, String)>) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let provider = collab::require(&ctx, Surface::Comments)?;
     let id = ctx.segment(&id)?;
-    let found = call(&ctx, "comment-target", json!({ "id": id })).await.map_err(|f| ctx.fail(&f))?;
+    let found = call(&ctx, &provider, "comment-target", json!({ "id": id })).await.map_err(|f| ctx.fail(&f))?;
     let target = found["target"].as_str().unwrap_or_default();
     match target.split('/').collect::<Vec<_>>()[..] {
         [plugin, coll, rid] => {

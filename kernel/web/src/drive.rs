@@ -8,8 +8,9 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use serde_json::{Value, json};
 
-use super::collab::{self, call};
+use super::collab::{self, Surface, call};
 use super::{Ctx, Page, encode, format, see_other};
+use erp_kernel::plugins::manifest::Manifest;
 
 fn folder_row(ctx: &Ctx, f: &Value) -> Value {
     json!({ "name": f["name"], "url": format!("{}/drive/f/{}", ctx.base(), encode(f["id"].as_str().unwrap_or_default())) })
@@ -31,10 +32,13 @@ fn document_row(ctx: &Ctx, d: &Value, people: &HashMap<String, String>) -> Value
     })
 }
 
-/// The groups the person sees, for sharing.
-async fn groups(ctx: &Ctx) -> Vec<Value> {
+/// The groups the person sees, for sharing (when the drive's plugin keeps groups).
+async fn groups(ctx: &Ctx, m: &Manifest) -> Vec<Value> {
+    if !m.collections.contains_key("group") {
+        return Vec::new();
+    }
     let company = ctx.company.as_ref().map(|c| c.id.clone()).unwrap_or_default();
-    let path = format!("/api/v1/companies/{company}/data/{}/group?limit=200", collab::PLUGIN);
+    let path = format!("/api/v1/companies/{company}/data/{}/group?limit=200", m.plugin.name);
     let found = ctx.api.get(&path).await.unwrap_or(Value::Null);
     found["items"]
         .as_array()
@@ -47,9 +51,9 @@ async fn groups(ctx: &Ctx) -> Vec<Value> {
 /// `GET /c/{company}/drive`: the person's drives.
 pub(super) async fn index(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Drive)?;
     let people = super::commands::people(&ctx).await;
-    let drives = call(&ctx, "drive", json!({})).await.map_err(|f| ctx.fail(&f))?;
+    let drives = call(&ctx, &m, "drive", json!({})).await.map_err(|f| ctx.fail(&f))?;
     let rows = |key: &str| -> Vec<Value> {
         drives[key].as_array().into_iter().flatten().map(|f| folder_row(&ctx, f)).collect()
     };
@@ -67,10 +71,10 @@ pub(super) async fn index(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
 /// `GET /c/{company}/drive/f/{folder}`: a folder's folders and files.
 pub(super) async fn folder(mut ctx: Ctx, Path((cid, folder)): Path<(String, String)>) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Drive)?;
     let folder = ctx.segment(&folder)?;
     let people = super::commands::people(&ctx).await;
-    let found = call(&ctx, "drive", json!({ "folder": folder })).await.map_err(|f| ctx.fail(&f))?;
+    let found = call(&ctx, &m, "drive", json!({ "folder": folder })).await.map_err(|f| ctx.fail(&f))?;
     let f = &found["folder"];
     let base = ctx.base();
     let path: Vec<Value> = found["path"].as_array().into_iter().flatten().map(|p| folder_row(&ctx, p)).collect();
@@ -87,7 +91,7 @@ pub(super) async fn folder(mut ctx: Ctx, Path((cid, folder)): Path<(String, Stri
             "folder": { "id": folder, "name": f["name"], "url": url, "can_edit": f["can_edit"], "space": f["space"],
                         "shared_read": names("shared_read"), "shared_edit": names("shared_edit") },
             "path": path, "folders": folders, "documents": documents,
-            "people": collab::options(&people), "all_groups": groups(&ctx).await,
+            "people": collab::options(&people), "all_groups": groups(&ctx, &m).await,
             "upload_url": format!("{base}/files"),
         }),
     ))
@@ -96,9 +100,9 @@ pub(super) async fn folder(mut ctx: Ctx, Path((cid, folder)): Path<(String, Stri
 /// `GET /c/{company}/drive/trash`: the files the person deleted or may restore.
 pub(super) async fn trash(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Drive)?;
     let people = super::commands::people(&ctx).await;
-    let found = call(&ctx, "drive", json!({ "trash": true })).await.map_err(|f| ctx.fail(&f))?;
+    let found = call(&ctx, &m, "drive", json!({ "trash": true })).await.map_err(|f| ctx.fail(&f))?;
     let documents: Vec<Value> =
         found["documents"].as_array().into_iter().flatten().map(|d| document_row(&ctx, d, &people)).collect();
     Ok(ctx.render("drive.html", json!({ "trash": true, "documents": documents, "days": found["days"] })))
@@ -107,10 +111,10 @@ pub(super) async fn trash(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
 /// `GET /c/{company}/drive/d/{document}`: a file: download, versions, access log, shares.
 pub(super) async fn document(mut ctx: Ctx, Path((cid, doc)): Path<(String, String)>) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Drive)?;
     let doc = ctx.segment(&doc)?;
     let people = super::commands::people(&ctx).await;
-    let versions = call(&ctx, "versions", json!({ "document": doc })).await.map_err(|f| ctx.fail(&f))?;
+    let versions = call(&ctx, &m, "versions", json!({ "document": doc })).await.map_err(|f| ctx.fail(&f))?;
     let base = ctx.base();
     let rows: Vec<Value> = versions["rows"]
         .as_array()
@@ -127,7 +131,7 @@ pub(super) async fn document(mut ctx: Ctx, Path((cid, doc)): Path<(String, Strin
         })
         .collect();
     // The access log is for who may edit the file; others see the file without it.
-    let log: Option<Vec<Value>> = call(&ctx, "access-log", json!({ "document": doc })).await.ok().map(|l| {
+    let log: Option<Vec<Value>> = call(&ctx, &m, "access-log", json!({ "document": doc })).await.ok().map(|l| {
         l["rows"]
             .as_array()
             .into_iter()
@@ -143,6 +147,10 @@ pub(super) async fn document(mut ctx: Ctx, Path((cid, doc)): Path<(String, Strin
             .collect()
     });
     let d = &versions["document"];
+    let mut comments = super::comments::panel(&ctx, &m, "document", &doc).await;
+    if let Some(panel) = comments.as_mut() {
+        panel["back"] = json!(format!("{base}/drive/d/{}", encode(&doc)));
+    }
     let names = |key: &str| -> Vec<String> {
         d[key].as_array().into_iter().flatten().map(|u| collab::name_of(&ctx, &people, u.as_str())).collect()
     };
@@ -153,8 +161,9 @@ pub(super) async fn document(mut ctx: Ctx, Path((cid, doc)): Path<(String, Strin
             "folder_url": format!("{base}/drive/f/{}", encode(d["folder"].as_str().unwrap_or_default())),
             "trashed": d["trashed"], "versions": rows, "log": log, "can_edit": log.is_some(),
             "shared_read": names("shared_read"), "shared_edit": names("shared_edit"),
-            "people": collab::options(&people), "all_groups": groups(&ctx).await,
+            "people": collab::options(&people), "all_groups": groups(&ctx, &m).await,
             "url": format!("{base}/drive/d/{}", encode(&doc)),
+            "comments": comments,
         }),
     ))
 }
@@ -162,11 +171,11 @@ pub(super) async fn document(mut ctx: Ctx, Path((cid, doc)): Path<(String, Strin
 /// `POST /c/{company}/drive/f/{folder}/put`: puts an uploaded file in the folder.
 pub(super) async fn put(mut ctx: Ctx, Path((cid, folder)): Path<(String, String)>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Drive)?;
     let folder = ctx.segment(&folder)?;
     let form = ctx.form(&body)?;
     let file = ctx.segment(form.get("file").unwrap_or_default())?;
-    call(&ctx, "upload", json!({ "folder": folder, "file": file })).await.map_err(|f| ctx.fail(&f))?;
+    call(&ctx, &m, "upload", json!({ "folder": folder, "file": file })).await.map_err(|f| ctx.fail(&f))?;
     Ok(see_other(&format!("{}/drive/f/{}?ok=saved", ctx.base(), encode(&folder))))
 }
 
@@ -174,21 +183,21 @@ pub(super) async fn put(mut ctx: Ctx, Path((cid, folder)): Path<(String, String)
 /// company's drive or the person's own).
 pub(super) async fn create_folder(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Drive)?;
     let form = ctx.form(&body)?;
     let mut input =
         json!({ "name": form.get("name").unwrap_or_default(), "personal": form.get("personal") == Some("true") });
     if let Some(p) = form.get("parent").filter(|p| !p.is_empty()) {
         input["parent"] = json!(ctx.segment(p)?);
     }
-    let created = call(&ctx, "create-folder", input).await.map_err(|f| ctx.fail(&f))?;
+    let created = call(&ctx, &m, "create-folder", input).await.map_err(|f| ctx.fail(&f))?;
     Ok(see_other(&format!("{}/drive/f/{}?ok=created", ctx.base(), encode(created["id"].as_str().unwrap_or_default()))))
 }
 
 /// `POST /c/{company}/drive/share`: shares a folder or a file (or takes the share back).
 pub(super) async fn share(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Drive)?;
     let form = ctx.form(&body)?;
     let mut input = json!({ "users": form.all("users"), "groups": form.all("groups"), "access": form.get("access").unwrap_or("read") });
     let back = match (form.get("folder").filter(|v| !v.is_empty()), form.get("document").filter(|v| !v.is_empty())) {
@@ -202,7 +211,7 @@ pub(super) async fn share(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) ->
         }
         _ => format!("{}/drive", ctx.base()),
     };
-    call(&ctx, "share", input).await.map_err(|f| ctx.fail(&f))?;
+    call(&ctx, &m, "share", input).await.map_err(|f| ctx.fail(&f))?;
     Ok(see_other(&format!("{back}?ok=saved")))
 }
 
@@ -213,7 +222,7 @@ pub(super) async fn trash_or_restore(
     body: Bytes,
 ) -> Page {
     ctx.enter(&cid).await?;
-    collab::require(&ctx)?;
+    let m = collab::require(&ctx, Surface::Drive)?;
     let doc = ctx.segment(&doc)?;
     ctx.form(&body)?;
     let command = match action.as_str() {
@@ -226,7 +235,7 @@ pub(super) async fn trash_or_restore(
             }));
         }
     };
-    let d = call(&ctx, command, json!({ "document": doc })).await.map_err(|f| ctx.fail(&f))?;
+    let d = call(&ctx, &m, command, json!({ "document": doc })).await.map_err(|f| ctx.fail(&f))?;
     let to = if command == "trash" {
         format!("{}/drive/f/{}?ok=deleted", ctx.base(), encode(d["folder"].as_str().unwrap_or_default()))
     } else {

@@ -118,15 +118,13 @@ impl Company {
                     .map(|c| json!({ "name": c.name, "label": command_label(c, lang) }))
                     .collect();
                 let commands = m.commands.iter().any(|c| !c.report && self.can(&c.permission));
-                // The collaboration plugin's own pages come first in its section.
-                let pages: Vec<Value> = if *name == super::collab::PLUGIN && self.can(super::collab::USE) {
-                    vec![
-                        json!({ "url": "/chat", "label": super::i18n::text(lang, "chats"), "name": "chat" }),
-                        json!({ "url": "/drive", "label": super::i18n::text(lang, "drive"), "name": "drive" }),
-                    ]
-                } else {
-                    Vec::new()
-                };
+                // The chat and the drive, when this plugin provides them, come first.
+                use super::collab::{Surface, provides};
+                let pages: Vec<Value> = [(Surface::Chat, "/chat", "chats", "chat"), (Surface::Drive, "/drive", "drive", "drive")]
+                    .into_iter()
+                    .filter(|(surface, ..)| provides(self, m, *surface))
+                    .map(|(_, url, label, page)| json!({ "url": url, "label": super::i18n::text(lang, label), "name": page }))
+                    .collect();
                 (!collections.is_empty() || !settings.is_empty() || !reports.is_empty() || commands).then(|| {
                     json!({ "name": name, "label": plugin_label(m, lang), "collections": collections,
                             "settings": settings, "reports": reports, "commands": commands, "pages": pages })

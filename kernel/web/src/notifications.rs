@@ -10,22 +10,22 @@ use serde_json::{Value, json};
 use super::records::Params;
 use super::{Ctx, Page, encode, format, see_other};
 
-/// The link of a notification to the record it is about, inside this company: the
-/// collaboration pages for chats, comments and the drive, the record's page for the rest.
-fn link_of(base: &str, n: &Value) -> Option<String> {
+/// The link of a notification to the record it is about, inside this company: the chat,
+/// drive or discussion page when the record's plugin provides it, the record's page otherwise.
+fn link_of(company: Option<&super::meta::Company>, base: &str, n: &Value) -> Option<String> {
+    use super::collab::{Surface, provides};
     let link = &n["link"];
     let part = |k: &str| link[k].as_str().filter(|s| !s.is_empty()).map(encode);
     let (plugin, collection, record) = (part("plugin")?, part("collection")?, part("record")?);
-    if plugin == super::collab::PLUGIN {
-        match collection.as_str() {
-            "chat" => return Some(format!("{base}/chat/{record}")),
-            "comment" => return Some(format!("{base}/comments/{record}")),
-            "folder" => return Some(format!("{base}/drive/f/{record}")),
-            "document" => return Some(format!("{base}/drive/d/{record}")),
-            _ => {}
-        }
-    }
-    Some(format!("{base}/p/{plugin}/d/{collection}/r/{record}"))
+    let surface = Surface::of_collection(&collection)
+        .filter(|s| company.and_then(|c| c.plugin(&plugin).map(|m| provides(c, m, *s))).unwrap_or(false));
+    Some(match (surface, collection.as_str()) {
+        (Some(_), "chat") => format!("{base}/chat/{record}"),
+        (Some(_), "comment") => format!("{base}/comments/{record}"),
+        (Some(_), "folder") => format!("{base}/drive/f/{record}"),
+        (Some(_), "document") => format!("{base}/drive/d/{record}"),
+        _ => format!("{base}/p/{plugin}/d/{collection}/r/{record}"),
+    })
 }
 
 /// `GET /c/{company}/notifications`.
@@ -48,7 +48,7 @@ pub(super) async fn inbox(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): 
                 "id": n["id"], "title": n["title"], "body": n["body"], "read": n["read"],
                 "importance": n["importance"], "kind": n["kind_label"],
                 "at": format::datetime(n["created_at"].as_str().unwrap_or_default(), loc),
-                "open": link_of(&base, n).map(|_| format!("{base}/notifications/{}/open", encode(n["id"].as_str().unwrap_or_default()))),
+                "open": link_of(ctx.company.as_ref(), &base, n).map(|_| format!("{base}/notifications/{}/open", encode(n["id"].as_str().unwrap_or_default()))),
             })
         })
         .collect();
@@ -81,7 +81,7 @@ pub(super) async fn open(mut ctx: Ctx, Path((cid, nid)): Path<(String, String)>)
         .post(&format!("/api/v1/companies/{company}/notifications/read"), json!({ "ids": [nid] }))
         .await
         .map_err(|f| ctx.fail(&f))?;
-    Ok(see_other(&link_of(&base, &n).unwrap_or_else(|| format!("{base}/notifications"))))
+    Ok(see_other(&link_of(ctx.company.as_ref(), &base, &n).unwrap_or_else(|| format!("{base}/notifications"))))
 }
 
 /// `POST /c/{company}/notifications/read`: marks them all read.

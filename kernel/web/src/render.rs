@@ -33,6 +33,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_events.html", include_str!("templates/admin_events.html")),
     ("notifications.html", include_str!("templates/notifications.html")),
     ("chat.html", include_str!("templates/chat.html")),
+    ("comments_panel.html", include_str!("templates/comments_panel.html")),
     ("chat_messages.html", include_str!("templates/chat_messages.html")),
     ("drive.html", include_str!("templates/drive.html")),
     ("drive_document.html", include_str!("templates/drive_document.html")),

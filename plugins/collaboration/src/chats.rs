@@ -20,7 +20,7 @@ pub struct Chat {
     /// Title (group chats); a direct chat is named after the other person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// `direct`, `group` or `team` (a group's own chat).
+    /// `one_to_one`, `group` or `team` (a group's own chat).
     #[serde(default)]
     pub kind: String,
     /// The group whose chat it is.
@@ -116,7 +116,7 @@ pub fn list() -> Result<Value> {
 }
 
 fn summary(c: &Record<Chat>, me: &str, unread: u64) -> Value {
-    let with = (c.data.kind == "direct")
+    let with = (c.data.kind == "one_to_one")
         .then(|| c.data.members.iter().find(|m| *m != me).or(c.data.members.first()).cloned())
         .flatten();
     json!({
@@ -152,7 +152,7 @@ pub fn open_direct_for(me: &str, other: &str) -> Result<Value> {
     if let Some(found) = store::first::<Chat>("chat", Query::new().filter(Filter::eq("pair", key.as_str())))? {
         return Ok(summary(&found, &me, 0));
     }
-    let chat = Chat { kind: "direct".into(), pair: Some(key), members: pair, ..Chat::default() };
+    let chat = Chat { kind: "one_to_one".into(), pair: Some(key), members: pair, ..Chat::default() };
     let created = store::create("chat", &chat)?;
     Ok(summary(&created, &me, 0))
 }
@@ -328,7 +328,8 @@ pub fn post_as(me: &str, chat: &Record<Chat>, new: NewMessage) -> Result<Value> 
     };
     let created = store::create("message", &message)?;
     let file_name = created.data.file.as_ref().and_then(|f| f.get("name")).and_then(Value::as_str).map(str::to_string);
-    let shown = new.text.unwrap_or_else(|| format!("📎 {}", file_name.unwrap_or_default()));
+    // A file alone is shown by its name.
+    let shown = new.text.unwrap_or_else(|| file_name.unwrap_or_default());
     store::update::<Chat>(
         "chat",
         &chat.id,

@@ -41,6 +41,14 @@ pub struct Comment {
     /// Earlier texts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Value>,
+    /// Readable as a record (by auditors): not for comments on this plugin's own records,
+    /// which only the commands show, to who may see that record.
+    #[serde(default = "yes")]
+    pub open: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A checked `plugin/collection/id`, and the permission that reads it.
@@ -56,7 +64,7 @@ fn target(input: &Value) -> Result<(String, String)> {
         return Err(Error::invalid("target", "must be plugin/collection/record-id"));
     }
     let permission = optional_text(input, "permission").unwrap_or_else(|| format!("{}.{}.read", parts[0], parts[1]));
-    if !context::has_permission(&permission) {
+    if !context::has_permission(&permission) || !own_record_visible(&raw) {
         // Whoever cannot read the record finds no discussion of it either.
         return Err(Error::not_found(format!("record {raw}")));
     }
@@ -65,7 +73,36 @@ fn target(input: &Value) -> Result<(String, String)> {
 
 /// True when the caller may read the record a comment is on.
 pub fn readable(c: &Comment) -> bool {
-    context::has_permission(&c.permission)
+    context::has_permission(&c.permission) && own_record_visible(&c.target)
+}
+
+/// True for `plugin/collection/id` of this plugin's own records.
+fn on_own_record(target: &str) -> bool {
+    target.split('/').next() == Some(context::current().plugin.as_str())
+}
+
+/// A record of this plugin is discussed only by who may see it: its members or readers (a
+/// private group's, a shared file's), or anyone when it is open to the company.
+fn own_record_visible(target: &str) -> bool {
+    let mut parts = target.splitn(3, '/');
+    let (Some(plugin), Some(collection), Some(id)) = (parts.next(), parts.next(), parts.next()) else { return false };
+    if plugin != context::current().plugin {
+        return true;
+    }
+    let Some(me) = context::current().user_id else { return true };
+    let Ok(record) = store::get::<Value>(collection, id) else { return false };
+    let d = &record.data;
+    if d.get("public").and_then(Value::as_bool) == Some(true) {
+        return true;
+    }
+    let listed =
+        |key: &str| d.get(key).and_then(Value::as_array).map(|a| a.iter().any(|x| x.as_str() == Some(me.as_str())));
+    match (listed("members"), listed("readers")) {
+        (Some(m), _) => m,
+        (None, Some(r)) => r,
+        // Comments themselves and read marks are nobody's to discuss.
+        (None, None) => !matches!(collection, "comment" | "read_mark" | "access"),
+    }
 }
 
 /// `comment`: adds a comment; mentioned people are told.
@@ -118,6 +155,7 @@ pub fn comment_as(me: &str, new: NewComment) -> Result<Value> {
             reply_to: new.reply_to,
             permission: new.permission,
             mentions: new.mentions.clone(),
+            open: !on_own_record(&new.target),
             ..Comment::default()
         },
     )?;

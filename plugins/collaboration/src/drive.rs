@@ -30,7 +30,7 @@ pub struct Folder {
     /// The folder it is in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// `company`, `group` or `personal`.
+    /// `company_wide`, `group` or `personal`.
     #[serde(default)]
     pub space: String,
     /// The group whose drive it is.
@@ -144,7 +144,7 @@ fn can_read_folder(f: &Folder, me: &str) -> bool {
 }
 
 fn can_edit_folder(f: &Folder, me: &str) -> bool {
-    f.space == "company" || holds(&f.editors, me)
+    f.space == "company_wide" || holds(&f.editors, me)
 }
 
 fn can_read_doc(d: &Document, me: &str) -> bool {
@@ -152,7 +152,7 @@ fn can_read_doc(d: &Document, me: &str) -> bool {
 }
 
 fn can_edit_doc(d: &Document, folder: &Folder, me: &str) -> bool {
-    folder.space == "company" || holds(&d.editors, me)
+    folder.space == "company_wide" || holds(&d.editors, me)
 }
 
 /// A folder the caller may read; anyone else finds nothing.
@@ -183,7 +183,7 @@ fn access_of(f: &Folder) -> Result<(bool, Vec<String>, Vec<String>)> {
         None => (false, Vec::new(), Vec::new()),
     };
     match f.space.as_str() {
-        "company" => public = true,
+        "company_wide" => public = true,
         "group" => {
             let members = f.group.as_deref().map(groups::members_of).unwrap_or_default();
             readers = people::union(&readers, &members);
@@ -377,7 +377,8 @@ fn drives(me: &str) -> Result<Value> {
         )?;
         personal.push(folder_view(&mine, me));
     }
-    let company: Vec<Value> = tops.iter().filter(|f| f.data.space == "company").map(|f| folder_view(f, me)).collect();
+    let company: Vec<Value> =
+        tops.iter().filter(|f| f.data.space == "company_wide").map(|f| folder_view(f, me)).collect();
     let groups: Vec<Value> = tops.iter().filter(|f| f.data.space == "group").map(|f| folder_view(f, me)).collect();
     let shared: Vec<Value> = tops
         .iter()
@@ -440,7 +441,7 @@ pub fn create_folder(input: &Value) -> Result<Value> {
             (parent.data.space.clone(), parent.data.group.clone(), Some(p))
         }
         None if input.get("personal").and_then(Value::as_bool).unwrap_or(false) => ("personal".to_string(), None, None),
-        None => ("company".to_string(), None, None),
+        None => ("company_wide".to_string(), None, None),
     };
     let siblings = match &parent {
         Some(p) => store::query_all::<Folder>("folder", Query::new().filter(Filter::eq("parent", p.as_str())), CAP)?,
@@ -802,7 +803,7 @@ pub fn latest_files(me: &str, group: Option<&str>, limit: u32) -> Result<Vec<Val
 pub fn company_folder(owner: &str, name: &str) -> Result<Record<Folder>> {
     let f = Folder {
         name: name.to_string(),
-        space: "company".into(),
+        space: "company_wide".into(),
         owner: Some(owner.to_string()),
         public: true,
         readers: vec![owner.to_string()],

@@ -148,7 +148,11 @@ fn a_private_group_is_nothing_to_outsiders_and_everything_to_members() {
     // Removed, he is outside again; the owner stays whatever happens.
     ok(&k, &owner, "remove-member", json!({ "group": gid, "user": OLEG }));
     not_found(run(&k, OLEG, "messages", json!({ "chat": g["chat"] })));
-    assert!(matches!(run(&k, ANNA, "remove-member", json!({ "group": gid, "user": owner })), Err(_)));
+    assert!(matches!(
+        run(&k, ANNA, "remove-member", json!({ "group": gid, "user": owner })),
+        Err(Error::AccessDenied(_))
+    ));
+    assert!(matches!(run(&k, &owner, "remove-member", json!({ "group": gid, "user": owner })), Err(Error::Invalid(_))));
 
     // An open group: anyone may see it and join.
     let open = ok(&k, &owner, "create-group", json!({ "name": "Бег по утрам" }));

@@ -184,10 +184,11 @@ async fn record_download(state: &AppState, auth: &Auth, company: &str, file: &Fi
             },
         )?;
         if let (Some(plugin), Some(collection), Some(record_id)) = (&file.plugin, &file.collection, &file.record_id) {
+            // Ids only: the event log shows it to readers of the record, and plugins look up
+            // the rest through the record.
             let payload = serde_json::json!({
-                "file_id": file.id, "name": file.name, "size": file.size, "content_type": file.content_type,
-                "plugin": plugin, "collection": collection, "record_id": record_id, "field": file.field,
-                "user_id": scope.user(),
+                "file_id": file.id, "plugin": plugin, "collection": collection, "record_id": record_id,
+                "field": file.field, "user_id": scope.user(),
             });
             super::kernel_event(&platform, session, "kernel.file.downloaded", payload)?;
         }

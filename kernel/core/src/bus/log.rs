@@ -104,7 +104,7 @@ fn declared_visible_to(
     e: &mut LoggedEvent,
 ) -> Result<(), StoreError> {
     if e.source == "kernel" {
-        return Ok(());
+        return file_event_visible_to(platform, conn, scope, e);
     }
     let Some(m) =
         platform.plugins().current_manifest(conn, &e.source).map_err(|err| StoreError::Task(err.to_string()))?
@@ -129,6 +129,37 @@ fn declared_visible_to(
         && let (Some(spec), Some(obj)) = (m.collections.get(&collection), e.payload.as_object_mut())
     {
         obj.retain(|k, _| !spec.fields.get(k).is_some_and(|f| f.sensitive));
+    }
+    Ok(())
+}
+
+/// `kernel.file.downloaded` names a record: its payload only for who may read that record.
+fn file_event_visible_to(
+    platform: &dyn BusKernel,
+    conn: &mut DbConn,
+    scope: &crate::access::CompanyScope,
+    e: &mut LoggedEvent,
+) -> Result<(), StoreError> {
+    if e.name != "kernel.file.downloaded" {
+        return Ok(());
+    }
+    let text = |k: &str| e.payload.get(k).and_then(Value::as_str).map(str::to_string);
+    let readable = match (text("plugin"), text("collection"), text("record_id")) {
+        (Some(plugin), Some(collection), Some(record)) => {
+            let manifest =
+                platform.plugins().current_manifest(conn, &plugin).map_err(|err| StoreError::Task(err.to_string()))?;
+            match manifest.and_then(|m| crate::records::Collection::new(m, &collection)) {
+                Some(coll) => {
+                    crate::records::get(conn, &scope.company_id, crate::records::Caller::User(scope), &coll, &record)
+                        .is_ok()
+                }
+                None => false,
+            }
+        }
+        _ => false,
+    };
+    if !readable {
+        e.payload = Value::Object(serde_json::Map::new());
     }
     Ok(())
 }

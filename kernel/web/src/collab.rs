@@ -38,6 +38,28 @@ impl Surface {
         }
     }
 
+    /// Every command its pages call (the rest of a plugin's commands stay on its own page).
+    fn uses(self) -> &'static [&'static str] {
+        match self {
+            Surface::Chat => &[
+                "chats",
+                "messages",
+                "post-message",
+                "edit-message",
+                "mark-read",
+                "open-direct",
+                "create-chat",
+                "add-chat-members",
+                "leave-chat",
+                "search-messages",
+            ],
+            Surface::Drive => {
+                &["drive", "upload", "create-folder", "share", "trash", "restore", "versions", "access-log"]
+            }
+            Surface::Comments => &["comments", "comment", "comment-target", "edit-comment"],
+        }
+    }
+
     /// The surface whose pages show records of `collection` (what a notification opens).
     pub(super) fn of_collection(collection: &str) -> Option<Surface> {
         match collection {
@@ -52,6 +74,13 @@ impl Surface {
 /// True when `m` provides `surface` and the person may run its commands.
 pub(super) fn provides(company: &Company, m: &Manifest, surface: Surface) -> bool {
     surface.commands().iter().all(|name| m.commands.iter().any(|c| c.name == *name && company.can(&c.permission)))
+}
+
+/// True when `command` of `m` is used on a page `m` provides (so its own page need not list it).
+pub(super) fn on_a_page(company: &Company, m: &Manifest, command: &str) -> bool {
+    [Surface::Chat, Surface::Drive, Surface::Comments]
+        .into_iter()
+        .any(|s| provides(company, m, s) && s.uses().contains(&command))
 }
 
 /// The enabled plugin that provides `surface` for the person (the first by name).

@@ -45,8 +45,14 @@ pub(super) async fn plugin_home(mut ctx: Ctx, Path((cid, plugin)): Path<(String,
     let allowed = |c: &&CommandSpec| company.can(&c.permission);
     let reports: Vec<Value> =
         m.commands.iter().filter(allowed).filter(|c| c.report).map(|c| command_model(&ctx, c)).collect();
-    let commands: Vec<Value> =
-        m.commands.iter().filter(allowed).filter(|c| !c.report).map(|c| command_model(&ctx, c)).collect();
+    // Commands of the chat, drive and discussion pages are used there, not listed here.
+    let commands: Vec<Value> = m
+        .commands
+        .iter()
+        .filter(allowed)
+        .filter(|c| !c.report && !super::collab::on_a_page(company, m, &c.name))
+        .map(|c| command_model(&ctx, c))
+        .collect();
     let page = json!({ "plugin": plugin_model(&ctx, m), "collections": collections, "reports": reports,
                        "commands": commands, "base": ctx.base() });
     Ok(ctx.render("plugin.html", page))

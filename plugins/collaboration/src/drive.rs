@@ -789,14 +789,19 @@ pub fn latest_files(me: &str, group: Option<&str>, limit: u32) -> Result<Vec<Val
     };
     let found =
         store::query::<Document>("document", &Query::new().filter(filter).sort_desc("updated_at").limit(limit))?;
-    Ok(found
-        .records
-        .iter()
-        .map(|d| {
-            json!({ "kind": "file", "id": d.id, "at": d.updated_at, "author": d.data.uploaded_by,
-                    "what": d.data.name, "text": format!("v{}", d.data.version), "folder": d.data.folder })
-        })
-        .collect())
+    let mut folders: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for d in &found.records {
+        if !folders.contains_key(&d.data.folder) {
+            let name = store::get::<Folder>("folder", &d.data.folder).map(|f| f.data.name).unwrap_or_default();
+            folders.insert(d.data.folder.clone(), name);
+        }
+        out.push(json!({
+            "kind": "file", "id": d.id, "at": d.updated_at, "author": d.data.uploaded_by,
+            "where": folders[&d.data.folder], "text": d.data.name, "version": d.data.version, "folder": d.data.folder,
+        }));
+    }
+    Ok(out)
 }
 
 /// A company folder for the demo.

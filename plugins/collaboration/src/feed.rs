@@ -109,13 +109,21 @@ pub fn feed(input: &Value) -> Result<Value> {
         None => mine,
     };
     let posts = store::query::<Post>("post", &Query::new().filter(post_filter).sort_desc("created_at").limit(limit))?;
+    // `where`: the group of a post (the company's feed has none), the record of a comment,
+    // the folder of a file; by name.
+    let group_name = |id: &Option<String>| -> String {
+        id.as_deref()
+            .and_then(|g| store::get::<groups::Group>("group", g).ok())
+            .map(|g| g.data.name)
+            .unwrap_or_default()
+    };
     let mut rows: Vec<Value> = posts
         .records
         .into_iter()
         .map(|p| {
             json!({
                 "kind": "post", "id": p.id, "at": p.created_at, "author": p.data.author, "group": p.data.group,
-                "what": "post", "text": p.data.text, "file": p.data.file,
+                "where": group_name(&p.data.group), "text": p.data.text, "file": p.data.file,
             })
         })
         .collect();
@@ -123,7 +131,7 @@ pub fn feed(input: &Value) -> Result<Value> {
         for c in comments::latest(limit)? {
             rows.push(json!({
                 "kind": "comment", "id": c.id, "at": c.created_at, "author": c.data.author, "target": c.data.target,
-                "what": c.data.record_title.clone().unwrap_or_default(), "text": c.data.text,
+                "where": c.data.record_title.clone().unwrap_or_default(), "text": c.data.text,
             }));
         }
     }

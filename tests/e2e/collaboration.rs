@@ -360,3 +360,64 @@ async fn chat_comments_and_drive_in_the_browser() {
     shot(c, "collab-drive-ru").await;
     assert!(uploaded, "the file is in the folder");
 }
+
+/// Sharing from the drive's pages, as forms post it: the owner shares the private project's
+/// file with Pyotr, a new member outside the project, to read; told of it, he finds it under
+/// "shared with me", may download it but not delete it, and the file's access log records the
+/// share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_is_shared_from_its_drive_page() {
+    use crate::browser::DEMO_PASSWORD;
+    use crate::ui::csrf_of;
+
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let demo = app.demo(DEMO_PASSWORD).await;
+    let co = demo.company_id.clone();
+    let owner = app.login(erp::demo::EMAIL, DEMO_PASSWORD).await;
+    let (ivan_id, ivan) = app.user("pyotr@example.com").await;
+    app.post(
+        &format!("/api/v1/companies/{co}/members"),
+        &owner,
+        json!({ "email": "pyotr@example.com", "role": "member" }),
+    )
+    .await
+    .expect(201);
+    let found = app
+        .post(
+            &format!("{}/query", data(&co, "document")),
+            &owner,
+            json!({ "filter": { "field": "name", "op": "eq", "value": "Ассортимент.md" } }),
+        )
+        .await;
+    let doc = found.expect(200)["items"][0]["id"].as_str().expect("the project's file").to_string();
+    assert_eq!(app.get(&format!("{}/{doc}", data(&co, "document")), &ivan).await.status, 404, "private until shared");
+    let mut b = Browser::new(&app);
+    b.login_with(erp::demo::EMAIL, DEMO_PASSWORD).await;
+    b.language("ru");
+    let page = b.get(&format!("/c/{co}/drive/d/{doc}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Открыть доступ") && page.body.contains("id=\"share-document\""), "{}", page.body);
+    let csrf = csrf_of(&page.body);
+    let shared = b
+        .post(
+            &format!("/c/{co}/drive/share"),
+            &[("_csrf", &csrf), ("document", &doc), ("users", &ivan_id), ("access", "read")],
+        )
+        .await;
+    assert_eq!(shared.status, 303, "{}", shared.body);
+    assert!(shared.location.unwrap_or_default().contains(&format!("/drive/d/{doc}")));
+
+    let mut i = Browser::new(&app);
+    i.login("pyotr@example.com").await;
+    i.language("ru");
+    let drive = i.get(&format!("/c/{co}/drive")).await;
+    assert!(drive.body.contains("Ассортимент.md"), "under shared with me");
+    let his = i.get(&format!("/c/{co}/drive/d/{doc}")).await;
+    assert_eq!(his.status, 200);
+    assert!(his.body.contains("Скачать") && !his.body.contains("id=\"trash-file\""), "read, not delete");
+    assert_eq!(app.get(&format!("{}/{doc}", data(&co, "document")), &ivan).await.status, 200);
+    let told = app.get(&format!("/api/v1/companies/{co}/notifications"), &ivan).await;
+    assert!(told.expect(200)["items"].as_array().unwrap().iter().any(|n| n["kind"] == "collaboration.shared"));
+    let log = app.post(&cmd(&co, "access-log"), &owner, json!({ "document": doc })).await;
+    assert!(log.expect(200)["rows"].as_array().unwrap().iter().any(|r| r["action"] == "share"));
+}

@@ -2321,6 +2321,41 @@ label = { en = "Orders", ru = "Заказов" }
     }
 
     #[test]
+    fn a_record_rule_may_name_a_list_of_members_and_bind_everyone() {
+        let fields = "[collections.order.fields.members]\ntype = \"json\"\nitems = \"user\"\nindexed = true\n\
+                      [collections.order.fields.public]\ntype = \"bool\"\nindexed = true\n";
+        let with = |rule: &str| {
+            GOOD.replace(
+                "read_permission = \"shop.order.read\"\n",
+                &format!("read_permission = \"shop.order.read\"\n{rule}"),
+            )
+            .replace("[collections.order.fields.number]", &format!("{fields}[collections.order.fields.number]"))
+        };
+        let m = parse(&with("owner_field = \"members\"\nopen_field = \"public\"\nmembers_only = true\n"), &wit())
+            .expect("valid");
+        let rule = m.record_rule("order").expect("a rule");
+        assert!(rule.list && rule.strict);
+        assert_eq!(rule.open_field.as_deref(), Some("public"));
+        for (rule, path) in [
+            ("open_field = \"public\"\n", "collections.order.open_field"),
+            ("owner_field = \"members\"\nopen_field = \"number\"\n", "collections.order.open_field"),
+            ("members_only = true\n", "collections.order.members_only"),
+            (
+                "owner_field = \"members\"\nmembers_only = true\nall_permission = \"shop.order.all\"\n",
+                "collections.order.members_only",
+            ),
+        ] {
+            let problems = parse(&with(rule), &wit()).expect_err(rule);
+            assert!(problems.iter().any(|p| p.path == path), "{rule}: {problems:?}");
+        }
+        // A list of users that is not indexed cannot carry the rule.
+        let unindexed =
+            with("owner_field = \"members\"\n").replacen("items = \"user\"\nindexed = true", "items = \"user\"", 1);
+        let problems = parse(&unindexed, &wit()).expect_err("unindexed");
+        assert!(problems.iter().any(|p| p.path == "collections.order.owner_field"), "{problems:?}");
+    }
+
+    #[test]
     fn plugins_publish_only_under_their_own_name() {
         assert!(check_publish_name("crm", "crm.deal.won").is_ok());
         assert!(check_publish_name("crm", "crmx.deal.won").is_err());

@@ -37,6 +37,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("chat_messages.html", include_str!("templates/chat_messages.html")),
     ("drive.html", include_str!("templates/drive.html")),
     ("drive_document.html", include_str!("templates/drive_document.html")),
+    ("share_form.html", include_str!("templates/share_form.html")),
 ];
 
 fn env() -> &'static Environment<'static> {

@@ -86,10 +86,11 @@ fn on_own_record(target: &str) -> bool {
 fn own_record_visible(target: &str) -> bool {
     let mut parts = target.splitn(3, '/');
     let (Some(plugin), Some(collection), Some(id)) = (parts.next(), parts.next(), parts.next()) else { return false };
-    if plugin != context::current().plugin {
+    let here = context::current();
+    if plugin != here.plugin {
         return true;
     }
-    let Some(me) = context::current().user_id else { return true };
+    let Some(me) = here.user_id else { return true };
     let Ok(record) = store::get::<Value>(collection, id) else { return false };
     let d = &record.data;
     if d.get("public").and_then(Value::as_bool) == Some(true) {

@@ -147,13 +147,9 @@ impl Collection {
 /// or lists it), or that the rule's open field opens, exist for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnRecords {
-    /// The owner field.
-    pub field: String,
     /// The caller's user id.
     pub user: String,
-    /// The permission that would lift the rule.
-    pub all_permission: String,
-    /// The rule as declared.
+    /// The rule as declared: its owner field, and the permission that would lift it.
     pub rule: erp_manifest::manifest::RecordRule,
 }
 
@@ -166,7 +162,7 @@ impl OwnRecords {
     /// The filter that keeps the caller's records, joined with the caller's own filter.
     pub fn narrow(&self, filter: Option<&Value>) -> Value {
         let op = if self.rule.list { "has" } else { "eq" };
-        let mut own = json!({ "field": self.field, "op": op, "value": self.user });
+        let mut own = json!({ "field": self.rule.field, "op": op, "value": self.user });
         if let Some(open) = &self.rule.open_field {
             own = json!({ "or": [own, { "field": open, "op": "eq", "value": true }] });
         }
@@ -254,12 +250,7 @@ impl Caller<'_> {
         if !binds(&rule, scope) {
             return None;
         }
-        Some(OwnRecords {
-            field: rule.field.clone(),
-            user: scope.user().unwrap_or_default().to_string(),
-            all_permission: rule.all_permission.clone(),
-            rule,
-        })
+        Some(OwnRecords { user: scope.user().unwrap_or_default().to_string(), rule })
     }
 
     /// The scope of a person making the call: not a plugin, and not the kernel itself (a
@@ -543,10 +534,10 @@ pub fn create(
     refuse_hidden_writes(coll, vis, &data)?;
     if let Some(rule) = caller.own_records(coll) {
         // Records of a caller bound by the rule are theirs.
-        match data.get(&rule.field) {
+        match data.get(&rule.rule.field) {
             None | Some(Value::Null) => {
                 let me = Value::String(rule.user.clone());
-                data.insert(rule.field.clone(), if rule.rule.list { Value::Array(vec![me]) } else { me });
+                data.insert(rule.rule.field.clone(), if rule.rule.list { Value::Array(vec![me]) } else { me });
             }
             Some(_) if rule.owns(&data) => {}
             Some(_) => return Err(not_yours(&rule)),
@@ -605,7 +596,8 @@ pub fn update(
     let company = session.company_id.clone();
     let current = load_current(session, coll, id, expected_version, caller)?;
     if let Some(rule) = caller.own_records(coll)
-        && (patch.contains_key(&rule.field) || rule.rule.open_field.as_ref().is_some_and(|o| patch.contains_key(o)))
+        && (patch.contains_key(&rule.rule.field)
+            || rule.rule.open_field.as_ref().is_some_and(|o| patch.contains_key(o)))
     {
         // The record as it would be must still be the caller's.
         let mut after = current.data.clone();
@@ -742,9 +734,12 @@ fn charge(session: &mut Session, hooks: &dyn Hooks, coll: &Collection, delta: Us
 /// Refusal to give a record to another user without the permission that lifts the rule.
 fn not_yours(rule: &OwnRecords) -> RecordError {
     if rule.rule.strict {
-        return RecordError::Forbidden(format!("a place among {} (records that leave out their writer)", rule.field));
+        return RecordError::Forbidden(format!(
+            "a place among {} (records that leave out their writer)",
+            rule.rule.field
+        ));
     }
-    RecordError::Forbidden(format!("{} (to set {} to another user)", rule.all_permission, rule.field))
+    RecordError::Forbidden(format!("{} (to set {} to another user)", rule.rule.all_permission, rule.rule.field))
 }
 
 /// The stored record a change applies to; `NotFound` when a record rule hides it from the

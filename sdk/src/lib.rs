@@ -33,7 +33,7 @@
 //! ```
 //!
 //! The record store ([`store`]), events ([`events`]), files ([`files`]), notifications
-//! ([`notify`]), the calling context ([`context`]), logging ([`log`]), [`now`] and [`new_id`]
+//! ([`notify`]), requests to granted hosts outside ([`http`]), the calling context ([`context`]), logging ([`log`]), [`now`] and [`new_id`]
 //! call into the kernel; they work inside a running
 //! plugin (and in the [test kit](crate#test-kit)), not in plain host code.
 //!
@@ -54,6 +54,7 @@ pub mod context;
 mod error;
 pub mod events;
 pub mod files;
+pub mod http;
 pub mod log;
 pub mod notify;
 pub mod store;

@@ -38,6 +38,20 @@ fn matrix() -> Vec<Entry> {
         e(Method::PUT, "/api/v1/companies/{id}/roles/{name}", Some(json!({ "permissions": ["*"] }))),
         e(Method::DELETE, "/api/v1/companies/{id}/roles/{name}", None),
         e(Method::GET, "/api/v1/companies/{id}/audit", None),
+        e(Method::GET, "/api/v1/companies/{id}/outbound", None),
+        e(Method::GET, "/api/v1/companies/{id}/outgoing-webhooks", None),
+        e(
+            Method::POST,
+            "/api/v1/companies/{id}/outgoing-webhooks",
+            Some(json!({ "url": "https://planted.example.com/", "events": ["notes.note.*"] })),
+        ),
+        e(Method::GET, "/api/v1/companies/{id}/outgoing-webhooks/{webhook_id}", None),
+        e(
+            Method::PATCH,
+            "/api/v1/companies/{id}/outgoing-webhooks/{webhook_id}",
+            Some(json!({ "url": "https://planted.example.com/" })),
+        ),
+        e(Method::DELETE, "/api/v1/companies/{id}/outgoing-webhooks/{webhook_id}", None),
         e(Method::GET, "/api/v1/companies/{id}/plugins", None),
         e(Method::PUT, "/api/v1/companies/{id}/plugins/{name}", Some(json!({}))),
         e(Method::DELETE, "/api/v1/companies/{id}/plugins/{name}", None),
@@ -102,6 +116,7 @@ struct Ids<'a> {
     event: &'a str,
     file: &'a str,
     notification: &'a str,
+    webhook: &'a str,
 }
 
 fn fill(path: &str, ids: &Ids<'_>) -> String {
@@ -118,6 +133,7 @@ fn fill(path: &str, ids: &Ids<'_>) -> String {
         .replace("{event_id}", ids.event)
         .replace("{file_id}", ids.file)
         .replace("{notification}", ids.notification)
+        .replace("{webhook_id}", ids.webhook)
 }
 
 /// Templates naming an object below the company, which may belong to another company.
@@ -127,6 +143,7 @@ fn names_an_object(path: &str) -> bool {
         || path.contains("{event_id}")
         || path.contains("{file_id}")
         || path.contains("{notification}")
+        || path.contains("{webhook_id}")
         || path.contains("/roles/{name}")
 }
 
@@ -160,6 +177,9 @@ async fn cross_company_requests_are_not_found(app: &TestApp) {
     app.post(&share, &bert, json!({ "id": b_note, "user": b_only_id })).await.expect(200);
     let told = app.get(&format!("/api/v1/companies/{b}/notifications"), &bea).await;
     let b_notification = told.expect(200)["items"][0]["id"].as_str().unwrap().to_string();
+    let hook = json!({ "url": "https://b.example.com/hooks", "events": ["notes.note.*"] });
+    let hook = app.post(&format!("/api/v1/companies/{b}/outgoing-webhooks"), &bert, hook).await;
+    let b_webhook = hook.expect(201)["id"].as_str().unwrap().to_string();
 
     let before = app.snapshot().await;
     for entry in matrix() {
@@ -174,6 +194,7 @@ async fn cross_company_requests_are_not_found(app: &TestApp) {
                 event: &b_event,
                 file: &b_file,
                 notification: &b_notification,
+                webhook: &b_webhook,
             },
         );
         let r = app.call(entry.method.clone(), &path, Some(&alice), entry.body.clone()).await;
@@ -191,6 +212,7 @@ async fn cross_company_requests_are_not_found(app: &TestApp) {
                     event: &b_event,
                     file: &b_file,
                     notification: &b_notification,
+                    webhook: &b_webhook,
                 },
             );
             let r = app.call(entry.method.clone(), &path, Some(&alice), entry.body.clone()).await;

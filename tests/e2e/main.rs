@@ -24,6 +24,7 @@ mod nodes;
 mod notifications;
 mod openapi;
 mod operations;
+mod outbound;
 mod plugin_files;
 mod plugins;
 mod pool_recovery;

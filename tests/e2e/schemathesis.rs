@@ -75,13 +75,16 @@ async fn run(backend: Backend) {
     let record = note.expect(201)["id"].as_str().expect("record id").to_string();
     let events = app.get(&format!("/api/v1/companies/{co}/events"), &app.root).await;
     let event = events.expect(200)["items"][0]["id"].as_str().expect("event id").to_string();
+    let hook = json!({ "url": "https://hooks.example.com/fuzz", "events": ["notes.note.*"] });
+    let hook = app.post(&format!("/api/v1/companies/{co}/outgoing-webhooks"), &app.root, hook).await;
+    let webhook = hook.expect(201)["id"].as_str().expect("webhook id").to_string();
     // The run's own token; the operations that revoke the caller's tokens get the member's,
     // so that they cannot log the run out.
     let token = app.post("/api/v1/auth/tokens", &app.root, json!({ "name": "schemathesis" })).await;
     let token = token.expect(201)["token"].as_str().expect("token").to_string();
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let ids = Ids { company: co.clone(), member, record, event };
+    let ids = Ids { company: co.clone(), member, record, event, webhook };
     let config_path = dir.path().join("schemathesis.toml");
     std::fs::write(&config_path, config(&app.base, &ids, &token, &expendable)).expect("write the configuration");
 
@@ -130,6 +133,7 @@ struct Ids {
     member: String,
     record: String,
     event: String,
+    webhook: String,
 }
 
 /// Operations whose valid input depends on what exists or on what a plugin declares, which
@@ -145,6 +149,7 @@ const REFERS_TO_STATE: &str = concat!(
     r"|^PUT /api/v1/companies/\{id\}/plugins/",
     r"|^PUT /api/v1/companies/\{id\}/notifications/preferences$",
     r"|^POST /api/v1/plugins$",
+    r"|^(POST|PATCH) /api/v1/companies/\{id\}/outgoing-webhooks",
 );
 
 /// The run's configuration: the base URL, the credential, real objects in every path that
@@ -160,6 +165,7 @@ fn config(base: &str, ids: &Ids, token: &str, expendable: &str) -> String {
             "path.user_id": ids.member,
             "path.record_id": ids.record,
             "path.event_id": ids.event,
+            "path.webhook_id": ids.webhook,
         },
         "operations": [
             {

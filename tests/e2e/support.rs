@@ -40,6 +40,7 @@ const FIXTURES: &[&str] = &[
     "guard",
     "ticker",
     "sink",
+    "courier",
     "fake_accounting",
     "fake_hr",
 ];
@@ -286,7 +287,8 @@ impl TestApp {
         adjust_files(&mut file_settings);
         let platform = Platform::with_settings(db.clone(), fast_bus(), fair)
             .expect("plugin runtime")
-            .with_files(erp_kernel::files::Files::open(file_settings));
+            .with_files(erp_kernel::files::Files::open(file_settings))
+            .with_outbound(loopback_outbound());
         let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ = erp_api::serve_with(listener, router, http, std::future::pending()).await;
@@ -330,7 +332,8 @@ impl TestApp {
         let addr = listener.local_addr().expect("addr");
         let platform = Platform::with_settings(db, fast_bus(), erp_kernel::fair_use::Settings::default())
             .expect("plugin runtime")
-            .with_files(erp_kernel::files::Files::open(erp_kernel::files::FileSettings::in_dir(self.files_dir.path())));
+            .with_files(erp_kernel::files::Files::open(erp_kernel::files::FileSettings::in_dir(self.files_dir.path())))
+            .with_outbound(loopback_outbound());
         let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ =
@@ -609,6 +612,14 @@ const TABLES: &[(&str, &str)] = &[
         "id || '|' || company_id || '|' || user_id || '|' || kind || '|' || title || '|' || body || '|' || COALESCE(CAST(read_at AS TEXT), '')",
     ),
     ("notification_preferences", "company_id || '|' || user_id || '|' || kind || '|' || channel"),
+    (
+        "outbound_log",
+        "id || '|' || company_id || '|' || source || '|' || method || '|' || host || '|' || COALESCE(CAST(status AS TEXT), '') || '|' || outcome || '|' || COALESCE(error, '') || '|' || CAST(duration_ms AS TEXT)",
+    ),
+    (
+        "outgoing_webhooks",
+        "id || '|' || company_id || '|' || url || '|' || events || '|' || description || '|' || secret || '|' || CAST(active AS TEXT) || '|' || created_by || '|' || CAST(updated_at AS TEXT)",
+    ),
 ];
 
 fn table_names(conn: &mut DbConn) -> Result<Vec<String>, diesel::result::Error> {
@@ -634,4 +645,11 @@ fn snapshot(conn: &mut DbConn) -> Result<Vec<(String, Vec<String>)>, erp_kernel:
         out.push((table.to_string(), rows.into_iter().map(|r| r.row).collect()));
     }
     Ok(out)
+}
+
+/// Outbound requests as tests need them: the stand-in servers listen on 127.0.0.1, which only
+/// an operator's setting opens (every other private address stays closed).
+pub fn loopback_outbound() -> erp_kernel::outbound::OutboundSettings {
+    let loopback = erp_kernel::outbound::address::Network::parse("127.0.0.1").expect("an address");
+    erp_kernel::outbound::OutboundSettings { allow_private: vec![loopback], ..Default::default() }
 }

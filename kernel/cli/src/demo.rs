@@ -174,6 +174,19 @@ pub fn ensure(platform: &Platform, options: &DemoOptions) -> anyhow::Result<Demo
         )
         .map_err(|e| IdentityError::Internal(e.to_string()))?;
         profile::set(conn, &company.id, COMPANY, demo_profile())?;
+        // An outgoing webhook to show how events reach another system: paused, since its
+        // address is an example; an administrator points it at a real receiver and resumes it.
+        let hook = erp_kernel::bus::webhooks::Change {
+            url: Some("https://siem.example.com/erp".into()),
+            events: Some(vec!["kernel.plugin.*".into(), "kernel.file.downloaded".into()]),
+            description: Some(
+                "Включения модулей и скачивания файлов для службы безопасности (пример: укажите свой адрес и включите)"
+                    .into(),
+            ),
+            active: Some(false),
+        };
+        erp_kernel::bus::webhooks::create(conn, &company.id, &owner.id, &hook)
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
         for (email, role) in [(COLLEAGUES[0], roles::MEMBER), (COLLEAGUES[1], "supervisor")] {
             let user = users::find_by_email(conn, email)?.ok_or(IdentityError::NotFound)?;
             members::add(conn, &company.id, &user.id, role)?;

@@ -198,6 +198,20 @@ pub struct ServeArgs {
     /// Room for one company's files, in MiB (0: unlimited).
     #[arg(long, env = "ERP_COMPANY_FILES_MB", default_value_t = 20 * 1024)]
     pub company_files_mb: u64,
+    /// Private, loopback or link-local networks that plugins and webhooks may reach all the same,
+    /// comma-separated (`10.1.0.0/16,127.0.0.1`; `*` for all); a system beside the platform on
+    /// the same network. Empty: only public addresses.
+    #[arg(long, env = "ERP_OUTBOUND_ALLOW_PRIVATE", value_delimiter = ',')]
+    pub outbound_allow_private: Vec<String>,
+    /// Longest an outbound request may take, redirects included, in milliseconds.
+    #[arg(long, env = "ERP_OUTBOUND_TIMEOUT_MS", default_value_t = 10_000)]
+    pub outbound_timeout_ms: u64,
+    /// Largest answer to an outbound request, in KiB.
+    #[arg(long, env = "ERP_OUTBOUND_MAX_RESPONSE_KB", default_value_t = 4096)]
+    pub outbound_max_response_kb: usize,
+    /// Outbound requests one company may make per minute.
+    #[arg(long, env = "ERP_OUTBOUND_PER_MINUTE", default_value_t = 600)]
+    pub outbound_per_minute: u32,
 }
 
 impl ServeArgs {
@@ -219,6 +233,26 @@ impl ServeArgs {
             max_file_bytes: self.max_file_mb.max(1).saturating_mul(mib),
             company_bytes: (self.company_files_mb > 0)
                 .then(|| i64::try_from(self.company_files_mb.saturating_mul(mib)).unwrap_or(i64::MAX)),
+        })
+    }
+
+    /// The outbound request settings these arguments ask for.
+    pub fn outbound(&self) -> anyhow::Result<erp_kernel::outbound::OutboundSettings> {
+        use erp_kernel::outbound::address::Network;
+        let mut allow_private = Vec::new();
+        for entry in self.outbound_allow_private.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                allow_private.extend(Network::everything());
+            } else {
+                allow_private
+                    .push(Network::parse(entry).map_err(|e| anyhow::anyhow!("ERP_OUTBOUND_ALLOW_PRIVATE: {e}"))?);
+            }
+        }
+        Ok(erp_kernel::outbound::OutboundSettings {
+            allow_private,
+            timeout: std::time::Duration::from_millis(self.outbound_timeout_ms.max(100)),
+            max_response_bytes: self.outbound_max_response_kb.max(1).saturating_mul(1024),
+            per_minute: self.outbound_per_minute.max(1),
         })
     }
 

@@ -51,6 +51,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let url = args.db.clone();
     let fair = args.fair_use();
     let file_settings = args.files()?;
+    let outbound = args.outbound()?;
     tracing::info!(dir = %file_settings.dir.display(), encrypted = file_settings.key.is_some(), "files");
     let platform = tokio::task::spawn_blocking(move || {
         let db = erp_kernel::storage::Db::open(&url)?;
@@ -58,7 +59,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await?
     .with_context(|| format!("opening database {}", redact(&args.db)))?
-    .with_files(erp_kernel::files::Files::open(file_settings));
+    .with_files(erp_kernel::files::Files::open(file_settings))
+    .with_outbound(outbound);
     sweep_files_in_background(&platform);
     let demo_options = args
         .demo

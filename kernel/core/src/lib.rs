@@ -14,6 +14,7 @@ pub mod files;
 pub mod identity;
 pub mod metrics;
 pub mod notify;
+pub mod outbound;
 pub mod paging;
 pub mod platform;
 pub mod plugin_error;

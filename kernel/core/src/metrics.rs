@@ -48,6 +48,15 @@ pub struct DeliveryLabels {
     pub outcome: String,
 }
 
+/// An outbound request's series: who made it and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutboundLabels {
+    /// The plugin, or `webhooks` for the kernel's outgoing webhooks.
+    pub source: String,
+    /// `ok` (any answer), `denied`, `invalid`, `limit` or `failed`.
+    pub outcome: String,
+}
+
 /// A state of the database pool's connections.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
@@ -87,6 +96,8 @@ pub struct Metrics {
     plugin_seconds: Timings<PluginName>,
     deliveries: Family<DeliveryLabels, Counter>,
     delivery_lag: Histogram,
+    outbound: Family<OutboundLabels, Counter>,
+    outbound_seconds: Histogram,
     pending: Gauge,
     dead: Gauge,
     oldest_pending: Gauge<f64, AtomicU64>,
@@ -109,6 +120,8 @@ impl Metrics {
         let plugin_seconds: Timings<PluginName> = Family::new_with_constructor(latency_histogram);
         let deliveries = Family::<DeliveryLabels, Counter>::default();
         let delivery_lag = latency_histogram();
+        let outbound = Family::<OutboundLabels, Counter>::default();
+        let outbound_seconds = latency_histogram();
         let pending = Gauge::default();
         let dead = Gauge::default();
         let oldest_pending = Gauge::<f64, AtomicU64>::default();
@@ -138,6 +151,17 @@ impl Metrics {
             Unit::Seconds,
             delivery_lag.clone(),
         );
+        registry.register(
+            "outbound_requests",
+            "Requests to hosts outside the platform, by source and outcome",
+            outbound.clone(),
+        );
+        registry.register_with_unit(
+            "outbound_request_duration",
+            "Time an outbound request took, redirects included",
+            Unit::Seconds,
+            outbound_seconds.clone(),
+        );
         registry.register("bus_pending_deliveries", "Deliveries waiting, all companies", pending.clone());
         registry.register("bus_dead_letters", "Deliveries that gave up (dead letters)", dead.clone());
         registry.register_with_unit(
@@ -155,6 +179,8 @@ impl Metrics {
             plugin_seconds,
             deliveries,
             delivery_lag,
+            outbound,
+            outbound_seconds,
             pending,
             dead,
             oldest_pending,
@@ -187,6 +213,12 @@ impl Metrics {
         if let Some(lag) = lag_seconds {
             self.delivery_lag.observe(lag);
         }
+    }
+
+    /// Counts an outbound request.
+    pub fn outbound(&self, source: &str, outcome: &str, seconds: f64) {
+        self.outbound.get_or_create(&OutboundLabels { source: source.to_string(), outcome: outcome.to_string() }).inc();
+        self.outbound_seconds.observe(seconds);
     }
 
     /// The text exposition, with the gauges set to `gauges`.

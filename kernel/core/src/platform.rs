@@ -9,6 +9,7 @@ use crate::events::NewEvent;
 use crate::fair_use::{FairUse, Settings};
 use crate::files::{FileSettings, Files};
 use crate::notify::{Live, NewNotification, Notification, NotifyError};
+use crate::outbound::{Outbound, OutboundSettings};
 use crate::plugins::{Kernel, PluginError, PluginHost, host};
 use crate::records::{Collection, Hooks, RecordError, WriteCheck};
 use crate::session::Session;
@@ -30,6 +31,8 @@ pub struct Platform {
     pub files: Files,
     /// This node's live notifications.
     pub live: Live,
+    /// Requests to hosts outside the platform.
+    pub outbound: Outbound,
 }
 
 impl Platform {
@@ -59,7 +62,14 @@ impl Platform {
             crate::ids::new_id()
         ))));
         let live = Live::new(db.clone());
-        Ok(Platform { db, plugins, bus: Bus::new(bus), fair: Arc::new(FairUse::new(fair)), files, live })
+        let outbound = Outbound::new(OutboundSettings::default());
+        Ok(Platform { db, plugins, bus: Bus::new(bus), fair: Arc::new(FairUse::new(fair)), files, live, outbound })
+    }
+
+    /// The same platform with outbound requests as `settings` say.
+    pub fn with_outbound(mut self, settings: OutboundSettings) -> Platform {
+        self.outbound = Outbound::new(settings);
+        self
     }
 
     /// The same platform with files kept as `files` says.
@@ -147,6 +157,10 @@ impl Kernel for Platform {
 
     fn files(&self) -> &Files {
         &self.files
+    }
+
+    fn outbound(&self) -> &Outbound {
+        &self.outbound
     }
 
     fn notify(

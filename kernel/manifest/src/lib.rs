@@ -6,6 +6,7 @@
 //! all read a manifest without pulling in the runtime or the database.
 
 pub mod cron;
+pub mod hosts;
 pub mod ids;
 pub mod manifest;
 pub mod permissions;

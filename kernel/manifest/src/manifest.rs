@@ -38,7 +38,7 @@ pub const MEMBER_ROLE: &str = "member";
 pub const RESERVED_FIELDS: &[&str] = &["id", "version", "created_at", "updated_at", "created_by", "updated_by"];
 
 /// Plugin names that would clash with kernel paths or event sources.
-const RESERVED_NAMES: &[&str] = &["kernel", "api", "admin", "system", "plugin", "plugins"];
+const RESERVED_NAMES: &[&str] = &["kernel", "api", "admin", "system", "plugin", "plugins", "webhooks"];
 
 /// A problem in a manifest, with the line it is on when known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,6 +139,10 @@ pub struct Manifest {
     /// Access to other plugins' collections, granted by an admin per company.
     #[serde(default)]
     pub capabilities: Vec<CapabilitySpec>,
+    /// Hosts outside the platform the plugin calls (`[[hosts]]`, WIT 0.2.1), granted by an
+    /// admin per company.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostSpec>,
     /// Requested runtime limits.
     #[serde(default)]
     pub limits: LimitsSpec,
@@ -740,6 +744,18 @@ pub struct CapabilitySpec {
     pub reason: String,
 }
 
+/// `[[hosts]]`: a host outside the platform the plugin calls, such as
+/// `https://api.telegram.org` or `https://*.example.com:8443`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    /// `scheme://host[:port]`; the host may be `*.domain` for its subdomains.
+    pub url: String,
+    /// Why, shown to the admin who grants it.
+    #[serde(default)]
+    pub reason: String,
+}
+
 /// `[limits]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LimitsSpec {
@@ -825,6 +841,11 @@ pub struct Limits {
 }
 
 impl Manifest {
+    /// The hosts the plugin declares, written as grants keep them.
+    pub fn declared_hosts(&self) -> Vec<String> {
+        self.hosts.iter().filter_map(|h| crate::hosts::normalize(&h.url).ok()).collect()
+    }
+
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.plugin.name
@@ -1250,6 +1271,7 @@ impl Validator<'_> {
             }
         }
         self.capabilities(&name);
+        self.hosts();
         self.limits();
         for (key, field) in &m.config {
             self.field(&format!("config.{key}"), key, field, &name, false);
@@ -1729,6 +1751,23 @@ impl Validator<'_> {
                     "must name another plugin's collection as plugin.collection",
                 ),
             }
+        }
+    }
+
+    fn hosts(&mut self) {
+        let mut seen = BTreeSet::new();
+        for (i, h) in self.manifest.hosts.iter().enumerate() {
+            match crate::hosts::normalize(&h.url) {
+                Ok(n) => {
+                    if !seen.insert(n.clone()) {
+                        self.problem(format!("hosts.{i}.url"), format!("{n} is declared twice"));
+                    }
+                }
+                Err(e) => self.problem(format!("hosts.{i}.url"), e),
+            }
+        }
+        if !self.manifest.hosts.is_empty() && self.manifest.plugin.wit < Version::new(0, 2, 1) {
+            self.problem("hosts", "calling hosts needs WIT 0.2.1 or later (plugin.wit)");
         }
     }
 
@@ -2363,5 +2402,24 @@ label = { en = "Orders", ru = "Заказов" }
         assert!(check_publish_name("crm", "crm.").is_err());
         assert!(check_publish_name("crm", "crm.deal.*").is_err());
         assert!(check_publish_name("crm", "crm.Deal Won").is_err());
+    }
+    #[test]
+    fn hosts_are_checked() {
+        let v = vec![Version::new(0, 2, 1)];
+        let base = GOOD.replace("wit = \"0.1.0\"", "wit = \"0.2.1\"");
+        let good = format!(
+            "{base}\n[[hosts]]\nurl = \"https://API.telegram.org/\"\nreason = \"Replies\"\n\n[[hosts]]\nurl = \"https://*.example.com:8443\"\n"
+        );
+        let m = parse(&good, &v).expect("valid");
+        assert_eq!(m.declared_hosts(), vec!["https://api.telegram.org", "https://*.example.com:8443"]);
+        let bad = format!(
+            "{base}\n[[hosts]]\nurl = \"https://example.com/path\"\n\n[[hosts]]\nurl = \"https://a.example.com\"\n\n[[hosts]]\nurl = \"https://A.example.com:443\"\n"
+        );
+        let problems: Vec<String> = parse(&bad, &v).expect_err("refused").iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("hosts.0.url")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("hosts.2.url") && p.contains("twice")), "{problems:?}");
+        let old = format!("{GOOD}\n[[hosts]]\nurl = \"https://api.telegram.org\"\n");
+        let problems: Vec<String> = parse(&old, &wit()).expect_err("refused").iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("WIT 0.2.1")), "{problems:?}");
     }
 }

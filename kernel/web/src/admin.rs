@@ -110,7 +110,14 @@ async fn plugin_page(ctx: &Ctx, name: &str, failure: Option<&Failure>) -> Page {
             "granted": granted.contains(&c.collection) })
         })
         .collect();
+    let hosts: Vec<Value> = m
+        .hosts
+        .iter()
+        .filter_map(|h| erp_manifest::hosts::normalize(&h.url).ok().map(|url| (url, h)))
+        .map(|(url, h)| json!({ "url": url, "reason": h.reason, "granted": granted.contains(&url) }))
+        .collect();
     let page = json!({
+        "hosts": hosts,
         "plugin": { "name": m.plugin.name, "label": meta::plugin_label(&m, ctx.lang), "version": m.plugin.version.to_string(),
                     "description": meta::plugin_summary(&m, ctx.lang), "publisher": m.plugin.publisher },
         "capabilities": capabilities, "enabled": current.is_some(),
@@ -297,6 +304,107 @@ pub(super) async fn audit(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): 
         .collect();
     let next = found["next_cursor"].as_str().map(|c| format!("{}/admin/audit?cursor={}", ctx.base(), super::encode(c)));
     Ok(ctx.render("admin_audit.html", json!({ "items": items, "next_url": next })))
+}
+
+/// Requests to hosts outside the platform: who made each, where to, how it ended.
+pub(super) async fn outbound(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {
+    ctx.enter(&cid).await?;
+    let params = Params::parse(raw);
+    let company = ctx.company()?;
+    let mut path = format!("/api/v1/companies/{}/outbound?limit=100", company.id);
+    if let Some(c) = params.get("cursor") {
+        path.push_str(&format!("&cursor={}", super::encode(c)));
+    }
+    let found = ctx.api.get(&path).await.map_err(|f| ctx.fail(&f))?;
+    let items: Vec<Value> = found["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let source = e["source"].as_str().unwrap_or_default();
+            let who = match company.plugin(source) {
+                Some(m) => meta::plugin_label(m, ctx.lang),
+                None if source == "webhooks" => ctx.t("outgoing_webhooks"),
+                None => source.to_string(),
+            };
+            let outcome = e["outcome"].as_str().unwrap_or_default();
+            json!({
+                "at": format::value(&e["at"], None, ctx.loc()), "source": who, "method": e["method"], "host": e["host"],
+                "status": e["status"], "outcome": outcome, "outcome_label": ctx.t(&format!("outbound_{outcome}")),
+                "error": e["error"],
+                "duration": format::number(&e["duration_ms"].as_i64().unwrap_or(0).to_string(), ctx.lang),
+            })
+        })
+        .collect();
+    let next =
+        found["next_cursor"].as_str().map(|c| format!("{}/admin/outbound?cursor={}", ctx.base(), super::encode(c)));
+    Ok(ctx.render("admin_outbound.html", json!({ "items": items, "next_url": next })))
+}
+
+async fn webhooks_page(ctx: &Ctx, secret: Option<&str>, failure: Option<&Failure>) -> Page {
+    let company = ctx.company()?;
+    let found =
+        ctx.api.get(&format!("/api/v1/companies/{}/outgoing-webhooks", company.id)).await.map_err(|f| ctx.fail(&f))?;
+    let page = json!({
+        "items": found["items"], "base": ctx.base(), "secret": secret,
+        "manage": company.can(permissions::EVENTS_MANAGE),
+        "error": failure.map(|f| {
+            let detail: Vec<String> = f.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            if detail.is_empty() { f.message.clone() } else { format!("{} ({})", f.message, detail.join("; ")) }
+        }),
+    });
+    Ok(ctx.render_status(failure.map(|f| f.status).unwrap_or(StatusCode::OK), "admin_webhooks.html", page))
+}
+
+/// The company's outgoing webhooks, with a form to add one.
+pub(super) async fn webhooks(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
+    ctx.enter(&cid).await?;
+    webhooks_page(&ctx, None, None).await
+}
+
+/// Adds a webhook and shows its signing secret once.
+pub(super) async fn add_webhook(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let form = ctx.form(&body)?;
+    let events: Vec<String> = form
+        .get("events")
+        .unwrap_or_default()
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .collect();
+    let body = json!({ "url": form.get("url").unwrap_or_default().trim(), "events": events,
+                       "description": form.get("description").unwrap_or_default().trim() });
+    let path = format!("/api/v1/companies/{}/outgoing-webhooks", ctx.company()?.id);
+    match ctx.api.post(&path, body).await {
+        Ok(created) => webhooks_page(&ctx, created["secret"].as_str(), None).await,
+        Err(f) => webhooks_page(&ctx, None, Some(&f)).await,
+    }
+}
+
+/// Pauses or resumes a webhook.
+pub(super) async fn change_webhook(mut ctx: Ctx, Path((cid, id)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let id = ctx.segment(&id)?;
+    let form = ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/outgoing-webhooks/{id}", ctx.company()?.id);
+    match ctx.api.patch(&path, json!({ "active": form.get("active") == Some("true") }), None).await {
+        Ok(_) => Ok(see_other(&format!("{}/admin/webhooks?ok=saved", ctx.base()))),
+        Err(f) => webhooks_page(&ctx, None, Some(&f)).await,
+    }
+}
+
+/// Removes a webhook.
+pub(super) async fn delete_webhook(mut ctx: Ctx, Path((cid, id)): Path<(String, String)>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let id = ctx.segment(&id)?;
+    ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/outgoing-webhooks/{id}", ctx.company()?.id);
+    match ctx.api.delete(&path).await {
+        Ok(_) => Ok(see_other(&format!("{}/admin/webhooks?ok=done", ctx.base()))),
+        Err(f) => webhooks_page(&ctx, None, Some(&f)).await,
+    }
 }
 
 pub(super) async fn events(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {

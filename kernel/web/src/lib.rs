@@ -125,6 +125,10 @@ pub fn router(api: Router) -> Router {
         .route("/admin/roles", post(admin::create_role))
         .route("/admin/roles/{name}/delete", post(admin::delete_role))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/outbound", get(admin::outbound))
+        .route("/admin/webhooks", get(admin::webhooks).post(admin::add_webhook))
+        .route("/admin/webhooks/{wid}", post(admin::change_webhook))
+        .route("/admin/webhooks/{wid}/delete", post(admin::delete_webhook))
         .route("/admin/events", get(admin::events))
         .route("/admin/events/{eid}/replay", post(admin::replay))
         .fallback(views::not_found);

@@ -120,7 +120,8 @@ impl TestKernel {
     pub fn for_package_with(bytes: &[u8], dependencies: &[&[u8]]) -> Result<TestKernel, Error> {
         let dir = tempfile::tempdir().map_err(kernel_error)?;
         let db = Db::open(&format!("sqlite://{}", dir.path().join("kernel.db").display())).map_err(kernel_error)?;
-        let platform = Platform::with_db(db).map_err(kernel_error)?;
+        // A test's stand-in servers listen on the loopback, which only an operator opens.
+        let platform = Platform::with_db(db).map_err(kernel_error)?.with_outbound(loopback_outbound());
         let owner = users::prepare(&NewUser {
             email: "owner@test.example".into(),
             password: "test-kit-password".into(),
@@ -394,4 +395,12 @@ impl TestKernel {
 
 fn record_json(r: records::StoredRecord) -> Value {
     serde_json::json!({ "id": r.id, "version": r.version, "data": r.data })
+}
+
+/// Outbound requests may reach the loopback, where a test's stand-in servers listen; every
+/// other private address stays closed, as on a server.
+fn loopback_outbound() -> erp_kernel::outbound::OutboundSettings {
+    use erp_kernel::outbound::address::Network;
+    let allow_private = ["127.0.0.0/8", "::1"].iter().filter_map(|n| Network::parse(n).ok()).collect();
+    erp_kernel::outbound::OutboundSettings { allow_private, ..Default::default() }
 }

@@ -294,6 +294,16 @@ pub(crate) fn event_pattern() -> Object {
         .build()
 }
 
+/// 1 to 20 event names or prefixes.
+pub(crate) fn event_patterns() -> Array {
+    ArrayBuilder::new()
+        .items(event_pattern())
+        .min_items(Some(1))
+        .max_items(Some(20))
+        .description(Some("1 to 20 event names or prefixes ending in `.*` (`crm.deal.*`)"))
+        .build()
+}
+
 /// An RFC 3339 time.
 pub(crate) fn date_time() -> Object {
     text("RFC 3339 time").format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))).build()

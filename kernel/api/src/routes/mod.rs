@@ -13,6 +13,8 @@ mod health;
 mod me;
 mod members;
 mod notifications;
+mod outbound;
+mod outgoing_webhooks;
 mod plugins;
 mod query_doc;
 mod records;
@@ -101,6 +103,7 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(roles::list_roles, roles::create_role))
         .routes(routes!(roles::update_role, roles::delete_role))
         .routes(routes!(audit_log::list_audit))
+        .routes(routes!(outbound::list_outbound))
         .routes(plugins::upload_route())
         .routes(routes!(plugins::get_plugin, plugins::uninstall_plugin))
         .routes(routes!(company_plugins::list_enabled))
@@ -123,6 +126,12 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list_events))
         .routes(routes!(events::replay_event))
         .routes(routes!(events::metrics))
+        .routes(routes!(outgoing_webhooks::list_webhooks, outgoing_webhooks::create_webhook))
+        .routes(routes!(
+            outgoing_webhooks::get_webhook,
+            outgoing_webhooks::update_webhook,
+            outgoing_webhooks::delete_webhook
+        ))
 }
 
 /// The router of every API route and the OpenAPI document that describes them.

@@ -129,24 +129,30 @@ pub fn claim(platform: &dyn BusKernel) -> Result<Vec<Claimed>, PluginError> {
             return Ok(rows);
         }
         // Keep, per queue (subscriber and company), only the unbroken run from the queue's head.
-        let mut queues: Vec<((String, String), Vec<Claimed>)> = Vec::new();
+        // A webhook subscription is a queue of its own: one failing receiver holds up no other.
+        // (company, plugin, the webhook for webhooks)
+        type Queue = (String, String, Option<String>);
+        let mut queues: Vec<(Queue, Vec<Claimed>)> = Vec::new();
         for r in rows {
-            let key = (r.company_id.clone(), r.plugin.clone());
+            let own = (r.plugin == super::webhooks::SOURCE).then(|| r.handler.clone());
+            let key = (r.company_id.clone(), r.plugin.clone(), own);
             match queues.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(r),
                 None => queues.push((key, vec![r])),
             }
         }
         let mut kept = Vec::new();
-        for ((company, plugin), claims) in queues {
-            let heads: Vec<String> = deliveries::table
+        for ((company, plugin, own), claims) in queues {
+            let mut q = deliveries::table
                 .filter(deliveries::company_id.eq(&company))
                 .filter(deliveries::plugin.eq(&plugin))
                 .filter(deliveries::state.eq("pending"))
-                .order(deliveries::id.asc())
-                .limit(claims.len() as i64)
-                .select(deliveries::id)
-                .load(conn)?;
+                .into_boxed();
+            if let Some(handler) = own {
+                q = q.filter(deliveries::handler.eq(handler));
+            }
+            let heads: Vec<String> =
+                q.order(deliveries::id.asc()).limit(claims.len() as i64).select(deliveries::id).load(conn)?;
             let run = claims.iter().zip(&heads).take_while(|(c, h)| &c.id == *h).count();
             kept.extend(claims.into_iter().take(run));
         }
@@ -182,7 +188,7 @@ fn undo(conn: &mut DbConn) -> Result<(), StoreError> {
 
 /// Marks deliveries done, if this node still holds all their leases; false otherwise (the
 /// caller then rolls everything back).
-fn complete(conn: &mut DbConn, ids: &[String], me: &str) -> Result<bool, StoreError> {
+pub(crate) fn complete(conn: &mut DbConn, ids: &[String], me: &str) -> Result<bool, StoreError> {
     if ids.is_empty() {
         return Ok(true);
     }
@@ -201,7 +207,7 @@ fn complete(conn: &mut DbConn, ids: &[String], me: &str) -> Result<bool, StoreEr
 }
 
 /// Records a failed attempt: retry later with backoff, or dead letter after the last attempt.
-fn fail(
+pub(crate) fn fail(
     platform: &dyn BusKernel,
     conn: &mut DbConn,
     c: &Claimed,
@@ -235,6 +241,13 @@ fn fail(
 
 /// Delivers claimed deliveries in one transaction.
 pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize, PluginError> {
+    // Webhooks are posted outside any transaction; plugins' handlers run in one.
+    let (hooks, claimed): (Vec<Claimed>, Vec<Claimed>) =
+        claimed.into_iter().partition(|c| c.plugin == super::webhooks::SOURCE);
+    let posted = if hooks.is_empty() { 0 } else { super::webhooks::deliver::deliver(platform, hooks)? };
+    if claimed.is_empty() {
+        return Ok(posted);
+    }
     let me = platform.bus().node.clone();
     let mut tx = platform.db().begin()?;
     // Lock the rows and drop any whose lease this node no longer holds.
@@ -288,6 +301,13 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
             failed_queues.insert(queue);
             continue;
         };
+        // A handler may call hosts outside only while its transaction has written nothing: one
+        // that may is left, with the rest of its queue, for the next batch, which it starts.
+        if tx.is_writing() && active.grants.iter().any(|g| erp_manifest::hosts::is_host_grant(g)) {
+            skipped.push(c.id.clone());
+            failed_queues.insert(queue);
+            continue;
+        }
         let owner = match (&ev.collection, owners.get(&ev.source)) {
             (None, _) => None,
             (Some(_), Some(m)) => m.clone(),
@@ -343,7 +363,7 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
     }
     if !complete(tx.conn()?, &done, &me)? {
         // A lease was lost under us: give everything back; the new holder delivers.
-        return Ok(0);
+        return Ok(posted);
     }
     if !skipped.is_empty() {
         diesel::update(
@@ -359,7 +379,7 @@ pub fn deliver(platform: &dyn BusKernel, claimed: Vec<Claimed>) -> Result<usize,
         platform.bus().stats.delivered(now - occurred);
         metrics.delivery("delivered", Some((now - occurred).max(0) as f64 / 1e6));
     }
-    Ok(settled)
+    Ok(settled + posted)
 }
 
 #[cfg(test)]

@@ -135,7 +135,24 @@ pub fn emit(platform: &dyn Kernel, session: &mut Session, ev: NewEvent<'_>) -> R
         quota::charge(conn, &quotas, &company, ev.source, quota::Usage { events: 1, ..Default::default() })?;
     }
     let id = events::insert(conn, &company, &ev, actor.as_deref(), depth)?;
+    let hooks = super::webhooks::subscribed(conn, &company, ev.name)?;
     let subs = subscribers(platform, conn, &company, ev.name)?;
+    let now = clock::now();
+    for hook in &hooks {
+        diesel::insert_into(deliveries::table)
+            .values((
+                deliveries::id.eq(ids::new_id()),
+                deliveries::event_id.eq(&id),
+                deliveries::company_id.eq(&company),
+                deliveries::plugin.eq(super::webhooks::SOURCE),
+                deliveries::handler.eq(hook),
+                deliveries::state.eq("pending"),
+                deliveries::attempts.eq(0),
+                deliveries::next_attempt_at.eq(now),
+                deliveries::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
     if subs.is_empty() {
         return Ok(id);
     }
@@ -143,7 +160,6 @@ pub fn emit(platform: &dyn Kernel, session: &mut Session, ev: NewEvent<'_>) -> R
         Some(_) => platform.plugins().current_manifest(conn, ev.source)?,
         None => None,
     };
-    let now = clock::now();
     for s in subs.iter().filter(|s| s.mode == DeliveryMode::AfterCommit) {
         diesel::insert_into(deliveries::table)
             .values((

@@ -197,7 +197,7 @@ pub(crate) const EVENT_COLS: EventCols = (
     events::collection,
 );
 /// An event row: (id, name, source, payload, actor, depth, occurred_at, collection).
-type EventTuple = (String, String, String, String, Option<String>, i32, i64, Option<String>);
+pub(crate) type EventTuple = (String, String, String, String, Option<String>, i32, i64, Option<String>);
 
 /// A company's events, newest first.
 pub fn list(

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod emit;
 pub mod log;
 pub mod scheduler;
+pub mod webhooks;
 
 use std::collections::VecDeque;
 use std::sync::Arc;

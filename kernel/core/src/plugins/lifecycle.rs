@@ -417,6 +417,7 @@ fn forbidden(e: crate::access::AccessError, why: &str) -> PluginError {
 /// Collections whose capability a new version widens (more access, or sensitive fields) or
 /// drops: their grants must be given again.
 fn widened_capabilities(old: &Manifest, new: &Manifest) -> Vec<String> {
+    let hosts = new.declared_hosts();
     old.capabilities
         .iter()
         .filter(|o| match new.capabilities.iter().find(|n| n.collection == o.collection) {
@@ -424,6 +425,7 @@ fn widened_capabilities(old: &Manifest, new: &Manifest) -> Vec<String> {
             Some(n) => n.access > o.access || (n.sensitive && !o.sensitive),
         })
         .map(|c| c.collection.clone())
+        .chain(old.declared_hosts().into_iter().filter(|h| !hosts.contains(h)))
         .collect()
 }
 
@@ -455,7 +457,19 @@ pub fn enable(
             ));
         }
     }
+    let declared_hosts = m.declared_hosts();
+    let mut grants = Vec::new();
     for g in &req.grants {
+        // A host: granted as written in the manifest's form, if the plugin declares it.
+        if erp_manifest::hosts::is_host_grant(g) {
+            match erp_manifest::hosts::normalize(g) {
+                Ok(h) if declared_hosts.contains(&h) => grants.push(h),
+                Ok(h) => problems.push(FieldError::new("grants", format!("{name} does not declare the host {h}"))),
+                Err(e) => problems.push(FieldError::new("grants", e)),
+            }
+            continue;
+        }
+        grants.push(g.clone());
         let Some(cap) = m.capabilities.iter().find(|c| &c.collection == g) else {
             problems.push(FieldError::new("grants", format!("{name} does not request access to {g}")));
             continue;
@@ -492,7 +506,6 @@ pub fn enable(
     if !problems.is_empty() {
         return Err(PluginError::InvalidInput(Invalid(problems)));
     }
-    let mut grants = req.grants.clone();
     grants.sort();
     grants.dedup();
     let grants_json = serde_json::to_string(&grants).map_err(|e| PluginError::Internal(e.to_string()))?;

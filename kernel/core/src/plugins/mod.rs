@@ -36,6 +36,8 @@ pub trait Kernel: Hooks + Send + Sync {
     fn fair(&self) -> &crate::fair_use::FairUse;
     /// Files people and plugins keep.
     fn files(&self) -> &crate::files::Files;
+    /// Requests to hosts outside the platform.
+    fn outbound(&self) -> &crate::outbound::Outbound;
     /// Sends a notification in the session's transaction and wakes this node's relay.
     fn notify(
         &self,

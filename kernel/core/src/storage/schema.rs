@@ -252,6 +252,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     file_usage,
     notifications,
     notification_preferences,
+    outbound_log,
+    outgoing_webhooks,
 );
 
 diesel::table! {
@@ -336,5 +338,35 @@ diesel::table! {
         user_id -> Text,
         kind -> Text,
         channel -> Text,
+    }
+}
+
+diesel::table! {
+    outbound_log (id) {
+        id -> Text,
+        company_id -> Text,
+        source -> Text,
+        method -> Text,
+        host -> Text,
+        status -> Nullable<Integer>,
+        outcome -> Text,
+        error -> Nullable<Text>,
+        duration_ms -> Integer,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outgoing_webhooks (id) {
+        id -> Text,
+        company_id -> Text,
+        url -> Text,
+        events -> Text,
+        description -> Text,
+        secret -> Text,
+        active -> Bool,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }

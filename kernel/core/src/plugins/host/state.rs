@@ -502,11 +502,11 @@ pub(super) mod v01 {
     shared_imports!();
 }
 
-/// The 0.2.x line: the shared interfaces, files and notifications.
+/// The 0.2.x line: the shared interfaces, files, notifications and outbound requests.
 pub(super) mod v02 {
     use super::*;
     use crate::plugins::host::bindings::v02::erp::plugin::{
-        context, events, files, ids, log, notify, store, time, types,
+        context, events, files, http, ids, log, notify, store, time, types,
     };
     use crate::plugins::host::files as kernel_files;
     use crate::plugins::host::notices;
@@ -590,6 +590,39 @@ pub(super) mod v02 {
                 importance,
             };
             answer(notices::send(self, message))
+        }
+    }
+    impl http::Host for HostState {
+        fn send(&mut self, r: http::Request) -> wasmtime::Result<Result<http::Response, types::Error>> {
+            let size = r.method.len()
+                + r.url.len()
+                + r.headers.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()
+                + r.body.as_ref().map_or(0, Vec::len)
+                + r.idempotency_key.as_ref().map_or(0, String::len);
+            if let Err(e) = self.charge_bytes(size) {
+                return Ok(Err(types::Error::LimitExceeded(e)));
+            }
+            let request = crate::outbound::Request {
+                method: r.method,
+                url: r.url,
+                headers: r.headers,
+                body: r.body,
+                idempotency_key: r.idempotency_key,
+            };
+            Ok(match crate::plugins::host::http::send(self, request) {
+                Ok(a) => {
+                    if let Err(e) = self.charge_bytes(a.body.len()) {
+                        return Ok(Err(types::Error::LimitExceeded(e)));
+                    }
+                    Ok(http::Response { status: a.status, headers: a.headers, body: a.body })
+                }
+                Err(crate::outbound::OutboundError::Denied(m)) => Err(types::Error::AccessDenied(m)),
+                Err(crate::outbound::OutboundError::Invalid(m)) => {
+                    Err(types::Error::Invalid(vec![types::FieldError { field: "request".into(), message: m }]))
+                }
+                Err(crate::outbound::OutboundError::Limit(m)) => Err(types::Error::LimitExceeded(m)),
+                Err(crate::outbound::OutboundError::Failed(m)) => Err(types::Error::Failed(m)),
+            })
         }
     }
 }

@@ -9,6 +9,7 @@ mod tests {
         ("erp-plugin@0.1.0", "d70f81cef3231076a0ac92a2b2de9758c9368815d54eaa21f5d51e755bd5c9b3"),
         ("erp-plugin@0.1.1", "a8d3bf086d3c4a803acd260d60ebff20579aa2367f2c8f52f19333973d1dfcf0"),
         ("erp-plugin@0.2.0", "51fc86ae3f3d7cb026fd6514cd4d16c22c66f68407d82acbee56c2fe7b7bdf4c"),
+        ("erp-plugin@0.2.1", "a78e957d2dc63fdaee130ad060eaea89d4e2fa2e82d736ab8cd99ca26cec5749"),
     ];
 
     #[test]

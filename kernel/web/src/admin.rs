@@ -4,6 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path, RawQuery};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::client::Failure;
@@ -283,15 +284,23 @@ pub(super) async fn delete_role(mut ctx: Ctx, Path((cid, name)): Path<(String, S
     member_change(&ctx, r).await
 }
 
-pub(super) async fn audit(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {
-    ctx.enter(&cid).await?;
+/// One page (100 rows) of a company log the API pages by cursor (`audit`, `outbound`), from
+/// the cursor in this page's query, and the address of the next page.
+async fn log_page(ctx: &Ctx, raw: Option<String>, log: &str) -> Result<(Value, Option<String>), Response> {
     let params = Params::parse(raw);
     let company = ctx.company()?;
-    let mut path = format!("/api/v1/companies/{}/audit?limit=100", company.id);
+    let mut path = format!("/api/v1/companies/{}/{log}?limit=100", company.id);
     if let Some(c) = params.get("cursor") {
         path.push_str(&format!("&cursor={}", super::encode(c)));
     }
     let found = ctx.api.get(&path).await.map_err(|f| ctx.fail(&f))?;
+    let next = found["next_cursor"].as_str().map(|c| format!("{}/admin/{log}?cursor={}", ctx.base(), super::encode(c)));
+    Ok((found, next))
+}
+
+pub(super) async fn audit(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {
+    ctx.enter(&cid).await?;
+    let (found, next) = log_page(&ctx, raw, "audit").await?;
     let items: Vec<Value> = found["items"]
         .as_array()
         .into_iter()
@@ -302,20 +311,14 @@ pub(super) async fn audit(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): 
             "object": format!("{} {}", a["object_type"].as_str().unwrap_or_default(), a["object_id"].as_str().map(|s| s.chars().take(8).collect::<String>()).unwrap_or_default()),
         }))
         .collect();
-    let next = found["next_cursor"].as_str().map(|c| format!("{}/admin/audit?cursor={}", ctx.base(), super::encode(c)));
     Ok(ctx.render("admin_audit.html", json!({ "items": items, "next_url": next })))
 }
 
 /// Requests to hosts outside the platform: who made each, where to, how it ended.
 pub(super) async fn outbound(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw): RawQuery) -> Page {
     ctx.enter(&cid).await?;
-    let params = Params::parse(raw);
+    let (found, next) = log_page(&ctx, raw, "outbound").await?;
     let company = ctx.company()?;
-    let mut path = format!("/api/v1/companies/{}/outbound?limit=100", company.id);
-    if let Some(c) = params.get("cursor") {
-        path.push_str(&format!("&cursor={}", super::encode(c)));
-    }
-    let found = ctx.api.get(&path).await.map_err(|f| ctx.fail(&f))?;
     let items: Vec<Value> = found["items"]
         .as_array()
         .into_iter()
@@ -336,8 +339,6 @@ pub(super) async fn outbound(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw
             })
         })
         .collect();
-    let next =
-        found["next_cursor"].as_str().map(|c| format!("{}/admin/outbound?cursor={}", ctx.base(), super::encode(c)));
     Ok(ctx.render("admin_outbound.html", json!({ "items": items, "next_url": next })))
 }
 

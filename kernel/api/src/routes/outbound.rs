@@ -83,6 +83,13 @@ pub(crate) async fn list_outbound(
         ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", format!("invalid query: {invalid}"))
             .with_fields(invalid.0)
     })?;
+    if q.source.as_ref().is_some_and(|s| s.chars().count() > 64) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "bad_request",
+            "invalid query: source must be at most 64 characters",
+        ));
+    }
     let source = q.source.filter(|s| !s.is_empty());
     let found = company_read(&state, &auth, &id, move |conn, scope| {
         scope.require(AUDIT_READ)?;

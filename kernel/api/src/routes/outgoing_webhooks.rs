@@ -97,19 +97,28 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub(crate) struct WebhookChange {
     /// An absolute `http` or `https` URL.
+    #[serde(default, deserialize_with = "present")]
     #[schema(max_length = 2000, pattern = "^https?://[^\\s/@?#]+(/[^\\s]*)?$")]
     url: Option<String>,
     /// 1 to 20 event names or prefixes ending in `.*`.
+    #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = super::doc::event_patterns)]
     events: Option<Vec<String>>,
     /// What it is for.
+    #[serde(default, deserialize_with = "present")]
     #[schema(max_length = 500, pattern = "^[^\\x00]*$")]
     description: Option<String>,
     /// Running (`true`) or paused (`false`).
+    #[serde(default, deserialize_with = "present")]
     active: Option<bool>,
     /// `true` gives the webhook a new secret (the old one stops working at once).
     #[serde(default)]
     rotate_secret: bool,
+}
+
+/// A field that may be left out but is never null.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 fn audit_webhook(

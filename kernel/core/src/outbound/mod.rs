@@ -196,9 +196,24 @@ impl Outbound {
             .map_err(|e| OutboundError::Failed(format!("outbound requests cannot start: {e}")))
     }
 
+    /// Takes one request from the company's rate; `Err` past it. Every attempt counts, refused
+    /// ones included, so that a plugin trying host after host cannot flood the log.
+    fn admit(&self, metrics: &Metrics, caller: &Caller<'_>) -> Result<(), OutboundError> {
+        if self.inner.limiter.check_key(&caller.company_id.to_string()).is_ok() {
+            return Ok(());
+        }
+        // Counted, not logged one by one: the flood is what the rate stops.
+        metrics.outbound(caller.source, "limit", 0.0);
+        Err(OutboundError::Limit(format!(
+            "more than {} outbound requests a minute in this company; try again shortly",
+            self.inner.settings.per_minute
+        )))
+    }
+
     /// Sends `req` for `caller`, waiting at most `time_left` (and the configured limit), and
-    /// records it in the log and the metrics whatever the outcome. Blocks the calling thread:
-    /// never call it from async code or inside a transaction that has written.
+    /// records it in the log and the metrics whatever the outcome (past the company's rate,
+    /// only in the metrics). Blocks the calling thread: never call it from async code or inside
+    /// a transaction that has written.
     pub fn send(
         &self,
         db: &Db,
@@ -207,6 +222,7 @@ impl Outbound {
         req: Request,
         time_left: Duration,
     ) -> Result<Response, OutboundError> {
+        self.admit(metrics, caller)?;
         let started = Instant::now();
         let method = req.method.to_ascii_uppercase();
         let mut host = client::origin_of(&req.url);
@@ -254,6 +270,9 @@ impl Outbound {
         req: &Request,
         error: OutboundError,
     ) -> OutboundError {
+        if let Err(limit) = self.admit(metrics, caller) {
+            return limit;
+        }
         metrics.outbound(caller.source, error.outcome(), 0.0);
         let message = error.to_string();
         let entry = log::Entry {
@@ -280,14 +299,7 @@ impl Outbound {
         host: &mut String,
     ) -> Result<Response, OutboundError> {
         let prepared = client::prepare(req)?;
-        // Refused before anything else happens, so that a refused host costs no rate.
         client::check(&prepared.url, &caller.granted, &self.inner.settings.allow_private, caller.source)?;
-        if self.inner.limiter.check_key(&caller.company_id.to_string()).is_err() {
-            return Err(OutboundError::Limit(format!(
-                "more than {} outbound requests a minute in this company; try again shortly",
-                self.inner.settings.per_minute
-            )));
-        }
         if time.is_zero() {
             return Err(OutboundError::Limit("no time is left for the request".into()));
         }
@@ -347,7 +359,7 @@ mod tests {
         .expect("company");
         let loopback = address::Network::parse("127.0.0.1").expect("network");
         let out =
-            Outbound::new(OutboundSettings { per_minute: 2, allow_private: vec![loopback], ..Default::default() });
+            Outbound::new(OutboundSettings { per_minute: 3, allow_private: vec![loopback], ..Default::default() });
         let metrics = Metrics::new();
         // A port nothing listens on: the requests fail, but they count against the rate.
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
@@ -360,13 +372,16 @@ mod tests {
             let e = out.send(&db, &metrics, &caller, request(), limit).expect_err("nothing listens");
             assert_eq!(e.outcome(), "failed", "{e}");
         }
-        let e = out.send(&db, &metrics, &caller, request(), limit).expect_err("over the rate");
-        assert!(matches!(e, OutboundError::Limit(_)), "{e}");
-        // Another company has its own rate; a host not granted costs nothing and is refused.
+        // A refused request counts too: trying host after host cannot flood the log.
+        let elsewhere = || Request { url: "https://example.com/".into(), ..request() };
+        assert_eq!(out.send(&db, &metrics, &caller, elsewhere(), limit).expect_err("denied").outcome(), "denied");
+        for _ in 0..50 {
+            let e = out.send(&db, &metrics, &caller, elsewhere(), limit).expect_err("over the rate");
+            assert!(matches!(e, OutboundError::Limit(_)), "{e}");
+        }
+        // Another company has its own rate.
         let other = Caller { company_id: "other", ..caller.clone() };
         assert_eq!(out.send(&db, &metrics, &other, request(), limit).expect_err("fails").outcome(), "failed");
-        let elsewhere = Request { url: "https://example.com/".into(), ..request() };
-        assert_eq!(out.send(&db, &metrics, &caller, elsewhere, limit).expect_err("denied").outcome(), "denied");
         let outcomes: Vec<String> = db
             .read_blocking(|conn| {
                 outbound_log::table
@@ -377,6 +392,6 @@ mod tests {
                     .map_err(crate::storage::StoreError::from)
             })
             .expect("log");
-        assert_eq!(outcomes, vec!["failed", "failed", "limit", "denied"]);
+        assert_eq!(outcomes, vec!["failed", "failed", "denied"], "past the rate, nothing more is written");
     }
 }

@@ -56,28 +56,6 @@ pub struct LogRow {
     pub created_at: i64,
 }
 
-const COLS: (
-    outbound_log::id,
-    outbound_log::source,
-    outbound_log::method,
-    outbound_log::host,
-    outbound_log::status,
-    outbound_log::outcome,
-    outbound_log::error,
-    outbound_log::duration_ms,
-    outbound_log::created_at,
-) = (
-    outbound_log::id,
-    outbound_log::source,
-    outbound_log::method,
-    outbound_log::host,
-    outbound_log::status,
-    outbound_log::outcome,
-    outbound_log::error,
-    outbound_log::duration_ms,
-    outbound_log::created_at,
-);
-
 /// Writes one row.
 pub fn record(conn: &mut DbConn, e: &Entry<'_>) -> Result<(), StoreError> {
     let error: Option<String> = e.error.map(|m| m.chars().take(500).collect());
@@ -105,7 +83,20 @@ pub fn list(
     source: Option<&str>,
     page: &PageRequest,
 ) -> Result<Page<LogRow>, StoreError> {
-    let mut q = outbound_log::table.filter(outbound_log::company_id.eq(company_id)).select(COLS).into_boxed();
+    let mut q = outbound_log::table
+        .filter(outbound_log::company_id.eq(company_id))
+        .select((
+            outbound_log::id,
+            outbound_log::source,
+            outbound_log::method,
+            outbound_log::host,
+            outbound_log::status,
+            outbound_log::outcome,
+            outbound_log::error,
+            outbound_log::duration_ms,
+            outbound_log::created_at,
+        ))
+        .into_boxed();
     if let Some(s) = source {
         q = q.filter(outbound_log::source.eq(s.to_string()));
     }

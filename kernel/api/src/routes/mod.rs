@@ -178,12 +178,17 @@ pub(crate) struct PageQuery {
 
 impl PageQuery {
     fn request(&self) -> Result<PageRequest, ApiError> {
-        // A bad limit or cursor makes the query string malformed: 400, with the field named.
-        PageRequest::new(self.limit, self.cursor.as_deref()).map_err(|invalid| {
-            ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", format!("invalid query: {invalid}"))
-                .with_fields(invalid.0)
-        })
+        page_request(self.limit, self.cursor.as_deref())
     }
+}
+
+/// A page request from a query string's `limit` and `cursor`: a bad one makes the query
+/// malformed, 400 with the field named.
+fn page_request(limit: Option<u32>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
+    PageRequest::new(limit, cursor).map_err(|invalid| {
+        ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", format!("invalid query: {invalid}"))
+            .with_fields(invalid.0)
+    })
 }
 
 /// One page of a list.

@@ -20,7 +20,6 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use std::sync::Arc;
 
 use erp_kernel::notify::{self, Channel, Notification, NotifyError, inbox};
-use erp_kernel::paging::PageRequest;
 use erp_kernel::plugins::manifest::Manifest;
 
 impl From<NotifyError> for ApiError {
@@ -114,10 +113,7 @@ pub(crate) async fn list_notifications(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<InboxQuery>,
 ) -> Result<Json<InboxOut>, ApiError> {
-    let page = PageRequest::new(q.limit, q.cursor.as_deref()).map_err(|invalid| {
-        ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", format!("invalid query: {invalid}"))
-            .with_fields(invalid.0)
-    })?;
+    let page = super::page_request(q.limit, q.cursor.as_deref())?;
     let unread_only = q.unread.unwrap_or(false);
     let locale = auth.locale;
     let platform = state.platform.clone();

@@ -12,7 +12,6 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, Auth};
 use erp_kernel::access::permissions::AUDIT_READ;
 use erp_kernel::outbound::log::{self, LogRow};
-use erp_kernel::paging::PageRequest;
 
 /// `?source=&limit=&cursor=`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -79,10 +78,7 @@ pub(crate) async fn list_outbound(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<OutboundQuery>,
 ) -> Result<Json<ListOf<OutboundOut>>, ApiError> {
-    let page = PageRequest::new(q.limit, q.cursor.as_deref()).map_err(|invalid| {
-        ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", format!("invalid query: {invalid}"))
-            .with_fields(invalid.0)
-    })?;
+    let page = super::page_request(q.limit, q.cursor.as_deref())?;
     if q.source.as_ref().is_some_and(|s| s.chars().count() > 64) {
         return Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,

@@ -39,6 +39,16 @@ fn matrix() -> Vec<Entry> {
         e(Method::DELETE, "/api/v1/companies/{id}/roles/{name}", None),
         e(Method::GET, "/api/v1/companies/{id}/audit", None),
         e(Method::GET, "/api/v1/companies/{id}/outbound", None),
+        e(Method::GET, "/api/v1/companies/{id}/mail", None),
+        e(
+            Method::PUT,
+            "/api/v1/companies/{id}/mail",
+            Some(json!({ "smtp_host": "planted.example.com", "from_address": "a@planted.example.com" })),
+        ),
+        e(Method::DELETE, "/api/v1/companies/{id}/mail", None),
+        e(Method::POST, "/api/v1/companies/{id}/mail/test", Some(json!({ "to": "a@planted.example.com" }))),
+        e(Method::POST, "/api/v1/companies/{id}/mail/poll", None),
+        e(Method::GET, "/api/v1/companies/{id}/mail/outbox", None),
         e(Method::GET, "/api/v1/companies/{id}/outgoing-webhooks", None),
         e(
             Method::POST,

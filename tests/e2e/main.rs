@@ -19,6 +19,7 @@ mod forms;
 mod hr;
 mod identity;
 mod isolation;
+mod mail;
 mod marketing;
 mod nodes;
 mod notifications;

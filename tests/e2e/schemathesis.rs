@@ -150,6 +150,7 @@ const REFERS_TO_STATE: &str = concat!(
     r"|^PUT /api/v1/companies/\{id\}/notifications/preferences$",
     r"|^POST /api/v1/plugins$",
     r"|^(POST|PATCH) /api/v1/companies/\{id\}/outgoing-webhooks",
+    r"|^PUT /api/v1/companies/\{id\}/mail$",
 );
 
 /// The run's configuration: the base URL, the credential, real objects in every path that

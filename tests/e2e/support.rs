@@ -613,6 +613,15 @@ const TABLES: &[(&str, &str)] = &[
     ),
     ("notification_preferences", "company_id || '|' || user_id || '|' || kind || '|' || channel"),
     (
+        "mail_settings",
+        "company_id || '|' || from_address || '|' || smtp_host || '|' || CAST(smtp_port AS TEXT) || '|' || smtp_username || '|' || COALESCE(smtp_password, '') || '|' || imap_host || '|' || imap_username || '|' || COALESCE(imap_password, '') || '|' || imap_folder || '|' || deliver_to || '|' || COALESCE(CAST(imap_last_uid AS TEXT), '') || '|' || COALESCE(imap_error, '') || '|' || CAST(updated_at AS TEXT)",
+    ),
+    ("mail_received", "company_id || '|' || message_id || '|' || CAST(status AS TEXT)"),
+    (
+        "mail_outbox",
+        "id || '|' || company_id || '|' || source || '|' || recipient || '|' || subject || '|' || status || '|' || CAST(attempts AS TEXT) || '|' || COALESCE(error, '') || '|' || COALESCE(message_id, '')",
+    ),
+    (
         "outbound_log",
         "id || '|' || company_id || '|' || source || '|' || method || '|' || host || '|' || COALESCE(CAST(status AS TEXT), '') || '|' || outcome || '|' || COALESCE(error, '') || '|' || CAST(duration_ms AS TEXT)",
     ),

@@ -40,7 +40,7 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Administer users and companies directly in the database.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -212,6 +212,15 @@ pub struct ServeArgs {
     /// Outbound requests one company may make per minute.
     #[arg(long, env = "ERP_OUTBOUND_PER_MINUTE", default_value_t = 600)]
     pub outbound_per_minute: u32,
+    /// Seals stored secrets such as mailbox passwords: 32 bytes as 64 hex digits or base64.
+    /// Without it the key is kept in a file beside the data (`<db>.secret-key`; for PostgreSQL
+    /// `erp-secret.key` in the working directory), made on first start. Nodes sharing a
+    /// database need the same key.
+    #[arg(long, env = "ERP_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
+    /// Seconds between checks of the companies' mailboxes (0: only when asked).
+    #[arg(long, env = "ERP_MAIL_POLL_SECS", default_value_t = 60)]
+    pub mail_poll_secs: u64,
 }
 
 impl ServeArgs {
@@ -234,6 +243,19 @@ impl ServeArgs {
             company_bytes: (self.company_files_mb > 0)
                 .then(|| i64::try_from(self.company_files_mb.saturating_mul(mib)).unwrap_or(i64::MAX)),
         })
+    }
+
+    /// The key stored secrets are sealed with: the one given, or the key file beside the data.
+    pub fn secrets(&self) -> anyhow::Result<erp_kernel::secrets::SecretKey> {
+        use erp_kernel::secrets::SecretKey;
+        if let Some(k) = self.secrets_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            return SecretKey::parse(k).map_err(|e| anyhow::anyhow!("ERP_SECRETS_KEY: {e}"));
+        }
+        let file = match erp_kernel::storage::backup::sqlite_file(&self.db) {
+            Some(db) => std::path::PathBuf::from(format!("{}.secret-key", db.display())),
+            None => std::path::PathBuf::from("erp-secret.key"),
+        };
+        SecretKey::load_or_create(&file).map_err(|e| anyhow::anyhow!(e))
     }
 
     /// The outbound request settings these arguments ask for.
@@ -374,7 +396,7 @@ struct CreateCompanyArgs {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Admin(AdminCommand::CreateUser(a)) => {
             admin::create_user(&a.db.db, &a.email, &a.password, a.name.as_deref(), a.superadmin)
         }

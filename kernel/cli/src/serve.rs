@@ -30,6 +30,39 @@ fn sweep_files_in_background(platform: &Platform) {
     });
 }
 
+/// The mail worker: every few seconds sends the queued mail that is due (`mail::outbox`), and
+/// every `poll_secs` seconds (0: never) checks the companies' mailboxes that are due
+/// (`mail::poll`).
+fn mail_in_background(platform: &Platform, poll_secs: u64) {
+    let platform = platform.clone();
+    let every = std::time::Duration::from_secs(poll_secs.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        let mut last_poll = Instant::now();
+        loop {
+            tick.tick().await;
+            let p = platform.clone();
+            let poll = poll_secs > 0 && last_poll.elapsed() >= every;
+            if poll {
+                last_poll = Instant::now();
+            }
+            let done = tokio::task::spawn_blocking(move || {
+                erp_kernel::mail::outbox::deliver_due(&p, 100)?;
+                if poll {
+                    erp_kernel::mail::poll::poll_due(&p, every)?;
+                }
+                Ok::<_, erp_kernel::storage::StoreError>(())
+            })
+            .await;
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "the mail worker could not finish a round"),
+                Err(e) => tracing::warn!(error = %e, "the mail worker stopped a round"),
+            }
+        }
+    });
+}
+
 /// Runs the server until interrupted.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime =
@@ -52,6 +85,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let fair = args.fair_use();
     let file_settings = args.files()?;
     let outbound = args.outbound()?;
+    let secrets = args.secrets()?;
     tracing::info!(dir = %file_settings.dir.display(), encrypted = file_settings.key.is_some(), "files");
     let platform = tokio::task::spawn_blocking(move || {
         let db = erp_kernel::storage::Db::open(&url)?;
@@ -60,8 +94,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await?
     .with_context(|| format!("opening database {}", redact(&args.db)))?
     .with_files(erp_kernel::files::Files::open(file_settings))
-    .with_outbound(outbound);
+    .with_outbound(outbound)
+    .with_secrets(secrets);
     sweep_files_in_background(&platform);
+    mail_in_background(&platform, args.mail_poll_secs);
     let demo_options = args
         .demo
         .then(|| demo::DemoOptions { password: args.demo_password.clone(), allow_existing: args.demo_allow_existing });

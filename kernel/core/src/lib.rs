@@ -12,6 +12,7 @@ pub mod events;
 pub mod fair_use;
 pub mod files;
 pub mod identity;
+pub mod mail;
 pub mod metrics;
 pub mod notify;
 pub mod outbound;
@@ -20,6 +21,7 @@ pub mod platform;
 pub mod plugin_error;
 pub mod plugins;
 pub mod records;
+pub mod secrets;
 pub mod session;
 pub mod storage;
 

@@ -12,6 +12,7 @@ use crate::notify::{Live, NewNotification, Notification, NotifyError};
 use crate::outbound::{Outbound, OutboundSettings};
 use crate::plugins::{Kernel, PluginError, PluginHost, host};
 use crate::records::{Collection, Hooks, RecordError, WriteCheck};
+use crate::secrets::SecretKey;
 use crate::session::Session;
 use crate::storage::{Db, StoreError};
 
@@ -33,6 +34,8 @@ pub struct Platform {
     pub live: Live,
     /// Requests to hosts outside the platform.
     pub outbound: Outbound,
+    /// The key companies' stored secrets (mailbox passwords) are sealed with.
+    pub secrets: SecretKey,
 }
 
 impl Platform {
@@ -63,7 +66,25 @@ impl Platform {
         ))));
         let live = Live::new(db.clone());
         let outbound = Outbound::new(OutboundSettings::default());
-        Ok(Platform { db, plugins, bus: Bus::new(bus), fair: Arc::new(FairUse::new(fair)), files, live, outbound })
+        // Until the operator gives a key, secrets are sealed with one that lives as long as the
+        // process (the command line always gives one).
+        let secrets = SecretKey::random().map_err(|e| anyhow::anyhow!(e))?;
+        Ok(Platform {
+            db,
+            plugins,
+            bus: Bus::new(bus),
+            fair: Arc::new(FairUse::new(fair)),
+            files,
+            live,
+            outbound,
+            secrets,
+        })
+    }
+
+    /// The same platform with secrets sealed under `key`.
+    pub fn with_secrets(mut self, key: SecretKey) -> Platform {
+        self.secrets = key;
+        self
     }
 
     /// The same platform with outbound requests as `settings` say.
@@ -161,6 +182,10 @@ impl Kernel for Platform {
 
     fn outbound(&self) -> &Outbound {
         &self.outbound
+    }
+
+    fn secrets(&self) -> &SecretKey {
+        &self.secrets
     }
 
     fn notify(

@@ -328,6 +328,7 @@ pub(super) async fn outbound(mut ctx: Ctx, Path(cid): Path<String>, RawQuery(raw
             let who = match company.plugin(source) {
                 Some(m) => meta::plugin_label(m, ctx.lang),
                 None if source == "webhooks" => ctx.t("outgoing_webhooks"),
+                None if source == "mail" => ctx.t("mail"),
                 None => source.to_string(),
             };
             let outcome = e["outcome"].as_str().unwrap_or_default();
@@ -457,4 +458,139 @@ pub(super) async fn replay(mut ctx: Ctx, Path((cid, eid)): Path<(String, String)
     let path = format!("/api/v1/companies/{}/events/{eid}/replay", ctx.company()?.id);
     ctx.api.post(&path, json!({})).await.map_err(|f| ctx.fail(&f))?;
     Ok(see_other(&format!("{}/admin/events?ok=done", ctx.base())))
+}
+
+/// What the mail page says after an action: a notice or a failure.
+enum MailOutcome<'a> {
+    Notice(String),
+    Failed(&'a Failure),
+}
+
+async fn mail_page(ctx: &Ctx, outcome: Option<MailOutcome<'_>>) -> Page {
+    let company = ctx.company()?;
+    let s = ctx.api.get(&format!("/api/v1/companies/{}/mail", company.id)).await.map_err(|f| ctx.fail(&f))?;
+    // The webhooks of the company's plugins that take a raw e-mail message.
+    let mut targets: Vec<Value> = company
+        .plugins
+        .iter()
+        .flat_map(|m| {
+            m.webhooks.iter().map(move |w| {
+                let value = format!("{}/{}", m.plugin.name, w.name);
+                let label = match w.description.trim() {
+                    "" => format!("{} — {}", meta::plugin_label(m, ctx.lang), w.name),
+                    d => format!("{} — {d}", meta::plugin_label(m, ctx.lang)),
+                };
+                json!({ "value": value, "label": label })
+            })
+        })
+        .collect();
+    targets.sort_by(|a, b| a["label"].as_str().cmp(&b["label"].as_str()));
+    let (notice, error, status) = match outcome {
+        Some(MailOutcome::Notice(n)) => (Some(n), None, StatusCode::OK),
+        Some(MailOutcome::Failed(f)) => {
+            let detail: Vec<String> = f.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let message =
+                if detail.is_empty() { f.message.clone() } else { format!("{} ({})", f.message, detail.join("; ")) };
+            (None, Some(message), f.status)
+        }
+        None => (None, None, StatusCode::OK),
+    };
+    let sent = ctx
+        .api
+        .get(&format!("/api/v1/companies/{}/mail/outbox?limit=20", company.id))
+        .await
+        .map_err(|f| ctx.fail(&f))?;
+    let outbox: Vec<Value> = sent["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let status = m["status"].as_str().unwrap_or_default();
+            json!({
+                "at": format::value(&m["created_at"], None, ctx.loc()), "recipient": m["recipient"],
+                "subject": m["subject"], "status": status, "status_label": ctx.t(&format!("mail_status_{status}")),
+                "error": m["error"],
+            })
+        })
+        .collect();
+    let checked = match &s["checked_at"] {
+        Value::Null => ctx.t("mail_never"),
+        at => format::value(at, None, ctx.loc()),
+    };
+    let securities: Vec<Value> = ["starttls", "tls", "none"]
+        .iter()
+        .map(|k| json!({ "value": k, "label": ctx.t(&format!("mail_security_{k}")) }))
+        .collect();
+    let page = json!({
+        "s": s, "base": ctx.base(), "targets": targets, "checked": checked,
+        "received": format::number(&s["received"].as_i64().unwrap_or(0).to_string(), ctx.lang),
+        "notice": notice, "error": error, "outbox": outbox,
+        "securities": securities,
+    });
+    Ok(ctx.render_status(status, "admin_mail.html", page))
+}
+
+/// The company's mail settings: the outgoing server and the mailbox read into an inbox.
+pub(super) async fn mail(mut ctx: Ctx, Path(cid): Path<String>) -> Page {
+    ctx.enter(&cid).await?;
+    mail_page(&ctx, None).await
+}
+
+/// Saves the mail settings; a password field left empty keeps the stored password.
+pub(super) async fn save_mail(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let form = ctx.form(&body)?;
+    let text = |name: &str| form.get(name).unwrap_or_default().trim().to_string();
+    let port = |name: &str| form.get(name).and_then(|p| p.trim().parse::<u16>().ok()).unwrap_or(0);
+    let password = |name: &str, clear: &str| match (form.get(name).unwrap_or_default(), form.get(clear)) {
+        (_, Some("on")) => Some(String::new()),
+        ("", _) => None,
+        (p, _) => Some(p.to_string()),
+    };
+    let mut body = json!({
+        "from_address": text("from_address"), "from_name": text("from_name"),
+        "smtp_host": text("smtp_host"), "smtp_port": port("smtp_port"), "smtp_security": text("smtp_security"),
+        "smtp_username": text("smtp_username"),
+        "imap_host": text("imap_host"), "imap_port": port("imap_port"), "imap_security": text("imap_security"),
+        "imap_username": text("imap_username"), "imap_folder": text("imap_folder"), "deliver_to": text("deliver_to"),
+    });
+    for (field, clear) in [("smtp_password", "smtp_password_clear"), ("imap_password", "imap_password_clear")] {
+        if let Some(p) = password(field, clear) {
+            body[field] = json!(p);
+        }
+    }
+    let path = format!("/api/v1/companies/{}/mail", ctx.company()?.id);
+    match ctx.api.put(&path, body).await {
+        Ok(_) => Ok(see_other(&format!("{}/admin/mail?ok=saved", ctx.base()))),
+        Err(f) => mail_page(&ctx, Some(MailOutcome::Failed(&f))).await,
+    }
+}
+
+/// Sends a test message through the saved settings.
+pub(super) async fn test_mail(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    let form = ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/mail/test", ctx.company()?.id);
+    match ctx.api.post(&path, json!({ "to": form.get("to").unwrap_or_default().trim() })).await {
+        Ok(_) => mail_page(&ctx, Some(MailOutcome::Notice(ctx.t("mail_test_sent")))).await,
+        Err(f) => mail_page(&ctx, Some(MailOutcome::Failed(&f))).await,
+    }
+}
+
+/// Checks the mailbox now and says what came of it.
+pub(super) async fn poll_mail(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes) -> Page {
+    ctx.enter(&cid).await?;
+    ctx.form(&body)?;
+    let path = format!("/api/v1/companies/{}/mail/poll", ctx.company()?.id);
+    match ctx.api.post(&path, json!({})).await {
+        Ok(r) => {
+            let mut notice = ctx.t("mail_poll_done");
+            for key in ["found", "delivered", "duplicates", "refused"] {
+                let n = format::number(&r[key].as_u64().unwrap_or(0).to_string(), ctx.lang);
+                notice = notice.replace(&format!("{{{key}}}"), &n);
+            }
+            mail_page(&ctx, Some(MailOutcome::Notice(notice))).await
+        }
+        Err(f) => mail_page(&ctx, Some(MailOutcome::Failed(&f))).await,
+    }
 }

@@ -126,6 +126,9 @@ pub fn router(api: Router) -> Router {
         .route("/admin/roles/{name}/delete", post(admin::delete_role))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/outbound", get(admin::outbound))
+        .route("/admin/mail", get(admin::mail).post(admin::save_mail))
+        .route("/admin/mail/test", post(admin::test_mail))
+        .route("/admin/mail/poll", post(admin::poll_mail))
         .route("/admin/webhooks", get(admin::webhooks).post(admin::add_webhook))
         .route("/admin/webhooks/{wid}", post(admin::change_webhook))
         .route("/admin/webhooks/{wid}/delete", post(admin::delete_webhook))
@@ -256,6 +259,7 @@ impl Ctx {
                 "members": c.can(permissions::MEMBERS_READ),
                 "audit": c.can(permissions::AUDIT_READ),
                 "events": c.can(permissions::EVENTS_READ),
+                "company": c.can(permissions::COMPANY_MANAGE),
             } })),
             "nav": company.map(|c| c.nav(self.lang)).unwrap_or(Value::Array(Vec::new())),
             // The plugin of the page, whose folded menu parts open.

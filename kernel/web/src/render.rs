@@ -32,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_audit.html", include_str!("templates/admin_audit.html")),
     ("admin_outbound.html", include_str!("templates/admin_outbound.html")),
     ("admin_webhooks.html", include_str!("templates/admin_webhooks.html")),
+    ("admin_mail.html", include_str!("templates/admin_mail.html")),
     ("admin_events.html", include_str!("templates/admin_events.html")),
     ("notifications.html", include_str!("templates/notifications.html")),
     ("chat.html", include_str!("templates/chat.html")),

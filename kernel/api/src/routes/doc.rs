@@ -321,7 +321,7 @@ pub(crate) fn cursor() -> Object {
 /// character other than spaces, dots and control characters.
 pub(crate) fn file_name() -> Object {
     text("The file's name, such as `offer.pdf`; a path is cut to its last part")
-        .pattern(Some(format!(r"^(?:.*[/\\])?[^/\\]*[^/\\.{CONTROL}{SPACE}][^/\\]*$")))
+        .pattern(Some(format!(r"^(?:[^\x00]*[/\\])?[^/\\\x00]*[^/\\.{CONTROL}{SPACE}][^/\\\x00]*$")))
         .build()
 }
 

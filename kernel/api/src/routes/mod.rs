@@ -10,6 +10,7 @@ mod events;
 mod fair_use;
 mod files;
 mod health;
+mod mail;
 mod me;
 mod members;
 mod notifications;
@@ -64,6 +65,7 @@ use erp_kernel::storage::{DbConn, run_blocking};
         (name = "files", description = "Files: uploads, and downloads through the records that hold them"),
         (name = "notifications", description = "The caller's notifications: inbox, read marks, preferences and a live stream"),
         (name = "webhooks", description = "Inbound webhooks delivered to plugins"),
+        (name = "mail", description = "The company's outgoing mail server and the mailbox read into a plugin's inbox"),
         (name = "events", description = "The event log, deliveries and dead letters")
     )
 )]
@@ -126,6 +128,10 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list_events))
         .routes(routes!(events::replay_event))
         .routes(routes!(events::metrics))
+        .routes(routes!(mail::get_mail, mail::put_mail, mail::delete_mail))
+        .routes(routes!(mail::test_mail))
+        .routes(routes!(mail::poll_mail))
+        .routes(routes!(mail::list_outbox))
         .routes(routes!(outgoing_webhooks::list_webhooks, outgoing_webhooks::create_webhook))
         .routes(routes!(
             outgoing_webhooks::get_webhook,

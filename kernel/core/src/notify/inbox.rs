@@ -221,6 +221,13 @@ pub fn send(conn: &mut DbConn, n: &NewNotification<'_>) -> Result<Vec<Notificati
         .filter(notification_preferences::user_id.eq_any(&recipients))
         .select(notification_preferences::user_id)
         .load(conn)?;
+    let by_mail: Vec<String> = notification_preferences::table
+        .filter(notification_preferences::company_id.eq(n.company_id))
+        .filter(notification_preferences::kind.eq(n.kind))
+        .filter(notification_preferences::channel.eq(Channel::AppAndEmail.as_str()))
+        .filter(notification_preferences::user_id.eq_any(&recipients))
+        .select(notification_preferences::user_id)
+        .load(conn)?;
     let now = clock::now();
     let title = super::text::with_names(n.title, |id| member_name(conn, n.company_id, id))?.to_json();
     let body = super::text::with_names(n.body, |id| member_name(conn, n.company_id, id))?.to_json();
@@ -256,6 +263,8 @@ pub fn send(conn: &mut DbConn, n: &NewNotification<'_>) -> Result<Vec<Notificati
                 notifications::link.eq(&r.link),
                 notifications::importance.eq(&r.importance),
                 notifications::created_at.eq(r.created_at),
+                // The mail worker queues the e-mail once this commits.
+                notifications::mail_state.eq(by_mail.contains(&r.user_id).then_some(MAIL_WANTED)),
             ))
             .execute(conn)?;
     }
@@ -372,6 +381,11 @@ pub fn recent(conn: &mut DbConn, since: i64) -> Result<Vec<Notification>, Notify
         .select(Notification::as_select())
         .load(conn)?)
 }
+
+/// `mail_state` of a notification whose recipient wants it by e-mail too, until it is queued.
+pub const MAIL_WANTED: &str = "wanted";
+/// `mail_state` once its e-mail is queued.
+pub const MAIL_QUEUED: &str = "queued";
 
 /// A person's chosen channels in a company, by kind (kinds not listed go to the app).
 pub fn preferences(conn: &mut DbConn, company_id: &str, user_id: &str) -> Result<Vec<(String, Channel)>, NotifyError> {

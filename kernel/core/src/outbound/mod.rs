@@ -198,7 +198,7 @@ impl Outbound {
 
     /// Takes one request from the company's rate; `Err` past it. Every attempt counts, refused
     /// ones included, so that a plugin trying host after host cannot flood the log.
-    fn admit(&self, metrics: &Metrics, caller: &Caller<'_>) -> Result<(), OutboundError> {
+    pub fn admit(&self, metrics: &Metrics, caller: &Caller<'_>) -> Result<(), OutboundError> {
         if self.inner.limiter.check_key(&caller.company_id.to_string()).is_ok() {
             return Ok(());
         }
@@ -236,19 +236,28 @@ impl Outbound {
         if let Err(e) = &result {
             tracing::info!(company = caller.company_id, source = caller.source, host, error = %e, "outbound request refused or failed");
         }
-        let entry = log::Entry {
-            company_id: caller.company_id,
-            source: caller.source,
-            method: &method,
-            host: &host,
-            status,
-            outcome,
-            error: error.as_deref(),
-            duration_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
-        };
+        self.record(
+            db,
+            &log::Entry {
+                company_id: caller.company_id,
+                source: caller.source,
+                method: &method,
+                host: &host,
+                status,
+                outcome,
+                error: error.as_deref(),
+                duration_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
+            },
+        );
+        result
+    }
+
+    /// Writes `entry` to the outbound log on a write of its own (pruning it now and then); a
+    /// failure is only traced, the request having happened all the same.
+    pub fn record(&self, db: &Db, entry: &log::Entry<'_>) {
         let prune = self.inner.logged.fetch_add(1, Ordering::Relaxed) % 1000 == 999;
         let written = db.write_blocking(|conn| {
-            log::record(conn, &entry)?;
+            log::record(conn, entry)?;
             if prune {
                 log::prune(conn)?;
             }
@@ -257,7 +266,42 @@ impl Outbound {
         if let Err(e) = written {
             tracing::warn!(error = %e, "an outbound request could not be logged");
         }
-        result
+    }
+
+    /// The addresses `host` resolves to that the platform may reach (public ones, and those in
+    /// networks the operator allows); `Denied` when there are none. For connections the kernel
+    /// opens itself (SMTP, IMAP): connect to these addresses, not to the name, so the name
+    /// cannot be pointed elsewhere between the check and the connection.
+    pub fn resolve(&self, host: &str, port: u16) -> Result<Vec<std::net::SocketAddr>, OutboundError> {
+        use std::net::ToSocketAddrs;
+        let found: Vec<std::net::SocketAddr> = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| OutboundError::Failed(format!("{host} cannot be resolved: {e}")))?
+            .collect();
+        let usable: Vec<_> =
+            found.into_iter().filter(|a| address::reachable(a.ip(), &self.inner.settings.allow_private)).collect();
+        if usable.is_empty() {
+            return Err(OutboundError::Denied(format!("{host} resolves to a private, loopback or link-local address")));
+        }
+        Ok(usable)
+    }
+
+    /// Runs `work` on the outbound runtime and waits for it at most `time`. Blocks the calling
+    /// thread: never call it from async code or inside a transaction that has written.
+    pub fn block_on<T: Send + 'static>(
+        &self,
+        time: Duration,
+        work: impl std::future::Future<Output = Result<T, OutboundError>> + Send + 'static,
+    ) -> Result<T, OutboundError> {
+        let rt = self.runtime()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let out = tokio::time::timeout(time, work)
+                .await
+                .unwrap_or_else(|_| Err(OutboundError::Limit(format!("no answer within {} ms", time.as_millis()))));
+            let _ = tx.send(out);
+        });
+        rx.recv().map_err(|_| OutboundError::Failed("outbound requests are shut down".into()))?
     }
 
     /// Records a request refused before it was sent by whoever holds `conn`'s transaction (a

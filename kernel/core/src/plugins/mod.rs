@@ -38,6 +38,8 @@ pub trait Kernel: Hooks + Send + Sync {
     fn files(&self) -> &crate::files::Files;
     /// Requests to hosts outside the platform.
     fn outbound(&self) -> &crate::outbound::Outbound;
+    /// The key stored secrets are sealed with.
+    fn secrets(&self) -> &crate::secrets::SecretKey;
     /// Sends a notification in the session's transaction and wakes this node's relay.
     fn notify(
         &self,

@@ -329,6 +329,7 @@ diesel::table! {
         importance -> Text,
         created_at -> BigInt,
         read_at -> Nullable<BigInt>,
+        mail_state -> Nullable<Text>,
     }
 }
 
@@ -368,5 +369,57 @@ diesel::table! {
         created_by -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mail_settings (company_id) {
+        company_id -> Text,
+        from_address -> Text,
+        from_name -> Text,
+        smtp_host -> Text,
+        smtp_port -> Integer,
+        smtp_security -> Text,
+        smtp_username -> Text,
+        smtp_password -> Nullable<Text>,
+        imap_host -> Text,
+        imap_port -> Integer,
+        imap_security -> Text,
+        imap_username -> Text,
+        imap_password -> Nullable<Text>,
+        imap_folder -> Text,
+        deliver_to -> Text,
+        imap_uid_validity -> Nullable<BigInt>,
+        imap_last_uid -> Nullable<BigInt>,
+        imap_checked_at -> Nullable<BigInt>,
+        imap_error -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mail_received (company_id, message_id) {
+        company_id -> Text,
+        message_id -> Text,
+        received_at -> BigInt,
+        status -> Integer,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        company_id -> Text,
+        source -> Text,
+        recipient -> Text,
+        subject -> Text,
+        message -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_at -> BigInt,
+        error -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
     }
 }

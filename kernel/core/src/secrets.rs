@@ -1,0 +1,145 @@
+//! Secrets the platform must read back, such as a company's mailbox passwords: sealed with
+//! AES-256-GCM under the server's secrets key before they reach the database, so a copy of the
+//! database (a backup, a leaked dump) does not give them away.
+//!
+//! The key comes from configuration or from a key file the server creates on first start
+//! beside its data (readable by its owner only). Every node of one database needs the same key.
+
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+
+const PREFIX: &str = "sealed:v1:";
+const NONCE: usize = 12;
+
+/// Why a secret could not be sealed or opened.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SecretError {
+    /// The stored value is not one this server sealed, or the key changed since.
+    #[error("a stored secret cannot be read with this server's secrets key; enter it again")]
+    Unreadable,
+    /// No randomness for a nonce.
+    #[error("no randomness to seal a secret: {0}")]
+    Random(String),
+}
+
+/// The server's key for secrets.
+#[derive(Clone)]
+pub struct SecretKey(Aes256Gcm);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl SecretKey {
+    /// A key written as 64 hex digits or as base64 of 32 bytes.
+    pub fn parse(text: &str) -> Result<SecretKey, String> {
+        let text = text.trim();
+        let bytes = hex::decode(text)
+            .ok()
+            .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
+            .filter(|b| b.len() == 32)
+            .ok_or("the secrets key must be 32 bytes, written as 64 hex digits or in base64")?;
+        Aes256Gcm::new_from_slice(&bytes).map(SecretKey).map_err(|e| e.to_string())
+    }
+
+    /// A fresh random key (what a platform without configuration uses: secrets it seals do not
+    /// outlive the process).
+    pub fn random() -> Result<SecretKey, String> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a key: {e}"))?;
+        Aes256Gcm::new_from_slice(&bytes).map(SecretKey).map_err(|e| e.to_string())
+    }
+
+    /// The key kept in `path`, created there (owner-only) when the file does not exist yet.
+    pub fn load_or_create(path: &Path) -> Result<SecretKey, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => SecretKey::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a key: {e}"))?;
+                write_private(path, &format!("{}\n", hex::encode(bytes)))
+                    .map_err(|e| format!("cannot create the secrets key file {}: {e}", path.display()))?;
+                SecretKey::parse(&hex::encode(bytes))
+            }
+            Err(e) => Err(format!("cannot read the secrets key file {}: {e}", path.display())),
+        }
+    }
+
+    /// `plain`, sealed: a prefix, then base64 of a random nonce and the ciphertext.
+    pub fn seal(&self, plain: &str) -> Result<String, SecretError> {
+        let mut nonce = [0u8; NONCE];
+        getrandom::fill(&mut nonce).map_err(|e| SecretError::Random(e.to_string()))?;
+        let sealed =
+            self.0.encrypt(Nonce::from_slice(&nonce), plain.as_bytes()).map_err(|_| SecretError::Unreadable)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(format!("{PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(out)))
+    }
+
+    /// The plain text of a value [`SecretKey::seal`] made with this key.
+    pub fn open(&self, sealed: &str) -> Result<String, SecretError> {
+        let bytes = sealed
+            .strip_prefix(PREFIX)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .filter(|b| b.len() > NONCE)
+            .ok_or(SecretError::Unreadable)?;
+        let (nonce, body) = bytes.split_at(NONCE);
+        let plain = self.0.decrypt(Nonce::from_slice(nonce), body).map_err(|_| SecretError::Unreadable)?;
+        String::from_utf8(plain).map_err(|_| SecretError::Unreadable)
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_with_their_key_only() {
+        let key = SecretKey::random().expect("key");
+        let sealed = key.seal("пароль от почты").expect("seal");
+        assert!(!sealed.contains("пароль"));
+        assert_ne!(sealed, key.seal("пароль от почты").expect("seal"), "each seal has its own nonce");
+        assert_eq!(key.open(&sealed).expect("open"), "пароль от почты");
+        let other = SecretKey::random().expect("key");
+        assert_eq!(other.open(&sealed), Err(SecretError::Unreadable));
+        assert_eq!(key.open("plain text"), Err(SecretError::Unreadable));
+    }
+
+    #[test]
+    fn a_key_file_is_created_once_and_read_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("secrets.key");
+        let first = SecretKey::load_or_create(&path).expect("create");
+        let sealed = first.seal("x").expect("seal");
+        let again = SecretKey::load_or_create(&path).expect("load");
+        assert_eq!(again.open(&sealed).expect("open"), "x");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the key file is private");
+        }
+    }
+}

@@ -20,6 +20,7 @@ both_backends!(
     mail_goes_out_through_the_company_relay,
     a_mailbox_message_becomes_one_lead,
     notifications_reach_people_by_email_too,
+    the_demo_keeps_its_mail_in_a_mailbox_stub,
 );
 
 /// A message the SMTP server took.
@@ -547,4 +548,72 @@ async fn notifications_reach_people_by_email_too(app: &TestApp) {
     assert_eq!(smtp.received.lock().len(), 2);
     let bad = b.post(&format!("/c/{co}/admin/mail"), &[("_csrf", csrf.as_str()), ("smtp_host", "smtp://x")]).await;
     assert_eq!(bad.status, 422, "{}", bad.body);
+}
+
+async fn the_demo_keeps_its_mail_in_a_mailbox_stub(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = erp::demo_mail::start(dir.path()).unwrap();
+    let co = app.company("Demo", &[]).await;
+    let (platform, c) = (app.platform.clone(), co.clone());
+    let port = stub.port;
+    let used = tokio::task::spawn_blocking(move || erp::demo::use_mailbox(&platform, &c, port)).await.unwrap().unwrap();
+    assert!(used);
+    let sent =
+        app.post(&format!("/api/v1/companies/{co}/mail/test"), &app.root, json!({ "to": "ivan@example.org" })).await;
+    sent.expect(200);
+    let kept: Vec<_> = std::fs::read_dir(dir.path().join("new")).unwrap().flatten().collect();
+    assert_eq!(kept.len(), 1, "the message is a file in the stub's Maildir");
+    let raw = std::fs::read(kept[0].path()).unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(parsed.subject(), Some("Demo: test message / тестовое письмо"));
+    // A server someone set up is not replaced at the next start.
+    let path = format!("/api/v1/companies/{co}/mail");
+    app.put(&path, &app.root, relay(2525, "x")).await.expect(200);
+    let mut other = app.get(&path, &app.root).await.expect(200).clone();
+    assert_eq!(other["smtp_port"], 2525);
+    app.put(&path, &app.root, json!({ "smtp_host": "relay.example.com", "from_address": "a@example.com" }))
+        .await
+        .expect(200);
+    let (platform, c) = (app.platform.clone(), co.clone());
+    let used = tokio::task::spawn_blocking(move || erp::demo::use_mailbox(&platform, &c, port)).await.unwrap().unwrap();
+    assert!(!used);
+    other = app.get(&path, &app.root).await.expect(200).clone();
+    assert_eq!(other["smtp_host"], "relay.example.com");
+}
+
+/// In Chromium, in Russian, on a laptop and a phone: the demo owner sends a test message from
+/// Administration → E-mail and sees it go out. Screenshots: `mail-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mail_page_in_the_browser() {
+    use crate::browser::{DEMO_PASSWORD, chromium, click, fill, login, shot, text_of};
+    use crate::support::Backend;
+
+    let Some(driver) = chromium().await else { return };
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let demo = app.demo(DEMO_PASSWORD).await;
+    let co = demo.company_id.clone();
+    let owner = app.login(erp::demo::EMAIL, DEMO_PASSWORD).await;
+    let smtp = Smtp::start("acme", "relay-password");
+    app.put(&format!("/api/v1/companies/{co}/mail"), &owner, relay(smtp.port, "relay-password")).await.expect(200);
+    let c = &driver.client;
+    let base = app.base.clone();
+    c.goto(&format!("{base}/lang?to=ru&back=/")).await.unwrap();
+    login(c, &base, erp::demo::EMAIL).await;
+    c.goto(&format!("{base}/c/{co}/admin/mail")).await.unwrap();
+    fill(c, "#m-test-to", "director@example.org").await;
+    click(c, "#mail-test button[type=submit]").await;
+    c.wait()
+        .at_most(std::time::Duration::from_secs(15))
+        .for_element(fantoccini::Locator::Css("#mail-notice"))
+        .await
+        .unwrap();
+    let notice = text_of(c, "#mail-notice").await;
+    assert!(notice.contains("Тестовое письмо передано"), "{notice}");
+    assert_eq!(smtp.received.lock().len(), 1);
+    let outbox = text_of(c, "main").await;
+    assert!(outbox.contains("Исходящая почта (SMTP)") && !outbox.contains("relay-password"), "{outbox}");
+    shot(c, "mail-ru").await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/c/{co}/admin/mail")).await.unwrap();
+    shot(c, "mail-phone-ru").await;
 }

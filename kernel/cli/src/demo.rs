@@ -285,3 +285,27 @@ fn people(platform: &Platform, company_id: &str) -> anyhow::Result<Vec<DemoPerso
         .map(|m| DemoPerson { user_id: m.user_id, name: m.name, email: m.email, role: m.role })
         .collect())
 }
+
+/// Points the demo company's outgoing mail at the demo mailbox stub on `port`, unless someone
+/// has set up another server there; answers whether it did.
+pub fn use_mailbox(platform: &Platform, company_id: &str, port: u16) -> anyhow::Result<bool> {
+    use erp_kernel::mail::settings;
+    platform
+        .db
+        .write_blocking(|conn| {
+            let current = settings::get(conn, company_id)?;
+            if current.as_ref().is_some_and(|s| !s.smtp_host.is_empty() && s.smtp_host != "127.0.0.1") {
+                return Ok(false);
+            }
+            // The mailbox, if someone set one up, stays as it is.
+            let mut change = current.as_ref().map(settings::Change::from).unwrap_or_default();
+            change.from_address = "sales@demo-mebel.example".into();
+            change.from_name = COMPANY.into();
+            change.smtp_host = "127.0.0.1".into();
+            change.smtp_port = port;
+            change.smtp_security = "none".into();
+            settings::put(platform, conn, company_id, &change)?;
+            Ok::<_, erp_kernel::mail::MailError>(true)
+        })
+        .map_err(|e| anyhow::anyhow!("setting up the demo mailbox: {e}"))
+}

@@ -12,6 +12,7 @@ mod bench_stock;
 mod bench_ui;
 pub mod bundled;
 pub mod demo;
+pub mod demo_mail;
 mod plugin;
 mod serve;
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::{ServeArgs, demo};
+use super::{ServeArgs, demo, demo_mail};
 use crate::bundled;
 use erp_api::AppState;
 use erp_api::readiness::Readiness;
@@ -84,8 +84,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let url = args.db.clone();
     let fair = args.fair_use();
     let file_settings = args.files()?;
-    let outbound = args.outbound()?;
+    let mut outbound = args.outbound()?;
     let secrets = args.secrets()?;
+    // The demo's mail goes to a stub on the loopback, which the demo alone may reach.
+    let demo_mail = match args.demo {
+        true => {
+            let dir = match backup::sqlite_file(&args.db) {
+                Some(db) => std::path::PathBuf::from(format!("{}.demo-mail", db.display())),
+                None => std::path::PathBuf::from("erp-demo-mail"),
+            };
+            outbound
+                .allow_private
+                .push(erp_kernel::outbound::address::Network::parse("127.0.0.1").map_err(anyhow::Error::msg)?);
+            Some(demo_mail::start(&dir)?)
+        }
+        false => None,
+    };
     tracing::info!(dir = %file_settings.dir.display(), encrypted = file_settings.key.is_some(), "files");
     let platform = tokio::task::spawn_blocking(move || {
         let db = erp_kernel::storage::Db::open(&url)?;
@@ -134,7 +148,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || {
             // A panic (a bug) must stop the server too, not leave it alive and never ready.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                start_up(&platform, &readiness, demo_options, &stopping)
+                start_up(&platform, &readiness, demo_options, demo_mail.as_ref(), &stopping)
             }))
             .unwrap_or_else(|_| Err(anyhow::anyhow!("start-up panicked; see the log above")));
             match outcome {
@@ -189,6 +203,7 @@ fn start_up(
     platform: &Platform,
     readiness: &Readiness,
     demo_options: Option<demo::DemoOptions>,
+    demo_mail: Option<&demo_mail::Stub>,
     stopping: &AtomicBool,
 ) -> anyhow::Result<Option<erp_kernel::bus::Workers>> {
     let compiled = Instant::now();
@@ -211,6 +226,11 @@ fn start_up(
         readiness.step("loading the demo data");
         let demo = demo::ensure(platform, &options)?;
         println!("Demo company {:?} (id {})", demo::COMPANY, demo.company_id);
+        if let Some(stub) = demo_mail
+            && demo::use_mailbox(platform, &demo.company_id, stub.port)?
+        {
+            println!("The demo company's mail is kept in {} (an SMTP stub on 127.0.0.1)", stub.dir.display());
+        }
         if demo.old_password_replaced {
             println!("The demo people had the old fixed password \"demo-password\"; it no longer works");
         }

@@ -717,6 +717,13 @@ pub struct WebhookSpec {
     /// What it receives.
     #[serde(default)]
     pub description: String,
+    /// What people see when they choose it, such as the destination of a company's mailbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+    /// It takes a raw e-mail message (`message/rfc822`), so a company's mailbox may be read
+    /// into it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mail: bool,
 }
 
 /// Read or write access.
@@ -1268,6 +1275,9 @@ impl Validator<'_> {
             }
             if !seen.insert(&w.name) {
                 self.problem(format!("webhooks.{i}.name"), format!("webhook {} is declared twice", w.name));
+            }
+            if let Some(problem) = w.label.as_ref().and_then(Label::problem) {
+                self.problem(format!("webhooks.{i}.label"), problem);
             }
         }
         self.capabilities(&name);

@@ -474,11 +474,11 @@ async fn mail_page(ctx: &Ctx, outcome: Option<MailOutcome<'_>>) -> Page {
         .plugins
         .iter()
         .flat_map(|m| {
-            m.webhooks.iter().map(move |w| {
+            m.webhooks.iter().filter(|w| w.mail).map(move |w| {
                 let value = format!("{}/{}", m.plugin.name, w.name);
-                let label = match w.description.trim() {
-                    "" => format!("{} — {}", meta::plugin_label(m, ctx.lang), w.name),
-                    d => format!("{} — {d}", meta::plugin_label(m, ctx.lang)),
+                let label = match &w.label {
+                    Some(l) => l.text(ctx.lang).to_string(),
+                    None => meta::plugin_label(m, ctx.lang),
                 };
                 json!({ "value": value, "label": label })
             })

@@ -140,6 +140,28 @@ pub struct Change {
     pub deliver_to: String,
 }
 
+impl From<&Stored> for Change {
+    /// The stored settings as a change that keeps them (and the passwords) as they are.
+    fn from(s: &Stored) -> Change {
+        Change {
+            from_address: s.from_address.clone(),
+            from_name: s.from_name.clone(),
+            smtp_host: s.smtp_host.clone(),
+            smtp_port: u16::try_from(s.smtp_port).unwrap_or(0),
+            smtp_security: s.smtp_security.clone(),
+            smtp_username: s.smtp_username.clone(),
+            smtp_password: None,
+            imap_host: s.imap_host.clone(),
+            imap_port: u16::try_from(s.imap_port).unwrap_or(0),
+            imap_security: s.imap_security.clone(),
+            imap_username: s.imap_username.clone(),
+            imap_password: None,
+            imap_folder: s.imap_folder.clone(),
+            deliver_to: s.deliver_to.clone(),
+        }
+    }
+}
+
 /// Whether `host` is a host name or an IP address (no scheme, port or path).
 fn is_host(host: &str) -> bool {
     if host.parse::<std::net::IpAddr>().is_ok() {
@@ -210,11 +232,13 @@ fn check(kernel: &dyn Kernel, conn: &mut DbConn, company_id: &str, c: &Change) -
                     .plugins()
                     .active(conn, company_id, plugin)
                     .ok()
-                    .is_some_and(|a| a.loaded.manifest.webhooks.iter().any(|w| w.name == hook));
+                    .is_some_and(|a| a.loaded.manifest.webhooks.iter().any(|w| w.name == hook && w.mail));
                 if !declared {
                     problems.push(FieldError::new(
                         "deliver_to",
-                        format!("{plugin}/{hook} is not a webhook of a plugin enabled in this company"),
+                        format!(
+                            "{plugin}/{hook} is not a webhook that takes e-mail, of a plugin enabled in this company"
+                        ),
                     ));
                 }
             }

@@ -3,7 +3,6 @@
 //! with authentication, and Dovecot, a real IMAP server, whose mailbox is read into the CRM's
 //! lead inbox once per message however often it is checked.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -88,30 +87,11 @@ impl Drop for Smtp {
 
 fn converse(stream: TcpStream, handler: Collect) -> std::io::Result<()> {
     let peer = stream.peer_addr()?.ip();
-    let mut session = mailin::SessionBuilder::new("smtp.test")
+    let session = mailin::SessionBuilder::new("smtp.test")
         .enable_auth(mailin::AuthMechanism::Plain)
         .insecure_enable_plaintext_auth()
         .build(peer, handler);
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
-    session.greeting().write_to(&mut writer)?;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
-        }
-        let res = session.process(&line);
-        match res.action {
-            mailin::Action::Reply => res.write_to(&mut writer)?,
-            mailin::Action::Close | mailin::Action::UpgradeTls => {
-                res.write_to(&mut writer)?;
-                return Ok(());
-            }
-            mailin::Action::NoReply => {}
-        }
-        writer.flush()?;
-    }
+    erp::demo_mail::converse(stream, session)
 }
 
 impl Smtp {

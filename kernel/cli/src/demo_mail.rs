@@ -63,9 +63,9 @@ impl mailin::Handler for Keep {
     }
 }
 
-fn converse(stream: TcpStream, keep: Keep) -> std::io::Result<()> {
-    let peer = stream.peer_addr()?.ip();
-    let mut session = mailin::SessionBuilder::new("demo-mailbox").build(peer, keep);
+/// Runs one SMTP conversation on `stream`, `session` (the protocol's state machine, with its
+/// handler) answering each line.
+pub fn converse<H: mailin::Handler>(stream: TcpStream, mut session: mailin::Session<H>) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     session.greeting().write_to(&mut writer)?;
@@ -100,7 +100,11 @@ pub fn start(dir: &Path) -> anyhow::Result<Stub> {
         for stream in listener.incoming().flatten() {
             let keep = keep.clone();
             let _ = std::thread::Builder::new().name("demo-mailbox-session".into()).spawn(move || {
-                if let Err(e) = converse(stream, keep) {
+                let session = stream
+                    .peer_addr()
+                    .map(|peer| mailin::SessionBuilder::new("demo-mailbox").build(peer.ip(), keep))
+                    .and_then(|session| converse(stream, session));
+                if let Err(e) = session {
                     tracing::debug!(error = %e, "a demo mailbox session ended early");
                 }
             });

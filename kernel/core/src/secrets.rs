@@ -14,6 +14,15 @@ use base64::Engine;
 const PREFIX: &str = "sealed:v1:";
 const NONCE: usize = 12;
 
+/// The 32 bytes of a key written as 64 hex digits or in base64, as configuration gives keys.
+pub fn key_bytes(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    hex::decode(text)
+        .ok()
+        .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
+        .filter(|b| b.len() == 32)
+}
+
 /// Why a secret could not be sealed or opened.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum SecretError {
@@ -38,12 +47,7 @@ impl std::fmt::Debug for SecretKey {
 impl SecretKey {
     /// A key written as 64 hex digits or as base64 of 32 bytes.
     pub fn parse(text: &str) -> Result<SecretKey, String> {
-        let text = text.trim();
-        let bytes = hex::decode(text)
-            .ok()
-            .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
-            .filter(|b| b.len() == 32)
-            .ok_or("the secrets key must be 32 bytes, written as 64 hex digits or in base64")?;
+        let bytes = key_bytes(text).ok_or("the secrets key must be 32 bytes, written as 64 hex digits or in base64")?;
         Aes256Gcm::new_from_slice(&bytes).map(SecretKey).map_err(|e| e.to_string())
     }
 

@@ -5,7 +5,6 @@
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine;
 
 /// Plain bytes per sealed chunk.
 pub const CHUNK: usize = 64 * 1024;
@@ -30,11 +29,7 @@ impl std::fmt::Debug for FileKey {
 impl FileKey {
     /// A key written as 64 hex digits or as base64 of 32 bytes.
     pub fn parse(text: &str) -> Result<FileKey, String> {
-        let text = text.trim();
-        let bytes = hex::decode(text)
-            .ok()
-            .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
-            .filter(|b| b.len() == 32)
+        let bytes = crate::secrets::key_bytes(text)
             .ok_or("the file key must be 32 bytes, written as 64 hex digits or in base64")?;
         Aes256Gcm::new_from_slice(&bytes).map(FileKey).map_err(|e| e.to_string())
     }
@@ -260,6 +255,6 @@ mod tests {
         assert!(matches!(open(Some(&other), &sealed, 4096), Err(SealError::Damaged(_))));
         assert!(matches!(open(None, b"not a blob at all", 4), Err(SealError::Damaged(_))));
         assert!(FileKey::parse("short").is_err());
-        assert!(FileKey::parse(&base64::engine::general_purpose::STANDARD.encode([3u8; 32])).is_ok());
+        assert!(FileKey::parse(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [3u8; 32])).is_ok());
     }
 }

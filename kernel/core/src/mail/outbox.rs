@@ -253,7 +253,24 @@ fn settle(conn: &mut DbConn, q: &Queued, outcome: &Result<String, MailError>) ->
 /// Queues notifications' e-mails, then sends up to `limit` due messages; answers how many were
 /// tried. Blocks: call it on a blocking thread.
 pub fn deliver_due(kernel: &dyn Kernel, limit: i64) -> Result<usize, StoreError> {
-    kernel.db().write_blocking(|conn| queue_notifications(conn, 200))?;
+    // A plain read first: an idle node takes no turn at writing every few seconds.
+    let (wanted, due) = kernel.db().read_blocking(|conn| {
+        let now = clock::now();
+        let wanted = diesel::select(diesel::dsl::exists(
+            notifications::table.filter(notifications::mail_state.eq(notify::inbox::MAIL_WANTED)),
+        ))
+        .get_result::<bool>(conn)?;
+        let due = diesel::select(diesel::dsl::exists(
+            mail_outbox::table.filter(mail_outbox::status.eq(QUEUED)).filter(mail_outbox::next_at.le(now)),
+        ))
+        .get_result::<bool>(conn)?;
+        Ok::<_, StoreError>((wanted, due))
+    })?;
+    if wanted {
+        kernel.db().write_blocking(|conn| queue_notifications(conn, 200))?;
+    } else if !due {
+        return Ok(0);
+    }
     let claimed = kernel.db().write_blocking(|conn| claim(conn, limit))?;
     for q in &claimed {
         let outcome = match serde_json::from_str::<Outgoing>(&q.message) {

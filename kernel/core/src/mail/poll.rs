@@ -87,8 +87,8 @@ fn hand_on(kernel: &dyn Kernel, s: &Stored, raw: Vec<u8>) -> Result<Handed, Mail
         .plugins()
         .active(session.reader()?, company, plugin)
         .map_err(|e| MailError::NotConfigured(not_enabled(e)))?;
-    if !active.loaded.manifest.webhooks.iter().any(|w| w.name == hook) {
-        return Err(MailError::NotConfigured("the plugin the mailbox hands mail to has no such webhook"));
+    if !settings::takes_mail(&active.loaded.manifest, hook) {
+        return Err(MailError::NotConfigured("the plugin the mailbox hands mail to has no webhook that takes e-mail"));
     }
     let headers = vec![("content-type".to_string(), "message/rfc822".to_string())];
     let answer = lifecycle::run_webhook(kernel, &mut session, &std::sync::Arc::new(active), hook, "POST", headers, raw);

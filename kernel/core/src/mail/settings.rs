@@ -162,6 +162,11 @@ impl From<&Stored> for Change {
     }
 }
 
+/// Whether the plugin's webhook `hook` declares that it takes raw e-mail messages.
+pub fn takes_mail(manifest: &erp_manifest::Manifest, hook: &str) -> bool {
+    manifest.webhooks.iter().any(|w| w.name == hook && w.mail)
+}
+
 /// Whether `host` is a host name or an IP address (no scheme, port or path).
 fn is_host(host: &str) -> bool {
     if host.parse::<std::net::IpAddr>().is_ok() {
@@ -232,7 +237,7 @@ fn check(kernel: &dyn Kernel, conn: &mut DbConn, company_id: &str, c: &Change) -
                     .plugins()
                     .active(conn, company_id, plugin)
                     .ok()
-                    .is_some_and(|a| a.loaded.manifest.webhooks.iter().any(|w| w.name == hook && w.mail));
+                    .is_some_and(|a| takes_mail(&a.loaded.manifest, hook));
                 if !declared {
                     problems.push(FieldError::new(
                         "deliver_to",

@@ -156,7 +156,10 @@ async fn plugins_reach_only_granted_public_hosts(app: &TestApp) {
     // The admin sees the hosts the plugin asks for, with why.
     let plugin = app.get("/api/v1/plugins/courier", &app.root).await;
     let text = plugin.expect(200).to_string();
-    assert!(text.contains("https://api.telegram.org") && text.contains("Never granted in the tests"), "{text}");
+    assert!(
+        text.contains("https://api.telegram.org") && text.contains("Granted only where the operator routes it"),
+        "{text}"
+    );
     // Only declared hosts can be granted; the grant is kept in one written form.
     let r = app.enable(&co, "courier", json!({ "grants": ["https://evil.example.com"] })).await;
     assert_eq!(r.status.as_u16(), 422, "{}", r.body);
@@ -254,7 +257,7 @@ async fn plugins_reach_only_granted_public_hosts(app: &TestApp) {
     let page = b.get(&format!("/c/{co}/admin/plugins/courier")).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Внешние сервисы, к которым обращается"), "{}", page.body);
-    assert!(page.body.contains("api.telegram.org") && page.body.contains("Never granted in the tests"));
+    assert!(page.body.contains("api.telegram.org") && page.body.contains("Granted only where the operator routes it"));
     let ticked = page.body.matches(" checked>").count();
     assert_eq!(ticked, 2, "the two granted hosts are ticked");
     let log = b.get(&format!("/c/{co}/admin/outbound")).await;
@@ -438,4 +441,26 @@ async fn outgoing_webhooks_are_signed_retried_and_replayed(app: &TestApp) {
 
     app.delete(&format!("{hooks}/{id}"), &app.root).await.expect(204);
     app.get(&format!("{hooks}/{id}"), &app.root).await.expect(404);
+}
+
+/// An operator's route sends a granted origin's requests to a stand-in (here Telegram's, as a
+/// test rig does); the grant and the log still name the origin the plugin asked for, and other
+/// hosts stay closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_follow_the_operators_routes() {
+    let stub = Stub::start(0).await;
+    let mut outbound = crate::support::loopback_outbound();
+    outbound.routes =
+        vec![erp_kernel::outbound::Route::parse(&format!("https://api.telegram.org={}", stub.base)).unwrap()];
+    let app = TestApp::start_with_outbound(crate::support::Backend::Sqlite, outbound).await.expect("sqlite");
+    let co = setup(&app, &stub, &["https://api.telegram.org"]).await;
+    let ok = fetch(&app, &co, json!({ "url": "https://api.telegram.org/hello?x=1" })).await;
+    assert_eq!((ok["status"].as_u64(), ok["body"].as_str()), (Some(200), Some("hi")), "{ok}");
+    assert_eq!(stub.count("/hello"), 1);
+    let r = fetch(&app, &co, json!({ "url": format!("{}/hello", stub.base) })).await;
+    assert_eq!(r["refused"], "access_denied", "the stand-in itself is not granted: {r}");
+    assert_eq!(stub.count("/hello"), 1);
+    let log = outbound_log(&app, &co, "?source=courier").await;
+    assert_eq!(log[1]["host"], "https://api.telegram.org:443", "{log:?}");
+    assert_eq!(log[1]["status"], 200, "{log:?}");
 }

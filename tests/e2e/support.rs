@@ -253,12 +253,21 @@ impl TestApp {
 
     /// Starts a server with explicit fair-use settings (deadlines, quotas, quarantine).
     pub async fn start_with(backend: Backend, fair: erp_kernel::fair_use::Settings) -> Option<TestApp> {
-        TestApp::start_full(backend, fair, erp_api::HttpSettings::default(), |_| {}).await
+        TestApp::start_full(backend, fair, erp_api::HttpSettings::default(), loopback_outbound(), |_| {}).await
+    }
+
+    /// Starts a server with explicit outbound settings (routes, allowed networks).
+    pub async fn start_with_outbound(
+        backend: Backend,
+        outbound: erp_kernel::outbound::OutboundSettings,
+    ) -> Option<TestApp> {
+        let (fair, http) = (erp_kernel::fair_use::Settings::default(), erp_api::HttpSettings::default());
+        TestApp::start_full(backend, fair, http, outbound, |_| {}).await
     }
 
     /// Starts a server with explicit connection limits (timeouts, body pace, connection cap).
     pub async fn start_with_http(backend: Backend, http: erp_api::HttpSettings) -> Option<TestApp> {
-        TestApp::start_full(backend, erp_kernel::fair_use::Settings::default(), http, |_| {}).await
+        TestApp::start_full(backend, erp_kernel::fair_use::Settings::default(), http, loopback_outbound(), |_| {}).await
     }
 
     /// Starts a server whose file settings `files` adjusts (limits, a key); files go to a
@@ -268,13 +277,14 @@ impl TestApp {
         files: impl FnOnce(&mut erp_kernel::files::FileSettings),
     ) -> Option<TestApp> {
         let (fair, http) = (erp_kernel::fair_use::Settings::default(), erp_api::HttpSettings::default());
-        TestApp::start_full(backend, fair, http, files).await
+        TestApp::start_full(backend, fair, http, loopback_outbound(), files).await
     }
 
     async fn start_full(
         backend: Backend,
         fair: erp_kernel::fair_use::Settings,
         http: erp_api::HttpSettings,
+        outbound: erp_kernel::outbound::OutboundSettings,
         adjust_files: impl FnOnce(&mut erp_kernel::files::FileSettings),
     ) -> Option<TestApp> {
         let guard = tokio::task::spawn_blocking(move || TestDb::create(backend)).await.expect("join")?;
@@ -288,7 +298,7 @@ impl TestApp {
         let platform = Platform::with_settings(db.clone(), fast_bus(), fair)
             .expect("plugin runtime")
             .with_files(erp_kernel::files::Files::open(file_settings))
-            .with_outbound(loopback_outbound());
+            .with_outbound(outbound);
         let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ = erp_api::serve_with(listener, router, http, std::future::pending()).await;
@@ -333,7 +343,7 @@ impl TestApp {
         let platform = Platform::with_settings(db, fast_bus(), erp_kernel::fair_use::Settings::default())
             .expect("plugin runtime")
             .with_files(erp_kernel::files::Files::open(erp_kernel::files::FileSettings::in_dir(self.files_dir.path())))
-            .with_outbound(loopback_outbound());
+            .with_outbound(self.platform.outbound.settings().clone());
         let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ =

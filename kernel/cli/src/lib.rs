@@ -213,6 +213,12 @@ pub struct ServeArgs {
     /// Outbound requests one company may make per minute.
     #[arg(long, env = "ERP_OUTBOUND_PER_MINUTE", default_value_t = 600)]
     pub outbound_per_minute: u32,
+    /// Origins whose requests go elsewhere, comma-separated `from=to`
+    /// (`https://api.telegram.org=http://127.0.0.1:8081`): a test rig's stand-in or an egress
+    /// relay. Grants and the log still name the origin asked for; the target's network must be
+    /// allowed like any other.
+    #[arg(long, env = "ERP_OUTBOUND_ROUTE", value_delimiter = ',')]
+    pub outbound_route: Vec<String>,
     /// Seals stored secrets such as mailbox passwords: 32 bytes as 64 hex digits or base64.
     /// Without it the key is kept in a file beside the data (`<db>.secret-key`; for PostgreSQL
     /// `erp-secret.key` in the working directory), made on first start. Nodes sharing a
@@ -276,6 +282,13 @@ impl ServeArgs {
             timeout: std::time::Duration::from_millis(self.outbound_timeout_ms.max(100)),
             max_response_bytes: self.outbound_max_response_kb.max(1).saturating_mul(1024),
             per_minute: self.outbound_per_minute.max(1),
+            routes: self
+                .outbound_route
+                .iter()
+                .map(|r| r.trim())
+                .filter(|r| !r.is_empty())
+                .map(|r| erp_kernel::outbound::Route::parse(r).map_err(|e| anyhow::anyhow!("ERP_OUTBOUND_ROUTE: {e}")))
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 

@@ -13,7 +13,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use super::address::{Network, reachable};
-use super::{MAX_REDIRECTS, MAX_REQUEST_BYTES, OutboundError, Request, Response};
+use super::{MAX_REDIRECTS, MAX_REQUEST_BYTES, OutboundError, Request, Response, Route};
 
 /// Headers the kernel sets, or that would let a caller smuggle a second request.
 const KERNEL_HEADERS: &[&str] = &[
@@ -173,6 +173,16 @@ pub(super) fn check(
     Ok(())
 }
 
+/// Where a request for `url` (of origin `at`) is really sent: the operator's route for its
+/// origin, if there is one, with the path and query kept.
+fn routed(url: &Url, at: &str, routes: &[Route]) -> Url {
+    let Some(route) = routes.iter().find(|r| r.from == at) else { return url.clone() };
+    let mut wire = route.to.clone();
+    wire.set_path(url.path());
+    wire.set_query(url.query());
+    wire
+}
+
 /// What went wrong with a send, in the caller's terms.
 fn classify(e: &reqwest::Error) -> OutboundError {
     let mut source: Option<&(dyn StdError + 'static)> = e.source();
@@ -203,6 +213,7 @@ pub(super) async fn run(
     mut p: Prepared,
     granted: &[HostPattern],
     allow_private: &[Network],
+    routes: &[Route],
     source: &str,
     max_bytes: usize,
 ) -> Sent {
@@ -214,7 +225,18 @@ pub(super) async fn run(
         {
             return Err((Some(at), e));
         }
-        let mut builder = client.request(p.method.clone(), p.url.clone()).headers(p.headers.clone());
+        let wire = routed(&p.url, &at, routes);
+        // A route's target named by address is checked here; one named by host, by the resolver.
+        if let Some(ip) =
+            wire.host_str().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok())
+            && !reachable(ip, allow_private)
+        {
+            return Err((
+                Some(at),
+                OutboundError::Denied(format!("{ip} is a private, loopback or link-local address")),
+            ));
+        }
+        let mut builder = client.request(p.method.clone(), wire).headers(p.headers.clone());
         if let Some(body) = &p.body {
             builder = builder.body(body.clone());
         }

@@ -34,6 +34,40 @@ pub struct OutboundSettings {
     pub max_response_bytes: usize,
     /// Requests one company may make per minute.
     pub per_minute: u32,
+    /// Origins whose requests the operator sends elsewhere (a test rig's stand-in, an egress
+    /// relay); grants and the log still name the origin the caller asked for.
+    pub routes: Vec<Route>,
+}
+
+/// `https://api.telegram.org=http://127.0.0.1:8081`: requests to the first origin are sent to
+/// the second, path and query kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `scheme://host:port` asked for.
+    pub from: String,
+    /// Where such requests go instead.
+    pub to: reqwest::Url,
+}
+
+impl Route {
+    /// Parses `from=to`, both `http` or `https` origins without a path.
+    pub fn parse(text: &str) -> Result<Route, String> {
+        let (from, to) = text.split_once('=').ok_or_else(|| format!("{text:?} is not origin=origin"))?;
+        let origin = |s: &str| {
+            reqwest::Url::parse(s.trim())
+                .ok()
+                .filter(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some()
+                        && u.path() == "/"
+                        && u.query().is_none()
+                        && u.username().is_empty()
+                })
+                .ok_or_else(|| format!("{s:?} is not an http or https origin such as https://api.example.com"))
+        };
+        let from = origin(from)?;
+        Ok(Route { from: client::origin_of(from.as_str()), to: origin(to)? })
+    }
 }
 
 impl Default for OutboundSettings {
@@ -43,6 +77,7 @@ impl Default for OutboundSettings {
             timeout: Duration::from_secs(10),
             max_response_bytes: 4 * 1024 * 1024,
             per_minute: 600,
+            routes: Vec::new(),
         }
     }
 }
@@ -351,16 +386,18 @@ impl Outbound {
         let rt = self.runtime()?;
         let granted = caller.granted.clone();
         let allow = self.inner.settings.allow_private.clone();
+        let routes = self.inner.settings.routes.clone();
         let source = caller.source.to_string();
         let max = self.inner.settings.max_response_bytes;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         rt.spawn(async move {
             let deadline = tokio::time::Instant::now() + time;
-            let out = tokio::time::timeout_at(deadline, client::run(&client, prepared, &granted, &allow, &source, max))
-                .await
-                .unwrap_or_else(|_| {
-                    Err((None, OutboundError::Limit(format!("no answer within {} ms", time.as_millis()))))
-                });
+            let out = tokio::time::timeout_at(
+                deadline,
+                client::run(&client, prepared, &granted, &allow, &routes, &source, max),
+            )
+            .await
+            .unwrap_or_else(|_| Err((None, OutboundError::Limit(format!("no answer within {} ms", time.as_millis())))));
             let _ = tx.send(out);
         });
         match rx.recv() {
@@ -382,6 +419,15 @@ impl Outbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_name_two_origins() {
+        let r = Route::parse("https://api.telegram.org=http://127.0.0.1:8081").expect("route");
+        assert_eq!((r.from.as_str(), r.to.as_str()), ("https://api.telegram.org:443", "http://127.0.0.1:8081/"));
+        for bad in ["https://api.telegram.org", "ftp://a=http://b", "https://a/path=http://b", "https://a=http://b/x"] {
+            assert!(Route::parse(bad).is_err(), "{bad}");
+        }
+    }
     use crate::storage::schema::{companies, outbound_log};
     use diesel::prelude::*;
 

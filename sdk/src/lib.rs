@@ -56,6 +56,7 @@ pub mod events;
 pub mod files;
 pub mod http;
 pub mod log;
+pub mod mail;
 pub mod notify;
 pub mod store;
 

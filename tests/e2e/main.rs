@@ -31,6 +31,7 @@ mod plugins;
 mod pool_recovery;
 mod presentation;
 mod records;
+mod replies;
 mod response_headers;
 mod sandbox;
 mod scaffold;

@@ -66,9 +66,14 @@ impl SecretKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 32];
                 getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a key: {e}"))?;
-                write_private(path, &format!("{}\n", hex::encode(bytes)))
-                    .map_err(|e| format!("cannot create the secrets key file {}: {e}", path.display()))?;
-                SecretKey::parse(&hex::encode(bytes))
+                if publish_private(path, &format!("{}\n", hex::encode(bytes)))
+                    .map_err(|e| format!("cannot create the secrets key file {}: {e}", path.display()))?
+                {
+                    SecretKey::parse(&hex::encode(bytes))
+                } else {
+                    // Another node starting beside this one made the key first: use theirs.
+                    SecretKey::load_or_create(path)
+                }
             }
             Err(e) => Err(format!("cannot read the secrets key file {}: {e}", path.display())),
         }
@@ -95,6 +100,23 @@ impl SecretKey {
         let (nonce, body) = bytes.split_at(NONCE);
         let plain = self.0.decrypt(Nonce::from_slice(nonce), body).map_err(|_| SecretError::Unreadable)?;
         String::from_utf8(plain).map_err(|_| SecretError::Unreadable)
+    }
+}
+
+/// Writes `text` to a private file beside `path` and links it in place only if nothing is there
+/// yet, so nodes starting at once never read a half-written key; false when another won.
+fn publish_private(path: &Path, text: &str) -> std::io::Result<bool> {
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", hex::encode(suffix)));
+    let temp = path.with_file_name(name);
+    let written = write_private(&temp, text).and_then(|()| std::fs::hard_link(&temp, path));
+    let _ = std::fs::remove_file(&temp);
+    match written {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -145,5 +167,26 @@ mod tests {
             let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
             assert_eq!(mode & 0o077, 0, "the key file is private");
         }
+    }
+
+    #[test]
+    fn nodes_starting_at_once_share_one_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("shared.secret-key");
+        let keys: Vec<SecretKey> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || SecretKey::load_or_create(&path).expect("key"))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect();
+        let sealed = keys[0].seal("общий").expect("seal");
+        for key in &keys {
+            assert_eq!(key.open(&sealed).expect("every node opens it"), "общий");
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
+        assert_eq!(left.len(), 1, "no temporary files are left behind");
     }
 }

@@ -143,6 +143,10 @@ pub struct Manifest {
     /// admin per company.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostSpec>,
+    /// E-mail through the company's relay (`[mail]`, WIT 0.2.2), granted by an admin per
+    /// company as [`MAIL_GRANT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailSpec>,
     /// Requested runtime limits.
     #[serde(default)]
     pub limits: LimitsSpec,
@@ -762,6 +766,18 @@ pub struct HostSpec {
     #[serde(default)]
     pub reason: String,
 }
+
+/// `[mail]`: the plugin sends e-mail through the company's relay.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSpec {
+    /// Why, shown to the admin who grants it.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The grant that lets a plugin declaring `[mail]` send e-mail in a company.
+pub const MAIL_GRANT: &str = "mail";
 
 /// `[limits]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -1779,6 +1795,9 @@ impl Validator<'_> {
         if !self.manifest.hosts.is_empty() && self.manifest.plugin.wit < Version::new(0, 2, 1) {
             self.problem("hosts", "calling hosts needs WIT 0.2.1 or later (plugin.wit)");
         }
+        if self.manifest.mail.is_some() && self.manifest.plugin.wit < Version::new(0, 2, 2) {
+            self.problem("mail", "sending e-mail needs WIT 0.2.2 or later (plugin.wit)");
+        }
     }
 
     fn limits(&mut self) {
@@ -2413,6 +2432,24 @@ label = { en = "Orders", ru = "Заказов" }
         assert!(check_publish_name("crm", "crm.deal.*").is_err());
         assert!(check_publish_name("crm", "crm.Deal Won").is_err());
     }
+    #[test]
+    fn mail_needs_wit_0_2_2() {
+        let v = vec![Version::new(0, 2, 2)];
+        let with_mail = |wit: &str| {
+            format!("{}\n[mail]\nreason = \"Replies to customers\"\n", GOOD.replace("wit = \"0.1.0\"", wit))
+        };
+        let m = parse(&with_mail("wit = \"0.2.2\""), &v).expect("valid");
+        assert_eq!(m.mail.map(|s| s.reason), Some("Replies to customers".to_string()));
+        let problems: Vec<String> =
+            parse(&with_mail("wit = \"0.2.1\""), &v).expect_err("refused").iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("mail") && p.contains("0.2.2")), "{problems:?}");
+        let unknown = format!(
+            "{}\n[mail]\nreason = \"x\"\nrelay = \"smtp.example.com\"\n",
+            GOOD.replace("wit = \"0.1.0\"", "wit = \"0.2.2\"")
+        );
+        assert!(parse(&unknown, &v).is_err(), "unknown keys in [mail] are refused");
+    }
+
     #[test]
     fn hosts_are_checked() {
         let v = vec![Version::new(0, 2, 1)];

@@ -117,8 +117,12 @@ async fn plugin_page(ctx: &Ctx, name: &str, failure: Option<&Failure>) -> Page {
         .filter_map(|h| erp_manifest::hosts::normalize(&h.url).ok().map(|url| (url, h)))
         .map(|(url, h)| json!({ "url": url, "reason": h.reason, "granted": granted.contains(&url) }))
         .collect();
+    let mail = m.mail.as_ref().map(|spec| {
+        json!({ "grant": erp_manifest::MAIL_GRANT, "reason": spec.reason,
+                "granted": granted.iter().any(|g| g == erp_manifest::MAIL_GRANT) })
+    });
     let page = json!({
-        "hosts": hosts,
+        "hosts": hosts, "mail": mail,
         "plugin": { "name": m.plugin.name, "label": meta::plugin_label(&m, ctx.lang), "version": m.plugin.version.to_string(),
                     "description": meta::plugin_summary(&m, ctx.lang), "publisher": m.plugin.publisher },
         "capabilities": capabilities, "enabled": current.is_some(),

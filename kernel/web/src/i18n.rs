@@ -329,6 +329,12 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("capabilities", "Access it asks for", "Запрашиваемый доступ"),
     ("grant", "Grant", "Разрешить"),
     ("hosts_asked", "Services outside it calls", "Внешние сервисы, к которым обращается"),
+    ("mail_asked", "E-mail", "Электронная почта"),
+    (
+        "mail_asked_what",
+        "Send e-mail through the company's mail server",
+        "Отправлять письма через почтовый сервер компании",
+    ),
     (
         "hosts_hint",
         "Tick the ones you allow: it can reach nothing else, and every request shows in the outbound log",

@@ -38,7 +38,8 @@ CREATE TABLE mail_received (
 -- Mail waiting to go out, and what became of it: queued inside the transaction that decided to
 -- send it, sent after that commits by the node's mail worker (at least once; the Message-ID is
 -- made from the row's id, so a repeat is recognisable), retried with backoff while the relay is
--- unreachable, and kept as sent, refused or failed for the company's administrators.
+-- unreachable, and kept as sent, refused or failed for the company's administrators. A plugin
+-- queues under its own key (`mail_key`), once per key.
 CREATE TABLE mail_outbox (
     id TEXT NOT NULL PRIMARY KEY,
     company_id TEXT NOT NULL REFERENCES companies(id) ON DELETE CASCADE,
@@ -52,10 +53,13 @@ CREATE TABLE mail_outbox (
     error TEXT,
     message_id TEXT,
     created_at BIGINT NOT NULL,
-    sent_at BIGINT
+    sent_at BIGINT,
+    mail_key TEXT
 );
 CREATE INDEX mail_outbox_due ON mail_outbox (status, next_at);
 CREATE INDEX mail_outbox_company ON mail_outbox (company_id, id);
+CREATE INDEX mail_outbox_day ON mail_outbox (company_id, created_at);
+CREATE UNIQUE INDEX mail_outbox_key ON mail_outbox (company_id, source, mail_key);
 
 -- A notification whose recipient also wants it by e-mail: 'wanted' until the mail worker has
 -- queued the message, then 'queued'.

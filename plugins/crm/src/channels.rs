@@ -33,6 +33,8 @@ pub struct Inbound {
     pub sent_at: Option<String>,
     /// UTM parameters and the page of a web form.
     pub utm: BTreeMap<String, String>,
+    /// An e-mail's Message-ID as written (`<id@host>`), which a reply threads under.
+    pub message_id: Option<String>,
 }
 
 impl Inbound {
@@ -148,6 +150,7 @@ pub fn telegram(body: &[u8]) -> Result<Option<Inbound>> {
         text,
         sent_at: time::from_unix(msg.date),
         utm: BTreeMap::new(),
+        message_id: None,
     }))
 }
 
@@ -181,6 +184,7 @@ pub fn email(body: &[u8]) -> Result<Inbound> {
         text,
         sent_at: message.date().and_then(|d| time::from_unix(d.to_timestamp())),
         utm: BTreeMap::new(),
+        message_id: message.message_id().map(|id| format!("<{id}>")),
     })
 }
 
@@ -298,6 +302,7 @@ pub fn form(content_type: &str, body: &[u8]) -> Result<Inbound> {
         text: form.message.unwrap_or_default().trim().to_string(),
         sent_at: None,
         utm,
+        message_id: None,
     })
 }
 
@@ -377,6 +382,7 @@ pub fn normalised(body: &[u8]) -> Result<Inbound> {
         text: m.text.trim().to_string(),
         sent_at,
         utm: BTreeMap::new(),
+        message_id: None,
     })
 }
 

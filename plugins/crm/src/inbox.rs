@@ -146,6 +146,8 @@ pub fn receive(m: Inbound) -> Result<Received> {
             subject: m.subject.clone(),
             body: Some(m.text.chars().take(100_000).collect()),
             at: at.clone(),
+            message_id: m.message_id.clone(),
+            ..Message::default()
         },
     )?;
     if let Some(c) = &customer {
@@ -239,7 +241,7 @@ pub fn on_absence(payload: &Value) -> Result<()> {
 }
 
 /// A channel's name in Russian, as the manifest labels it.
-fn channel_ru(channel: &str) -> &str {
+pub(crate) fn channel_ru(channel: &str) -> &str {
     match channel {
         "email" => "эл. почта",
         "form" => "веб-форма",

@@ -16,6 +16,7 @@ mod inbox;
 mod leads;
 mod model;
 mod recommend;
+mod replies;
 mod reports;
 mod robots;
 mod time;
@@ -74,6 +75,7 @@ impl Plugin for Crm {
             "record-payment" => timeline::record_payment(input),
             "recommend" => recommend::recommend(input),
             "move-deal" => funnel::move_deal(input),
+            "reply" => replies::reply(input),
             "qualify-lead" => leads::qualify(input),
             "junk-lead" => leads::junk(input),
             "complete-activity" => activities::complete(input),
@@ -110,6 +112,7 @@ impl Plugin for Crm {
             "contact-changed" => customers::keep_contact_key(&payload),
             "payment-received" => on_payment(event, &payload),
             "absence-changed" => inbox::on_absence(&payload),
+            "mail-outcome" => replies::on_mail_outcome(&payload),
             other => Err(Error::not_found(format!("event handler {other}"))),
         }
     }

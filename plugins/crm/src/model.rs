@@ -247,6 +247,14 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
 
 /// `manager`: a member of the sales team who takes leads.

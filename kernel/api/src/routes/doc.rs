@@ -356,10 +356,16 @@ pub(crate) fn webhook_secret() -> Object {
         .build()
 }
 
-/// Collections of a plugin's declared capabilities, such as `crm.customer`.
+/// What a plugin asks for and an admin grants: collections, hosts and e-mail.
 pub(crate) fn grants() -> Array {
     ArrayBuilder::new()
-        .items(text("A collection the plugin asks access to, such as `crm.customer`").pattern(Some(NO_NUL)))
-        .description(Some("Collections of the plugin's declared capabilities to grant, such as `crm.customer`"))
+        .items(
+            text("A collection such as `crm.customer`, a host such as `https://api.telegram.org`, or `mail`")
+                .pattern(Some(NO_NUL)),
+        )
+        .description(Some(
+            "What to grant of what the plugin declares: collections of its capabilities (`crm.customer`), \
+             hosts it calls (`https://api.telegram.org`), and `mail` for a plugin that sends e-mail",
+        ))
         .build()
 }

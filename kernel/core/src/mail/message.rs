@@ -68,6 +68,10 @@ pub struct Outgoing {
     /// A key that stays the same when the same message is sent again (a retried delivery): the
     /// Message-ID is made from it, so the recipient's server and client can see the repeat.
     pub idempotency_key: Option<String>,
+    /// The Message-ID fixed when the message was queued (a plugin's message, whose thread must
+    /// know it before it is sent); otherwise it is made from the idempotency key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
 fn mailbox(field: &str, text: &str, problems: &mut Vec<FieldError>) -> Option<Mailbox> {
@@ -164,7 +168,10 @@ pub fn build(from: Mailbox, m: &Outgoing) -> Result<(lettre::Message, String), M
         return Err(MailError::Invalid(Invalid(problems)));
     }
     let domain = from.email.domain().to_string();
-    let id = new_message_id(m.idempotency_key.as_deref(), &domain);
+    let id = match m.message_id.as_deref().and_then(message_id) {
+        Some(fixed) => fixed,
+        None => new_message_id(m.idempotency_key.as_deref(), &domain),
+    };
     let mut builder = lettre::Message::builder()
         .from(from)
         .subject(m.subject.clone())

@@ -10,7 +10,7 @@
 use diesel::prelude::*;
 
 use super::message::Outgoing;
-use super::{MailError, message};
+use super::{MailError, message, settings};
 use crate::clock;
 use crate::ids;
 use crate::notify::{self, Text};
@@ -19,6 +19,7 @@ use crate::paging::{Page, PageRequest};
 use crate::plugins::Kernel;
 use crate::storage::schema::{companies, mail_outbox, notifications, users};
 use crate::storage::{DbConn, StoreError};
+use crate::validation::Invalid;
 
 /// Waiting to be sent (or being sent, under a lease).
 pub const QUEUED: &str = "queued";
@@ -66,6 +67,25 @@ pub struct Queued {
     pub created_at: i64,
     /// When sent.
     pub sent_at: Option<i64>,
+    /// The key a plugin queued it under.
+    pub mail_key: Option<String>,
+}
+
+/// Longest key a plugin may queue a message under.
+pub const MAX_KEY_CHARS: usize = 200;
+/// Most messages one company may queue in a day: a runaway plugin or mailing stops here
+/// instead of burning the company's relay and reputation.
+pub const DAILY_LIMIT: i64 = 20_000;
+
+/// A plugin's message in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyed {
+    /// The outbox id, which outcome events carry.
+    pub id: String,
+    /// The Message-ID it is sent with.
+    pub message_id: String,
+    /// False when the key was queued before and nothing new was queued.
+    pub created: bool,
 }
 
 /// Queues `m` for the company in the caller's transaction; answers its id. The message is
@@ -76,6 +96,63 @@ pub fn enqueue(conn: &mut DbConn, company_id: &str, source: &str, m: &Outgoing) 
     let id = ids::new_id();
     insert(conn, &id, company_id, source, m)?;
     Ok(id)
+}
+
+/// Queues a plugin's message under its own `key` in the caller's transaction: the same key
+/// again answers the first message and queues nothing, so a handler that runs twice sends once.
+/// The Message-ID is fixed now, from the company's sender domain, so the plugin can thread
+/// replies to it before it goes out.
+pub fn enqueue_keyed(
+    conn: &mut DbConn,
+    company_id: &str,
+    source: &str,
+    key: &str,
+    mut m: Outgoing,
+) -> Result<Keyed, MailError> {
+    if key.trim().is_empty() || key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) {
+        return Err(MailError::Invalid(Invalid::one(
+            "key",
+            format!("must be 1 to {MAX_KEY_CHARS} characters without control characters"),
+        )));
+    }
+    let earlier: Option<(String, Option<String>, String)> = mail_outbox::table
+        .filter(mail_outbox::company_id.eq(company_id))
+        .filter(mail_outbox::source.eq(source))
+        .filter(mail_outbox::mail_key.eq(key))
+        .select((mail_outbox::id, mail_outbox::message_id, mail_outbox::message))
+        .first(conn)
+        .optional()?;
+    if let Some((id, sent_id, text)) = earlier {
+        let fixed = serde_json::from_str::<Outgoing>(&text).ok().and_then(|o| o.message_id);
+        let message_id = sent_id.or(fixed).unwrap_or_default();
+        return Ok(Keyed { id, message_id, created: false });
+    }
+    let day_ago = clock::now() - 24 * 3600 * 1_000_000;
+    let today: i64 = mail_outbox::table
+        .filter(mail_outbox::company_id.eq(company_id))
+        .filter(mail_outbox::created_at.gt(day_ago))
+        .count()
+        .get_result(conn)?;
+    if today >= DAILY_LIMIT {
+        return Err(MailError::Outbound(OutboundError::Limit(format!(
+            "the company has queued {DAILY_LIMIT} messages in the last day"
+        ))));
+    }
+    let stored = settings::get(conn, company_id)?
+        .filter(|s| !s.smtp_host.is_empty())
+        .ok_or(MailError::NotConfigured("no outgoing mail server is set up for this company"))?;
+    let from: lettre::message::Mailbox = stored
+        .from_address
+        .parse()
+        .map_err(|_| MailError::NotConfigured("the company's sender address is not an e-mail address"))?;
+    let id = ids::new_id();
+    let message_id = message::new_message_id(Some(&id), from.email.domain());
+    m.message_id = Some(message_id.clone());
+    m.idempotency_key = None;
+    message::build(from, &m)?;
+    insert(conn, &id, company_id, source, &m)?;
+    diesel::update(mail_outbox::table.find(&id)).set(mail_outbox::mail_key.eq(key)).execute(conn)?;
+    Ok(Keyed { id, message_id, created: true })
 }
 
 fn insert(conn: &mut DbConn, id: &str, company_id: &str, source: &str, m: &Outgoing) -> Result<(), StoreError> {
@@ -214,40 +291,93 @@ fn backoff_micros(attempt: i32) -> i64 {
     minutes.min(120) * 60 * 1_000_000
 }
 
-/// What became of one message.
-fn settle(conn: &mut DbConn, q: &Queued, outcome: &Result<String, MailError>) -> Result<(), StoreError> {
+/// What became of one message; answers its final status once it has one.
+fn settle(
+    conn: &mut DbConn,
+    q: &Queued,
+    outcome: &Result<String, MailError>,
+) -> Result<Option<&'static str>, StoreError> {
     let now = clock::now();
     let mine = mail_outbox::table.filter(mail_outbox::id.eq(&q.id)).filter(mail_outbox::next_at.eq(q.next_at));
-    match outcome {
-        Ok(message_id) => diesel::update(mine)
-            .set((
-                mail_outbox::status.eq(SENT),
-                mail_outbox::message_id.eq(message_id),
-                mail_outbox::sent_at.eq(now),
-                mail_outbox::error.eq(None::<String>),
-            ))
-            .execute(conn)?,
+    let (status, changed) = match outcome {
+        Ok(message_id) => (
+            Some(SENT),
+            diesel::update(mine)
+                .set((
+                    mail_outbox::status.eq(SENT),
+                    mail_outbox::message_id.eq(message_id),
+                    mail_outbox::sent_at.eq(now),
+                    mail_outbox::error.eq(None::<String>),
+                ))
+                .execute(conn)?,
+        ),
         // The company's rate: not the message's fault, so not an attempt.
-        Err(MailError::Outbound(OutboundError::Limit(e))) => diesel::update(mine)
-            .set((
-                mail_outbox::next_at.eq(now + 60 * 1_000_000),
-                mail_outbox::attempts.eq(q.attempts - 1),
-                mail_outbox::error.eq(e),
-            ))
-            .execute(conn)?,
-        Err(e) if !e.is_transient() && !matches!(e, MailError::NotConfigured(_) | MailError::Secret(_)) => {
+        Err(MailError::Outbound(OutboundError::Limit(e))) => (
+            None,
+            diesel::update(mine)
+                .set((
+                    mail_outbox::next_at.eq(now + 60 * 1_000_000),
+                    mail_outbox::attempts.eq(q.attempts - 1),
+                    mail_outbox::error.eq(e),
+                ))
+                .execute(conn)?,
+        ),
+        Err(e) if !e.is_transient() && !matches!(e, MailError::NotConfigured(_) | MailError::Secret(_)) => (
+            Some(REFUSED),
             diesel::update(mine)
                 .set((mail_outbox::status.eq(REFUSED), mail_outbox::error.eq(e.to_string())))
-                .execute(conn)?
-        }
-        Err(e) if q.attempts >= MAX_ATTEMPTS => diesel::update(mine)
-            .set((mail_outbox::status.eq(FAILED), mail_outbox::error.eq(e.to_string())))
-            .execute(conn)?,
-        Err(e) => diesel::update(mine)
-            .set((mail_outbox::next_at.eq(now + backoff_micros(q.attempts)), mail_outbox::error.eq(e.to_string())))
-            .execute(conn)?,
+                .execute(conn)?,
+        ),
+        Err(e) if q.attempts >= MAX_ATTEMPTS => (
+            Some(FAILED),
+            diesel::update(mine)
+                .set((mail_outbox::status.eq(FAILED), mail_outbox::error.eq(e.to_string())))
+                .execute(conn)?,
+        ),
+        Err(e) => (
+            None,
+            diesel::update(mine)
+                .set((mail_outbox::next_at.eq(now + backoff_micros(q.attempts)), mail_outbox::error.eq(e.to_string())))
+                .execute(conn)?,
+        ),
     };
-    Ok(())
+    // Another node took the message over after the lease ran out: its outcome counts.
+    Ok(status.filter(|_| changed == 1))
+}
+
+/// The event telling the plugin that queued a message what became of it.
+fn outcome_event(q: &Queued, status: &str, outcome: &Result<String, MailError>) -> (String, serde_json::Value) {
+    let name = format!("{}.mail.{}", q.source, if status == SENT { "sent" } else { "failed" });
+    let payload = serde_json::json!({
+        "id": q.id,
+        "key": q.mail_key,
+        "message_id": outcome.as_ref().ok(),
+        "status": status,
+        "error": outcome.as_ref().err().map(ToString::to_string),
+    });
+    (name, payload)
+}
+
+/// Records what became of a message and, for a plugin's message that reached its end, emits
+/// `<plugin>.mail.sent` or `<plugin>.mail.failed` in the same transaction.
+fn finish(kernel: &dyn Kernel, q: &Queued, outcome: &Result<String, MailError>) -> Result<(), StoreError> {
+    if q.source == NOTIFICATIONS || q.mail_key.is_none() {
+        kernel.db().write_blocking(|conn| settle(conn, q, outcome))?;
+        return Ok(());
+    }
+    let mut session = crate::session::Session::begin(kernel.db(), &q.company_id, None)?;
+    let Some(status) = settle(session.conn()?, q, outcome)? else { return session.commit() };
+    let (name, payload) = outcome_event(q, status, outcome);
+    let event = crate::events::NewEvent { name: &name, source: "kernel", payload, collection: None };
+    match kernel.emit(&mut session, event) {
+        Ok(_) => session.commit(),
+        Err(e) => {
+            // A subscriber that cannot take the news must not keep the message queued.
+            tracing::warn!(company = q.company_id, id = q.id, error = %e, "the outcome of a message was not announced");
+            drop(session);
+            kernel.db().write_blocking(|conn| settle(conn, q, outcome)).map(|_| ())
+        }
+    }
 }
 
 /// Queues notifications' e-mails, then sends up to `limit` due messages; answers how many were
@@ -275,7 +405,9 @@ pub fn deliver_due(kernel: &dyn Kernel, limit: i64) -> Result<usize, StoreError>
     for q in &claimed {
         let outcome = match serde_json::from_str::<Outgoing>(&q.message) {
             Ok(mut m) => {
-                m.idempotency_key = Some(q.id.clone());
+                if m.message_id.is_none() {
+                    m.idempotency_key = Some(q.id.clone());
+                }
                 super::send(kernel, &q.company_id, &m)
             }
             Err(e) => Err(MailError::Rejected(format!("the queued message cannot be read: {e}"))),
@@ -283,7 +415,7 @@ pub fn deliver_due(kernel: &dyn Kernel, limit: i64) -> Result<usize, StoreError>
         if let Err(e) = &outcome {
             tracing::info!(company = q.company_id, id = q.id, error = %e, "a queued message was not sent");
         }
-        kernel.db().write_blocking(|conn| settle(conn, q, &outcome))?;
+        finish(kernel, q, &outcome)?;
     }
     Ok(claimed.len())
 }

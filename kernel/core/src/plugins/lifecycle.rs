@@ -426,6 +426,7 @@ fn widened_capabilities(old: &Manifest, new: &Manifest) -> Vec<String> {
         })
         .map(|c| c.collection.clone())
         .chain(old.declared_hosts().into_iter().filter(|h| !hosts.contains(h)))
+        .chain((old.mail.is_some() && new.mail.is_none()).then(|| erp_manifest::MAIL_GRANT.to_string()))
         .collect()
 }
 
@@ -466,6 +467,14 @@ pub fn enable(
                 Ok(h) if declared_hosts.contains(&h) => grants.push(h),
                 Ok(h) => problems.push(FieldError::new("grants", format!("{name} does not declare the host {h}"))),
                 Err(e) => problems.push(FieldError::new("grants", e)),
+            }
+            continue;
+        }
+        if g == erp_manifest::MAIL_GRANT {
+            if m.mail.is_some() {
+                grants.push(g.clone());
+            } else {
+                problems.push(FieldError::new("grants", format!("{name} does not declare that it sends e-mail")));
             }
             continue;
         }

@@ -421,5 +421,6 @@ diesel::table! {
         message_id -> Nullable<Text>,
         created_at -> BigInt,
         sent_at -> Nullable<BigInt>,
+        mail_key -> Nullable<Text>,
     }
 }

@@ -1,10 +1,12 @@
 //! Calls hosts outside the platform: `fetch` makes the request its input describes and
 //! answers what came back or why it was refused; `write-then-fetch` tries to call out after
 //! writing (refused); the `post` handler posts each new note to the configured endpoint with
-//! the event's idempotency key and records the status it got.
+//! the event's idempotency key and records the status it got; `mail` queues the e-mail its
+//! input describes, and `mail-outcome` records what became of each.
 
 use erp_sdk::http::Request;
-use erp_sdk::{Error, Event, Plugin, Result, Value, context, json, store};
+use erp_sdk::mail::{Message, Outcome};
+use erp_sdk::{Error, Event, Plugin, Result, Value, context, files, json, store};
 
 /// The plugin.
 pub struct Courier;
@@ -38,10 +40,30 @@ fn fetch(input: &Value) -> Value {
     }
 }
 
+fn mail(input: &Value) -> Result<Value> {
+    let text = |k: &str| input[k].as_str().unwrap_or_default().to_string();
+    let mut message = Message::new(&text("to"), &text("subject"), &text("text"));
+    if let Some(answered) = input["in_reply_to"].as_str() {
+        message = message.in_reply_to(answered);
+    }
+    if let Some(content) = input["attachment"].as_str() {
+        let file = files::create("offer.txt", Some("text/plain"), content.as_bytes())?;
+        message = message.attach(&file.id);
+    }
+    if let Some(id) = input["attach_id"].as_str() {
+        message = message.attach(id);
+    }
+    Ok(match message.send(&text("key")) {
+        Ok(q) => json!({ "id": q.id, "message_id": q.message_id, "created": q.created }),
+        Err(e) => refusal(&e),
+    })
+}
+
 impl Plugin for Courier {
     fn command(name: &str, input: Value) -> Result<Value> {
         match name {
             "fetch" => Ok(fetch(&input)),
+            "mail" => mail(&input),
             "write-then-fetch" => {
                 store::create("sent", &json!({ "event_id": "manual" }))?;
                 Ok(fetch(&input))
@@ -50,7 +72,16 @@ impl Plugin for Courier {
         }
     }
 
-    fn event(_handler: &str, event: &Event) -> Result<()> {
+    fn event(handler: &str, event: &Event) -> Result<()> {
+        if handler == "mail-outcome" {
+            let o: Outcome = event.payload()?;
+            let key = o.key.clone().unwrap_or_default();
+            store::create(
+                "outcome",
+                &json!({ "key": key, "status": o.status, "message_id": o.message_id, "error": o.error }),
+            )?;
+            return Ok(());
+        }
         let config: Value = context::config()?;
         let Some(endpoint) = config["endpoint"].as_str() else {
             return Ok(());

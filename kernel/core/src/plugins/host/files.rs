@@ -131,6 +131,31 @@ pub(super) fn read(state: &mut HostState, id: &str, offset: u64, length: usize) 
     Ok(out)
 }
 
+/// The whole content of a readable file of at most `max` bytes (an e-mail attachment).
+pub(super) fn read_whole(state: &mut HostState, id: &str, max: usize) -> Result<(FileRow, Vec<u8>), RecordError> {
+    let file = readable(state, id)?;
+    let size = usize::try_from(file.size.max(0)).unwrap_or(usize::MAX);
+    if size > max {
+        return Err(RecordError::Quota(format!("{} has {size} bytes; at most {max} fit", file.name)));
+    }
+    let store = state.platform.files().clone();
+    let row = file.clone();
+    let content = files::block_on(async move {
+        let mut stream = store.read(&row).await?;
+        let mut out = Vec::with_capacity(size);
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+            if out.len() > max {
+                return Err(FileError::TooLarge { limit: max as u64 });
+            }
+        }
+        Ok(out)
+    })
+    .map_err(blocked)?
+    .map_err(file_error)?;
+    Ok((file, content))
+}
+
 /// Skips to `offset` and takes up to `length` bytes.
 async fn take(mut r: Reading, offset: u64, length: usize) -> Result<(Reading, Vec<u8>), FileError> {
     let mut out = Vec::with_capacity(length.min(MAX_READ_BYTES));

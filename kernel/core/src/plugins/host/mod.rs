@@ -10,6 +10,7 @@
 mod bindings;
 mod files;
 mod http;
+mod mail;
 mod notices;
 mod state;
 mod stdio;
@@ -36,7 +37,7 @@ pub use state::HostState;
 
 /// WIT versions of `erp:plugin` this kernel implements; plugins built against any of them load.
 pub fn supported_wit() -> Vec<Version> {
-    vec![Version::new(0, 1, 1), Version::new(0, 2, 1)]
+    vec![Version::new(0, 1, 1), Version::new(0, 2, 2)]
 }
 
 /// The time one step of a plugin's demo data may take, in milliseconds.
@@ -246,7 +247,7 @@ pub(crate) const ALLOWED_WASI: &[&str] = &[
 
 /// The kernel's own interfaces.
 pub(crate) const KERNEL_INTERFACES: &[&str] =
-    &["types", "context", "store", "events", "log", "time", "ids", "files", "notify", "http"];
+    &["types", "context", "store", "events", "log", "time", "ids", "files", "notify", "http", "mail"];
 
 /// A plugin version ready to instantiate, for the WIT line it was built against.
 #[derive(Clone)]

@@ -444,6 +444,14 @@ macro_rules! shared_imports {
                         "{name} is a record event of a collection; the kernel emits those itself"
                     ))));
                 }
+                // Mail outcomes too, so a subscriber can trust that a message went out.
+                let mail_outcome =
+                    name.strip_prefix(self.plugin()).is_some_and(|rest| rest == ".mail.sent" || rest == ".mail.failed");
+                if mail_outcome {
+                    return Ok(Err(types::Error::AccessDenied(format!(
+                        "{name} tells what became of an e-mail; the kernel emits it itself"
+                    ))));
+                }
                 if payload.len() > crate::events::MAX_PAYLOAD {
                     return Ok(Err(types::Error::LimitExceeded(format!(
                         "event payload over {} bytes",
@@ -502,11 +510,11 @@ pub(super) mod v01 {
     shared_imports!();
 }
 
-/// The 0.2.x line: the shared interfaces, files, notifications and outbound requests.
+/// The 0.2.x line: the shared interfaces, files, notifications, outbound requests and mail.
 pub(super) mod v02 {
     use super::*;
     use crate::plugins::host::bindings::v02::erp::plugin::{
-        context, events, files, http, ids, log, notify, store, time, types,
+        context, events, files, http, ids, log, mail, notify, store, time, types,
     };
     use crate::plugins::host::files as kernel_files;
     use crate::plugins::host::notices;
@@ -623,6 +631,42 @@ pub(super) mod v02 {
                 Err(crate::outbound::OutboundError::Limit(m)) => Err(types::Error::LimitExceeded(m)),
                 Err(crate::outbound::OutboundError::Failed(m)) => Err(types::Error::Failed(m)),
             })
+        }
+    }
+
+    impl mail::Host for HostState {
+        fn send(&mut self, m: mail::Message) -> wasmtime::Result<Result<mail::Queued, types::Error>> {
+            let texts = [&m.subject, &m.text, &m.key];
+            let size = texts.iter().map(|t| t.len()).sum::<usize>()
+                + m.html.as_ref().map_or(0, String::len)
+                + m.to.iter().chain(&m.cc).chain(&m.references).chain(&m.attachments).map(String::len).sum::<usize>()
+                + m.reply_to.as_ref().map_or(0, String::len)
+                + m.in_reply_to.as_ref().map_or(0, String::len)
+                + m.unsubscribe_url.as_ref().map_or(0, String::len);
+            if let Err(e) = self.charge_bytes(size) {
+                return Ok(Err(types::Error::LimitExceeded(e)));
+            }
+            let message = crate::plugins::host::mail::Message {
+                outgoing: crate::mail::Outgoing {
+                    to: m.to,
+                    cc: m.cc,
+                    reply_to: m.reply_to,
+                    subject: m.subject,
+                    text: m.text,
+                    html: m.html,
+                    in_reply_to: m.in_reply_to,
+                    references: m.references,
+                    unsubscribe_url: m.unsubscribe_url,
+                    ..Default::default()
+                },
+                attachments: m.attachments,
+                key: m.key,
+            };
+            match crate::plugins::host::mail::send(self, message) {
+                Ok(q) => Ok(Ok(mail::Queued { id: q.id, message_id: q.message_id, created: q.created })),
+                Err(crate::plugins::host::mail::Refusal::Denied(m)) => Ok(Err(types::Error::AccessDenied(m))),
+                Err(crate::plugins::host::mail::Refusal::Record(e)) => answer(Err(e)),
+            }
         }
     }
 }

@@ -1,13 +1,14 @@
 //! The marketing plugin through HTTP: refused without the CRM it depends on; a campaign's
 //! spend, the leads and the won deal it brought, and its ROI; a mailing that skips the
-//! unsubscribed, with delivery reported through the webhook.
+//! unsubscribed, with delivery reported through the webhook; an e-mail mailing of 500
+//! recipients sent through a real SMTP server, once each, within the company's rate.
 
 use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::support::{TestApp, package};
 
-both_backends!(marketing_needs_the_crm, from_campaign_to_revenue_and_mailings,);
+both_backends!(marketing_needs_the_crm, from_campaign_to_revenue_and_mailings, a_mailing_reaches_each_recipient_once);
 
 const SECRET: &str = "marketing-hook-secret-0001";
 const GRANTS: [&str; 6] = ["crm.customer", "crm.contact", "crm.address", "crm.timeline", "crm.lead", "crm.deal"];
@@ -134,4 +135,128 @@ async fn from_campaign_to_revenue_and_mailings(app: &TestApp) {
     let got =
         app.get(&format!("{}/{}", data(&co, "marketing", "message"), message["id"].as_str().unwrap()), &app.root).await;
     assert_eq!(got.expect(200)["data"]["status"], "sent");
+}
+
+/// Runs the node's mail worker until the outbox is empty, as the server does every few seconds.
+async fn drain_outbox(app: &TestApp) -> usize {
+    let mut sent = 0;
+    loop {
+        let platform = app.platform.clone();
+        let n = tokio::task::spawn_blocking(move || erp_kernel::mail::outbox::deliver_due(&platform, 200))
+            .await
+            .unwrap()
+            .unwrap();
+        if n == 0 {
+            return sent;
+        }
+        sent += n;
+    }
+}
+
+async fn statuses(app: &TestApp, co: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("{}?limit=500", data(co, "marketing", "message"));
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = app.get(&path, &app.root).await.expect(200).clone();
+        for m in page["items"].as_array().unwrap() {
+            *out.entry(m["data"]["status"].as_str().unwrap().to_string()).or_insert(0) += 1;
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+async fn a_mailing_reaches_each_recipient_once(app: &TestApp) {
+    let smtp = crate::mail::Smtp::start("acme", "relay-password");
+    let co = app.company("Acme", &[]).await;
+    app.install(&package("crm")).await;
+    app.install(&package("marketing")).await;
+    app.enable(&co, "crm", json!({})).await.expect(200);
+    let mut grants: Vec<&str> = GRANTS.to_vec();
+    grants.push("mail");
+    let settings = json!({ "grants": grants, "config": { "mail_per_minute": 300 } });
+    app.enable(&co, "marketing", settings).await.expect(200);
+    let relay = json!({ "from_address": "news@acme.example", "from_name": "Acme", "smtp_host": "127.0.0.1",
+                        "smtp_port": smtp.port, "smtp_security": "none", "smtp_username": "acme",
+                        "smtp_password": "relay-password" });
+    app.put(&format!("/api/v1/companies/{co}/mail"), &app.root, relay).await.expect(200);
+    let _bus = app.start_bus();
+    let mut customers = Vec::new();
+    for i in 0..500 {
+        // One address the relay refuses for good.
+        let email = if i == 7 { "gone@nowhere.invalid".to_string() } else { format!("client{i}@example.org") };
+        let body = json!({ "name": format!("Клиент {i}"), "contacts": [{ "kind": "email", "value": email }] });
+        let r = app.post(&cmd(&co, "crm", "create-customer"), &app.root, body).await;
+        customers.push(r.expect(200)["customer"]["id"].as_str().unwrap().to_string());
+    }
+    let seg = create(
+        app,
+        &co,
+        "marketing",
+        "segment",
+        json!({ "name": "Все", "rule": { "field": "name", "op": "contains", "value": "Клиент" } }),
+    )
+    .await;
+    let snap = app.post(&cmd(&co, "marketing", "snapshot-segment"), &app.root, json!({ "segment": seg })).await;
+    let snap = snap.expect(200)["id"].clone();
+    let mailing = create(app, &co, "marketing", "mailing", json!({ "name": "Декабрь",
+        "subject": "Скидки для {{ customer.name }}", "body": "<p>Здравствуйте, {{ customer.name }}!</p><p>Скидка 10%.</p>" })).await;
+    let q = app
+        .post(&cmd(&co, "marketing", "queue-mailing"), &app.root, json!({ "mailing": mailing, "snapshot": snap }))
+        .await;
+    assert_eq!(q.expect(200)["queued"], 500, "{:?}", q.body);
+    // Someone unsubscribes after it was queued: their letter never goes.
+    app.post(&cmd(&co, "marketing", "unsubscribe"), &app.root, json!({ "customer": customers[3], "channel": "email" }))
+        .await
+        .expect(200);
+
+    // The rate holds: 300 a minute, however often sending is asked for.
+    let send =
+        || async { app.post(&cmd(&co, "marketing", "send-mailings"), &app.root, json!({})).await.expect(200).clone() };
+    let first = send().await;
+    assert_eq!((first["handed"].as_u64(), first["cancelled"].as_u64()), (Some(300), Some(1)), "{first}");
+    let second = send().await;
+    assert_eq!(second["handed"], 0, "the minute's budget is spent: {second}");
+    // Delivered at least once by the worker, and a second pass of everything sends nothing more.
+    assert_eq!(drain_outbox(app).await, 300);
+    // A higher rate lets the rest go within the same minute.
+    let faster = json!({ "grants": grants, "config": { "mail_per_minute": 500 } });
+    app.enable(&co, "marketing", faster).await.expect(200);
+    let third = send().await;
+    assert_eq!(third["handed"], 199, "{third}");
+    assert_eq!(drain_outbox(app).await, 199);
+    assert_eq!(send().await["handed"], 0);
+    assert_eq!(drain_outbox(app).await, 0);
+
+    let got = smtp.received.lock().clone();
+    assert_eq!(got.len(), 498, "499 handed out, one refused by the relay");
+    let mut to: Vec<String> = got.iter().flat_map(|r| r.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 498, "each recipient once");
+    assert!(!to.contains(&"client3@example.org".to_string()), "the unsubscribed customer got nothing");
+    let one = got.iter().find(|r| r.to == ["client1@example.org"]).unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&one.data).unwrap();
+    assert_eq!(parsed.subject(), Some("Скидки для Клиент 1"));
+    assert_eq!(parsed.body_text(0).unwrap().trim().replace("\r\n", "\n"), "Здравствуйте, Клиент 1!\nСкидка 10%.");
+    assert!(parsed.body_html(0).unwrap().contains("<p>Здравствуйте, Клиент 1!</p>"));
+
+    // Outcomes come back: sent, the refused address failed and is not mailed again.
+    let done = async || {
+        let s = statuses(app, &co).await;
+        s.get("sent") == Some(&498) && s.get("failed") == Some(&1)
+    };
+    assert!(crate::support::eventually(60, done).await, "{:?}", statuses(app, &co).await);
+    assert_eq!(statuses(app, &co).await.get("cancelled"), Some(&1));
+    let unsub = app.get(&format!("{}?limit=100", data(&co, "marketing", "unsubscribe")), &app.root).await;
+    let unsub = unsub.expect(200)["items"].as_array().unwrap().clone();
+    assert!(unsub.iter().any(|u| u["data"]["customer"] == json!(customers[7])), "{unsub:?}");
+    let m = app.get(&format!("{}/{mailing}", data(&co, "marketing", "mailing")), &app.root).await;
+    assert_eq!(m.expect(200)["data"]["state"], "sent");
 }

@@ -261,7 +261,13 @@ fn seed(platform: &Platform, company_id: &str) -> anyhow::Result<()> {
         }
         let scope = CompanyScope::system(company_id);
         let request = EnableRequest {
-            grants: manifest.capabilities.iter().map(|c| c.collection.clone()).collect(),
+            // The demo company's mail goes to its mailbox stub, so plugins that send mail may.
+            grants: manifest
+                .capabilities
+                .iter()
+                .map(|c| c.collection.clone())
+                .chain(manifest.mail.as_ref().map(|_| erp_manifest::MAIL_GRANT.to_string()))
+                .collect(),
             config: spec.config_json(),
             webhook_secret: spec.webhook_secret.clone(),
         };

@@ -66,9 +66,13 @@ impl mailin::Handler for Keep {
 /// Runs one SMTP conversation on `stream`, `session` (the protocol's state machine, with its
 /// handler) answering each line.
 pub fn converse<H: mailin::Handler>(stream: TcpStream, mut session: mailin::Session<H>) -> std::io::Result<()> {
+    // Whole replies in one write, sent at once: a multi-line reply written piece by piece
+    // waits on the client's delayed acknowledgement at every line.
+    stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
+    let mut writer = std::io::BufWriter::new(stream);
     session.greeting().write_to(&mut writer)?;
+    writer.flush()?;
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -80,7 +84,7 @@ pub fn converse<H: mailin::Handler>(stream: TcpStream, mut session: mailin::Sess
             mailin::Action::Reply => res.write_to(&mut writer)?,
             mailin::Action::Close | mailin::Action::UpgradeTls => {
                 res.write_to(&mut writer)?;
-                return Ok(());
+                return writer.flush();
             }
             mailin::Action::NoReply => {}
         }

@@ -13,6 +13,7 @@ mod mailings;
 mod model;
 mod report;
 mod segments;
+mod sending;
 mod spend_import;
 mod util;
 
@@ -34,6 +35,7 @@ impl Plugin for Marketing {
             "queue-mailing" => mailings::queue(input),
             "message-status" => mailings::status(input),
             "unsubscribe" => mailings::unsubscribe(input),
+            "send-mailings" => sending::send_due(),
             "report" => report::report(input),
             "attribute-history" => attribution::history(),
             other => Err(Error::not_found(format!("command {other}"))),
@@ -56,7 +58,15 @@ impl Plugin for Marketing {
         match handler {
             "lead-created" => attribution::lead_created(event, &payload),
             "deal-won" => attribution::deal_won(event, &payload),
+            "mail-outcome" => sending::on_mail_outcome(&payload),
             other => Err(Error::not_found(format!("event handler {other}"))),
+        }
+    }
+
+    fn schedule(name: &str) -> Result<()> {
+        match name {
+            "send-mailings" => sending::on_schedule(),
+            other => Err(Error::not_found(format!("schedule {other}"))),
         }
     }
 

@@ -1,8 +1,8 @@
 //! Mailings: a subject and body template rendered for each customer of a snapshot with that
-//! customer's own data only, queued as messages whose status delivery connectors report;
-//! unsubscribed customers are never queued.
+//! customer's own data only, queued as messages (e-mail goes out through `sending`, other
+//! channels' delivery connectors report statuses); unsubscribed customers are never queued.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use erp_sdk::store::{self, Filter, Record};
 use erp_sdk::{Error, Result, Value, WebhookRequest, WebhookResponse, events, json, serde_json};
@@ -16,6 +16,8 @@ use crate::util;
 const FUEL: u64 = 50_000;
 /// Most messages one mailing queues at a time.
 const MAX_RECIPIENTS: usize = 10_000;
+/// Customers whose cards and addresses are read in one query.
+const CHUNK: usize = 500;
 
 fn environment(html: bool) -> Environment<'static> {
     let mut env = Environment::new();
@@ -47,7 +49,7 @@ fn recipient(customer: &Value, id: &str) -> Value {
 }
 
 /// Customers who asked for no more mail on this channel.
-fn unsubscribed(channel: &str) -> Result<BTreeSet<String>> {
+pub(crate) fn unsubscribed(channel: &str) -> Result<BTreeSet<String>> {
     Ok(util::every::<Value>("unsubscribe")?
         .into_iter()
         .filter(|u| {
@@ -94,18 +96,24 @@ pub fn queue(input: Value) -> Result<Value> {
     let stop = unsubscribed(&channel)?;
     let kind = if channel == "sms" { "phone" } else { "email" };
     let (mut queued, mut skipped_unsubscribed, mut skipped_no_address, mut gone) = (0, 0, 0, 0);
-    for id in ids {
-        if stop.contains(&id) {
-            skipped_unsubscribed += 1;
-            continue;
-        }
-        let Ok(customer) = store::get::<Value>("crm.customer", &id) else {
-            gone += 1;
-            continue;
-        };
+    let wanted: Vec<String> = ids
+        .into_iter()
+        .filter(|id| {
+            let stopped = stop.contains(id);
+            skipped_unsubscribed += usize::from(stopped);
+            !stopped
+        })
+        .collect();
+    // Cards and addresses are read a chunk at a time: one query each instead of two per customer.
+    for chunk in wanted.chunks(CHUNK) {
+        let list: Vec<Value> = chunk.iter().map(|id| json!(id)).collect();
+        let cards: BTreeMap<String, Value> = util::all::<Value>("crm.customer", Filter::is_in("id", list.clone()))?
+            .into_iter()
+            .map(|r| (r.id, r.data))
+            .collect();
         let contacts = util::all::<Value>(
             "crm.contact",
-            Filter::and(vec![Filter::eq("customer", id.as_str()), Filter::eq("kind", kind)]),
+            Filter::and(vec![Filter::is_in("customer", list), Filter::eq("kind", kind)]),
         )
         .map_err(|e| match e {
             Error::AccessDenied(_) => {
@@ -113,25 +121,38 @@ pub fn queue(input: Value) -> Result<Value> {
             }
             other => other,
         })?;
-        let Some(address) = contacts.first().and_then(|c| c.data["value"].as_str()).map(str::to_string) else {
-            skipped_no_address += 1;
-            continue;
-        };
-        let ctx = json!({ "customer": recipient(&customer.data, &id) });
-        let render = |t: &minijinja::Template<'_, '_>, field: &str| {
-            t.render(&ctx).map_err(|e| Error::invalid(field, format!("for customer {id}: {e}")))
-        };
-        let message = Message {
-            mailing: m.id.clone(),
-            customer: id.clone(),
-            address,
-            subject: subject.as_ref().map(|s| render(s, "subject")).transpose()?,
-            body: render(&body, "body")?,
-            status: "queued".into(),
-            history: vec![json!({ "status": "queued", "at": erp_sdk::now() })],
-        };
-        store::create("message", &message)?;
-        queued += 1;
+        // The oldest address of each customer, as a card lists them.
+        let mut addresses: BTreeMap<String, String> = BTreeMap::new();
+        for c in contacts {
+            if let (Some(customer), Some(value)) = (c.data["customer"].as_str(), c.data["value"].as_str()) {
+                addresses.entry(customer.to_string()).or_insert_with(|| value.to_string());
+            }
+        }
+        for id in chunk {
+            let Some(card) = cards.get(id) else {
+                gone += 1;
+                continue;
+            };
+            let Some(address) = addresses.get(id).cloned() else {
+                skipped_no_address += 1;
+                continue;
+            };
+            let ctx = json!({ "customer": recipient(card, id) });
+            let render = |t: &minijinja::Template<'_, '_>, field: &str| {
+                t.render(&ctx).map_err(|e| Error::invalid(field, format!("for customer {id}: {e}")))
+            };
+            let message = Message {
+                mailing: m.id.clone(),
+                customer: id.clone(),
+                address,
+                subject: subject.as_ref().map(|s| render(s, "subject")).transpose()?,
+                body: render(&body, "body")?,
+                status: "queued".into(),
+                history: vec![json!({ "status": "queued", "at": erp_sdk::now() })],
+            };
+            store::create("message", &message)?;
+            queued += 1;
+        }
     }
     store::update::<Value>("mailing", &m.id, &json!({ "state": "queued" }), Some(m.version))?;
     let summary = json!({ "id": m.id, "name": m.data.name, "queued": queued, "skipped_unsubscribed": skipped_unsubscribed,
@@ -144,7 +165,10 @@ pub fn queue(input: Value) -> Result<Value> {
 fn allowed(from: &str, to: &str) -> bool {
     matches!(
         (from, to),
-        ("queued", "sent" | "failed") | ("sent", "failed" | "opened" | "clicked") | ("opened", "clicked")
+        ("queued", "sending" | "sent" | "failed" | "cancelled")
+            | ("sending", "sent" | "failed")
+            | ("sent", "failed" | "opened" | "clicked")
+            | ("opened", "clicked")
     )
 }
 
@@ -184,7 +208,7 @@ struct Unsubscribe {
     reason: Option<String>,
 }
 
-fn record_unsubscribe(customer: &str, channel: &str, reason: Option<&str>) -> Result<Value> {
+pub(crate) fn record_unsubscribe(customer: &str, channel: &str, reason: Option<&str>) -> Result<Value> {
     if !matches!(channel, "email" | "sms" | "all") {
         return Err(Error::invalid("channel", "must be email, sms or all"));
     }

@@ -22,7 +22,7 @@ both_backends!(
     activities_are_planned_completed_and_listed_when_overdue,
 );
 
-const SECRET: &str = "crm-hook-secret-0123456789";
+pub(crate) const SECRET: &str = "crm-hook-secret-0123456789";
 
 /// A company with CRM enabled and a webhook secret; returns its id.
 async fn with_crm(app: &TestApp, members: &[(&str, &str)]) -> String {
@@ -46,7 +46,14 @@ async fn create(app: &TestApp, co: &str, coll: &str, body: Value) -> String {
 }
 
 /// Posts to a CRM webhook with the company's secret: (status, body).
-async fn hook(app: &TestApp, co: &str, name: &str, content_type: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
+/// Posts to one of the CRM's inbound webhooks with the company's secret; answers the status and body.
+pub(crate) async fn hook(
+    app: &TestApp,
+    co: &str,
+    name: &str,
+    content_type: &str,
+    body: impl Into<Vec<u8>>,
+) -> (u16, Value) {
     let r = app
         .client
         .post(format!("{}/api/v1/hooks/{co}/crm/{name}", app.base))

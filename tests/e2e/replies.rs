@@ -13,12 +13,11 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::crm::SECRET;
 use crate::mail::Smtp;
 use crate::support::{Backend, TestApp, eventually, package};
 
 both_backends!(plugins_send_mail_once_per_key_and_hear_the_outcome, email_leads_get_threaded_replies);
-
-const SECRET: &str = "reply-webhook-secret-1";
 
 fn relay(port: u16) -> Value {
     json!({
@@ -169,18 +168,11 @@ impl Telegram {
     }
 }
 
+/// Posts to a CRM webhook and answers the body of its success.
 async fn hook(app: &TestApp, co: &str, name: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Value {
-    let r = app
-        .client
-        .post(format!("{}/api/v1/hooks/{co}/crm/{name}", app.base))
-        .header("content-type", content_type)
-        .header("x-webhook-secret", SECRET)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    r.json().await.unwrap()
+    let (status, body) = crate::crm::hook(app, co, name, content_type, body).await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 fn update(chat: i64, message_id: i64, text: &str) -> Value {

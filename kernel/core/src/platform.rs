@@ -10,11 +10,12 @@ use crate::fair_use::{FairUse, Settings};
 use crate::files::{FileSettings, Files};
 use crate::notify::{Live, NewNotification, Notification, NotifyError};
 use crate::outbound::{Outbound, OutboundSettings};
+use crate::plugins::host::{PluginMail, QueuedMail};
 use crate::plugins::{Kernel, PluginError, PluginHost, host};
 use crate::records::{Collection, Hooks, RecordError, WriteCheck};
 use crate::secrets::SecretKey;
 use crate::session::Session;
-use crate::storage::{Db, StoreError};
+use crate::storage::{Db, DbConn, StoreError};
 
 /// The kernel's shared services: the database, the plugin runtime and the event bus. Cheap
 /// to clone.
@@ -198,6 +199,16 @@ impl Kernel for Platform {
             self.live.wake();
         }
         Ok(sent)
+    }
+
+    fn queue_mail(
+        &self,
+        conn: &mut DbConn,
+        company_id: &str,
+        plugin: &str,
+        mail: PluginMail,
+    ) -> Result<QueuedMail, RecordError> {
+        crate::mail::outbox::queue_plugin_mail(conn, company_id, plugin, mail)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::validation::{FieldError, Invalid};
 /// Most recipients of one message (To and Cc together).
 pub const MAX_RECIPIENTS: usize = 50;
 /// Largest message, attachments included.
-pub const MAX_BYTES: usize = 20 * 1024 * 1024;
+pub const MAX_BYTES: usize = crate::plugins::host::MAX_MAIL_BYTES;
 
 /// A file sent with a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

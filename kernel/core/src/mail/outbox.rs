@@ -9,7 +9,7 @@
 
 use diesel::prelude::*;
 
-use super::message::Outgoing;
+use super::message::{Attached, Outgoing};
 use super::{MailError, message, settings};
 use crate::clock;
 use crate::ids;
@@ -17,6 +17,8 @@ use crate::notify::{self, Text};
 use crate::outbound::OutboundError;
 use crate::paging::{Page, PageRequest};
 use crate::plugins::Kernel;
+use crate::plugins::host::{PluginMail, QueuedMail};
+use crate::records::RecordError;
 use crate::storage::schema::{companies, mail_outbox, notifications, users};
 use crate::storage::{DbConn, StoreError};
 use crate::validation::Invalid;
@@ -153,6 +155,41 @@ pub fn enqueue_keyed(
     insert(conn, &id, company_id, source, &m)?;
     diesel::update(mail_outbox::table.find(&id)).set(mail_outbox::mail_key.eq(key)).execute(conn)?;
     Ok(Keyed { id, message_id, created: true })
+}
+
+/// A plugin's message (WIT 0.2.2), queued under its key; refusals in the records layer's
+/// words, as plugin calls report them.
+pub fn queue_plugin_mail(
+    conn: &mut DbConn,
+    company_id: &str,
+    plugin: &str,
+    mail: PluginMail,
+) -> Result<QueuedMail, RecordError> {
+    let outgoing = Outgoing {
+        to: mail.to,
+        cc: mail.cc,
+        reply_to: mail.reply_to,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        attachments: mail
+            .attachments
+            .into_iter()
+            .map(|f| Attached { name: f.name, content_type: f.content_type, bytes: f.bytes })
+            .collect(),
+        in_reply_to: mail.in_reply_to,
+        references: mail.references,
+        unsubscribe_url: mail.unsubscribe_url,
+        ..Outgoing::default()
+    };
+    match enqueue_keyed(conn, company_id, plugin, &mail.key, outgoing) {
+        Ok(k) => Ok(QueuedMail { id: k.id, message_id: k.message_id, created: k.created }),
+        Err(MailError::Invalid(i)) => Err(RecordError::Invalid(i)),
+        Err(MailError::NotConfigured(m)) => Err(RecordError::Invalid(Invalid::one("mail", m))),
+        Err(MailError::Outbound(OutboundError::Limit(m))) => Err(RecordError::Quota(m)),
+        Err(MailError::Store(s)) => Err(RecordError::Store(s)),
+        Err(other) => Err(RecordError::Internal(other.to_string())),
+    }
 }
 
 fn insert(conn: &mut DbConn, id: &str, company_id: &str, source: &str, m: &Outgoing) -> Result<(), StoreError> {

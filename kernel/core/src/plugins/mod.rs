@@ -46,4 +46,13 @@ pub trait Kernel: Hooks + Send + Sync {
         session: &mut Session,
         notification: &crate::notify::NewNotification<'_>,
     ) -> Result<Vec<crate::notify::Notification>, crate::notify::NotifyError>;
+    /// Queues a plugin's e-mail in the transaction of `conn` (WIT 0.2.2 `mail`), once per the
+    /// plugin's key.
+    fn queue_mail(
+        &self,
+        conn: &mut crate::storage::DbConn,
+        company_id: &str,
+        plugin: &str,
+        mail: host::PluginMail,
+    ) -> Result<host::QueuedMail, crate::records::RecordError>;
 }

@@ -646,23 +646,20 @@ pub(super) mod v02 {
             if let Err(e) = self.charge_bytes(size) {
                 return Ok(Err(types::Error::LimitExceeded(e)));
             }
-            let message = crate::plugins::host::mail::Message {
-                outgoing: crate::mail::Outgoing {
-                    to: m.to,
-                    cc: m.cc,
-                    reply_to: m.reply_to,
-                    subject: m.subject,
-                    text: m.text,
-                    html: m.html,
-                    in_reply_to: m.in_reply_to,
-                    references: m.references,
-                    unsubscribe_url: m.unsubscribe_url,
-                    ..Default::default()
-                },
-                attachments: m.attachments,
+            let message = crate::plugins::host::PluginMail {
+                to: m.to,
+                cc: m.cc,
+                reply_to: m.reply_to,
+                subject: m.subject,
+                text: m.text,
+                html: m.html,
+                in_reply_to: m.in_reply_to,
+                references: m.references,
+                unsubscribe_url: m.unsubscribe_url,
                 key: m.key,
+                attachments: Vec::new(),
             };
-            match crate::plugins::host::mail::send(self, message) {
+            match crate::plugins::host::mail::send(self, message, m.attachments) {
                 Ok(q) => Ok(Ok(mail::Queued { id: q.id, message_id: q.message_id, created: q.created })),
                 Err(crate::plugins::host::mail::Refusal::Denied(m)) => Ok(Err(types::Error::AccessDenied(m))),
                 Err(crate::plugins::host::mail::Refusal::Record(e)) => answer(Err(e)),

@@ -79,24 +79,13 @@ pub const MAX_KEY_CHARS: usize = 200;
 /// instead of burning the company's relay and reputation.
 pub const DAILY_LIMIT: i64 = 20_000;
 
-/// A plugin's message in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keyed {
-    /// The outbox id, which outcome events carry.
-    pub id: String,
-    /// The Message-ID it is sent with.
-    pub message_id: String,
-    /// False when the key was queued before and nothing new was queued.
-    pub created: bool,
-}
-
 /// Queues `m` for the company in the caller's transaction; answers its id. The message is
 /// checked now, so a bad one is refused to whoever queues it.
 pub fn enqueue(conn: &mut DbConn, company_id: &str, source: &str, m: &Outgoing) -> Result<String, MailError> {
     let placeholder = "outbox@example.com".parse().map_err(|_| MailError::NotConfigured("no placeholder sender"))?;
     message::build(placeholder, m)?;
     let id = ids::new_id();
-    insert(conn, &id, company_id, source, m)?;
+    insert(conn, &id, company_id, source, None, m)?;
     Ok(id)
 }
 
@@ -110,7 +99,7 @@ pub fn enqueue_keyed(
     source: &str,
     key: &str,
     mut m: Outgoing,
-) -> Result<Keyed, MailError> {
+) -> Result<QueuedMail, MailError> {
     if key.trim().is_empty() || key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) {
         return Err(MailError::Invalid(Invalid::one(
             "key",
@@ -127,7 +116,7 @@ pub fn enqueue_keyed(
     if let Some((id, sent_id, text)) = earlier {
         let fixed = serde_json::from_str::<Outgoing>(&text).ok().and_then(|o| o.message_id);
         let message_id = sent_id.or(fixed).unwrap_or_default();
-        return Ok(Keyed { id, message_id, created: false });
+        return Ok(QueuedMail { id, message_id, created: false });
     }
     let day_ago = clock::now() - 24 * 3600 * 1_000_000;
     let today: i64 = mail_outbox::table
@@ -152,9 +141,8 @@ pub fn enqueue_keyed(
     m.message_id = Some(message_id.clone());
     m.idempotency_key = None;
     message::build(from, &m)?;
-    insert(conn, &id, company_id, source, &m)?;
-    diesel::update(mail_outbox::table.find(&id)).set(mail_outbox::mail_key.eq(key)).execute(conn)?;
-    Ok(Keyed { id, message_id, created: true })
+    insert(conn, &id, company_id, source, Some(key), &m)?;
+    Ok(QueuedMail { id, message_id, created: true })
 }
 
 /// A plugin's message (WIT 0.2.2), queued under its key; refusals in the records layer's
@@ -182,17 +170,23 @@ pub fn queue_plugin_mail(
         unsubscribe_url: mail.unsubscribe_url,
         ..Outgoing::default()
     };
-    match enqueue_keyed(conn, company_id, plugin, &mail.key, outgoing) {
-        Ok(k) => Ok(QueuedMail { id: k.id, message_id: k.message_id, created: k.created }),
-        Err(MailError::Invalid(i)) => Err(RecordError::Invalid(i)),
-        Err(MailError::NotConfigured(m)) => Err(RecordError::Invalid(Invalid::one("mail", m))),
-        Err(MailError::Outbound(OutboundError::Limit(m))) => Err(RecordError::Quota(m)),
-        Err(MailError::Store(s)) => Err(RecordError::Store(s)),
-        Err(other) => Err(RecordError::Internal(other.to_string())),
-    }
+    enqueue_keyed(conn, company_id, plugin, &mail.key, outgoing).map_err(|e| match e {
+        MailError::Invalid(i) => RecordError::Invalid(i),
+        MailError::NotConfigured(m) => RecordError::Invalid(Invalid::one("mail", m)),
+        MailError::Outbound(OutboundError::Limit(m)) => RecordError::Quota(m),
+        MailError::Store(s) => RecordError::Store(s),
+        other => RecordError::Internal(other.to_string()),
+    })
 }
 
-fn insert(conn: &mut DbConn, id: &str, company_id: &str, source: &str, m: &Outgoing) -> Result<(), StoreError> {
+fn insert(
+    conn: &mut DbConn,
+    id: &str,
+    company_id: &str,
+    source: &str,
+    key: Option<&str>,
+    m: &Outgoing,
+) -> Result<(), StoreError> {
     let now = clock::now();
     let text = serde_json::to_string(m).map_err(|e| StoreError::Task(e.to_string()))?;
     diesel::insert_into(mail_outbox::table)
@@ -207,6 +201,7 @@ fn insert(conn: &mut DbConn, id: &str, company_id: &str, source: &str, m: &Outgo
             mail_outbox::attempts.eq(0),
             mail_outbox::next_at.eq(now),
             mail_outbox::created_at.eq(now),
+            mail_outbox::mail_key.eq(key),
         ))
         .execute(conn)?;
     Ok(())
@@ -283,7 +278,7 @@ pub fn queue_notifications(conn: &mut DbConn, limit: i64) -> Result<usize, Store
         // The notification's id is the message's: queued once however often this runs.
         let exists = mail_outbox::table.find(id).count().get_result::<i64>(conn)? > 0;
         if !exists {
-            insert(conn, id, company_id, NOTIFICATIONS, &m)?;
+            insert(conn, id, company_id, NOTIFICATIONS, None, &m)?;
         }
         diesel::update(notifications::table.find(id))
             .set(notifications::mail_state.eq(notify::inbox::MAIL_QUEUED))

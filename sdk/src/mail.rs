@@ -1,12 +1,12 @@
-//! E-mail through the company's own relay (WIT 0.2.2): replies to customers, mailings,
-//! documents.
+//! E-mail through the company's own relay (WIT 0.2.2; unsubscribe links and later news of
+//! sent mail, 0.2.3): replies to customers, mailings, documents.
 //!
 //! A plugin declares that it sends mail in its manifest, and an administrator of the company
 //! grants it (`mail` among the grants) when enabling the plugin:
 //!
 //! ```toml
 //! [plugin]
-//! wit = "0.2.2"
+//! wit = "0.2.3"
 //!
 //! [mail]
 //! reason = "Sends replies to customers who wrote by e-mail"
@@ -15,7 +15,9 @@
 //! A message is queued in the current change under the plugin's own key and goes out after
 //! the change commits: queuing the same key again queues nothing, so a handler that runs
 //! twice sends once. What became of it comes back as `<plugin>.mail.sent` or
-//! `<plugin>.mail.failed`, which the plugin may subscribe to (see [`Outcome`]).
+//! `<plugin>.mail.failed`, which the plugin may subscribe to (see [`Outcome`]); later,
+//! `<plugin>.mail.bounced` when the recipient's server sends it back, and
+//! `<plugin>.mail.unsubscribed` when the recipient follows its [`unsubscribe_link`].
 //!
 //! ```no_run
 //! use erp_sdk::mail::Message;
@@ -126,7 +128,15 @@ impl Message {
     }
 }
 
-/// The payload of `<plugin>.mail.sent` and `<plugin>.mail.failed`:
+/// The one-click unsubscribe link of the message the plugin queues under `key`: put it in
+/// [`Message::unsubscribe_url`] and in the letter's text. Confirming it emits
+/// `<plugin>.mail.unsubscribed` once. Fails when the operator gave the platform no public
+/// address, or without the `mail` grant.
+pub fn unsubscribe_link(key: &str) -> Result<String> {
+    Ok(wit::unsubscribe_link(key)?)
+}
+
+/// The payload of `<plugin>.mail.sent`, `.failed`, `.bounced` and `.unsubscribed`:
 /// `let outcome: Outcome = event.payload()?;`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Outcome {
@@ -136,10 +146,11 @@ pub struct Outcome {
     pub key: Option<String>,
     /// Its Message-ID, once sent.
     pub message_id: Option<String>,
-    /// `sent`, `refused` (the relay refused it for good) or `failed` (not sent after the last
-    /// attempt).
+    /// `sent`, `refused` (the relay refused it for good), `failed` (not sent after the last
+    /// attempt), `bounced` (sent, then returned by the recipient's server) or `unsubscribed`
+    /// (the recipient followed its unsubscribe link).
     pub status: String,
-    /// Why it was not sent.
+    /// Why it was not sent, or why it came back.
     pub error: Option<String>,
 }
 
@@ -147,5 +158,15 @@ impl Outcome {
     /// Whether the relay took the message.
     pub fn is_sent(&self) -> bool {
         self.status == "sent"
+    }
+
+    /// Whether the recipient's server sent the message back.
+    pub fn is_bounced(&self) -> bool {
+        self.status == "bounced"
+    }
+
+    /// Whether the recipient asked for no more such mail.
+    pub fn is_unsubscribed(&self) -> bool {
+        self.status == "unsubscribed"
     }
 }

@@ -481,7 +481,15 @@ async fn notifications_reach_people_by_email_too(app: &TestApp) {
     assert_eq!(got[0].to, ["alice@example.com"]);
     let parsed = mail_parser::MessageParser::default().parse(&got[0].data).unwrap();
     assert_eq!(parsed.subject(), Some("Позвоните клиенту / Call the customer"));
-    assert!(parsed.body_text(0).unwrap().contains("Details follow"));
+    let text = parsed.body_text(0).unwrap().to_string();
+    assert!(text.contains("Details follow"));
+    // The letter links to the notification, which opens what it names once Alice logs in.
+    let link = text.lines().map(str::trim).find(|l| l.starts_with(&app.base)).expect("a link in the letter");
+    assert!(link.starts_with(&format!("{}/c/{co}/notifications/", app.base)) && link.ends_with("/open"), "{text}");
+    let web = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let opened = web.get(link).send().await.unwrap();
+    let to = opened.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/login?next=") && to.contains("notifications"), "{to}");
     let listed = app.get(&format!("{outbox}?status=sent"), &app.root).await;
     let item = listed.expect(200)["items"][0].clone();
     assert_eq!(item["attempts"], 2, "{item}");

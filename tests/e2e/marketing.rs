@@ -1,14 +1,21 @@
 //! The marketing plugin through HTTP: refused without the CRM it depends on; a campaign's
 //! spend, the leads and the won deal it brought, and its ROI; a mailing that skips the
 //! unsubscribed, with delivery reported through the webhook; an e-mail mailing of 500
-//! recipients sent through a real SMTP server, once each, within the company's rate.
+//! recipients sent through a real SMTP server, once each, within the company's rate; the
+//! letter's one-click unsubscribe link and a bounce read from the company's mailbox keep those
+//! recipients out of the next mailing.
 
 use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::support::{TestApp, package};
 
-both_backends!(marketing_needs_the_crm, from_campaign_to_revenue_and_mailings, a_mailing_reaches_each_recipient_once);
+both_backends!(
+    marketing_needs_the_crm,
+    from_campaign_to_revenue_and_mailings,
+    a_mailing_reaches_each_recipient_once,
+    unsubscribe_links_and_bounces_stop_the_next_mailing
+);
 
 const SECRET: &str = "marketing-hook-secret-0001";
 const GRANTS: [&str; 6] = ["crm.customer", "crm.contact", "crm.address", "crm.timeline", "crm.lead", "crm.deal"];
@@ -244,7 +251,9 @@ async fn a_mailing_reaches_each_recipient_once(app: &TestApp) {
     let one = got.iter().find(|r| r.to == ["client1@example.org"]).unwrap();
     let parsed = mail_parser::MessageParser::default().parse(&one.data).unwrap();
     assert_eq!(parsed.subject(), Some("Скидки для Клиент 1"));
-    assert_eq!(parsed.body_text(0).unwrap().trim().replace("\r\n", "\n"), "Здравствуйте, Клиент 1!\nСкидка 10%.");
+    let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
+    assert!(text.starts_with("Здравствуйте, Клиент 1!\nСкидка 10%.\n"), "{text}");
+    assert!(text.contains("Отписаться: http"), "every letter says how to unsubscribe: {text}");
     assert!(parsed.body_html(0).unwrap().contains("<p>Здравствуйте, Клиент 1!</p>"));
 
     // Outcomes come back: sent, the refused address failed and is not mailed again.
@@ -259,4 +268,167 @@ async fn a_mailing_reaches_each_recipient_once(app: &TestApp) {
     assert!(unsub.iter().any(|u| u["data"]["customer"] == json!(customers[7])), "{unsub:?}");
     let m = app.get(&format!("{}/{mailing}", data(&co, "marketing", "mailing")), &app.root).await;
     assert_eq!(m.expect(200)["data"]["state"], "sent");
+}
+
+/// Sends what is queued and delivers it; answers the letters the relay got.
+async fn send_and_deliver(app: &TestApp, co: &str) {
+    let r = app.post(&cmd(co, "marketing", "send-mailings"), &app.root, json!({})).await;
+    assert!(r.expect(200)["waiting"].is_null(), "{:?}", r.body);
+    drain_outbox(app).await;
+}
+
+/// A delivery status notification for the message `message_id`, as Postfix writes them.
+fn bounce_report(message_id: &str, address: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.example.net\r\nTo: news@acme.example\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+Message-ID: <bounce-1@mx.example.net>\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"R1\"\r\n\r\n\
+--R1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nYour message could not be delivered.\r\n\r\n\
+--R1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n\
+Final-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 <{address}>: Recipient address rejected: User unknown\r\n\r\n\
+--R1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Acme <news@acme.example>\r\nTo: {address}\r\n\
+Subject: Sale\r\nMessage-ID: {message_id}\r\n\r\n--R1--\r\n"
+    )
+}
+
+async fn unsubscribe_links_and_bounces_stop_the_next_mailing(app: &TestApp) {
+    let smtp = crate::mail::Smtp::start("acme", "relay-password");
+    let Some(imap) = tokio::task::spawn_blocking(crate::mail::Dovecot::start).await.unwrap() else { return };
+    let co = app.company("Acme", &[]).await;
+    app.install(&package("crm")).await;
+    app.install(&package("marketing")).await;
+    app.enable(&co, "crm", json!({})).await.expect(200);
+    let mut grants: Vec<&str> = GRANTS.to_vec();
+    grants.push("mail");
+    app.enable(&co, "marketing", json!({ "grants": grants })).await.expect(200);
+    let mail = json!({ "from_address": "news@acme.example", "from_name": "Acme", "smtp_host": "127.0.0.1",
+                       "smtp_port": smtp.port, "smtp_security": "none", "smtp_username": "acme",
+                       "smtp_password": "relay-password", "imap_host": "127.0.0.1", "imap_port": imap.port,
+                       "imap_security": "none", "imap_username": "inbox@example.com", "imap_password": "secret",
+                       "deliver_to": "crm/email" });
+    app.put(&format!("/api/v1/companies/{co}/mail"), &app.root, mail).await.expect(200);
+    let _bus = app.start_bus();
+    let mut customers = Vec::new();
+    for (name, email) in [("Анна", "anna@example.org"), ("Борис", "boris@example.org"), ("Вера", "vera@gone.example")]
+    {
+        let body = json!({ "name": format!("Клиент {name}"), "contacts": [{ "kind": "email", "value": email }] });
+        let r = app.post(&cmd(&co, "crm", "create-customer"), &app.root, body).await;
+        customers.push(r.expect(200)["customer"]["id"].as_str().unwrap().to_string());
+    }
+    let seg = create(
+        app,
+        &co,
+        "marketing",
+        "segment",
+        json!({ "name": "Все", "rule": { "field": "name", "op": "contains", "value": "Клиент" } }),
+    )
+    .await;
+    let mailing = async |name: &str| {
+        let snap = app.post(&cmd(&co, "marketing", "snapshot-segment"), &app.root, json!({ "segment": seg })).await;
+        let snap = snap.expect(200)["id"].clone();
+        let m = create(
+            app,
+            &co,
+            "marketing",
+            "mailing",
+            json!({ "name": name, "subject": "Новости", "body": "<p>Здравствуйте, {{ customer.name }}!</p>" }),
+        )
+        .await;
+        let path = cmd(&co, "marketing", "queue-mailing");
+        app.post(&path, &app.root, json!({ "mailing": m, "snapshot": snap })).await.expect(200).clone()
+    };
+    let first = mailing("Ноябрь").await;
+    assert_eq!(first["queued"], 3, "{first}");
+    send_and_deliver(app, &co).await;
+    let letters = smtp.received.lock().clone();
+    assert_eq!(letters.len(), 3);
+    let to_anna = letters.iter().find(|r| r.to == ["anna@example.org"]).unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&to_anna.data).unwrap();
+    let header = parsed.header_raw("List-Unsubscribe").unwrap().trim().to_string();
+    let link = header.trim_start_matches('<').trim_end_matches('>').to_string();
+    assert!(link.starts_with(&format!("{}/unsubscribe/", app.base)), "{link}");
+    assert_eq!(parsed.header_raw("List-Unsubscribe-Post").map(str::trim), Some("List-Unsubscribe=One-Click"));
+    assert!(parsed.body_text(0).unwrap().contains(&link), "the link is in the letter too");
+    assert!(parsed.body_html(0).unwrap().contains(&format!("<a href=\"{link}\">Отписаться</a>")));
+
+    // The link opens a page that asks first: whose mailings, which address; nothing changes yet.
+    let web = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = web.get(&link).header("Accept-Language", "ru-RU,ru;q=0.9").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Больше не присылать рассылки Acme на адрес anna@example.org?"), "{html}");
+    assert!(html.contains("id=\"unsubscribe-confirm\""), "{html}");
+    let unsubscribes = async || {
+        let r = app.get(&format!("{}?limit=100", data(&co, "marketing", "unsubscribe")), &app.root).await;
+        r.expect(200)["items"].as_array().unwrap().clone()
+    };
+    assert!(unsubscribes().await.is_empty(), "opening the link changes nothing");
+    // A mail program's one-click POST (RFC 8058) confirms it, without a login or a form token.
+    let done = web
+        .post(&link)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("Done: Acme will send no more mailings to anna@example.org."));
+    let again = web.post(&link).header("Accept-Language", "ru").send().await.unwrap().text().await.unwrap();
+    assert!(again.contains("Адрес anna@example.org уже отписан от рассылок Acme."), "{again}");
+    let anna_off = async || unsubscribes().await.iter().any(|u| u["data"]["customer"] == json!(customers[0]));
+    assert!(crate::support::eventually(30, anna_off).await, "the plugin heard of it");
+    let by_link = unsubscribes().await;
+    assert_eq!(by_link.len(), 1, "heard once however often the link is followed: {by_link:?}");
+    assert_eq!(by_link[0]["data"]["cause"], "link");
+    // A link changed by one character, or made up, unsubscribes no one.
+    let mut forged = link.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    for bad in [forged, format!("{}/unsubscribe/bm90LWEtdG9rZW4.AAAAAAAAAAAAAAAAAAAAAA", app.base)] {
+        let r = web.post(&bad).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{bad}");
+        assert!(r.text().await.unwrap().contains("This unsubscribe link is not valid."));
+    }
+    let api = app.call(reqwest::Method::POST, "/api/v1/mail/unsubscribe/x.y", None, None).await;
+    assert_eq!(api.expect(404)["error"]["code"], "not_found");
+
+    // Vera's server sends her letter back; the report in the company's mailbox marks it.
+    let to_vera = letters.iter().find(|r| r.to == ["vera@gone.example"]).unwrap();
+    let vera_id = mail_parser::MessageParser::default().parse(&to_vera.data).unwrap().message_id().unwrap().to_string();
+    imap.deliver("bounce.eml", &bounce_report(&format!("<{vera_id}>"), "vera@gone.example"));
+    let poll = format!("/api/v1/companies/{co}/mail/poll");
+    let checked = app.post(&poll, &app.root, json!({})).await.expect(200).clone();
+    assert_eq!(
+        (checked["found"].as_u64(), checked["bounces"].as_u64(), checked["delivered"].as_u64()),
+        (Some(1), Some(1), Some(0)),
+        "{checked}"
+    );
+    let leads = app.get(&data(&co, "crm", "lead"), &app.root).await;
+    assert_eq!(leads.expect(200)["items"].as_array().unwrap().len(), 0, "a bounce is no lead");
+    let outbox = app.get(&format!("/api/v1/companies/{co}/mail/outbox?status=bounced"), &app.root).await;
+    let outbox = outbox.expect(200)["items"].as_array().unwrap().clone();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0]["recipient"], "vera@gone.example");
+    assert!(outbox[0]["error"].as_str().unwrap().contains("User unknown"), "{outbox:?}");
+    let vera_off = async || {
+        unsubscribes()
+            .await
+            .iter()
+            .any(|u| u["data"]["customer"] == json!(customers[2]) && u["data"]["cause"] == "bounce")
+    };
+    assert!(crate::support::eventually(30, vera_off).await, "{:?}", unsubscribes().await);
+    assert!(crate::support::eventually(30, async || statuses(app, &co).await.get("bounced") == Some(&1)).await);
+    // The report read again changes nothing more.
+    imap.deliver("bounce-copy.eml", &bounce_report(&format!("<{vera_id}>"), "vera@gone.example"));
+    app.post(&poll, &app.root, json!({})).await.expect(200);
+    assert_eq!(unsubscribes().await.len(), 2);
+
+    // The next mailing goes to Boris alone.
+    let second = mailing("Декабрь").await;
+    assert_eq!((second["queued"].as_u64(), second["skipped_unsubscribed"].as_u64()), (Some(1), Some(2)), "{second}");
+    send_and_deliver(app, &co).await;
+    let letters = smtp.received.lock().clone();
+    assert_eq!(letters.len(), 4);
+    assert_eq!(letters[3].to, ["boris@example.org"]);
 }

@@ -235,6 +235,42 @@ async fn email_leads_get_threaded_replies(app: &TestApp) {
     let l = app.get(&format!("/api/v1/companies/{co}/data/crm/lead/{lead}"), &app.root).await;
     let l = l.expect(200)["data"].clone();
     assert_eq!((l["messages"].as_i64(), l["status"].as_str()), (Some(2), Some("in_progress")), "{l}");
+
+    // In the web UI, in Russian: the lead's Reply opens its form, which goes back to the lead.
+    let mut b = crate::ui::Browser::new(app);
+    b.language("ru");
+    b.login("root@example.com").await;
+    let lead_page = format!("/c/{co}/p/crm/d/lead/r/{lead}");
+    let page = b.get(&lead_page).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let html = page.body.replace("&#x2f;", "/").replace("&amp;", "&");
+    let link = format!("/c/{co}/p/crm/cmd/reply?lead={lead}&_back=");
+    let start = html.find(&link).unwrap_or_else(|| panic!("a Reply link on the lead: {html}"));
+    let href = html[start..].split('"').next().unwrap().to_string();
+    let form = b.get(&href).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let html = form.body.replace("&#x2f;", "/");
+    assert!(html.contains("Вернуться к записи"), "{html}");
+    let csrf = crate::ui::csrf_of(&form.body);
+    let back = crate::ui::input_value(&html, "_back");
+    assert_eq!(back, lead_page);
+    let answered = b
+        .post(
+            &format!("/c/{co}/p/crm/cmd/reply"),
+            &[("_csrf", &csrf), ("_back", &back), ("lead", &lead), ("text", "Счёт во вложении, проверьте.")],
+        )
+        .await;
+    assert_eq!(answered.status, 303, "{}", answered.body);
+    assert_eq!(answered.location.as_deref(), Some(format!("{lead_page}?ok=done").as_str()));
+    assert_eq!(mail_worker(app).await, 1, "the reply from the form went out too");
+    // A `_back` that leaves the site is not followed.
+    let away = b
+        .post(
+            &format!("/c/{co}/p/crm/cmd/reply"),
+            &[("_csrf", &csrf), ("_back", "//evil.example/x"), ("lead", &lead), ("text", "Ещё раз")],
+        )
+        .await;
+    assert_eq!(away.status, 200, "the answer is shown instead: {}", away.body);
 }
 
 /// Telegram replies go to the chat the lead wrote from, through the operator's route to the

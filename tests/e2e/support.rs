@@ -245,6 +245,11 @@ impl Drop for TestApp {
     }
 }
 
+/// Links in e-mails lead to the test server itself.
+fn public_url(addr: std::net::SocketAddr) -> erp_kernel::links::PublicUrl {
+    erp_kernel::links::PublicUrl::parse(&format!("http://{addr}")).expect("a public address")
+}
+
 impl TestApp {
     /// Starts a server; `None` when the backend is unavailable and the test should skip.
     pub async fn start(backend: Backend) -> Option<TestApp> {
@@ -298,7 +303,8 @@ impl TestApp {
         let platform = Platform::with_settings(db.clone(), fast_bus(), fair)
             .expect("plugin runtime")
             .with_files(erp_kernel::files::Files::open(file_settings))
-            .with_outbound(outbound);
+            .with_outbound(outbound)
+            .with_public_url(public_url(addr));
         let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ = erp_api::serve_with(listener, router, http, std::future::pending()).await;
@@ -343,7 +349,9 @@ impl TestApp {
         let platform = Platform::with_settings(db, fast_bus(), erp_kernel::fair_use::Settings::default())
             .expect("plugin runtime")
             .with_files(erp_kernel::files::Files::open(erp_kernel::files::FileSettings::in_dir(self.files_dir.path())))
-            .with_outbound(self.platform.outbound.settings().clone());
+            .with_outbound(self.platform.outbound.settings().clone())
+            .with_secrets(self.platform.secrets.clone())
+            .with_public_url(public_url(addr));
         let router = erp_web::app(AppState::new(platform.clone()));
         let server = tokio::spawn(async move {
             let _ =

@@ -225,6 +225,12 @@ pub struct ServeArgs {
     /// database need the same key.
     #[arg(long, env = "ERP_SECRETS_KEY", hide_env_values = true)]
     pub secrets_key: Option<String>,
+    /// The address people reach this server at (`https://erp.example.com`), which links in
+    /// e-mails start with: unsubscribe links in mailings, records named in notifications.
+    /// Default: the address the server listens on, which only suits a server used on this
+    /// machine or network.
+    #[arg(long, env = "ERP_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Seconds between checks of the companies' mailboxes (0: only when asked).
     #[arg(long, env = "ERP_MAIL_POLL_SECS", default_value_t = 60)]
     pub mail_poll_secs: u64,
@@ -250,6 +256,21 @@ impl ServeArgs {
             company_bytes: (self.company_files_mb > 0)
                 .then(|| i64::try_from(self.company_files_mb.saturating_mul(mib)).unwrap_or(i64::MAX)),
         })
+    }
+
+    /// The public address given, or the one of `listening` (a wildcard address read as
+    /// `localhost`).
+    pub fn public_url(&self, listening: std::net::SocketAddr) -> anyhow::Result<erp_kernel::links::PublicUrl> {
+        use erp_kernel::links::PublicUrl;
+        if let Some(url) = self.public_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            return PublicUrl::parse(url).map_err(|e| anyhow::anyhow!("ERP_PUBLIC_URL: {e}"));
+        }
+        let host = match listening.ip() {
+            ip if ip.is_unspecified() => "localhost".to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        PublicUrl::parse(&format!("http://{host}:{}", listening.port())).map_err(anyhow::Error::msg)
     }
 
     /// The key stored secrets are sealed with: the one given, or the key file beside the data.

@@ -137,7 +137,7 @@ fn plugin_toml(name: &str) -> String {
         r#"[plugin]
 name = "{name}"
 version = "0.1.0"
-wit = "0.2.2"
+wit = "0.2.3"
 description = "What {name} does"
 publisher = "You"
 

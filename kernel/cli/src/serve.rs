@@ -101,6 +101,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         false => None,
     };
     tracing::info!(dir = %file_settings.dir.display(), encrypted = file_settings.key.is_some(), "files");
+    // Bound before anything starts, so links in e-mails can name the port when no public
+    // address is given; connections wait in the backlog until start-up serves them.
+    let listener =
+        tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = args.public_url(addr)?;
+    tracing::info!(public_url = public_url.as_str(), "links in e-mails");
     let platform = tokio::task::spawn_blocking(move || {
         let db = erp_kernel::storage::Db::open(&url)?;
         Platform::with_settings(db, erp_kernel::bus::BusConfig::default(), fair)
@@ -109,7 +116,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_context(|| format!("opening database {}", redact(&args.db)))?
     .with_files(erp_kernel::files::Files::open(file_settings))
     .with_outbound(outbound)
-    .with_secrets(secrets);
+    .with_secrets(secrets)
+    .with_public_url(public_url);
     sweep_files_in_background(&platform);
     mail_in_background(&platform, args.mail_poll_secs);
     let demo_options = args
@@ -119,9 +127,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let (platform, options) = (platform.clone(), options.clone());
         tokio::task::spawn_blocking(move || demo::check(&platform, &options)).await??;
     }
-    let listener =
-        tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr()?;
     let mut state = AppState::with_throttle(platform.clone(), args.throttle());
     state.readiness = Readiness::starting("installing the bundled plugins");
     state.metrics_token = args.metrics_token.as_deref().filter(|t| !t.is_empty()).map(Into::into);

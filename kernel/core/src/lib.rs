@@ -12,6 +12,7 @@ pub mod events;
 pub mod fair_use;
 pub mod files;
 pub mod identity;
+pub mod links;
 pub mod mail;
 pub mod metrics;
 pub mod notify;

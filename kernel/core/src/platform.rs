@@ -8,6 +8,7 @@ use crate::bus::{Bus, BusConfig, BusKernel};
 use crate::events::NewEvent;
 use crate::fair_use::{FairUse, Settings};
 use crate::files::{FileSettings, Files};
+use crate::links::PublicUrl;
 use crate::notify::{Live, NewNotification, Notification, NotifyError};
 use crate::outbound::{Outbound, OutboundSettings};
 use crate::plugins::host::{PluginMail, QueuedMail};
@@ -37,6 +38,8 @@ pub struct Platform {
     pub outbound: Outbound,
     /// The key companies' stored secrets (mailbox passwords) are sealed with.
     pub secrets: SecretKey,
+    /// The address people reach this server at, for links in e-mails.
+    pub public_url: Option<PublicUrl>,
 }
 
 impl Platform {
@@ -79,12 +82,19 @@ impl Platform {
             live,
             outbound,
             secrets,
+            public_url: None,
         })
     }
 
     /// The same platform with secrets sealed under `key`.
     pub fn with_secrets(mut self, key: SecretKey) -> Platform {
         self.secrets = key;
+        self
+    }
+
+    /// The same platform with links in e-mails starting at `url`.
+    pub fn with_public_url(mut self, url: PublicUrl) -> Platform {
+        self.public_url = Some(url);
         self
     }
 
@@ -187,6 +197,10 @@ impl Kernel for Platform {
 
     fn secrets(&self) -> &SecretKey {
         &self.secrets
+    }
+
+    fn public_url(&self) -> Option<&PublicUrl> {
+        self.public_url.as_ref()
     }
 
     fn notify(

@@ -2,6 +2,9 @@
 //! AES-256-GCM under the server's secrets key before they reach the database, so a copy of the
 //! database (a backup, a leaked dump) does not give them away.
 //!
+//! The same key signs the links the platform sends out (an unsubscribe link in a mailing), under
+//! a sub-key of their own, so a link cannot be forged and needs no login.
+//!
 //! The key comes from configuration or from a key file the server creates on first start
 //! beside its data (readable by its owner only). Every node of one database needs the same key.
 
@@ -10,6 +13,8 @@ use std::path::Path;
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 const PREFIX: &str = "sealed:v1:";
 const NONCE: usize = 12;
@@ -36,7 +41,11 @@ pub enum SecretError {
 
 /// The server's key for secrets.
 #[derive(Clone)]
-pub struct SecretKey(Aes256Gcm);
+pub struct SecretKey {
+    aead: Aes256Gcm,
+    /// The sub-key links are signed with, derived from the key.
+    signing: [u8; 32],
+}
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,7 +57,14 @@ impl SecretKey {
     /// A key written as 64 hex digits or as base64 of 32 bytes.
     pub fn parse(text: &str) -> Result<SecretKey, String> {
         let bytes = key_bytes(text).ok_or("the secrets key must be 32 bytes, written as 64 hex digits or in base64")?;
-        Aes256Gcm::new_from_slice(&bytes).map(SecretKey).map_err(|e| e.to_string())
+        SecretKey::from_bytes(&bytes)
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<SecretKey, String> {
+        let aead = Aes256Gcm::new_from_slice(bytes).map_err(|e| e.to_string())?;
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(bytes).map_err(|e| e.to_string())?;
+        mac.update(b"erp signed links v1");
+        Ok(SecretKey { aead, signing: mac.finalize().into_bytes().into() })
     }
 
     /// A fresh random key (what a platform without configuration uses: secrets it seals do not
@@ -56,7 +72,7 @@ impl SecretKey {
     pub fn random() -> Result<SecretKey, String> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a key: {e}"))?;
-        Aes256Gcm::new_from_slice(&bytes).map(SecretKey).map_err(|e| e.to_string())
+        SecretKey::from_bytes(&bytes)
     }
 
     /// The key kept in `path`, created there (owner-only) when the file does not exist yet.
@@ -84,7 +100,7 @@ impl SecretKey {
         let mut nonce = [0u8; NONCE];
         getrandom::fill(&mut nonce).map_err(|e| SecretError::Random(e.to_string()))?;
         let sealed =
-            self.0.encrypt(Nonce::from_slice(&nonce), plain.as_bytes()).map_err(|_| SecretError::Unreadable)?;
+            self.aead.encrypt(Nonce::from_slice(&nonce), plain.as_bytes()).map_err(|_| SecretError::Unreadable)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(format!("{PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(out)))
@@ -98,8 +114,31 @@ impl SecretKey {
             .filter(|b| b.len() > NONCE)
             .ok_or(SecretError::Unreadable)?;
         let (nonce, body) = bytes.split_at(NONCE);
-        let plain = self.0.decrypt(Nonce::from_slice(nonce), body).map_err(|_| SecretError::Unreadable)?;
+        let plain = self.aead.decrypt(Nonce::from_slice(nonce), body).map_err(|_| SecretError::Unreadable)?;
         String::from_utf8(plain).map_err(|_| SecretError::Unreadable)
+    }
+
+    /// HMAC-SHA256 of `data` for `purpose` under the signing sub-key: a signature made for one
+    /// purpose is worth nothing for another.
+    pub fn sign(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.signing).expect("HMAC takes keys of any length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether `signature` (whole or a prefix of at least 16 bytes) is this key's for `purpose`
+    /// and `data`, compared in constant time.
+    pub fn verify(&self, purpose: &str, data: &[u8], signature: &[u8]) -> bool {
+        if signature.len() < 16 || signature.len() > 32 {
+            return false;
+        }
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.signing).expect("HMAC takes keys of any length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(data);
+        mac.verify_truncated_left(signature).is_ok()
     }
 }
 

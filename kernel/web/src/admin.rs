@@ -514,6 +514,7 @@ async fn mail_page(ctx: &Ctx, outcome: Option<MailOutcome<'_>>) -> Page {
                 "at": format::value(&m["created_at"], None, ctx.loc()), "recipient": m["recipient"],
                 "subject": m["subject"], "status": status, "status_label": ctx.t(&format!("mail_status_{status}")),
                 "error": m["error"],
+                "unsubscribed": m["unsubscribed"].as_bool().unwrap_or(false).then(|| ctx.t("mail_unsubscribed")),
             })
         })
         .collect();
@@ -589,7 +590,7 @@ pub(super) async fn poll_mail(mut ctx: Ctx, Path(cid): Path<String>, body: Bytes
     match ctx.api.post(&path, json!({})).await {
         Ok(r) => {
             let mut notice = ctx.t("mail_poll_done");
-            for key in ["found", "delivered", "duplicates", "refused"] {
+            for key in ["found", "delivered", "duplicates", "refused", "bounces"] {
                 let n = format::number(&r[key].as_u64().unwrap_or(0).to_string(), ctx.lang);
                 notice = notice.replace(&format!("{{{key}}}"), &n);
             }

@@ -117,7 +117,7 @@ pub(super) async fn command_page(
     let submitted = params.get("_run").is_some();
     let mut input = match command_input(&ctx, c, &form) {
         Ok(i) => i,
-        Err(f) => return page(&ctx, m, c, &Map::new(), Some(Err(f))).await,
+        Err(f) => return page(&ctx, m, c, &Map::new(), Some(Err(f)), None).await,
     };
     if !submitted {
         let today = ctx.loc().today();
@@ -131,7 +131,7 @@ pub(super) async fn command_page(
     }
     let complete = c.input.iter().all(|(n, f)| !f.required || input.contains_key(n));
     let answer = if c.report && (submitted || complete) { Some(run(&ctx, m, c, &input).await) } else { None };
-    page(&ctx, m, c, &input, answer).await
+    page(&ctx, m, c, &input, answer, back(params.get("_back"))).await
 }
 
 pub(super) async fn run_command(
@@ -149,15 +149,20 @@ pub(super) async fn run_command(
         Err(f) => (Err(f), Map::new()),
     };
     let (answer, input) = answer;
-    // A record's action button goes back to the record when it worked.
+    // A record's action goes back to the record when it worked.
+    let back = back(form.get("_back"));
     if answer.is_ok()
-        && let Some(back) = form.get("_back").filter(|b| b.starts_with('/'))
+        && let Some(back) = &back
     {
-        let back = super::session::local_path(Some(back));
         let sep = if back.contains('?') { '&' } else { '?' };
         return Ok(see_other(&format!("{back}{sep}ok=done")));
     }
-    page(&ctx, m, c, &input, Some(answer)).await
+    page(&ctx, m, c, &input, Some(answer), back).await
+}
+
+/// The page to return to after a command worked: a local path only.
+fn back(raw: Option<&str>) -> Option<String> {
+    raw.filter(|b| b.starts_with('/')).map(|b| super::session::local_path(Some(b))).filter(|b| b != "/")
 }
 
 /// The input of a command: its declared fields, or for a command that declares none, the JSON
@@ -192,6 +197,7 @@ async fn page(
     c: &CommandSpec,
     input: &Map<String, Value>,
     answer: Option<Result<Value, Failure>>,
+    back: Option<String>,
 ) -> Page {
     let failure = answer.as_ref().and_then(|a| a.as_ref().err());
     if let Some(f) = failure
@@ -233,7 +239,7 @@ async fn page(
         "plugin": plugin_model(ctx, m), "command": command_model(ctx, c), "fields": fields,
         "action": format!("{}/p/{}/cmd/{}", ctx.base(), m.plugin.name, c.name),
         "raw_input": c.input.is_empty().then(|| Value::Object(input.clone()).to_string()),
-        "result": result, "error": error, "base": ctx.base(),
+        "result": result, "error": error, "base": ctx.base(), "back": back,
     });
     Ok(ctx.render_status(status, "command.html", page))
 }
@@ -649,7 +655,15 @@ pub(super) fn for_record(ctx: &Ctx, m: &Manifest, coll: &str, id: &str) -> Vec<V
         .filter(|c| company.can(&c.permission) && Some(&c.name) != timeline.as_ref())
         .filter_map(|c| {
             let (arg, _) = c.input.iter().find(|(_, f)| f.kind == FieldType::Ref && f.to.as_deref() == Some(coll))?;
-            let url = format!("{}/p/{}/cmd/{}?{}={id}", ctx.base(), m.plugin.name, c.name, arg);
+            // Its form goes back to the record when it worked.
+            let url = format!(
+                "{}/p/{}/cmd/{}?{}={id}{}",
+                ctx.base(),
+                m.plugin.name,
+                c.name,
+                arg,
+                if c.report { String::new() } else { format!("&_back={}", super::encode(&ctx.path)) }
+            );
             let direct = !c.report && c.input.iter().all(|(n, f)| n == arg || !f.required);
             let undoes = ["delete", "cancel", "junk", "reverse", "refuse"].iter().any(|w| c.name.starts_with(w));
             Some(json!({

@@ -30,6 +30,7 @@ mod render;
 mod search;
 mod session;
 mod settings;
+mod unsubscribe;
 mod views;
 
 use std::sync::Arc;
@@ -142,6 +143,7 @@ pub fn router(api: Router) -> Router {
         .route("/lang", get(auth::switch_language))
         .route("/switch", get(views::switch_company))
         .route("/assets/{file}", get(assets::serve))
+        .route("/unsubscribe/{token}", get(unsubscribe::ask).post(unsubscribe::confirm))
         .nest("/c/{cid}", company)
         .with_state(state)
 }

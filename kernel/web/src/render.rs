@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
     ("macros.html", include_str!("templates/macros.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("unsubscribe.html", include_str!("templates/unsubscribe.html")),
     ("error.html", include_str!("templates/error.html")),
     ("home.html", include_str!("templates/home.html")),
     ("search.html", include_str!("templates/search.html")),

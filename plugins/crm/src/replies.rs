@@ -219,6 +219,10 @@ pub fn on_mail_outcome(payload: &Value) -> Result<()> {
     let o: Outcome = serde_json::from_value(payload.clone()).map_err(|e| Error::invalid("payload", e.to_string()))?;
     let Some(id) = o.key.as_deref().and_then(|k| k.strip_prefix(KEY_PREFIX)) else { return Ok(()) };
     let Ok(message) = store::get::<Message>("message", id) else { return Ok(()) };
+    // Replies carry no unsubscribe link; a bounce is a failure like any other.
+    if o.is_unsubscribed() {
+        return Ok(());
+    }
     let mut patch = json!({ "delivery": if o.is_sent() { "sent" } else { "failed" } });
     patch["error"] = match &o.error {
         Some(e) if !o.is_sent() => json!(e.chars().take(1000).collect::<String>()),

@@ -208,13 +208,15 @@ struct Unsubscribe {
     reason: Option<String>,
 }
 
-pub(crate) fn record_unsubscribe(customer: &str, channel: &str, reason: Option<&str>) -> Result<Value> {
+/// Records that `customer` gets nothing more on `channel`; `cause` is `request`, `link`,
+/// `bounce` or `refused`.
+pub(crate) fn record_unsubscribe(customer: &str, channel: &str, cause: &str, reason: Option<&str>) -> Result<Value> {
     if !matches!(channel, "email" | "sms" | "all") {
         return Err(Error::invalid("channel", "must be email, sms or all"));
     }
     let rec = store::create::<Value>(
         "unsubscribe",
-        &json!({ "customer": customer, "channel": channel, "reason": reason, "at": erp_sdk::now() }),
+        &json!({ "customer": customer, "channel": channel, "cause": cause, "reason": reason, "at": erp_sdk::now() }),
     )?;
     Ok(json!({ "id": rec.id, "customer": customer, "channel": channel }))
 }
@@ -225,7 +227,7 @@ pub fn unsubscribe(input: Value) -> Result<Value> {
     if u.customer.trim().is_empty() {
         return Err(Error::invalid("customer", "is required"));
     }
-    record_unsubscribe(&u.customer, u.channel.as_deref().unwrap_or("all"), u.reason.as_deref())
+    record_unsubscribe(&u.customer, u.channel.as_deref().unwrap_or("all"), "request", u.reason.as_deref())
 }
 
 #[derive(Deserialize)]
@@ -249,11 +251,7 @@ pub fn webhook(request: WebhookRequest) -> Result<WebhookResponse> {
             let msg: Record<Message> =
                 store::get("message", &m).map_err(|_| Error::invalid("unsubscribe", "no such message"))?;
             let mailing = store::get::<Mailing>("mailing", &msg.data.mailing)?;
-            record_unsubscribe(
-                &msg.data.customer,
-                mailing.data.channel.as_deref().unwrap_or("email"),
-                Some("link in a mailing"),
-            )?
+            record_unsubscribe(&msg.data.customer, mailing.data.channel.as_deref().unwrap_or("email"), "link", None)?
         }
         _ => return Err(Error::invalid("body", "give message and status, or unsubscribe")),
     };

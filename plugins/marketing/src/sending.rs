@@ -1,8 +1,10 @@
 //! Sending e-mail mailings: queued messages of queued mailings are handed to the company's
 //! mail (WIT 0.2.2) within a per-minute rate, each under its own key so that a recipient gets
 //! one letter however often a run repeats; a customer who unsubscribed after the mailing was
-//! queued gets nothing; what the relay did comes back as `marketing.mail.*`, and a recipient
-//! the relay refuses for good is not mailed again.
+//! queued gets nothing. Every letter carries its one-click unsubscribe link (the
+//! `List-Unsubscribe` header and a line at the end). What became of it comes back as
+//! `marketing.mail.*`: a recipient the relay refuses for good, whose server sends the letter
+//! back, or who follows the unsubscribe link is not mailed again.
 
 use std::collections::BTreeSet;
 
@@ -132,8 +134,20 @@ pub fn send_due() -> Result<Value> {
                     continue;
                 }
                 let subject = msg.data.subject.clone().unwrap_or_else(|| m.data.name.clone());
-                let letter = Mail::new(&msg.data.address, &subject, &plain(&msg.data.body)).html(&msg.data.body);
-                match letter.send(&format!("{KEY_PREFIX}{}", msg.id)) {
+                let key = format!("{KEY_PREFIX}{}", msg.id);
+                let link = match erp_sdk::mail::unsubscribe_link(&key) {
+                    Ok(link) => link,
+                    Err(e) if blocks_all(&e) => {
+                        waiting = Some(e.to_string());
+                        break 'mailings;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let (text_footer, html_footer) = unsubscribe_footer(&format!("{subject} {}", msg.data.body), &link);
+                let letter = Mail::new(&msg.data.address, &subject, &format!("{}{text_footer}", plain(&msg.data.body)))
+                    .html(&format!("{}{html_footer}", msg.data.body))
+                    .unsubscribe_url(&link);
+                match letter.send(&key) {
                     Ok(q) => {
                         moved(&msg, json!({ "sent_at": stamp(now), "message_id": q.message_id }), "sending", None)?;
                         handed += 1;
@@ -170,12 +184,50 @@ pub fn on_schedule() -> Result<()> {
     send_due().map(|_| ())
 }
 
-/// `marketing.mail.sent` and `marketing.mail.failed`: the message shows what became of it; a
-/// recipient the relay refused for good is not mailed again.
+/// Whether the customer is already kept off e-mail.
+fn already_off(customer: &str) -> Result<bool> {
+    let page = store::query::<Value>("unsubscribe", &Query::new().filter(Filter::eq("customer", customer)).limit(100))?;
+    Ok(page.records.iter().any(|u| matches!(u.data["channel"].as_str(), None | Some("all" | "email"))))
+}
+
+/// The letter's closing lines with its unsubscribe link, in the language the letter is written
+/// in (Russian when it has Cyrillic letters): (text, HTML).
+fn unsubscribe_footer(body: &str, link: &str) -> (String, String) {
+    let russian = body.chars().any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'));
+    let (why, action) = if russian {
+        ("Вы получили это письмо, потому что подписаны на наши рассылки.", "Отписаться")
+    } else {
+        ("You received this letter because you are subscribed to our mailings.", "Unsubscribe")
+    };
+    let href = link.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+    (
+        format!("\n\n--\n{why}\n{action}: {link}"),
+        format!("<hr><p style=\"font-size:12px;color:#666\">{why} <a href=\"{href}\">{action}</a></p>"),
+    )
+}
+
+/// `marketing.mail.*`: the message shows what became of it; a recipient the relay refused for
+/// good, whose server sent the letter back, or who followed the letter's unsubscribe link is not
+/// mailed again.
 pub fn on_mail_outcome(payload: &Value) -> Result<()> {
     let o: Outcome = serde_json::from_value(payload.clone()).map_err(|e| Error::invalid("payload", e.to_string()))?;
     let Some(id) = o.key.as_deref().and_then(|k| k.strip_prefix(KEY_PREFIX)) else { return Ok(()) };
     let Ok(msg) = store::get::<Message>("message", id) else { return Ok(()) };
+    if o.is_unsubscribed() {
+        if !already_off(&msg.data.customer)? {
+            mailings::record_unsubscribe(&msg.data.customer, "email", "link", None)?;
+        }
+        return Ok(());
+    }
+    if o.is_bounced() {
+        if msg.data.status != "bounced" {
+            moved(&msg, json!({}), "bounced", o.error.as_deref())?;
+        }
+        if !already_off(&msg.data.customer)? {
+            mailings::record_unsubscribe(&msg.data.customer, "email", "bounce", o.error.as_deref())?;
+        }
+        return Ok(());
+    }
     if msg.data.status != "sending" {
         return Ok(());
     }
@@ -184,7 +236,7 @@ pub fn on_mail_outcome(payload: &Value) -> Result<()> {
     }
     moved(&msg, json!({}), "failed", o.error.as_deref())?;
     if o.status == "refused" {
-        mailings::record_unsubscribe(&msg.data.customer, "email", Some("the mail server refused the address"))?;
+        mailings::record_unsubscribe(&msg.data.customer, "email", "refused", o.error.as_deref())?;
     }
     Ok(())
 }
@@ -192,6 +244,15 @@ pub fn on_mail_outcome(payload: &Value) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_unsubscribe_line_speaks_the_letter_s_language() {
+        let (text, html) = unsubscribe_footer("Скидка 10% для вас", "https://erp.example.com/unsubscribe/a.b");
+        assert!(text.ends_with("Отписаться: https://erp.example.com/unsubscribe/a.b"), "{text}");
+        assert!(html.contains("<a href=\"https://erp.example.com/unsubscribe/a.b\">Отписаться</a>"), "{html}");
+        let (text, _) = unsubscribe_footer("Our spring sale", "https://x/u/1");
+        assert!(text.ends_with("Unsubscribe: https://x/u/1"), "{text}");
+    }
 
     #[test]
     fn html_bodies_get_a_text_part() {

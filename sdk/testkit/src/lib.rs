@@ -121,7 +121,9 @@ impl TestKernel {
         let dir = tempfile::tempdir().map_err(kernel_error)?;
         let db = Db::open(&format!("sqlite://{}", dir.path().join("kernel.db").display())).map_err(kernel_error)?;
         // A test's stand-in servers listen on the loopback, which only an operator opens.
-        let platform = Platform::with_db(db).map_err(kernel_error)?.with_outbound(loopback_outbound());
+        let public = erp_kernel::links::PublicUrl::parse("https://erp.test.example").map_err(kernel_error)?;
+        let platform =
+            Platform::with_db(db).map_err(kernel_error)?.with_outbound(loopback_outbound()).with_public_url(public);
         let owner = users::prepare(&NewUser {
             email: "owner@test.example".into(),
             password: "test-kit-password".into(),

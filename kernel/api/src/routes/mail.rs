@@ -34,6 +34,8 @@ impl From<MailError> for ApiError {
             MailError::Outbound(OutboundError::Failed(m)) => ApiError::new(StatusCode::BAD_GATEWAY, "mail_failed", m),
             MailError::Secret(s) => ApiError::new(StatusCode::CONFLICT, "mail_not_configured", s.to_string()),
             MailError::Store(s) => s.into(),
+            MailError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            MailError::Plugin(e) => e.into(),
         }
     }
 }
@@ -361,6 +363,10 @@ pub(crate) struct Checked {
     refused: usize,
     /// Too large to take, left in the mailbox.
     too_large: usize,
+    /// Reports that a sent message could not be delivered: the message is marked bounced.
+    bounces: usize,
+    /// Other delivery reports (delays, messages not sent from here), read and left alone.
+    reports: usize,
 }
 
 /// Checks the company's mailbox now (it is also checked every minute or so).
@@ -387,6 +393,8 @@ pub(crate) async fn poll_mail(
         duplicates: r.duplicates,
         refused: r.refused,
         too_large: r.too_large,
+        bounces: r.bounces,
+        reports: r.reports,
     }))
 }
 
@@ -417,6 +425,8 @@ pub(crate) enum OutboxStatus {
     Refused,
     /// Not sent after the last attempt.
     Failed,
+    /// Sent, then returned by the recipient's server.
+    Bounced,
 }
 
 impl OutboxStatus {
@@ -426,6 +436,7 @@ impl OutboxStatus {
             OutboxStatus::Sent => outbox::SENT,
             OutboxStatus::Refused => outbox::REFUSED,
             OutboxStatus::Failed => outbox::FAILED,
+            OutboxStatus::Bounced => outbox::BOUNCED,
         }
     }
 }
@@ -441,8 +452,10 @@ pub(crate) struct OutboxOut {
     recipient: String,
     /// Subject.
     subject: String,
-    /// `queued`, `sent`, `refused` or `failed`.
+    /// `queued`, `sent`, `refused`, `failed` or `bounced`.
     status: String,
+    /// Whether the recipient followed the message's unsubscribe link.
+    unsubscribed: bool,
     /// Attempts made.
     attempts: i32,
     /// Why the last attempt failed.
@@ -478,6 +491,7 @@ pub(crate) async fn list_outbox(
         recipient: r.recipient,
         subject: r.subject,
         status: r.status,
+        unsubscribed: r.unsubscribed_at.is_some(),
         attempts: r.attempts,
         error: r.error,
         message_id: r.message_id,

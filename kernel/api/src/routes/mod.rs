@@ -21,6 +21,7 @@ mod query_doc;
 mod records;
 mod roles;
 mod tokens;
+mod unsubscribe;
 mod users;
 mod webhooks;
 
@@ -132,6 +133,7 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(mail::test_mail))
         .routes(routes!(mail::poll_mail))
         .routes(routes!(mail::list_outbox))
+        .routes(routes!(unsubscribe::preview, unsubscribe::confirm))
         .routes(routes!(outgoing_webhooks::list_webhooks, outgoing_webhooks::create_webhook))
         .routes(routes!(
             outgoing_webhooks::get_webhook,

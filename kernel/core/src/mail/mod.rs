@@ -7,12 +7,14 @@
 //! Like every outbound call, mail never goes out inside a transaction: callers send from a
 //! command that has committed or from an after-commit handler.
 
+pub mod bounces;
 mod imap;
 pub mod message;
 pub mod outbox;
 pub mod poll;
 pub mod settings;
 mod smtp;
+pub mod unsubscribe;
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +52,12 @@ pub enum MailError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// No such thing: a link that is not valid, a message that is gone.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The plugin that sent a message could not take news of it.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin_error::PluginError),
 }
 
 impl From<diesel::result::Error> for MailError {

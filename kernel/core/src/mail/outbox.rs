@@ -31,6 +31,8 @@ pub const SENT: &str = "sent";
 pub const REFUSED: &str = "refused";
 /// Not sent after the last attempt.
 pub const FAILED: &str = "failed";
+/// Sent, then returned by the recipient's server (a bounce in the company's mailbox).
+pub const BOUNCED: &str = "bounced";
 
 /// Attempts before a message is given up.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -55,7 +57,7 @@ pub struct Queued {
     pub subject: String,
     /// The message ([`Outgoing`] as JSON).
     pub message: String,
-    /// `queued`, `sent`, `refused` or `failed`.
+    /// `queued`, `sent`, `refused`, `failed` or `bounced`.
     pub status: String,
     /// Attempts made.
     pub attempts: i32,
@@ -71,10 +73,13 @@ pub struct Queued {
     pub sent_at: Option<i64>,
     /// The key a plugin queued it under.
     pub mail_key: Option<String>,
+    /// When its recipient followed its unsubscribe link.
+    pub unsubscribed_at: Option<i64>,
+    /// When its recipient's server sent it back.
+    pub bounced_at: Option<i64>,
 }
 
-/// Longest key a plugin may queue a message under.
-pub const MAX_KEY_CHARS: usize = 200;
+pub use crate::plugins::host::MAX_KEY_CHARS;
 /// Most messages one company may queue in a day: a runaway plugin or mailing stops here
 /// instead of burning the company's relay and reputation.
 pub const DAILY_LIMIT: i64 = 20_000;
@@ -100,7 +105,7 @@ pub fn enqueue_keyed(
     key: &str,
     mut m: Outgoing,
 ) -> Result<QueuedMail, MailError> {
-    if key.trim().is_empty() || key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) {
+    if !crate::plugins::host::valid_key(key) {
         return Err(MailError::Invalid(Invalid::one(
             "key",
             format!("must be 1 to {MAX_KEY_CHARS} characters without control characters"),
@@ -245,8 +250,14 @@ fn words(stored: &str, joiner: &str) -> String {
     }
 }
 
-/// Queues the e-mails of notifications whose recipients want them by mail; answers how many.
-pub fn queue_notifications(conn: &mut DbConn, limit: i64) -> Result<usize, StoreError> {
+/// Queues the e-mails of notifications whose recipients want them by mail, each with a link
+/// that opens it (and the record it names) when the server has a public address; answers how
+/// many.
+pub fn queue_notifications(
+    conn: &mut DbConn,
+    public: Option<&crate::links::PublicUrl>,
+    limit: i64,
+) -> Result<usize, StoreError> {
     type Row = (String, String, String, String, String, String);
     let wanted: Vec<Row> = notifications::table
         .inner_join(users::table.on(users::id.eq(notifications::user_id)))
@@ -266,6 +277,10 @@ pub fn queue_notifications(conn: &mut DbConn, limit: i64) -> Result<usize, Store
     for (id, company_id, email, title, body, company) in &wanted {
         let mut text = words(body, "\n\n");
         if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        if let Some(public) = public {
+            text.push_str(&crate::links::notification_url(public, company_id, id));
             text.push_str("\n\n");
         }
         text.push_str(&format!("— {company}"));
@@ -390,6 +405,31 @@ fn outcome_event(q: &Queued, status: &str, outcome: &Result<String, MailError>) 
     (name, payload)
 }
 
+/// Tells the plugin that queued `q` later news of it (`bounced`, `unsubscribed`) as
+/// `<plugin>.mail.<what>`, in the session's transaction; mail the kernel queued itself has no
+/// one to tell.
+pub(super) fn announce(
+    kernel: &dyn Kernel,
+    session: &mut crate::session::Session,
+    q: &Queued,
+    what: &str,
+    error: Option<&str>,
+) -> Result<(), MailError> {
+    if q.source == NOTIFICATIONS || q.mail_key.is_none() {
+        return Ok(());
+    }
+    let name = format!("{}.mail.{what}", q.source);
+    let payload = serde_json::json!({
+        "id": q.id,
+        "key": q.mail_key,
+        "message_id": q.message_id,
+        "status": what,
+        "error": error,
+    });
+    kernel.emit(session, crate::events::NewEvent { name: &name, source: "kernel", payload, collection: None })?;
+    Ok(())
+}
+
 /// Records what became of a message and, for a plugin's message that reached its end, emits
 /// `<plugin>.mail.sent` or `<plugin>.mail.failed` in the same transaction.
 fn finish(kernel: &dyn Kernel, q: &Queued, outcome: &Result<String, MailError>) -> Result<(), StoreError> {
@@ -429,7 +469,7 @@ pub fn deliver_due(kernel: &dyn Kernel, limit: i64) -> Result<usize, StoreError>
         Ok::<_, StoreError>((wanted, due))
     })?;
     if wanted {
-        kernel.db().write_blocking(|conn| queue_notifications(conn, 200))?;
+        kernel.db().write_blocking(|conn| queue_notifications(conn, kernel.public_url(), 200))?;
     } else if !due {
         return Ok(0);
     }

@@ -1,6 +1,8 @@
 //! Checking a company's mailbox: new messages are handed, each in its own transaction, to the
 //! plugin webhook the settings name (the CRM's e-mail channel, say) as `message/rfc822`, once
 //! per Message-ID however often the mailbox is checked or a message is copied into it again.
+//! Delivery reports about the company's own mail are not handed on: they mark the message they
+//! report on ([`bounces`]).
 
 use std::time::Instant;
 
@@ -8,7 +10,7 @@ use diesel::prelude::*;
 
 use super::imap::{self, Mailbox};
 use super::settings::{self, Security, Stored};
-use super::{MailError, SOURCE, record, time_limit};
+use super::{MailError, SOURCE, bounces, record, time_limit};
 use crate::clock;
 use crate::outbound::{Caller, OutboundError};
 use crate::plugin_error::PluginError;
@@ -33,6 +35,10 @@ pub struct Report {
     pub refused: usize,
     /// Larger than [`MAX_MESSAGE_BYTES`], left in the mailbox.
     pub too_large: usize,
+    /// Reports that a sent message could not be delivered, applied to it.
+    pub bounces: usize,
+    /// Other delivery reports (delays, reports on unknown messages), read and left alone.
+    pub reports: usize,
 }
 
 /// The message's Message-ID, or a digest of it when it has none.
@@ -71,12 +77,25 @@ enum Handed {
     Delivered,
     Duplicate,
     Refused,
+    Bounce,
+    Report,
 }
 
 /// Hands one message to the plugin in a transaction of its own, remembered with it.
 fn hand_on(kernel: &dyn Kernel, s: &Stored, raw: Vec<u8>) -> Result<Handed, MailError> {
     let key = message_key(&raw);
     let company = s.company_id.as_str();
+    // A delivery report is news of the company's own mail, never a lead.
+    if let Some(report) = bounces::parse(&raw) {
+        let mut session = Session::begin(kernel.db(), company, None)?;
+        if seen(session.reader()?, company, &key)? {
+            return Ok(Handed::Duplicate);
+        }
+        let bounced = bounces::apply(kernel, &mut session, &report)?;
+        remember(session.conn()?, company, &key, 200)?;
+        session.commit()?;
+        return Ok(if bounced { Handed::Bounce } else { Handed::Report });
+    }
     let (plugin, hook) =
         s.delivery().ok_or(MailError::NotConfigured("the mailbox names no webhook to hand mail to"))?;
     let mut session = Session::begin(kernel.db(), company, None)?;
@@ -151,6 +170,8 @@ fn check(kernel: &dyn Kernel, s: &Stored) -> Result<Checked, MailError> {
                 Ok(Handed::Delivered) => report.delivered += 1,
                 Ok(Handed::Duplicate) => report.duplicates += 1,
                 Ok(Handed::Refused) => report.refused += 1,
+                Ok(Handed::Bounce) => report.bounces += 1,
+                Ok(Handed::Report) => report.reports += 1,
                 // Stop here: the next check starts again from this message.
                 Err(e) => {
                     kernel.db().write_blocking(|conn| {

@@ -40,6 +40,8 @@ pub trait Kernel: Hooks + Send + Sync {
     fn outbound(&self) -> &crate::outbound::Outbound;
     /// The key stored secrets are sealed with.
     fn secrets(&self) -> &crate::secrets::SecretKey;
+    /// The address people reach this server at, when the operator gave one: links in e-mails.
+    fn public_url(&self) -> Option<&crate::links::PublicUrl>;
     /// Sends a notification in the session's transaction and wakes this node's relay.
     fn notify(
         &self,

@@ -422,5 +422,7 @@ diesel::table! {
         created_at -> BigInt,
         sent_at -> Nullable<BigInt>,
         mail_key -> Nullable<Text>,
+        unsubscribed_at -> Nullable<BigInt>,
+        bounced_at -> Nullable<BigInt>,
     }
 }

@@ -1,4 +1,4 @@
-//! E-mail from plugins (WIT 0.2.2): only for a plugin whose manifest declares `[mail]` and
+//! E-mail from plugins (WIT 0.2.2, unsubscribe links 0.2.3): only for a plugin whose manifest declares `[mail]` and
 //! that the company's administrator granted `mail`. A message is queued in the invocation's
 //! transaction under the plugin's own key (through [`crate::plugins::Kernel::queue_mail`], so this module needs
 //! none of the mail code), so it goes out exactly when the change commits and once however
@@ -8,7 +8,18 @@ use erp_manifest::MAIL_GRANT;
 
 use super::HostState;
 use super::files as kernel_files;
+use crate::links;
 use crate::records::RecordError;
+use crate::validation::Invalid;
+
+/// Longest key a plugin may queue a message under.
+pub const MAX_KEY_CHARS: usize = 200;
+
+/// Whether `key` may name a plugin's message: 1 to [`MAX_KEY_CHARS`] characters, none of them
+/// control characters.
+pub fn valid_key(key: &str) -> bool {
+    !key.trim().is_empty() && key.chars().count() <= MAX_KEY_CHARS && !key.chars().any(char::is_control)
+}
 
 /// Largest message, attachments included.
 pub const MAX_MAIL_BYTES: usize = 20 * 1024 * 1024;
@@ -79,6 +90,30 @@ impl From<RecordError> for Refusal {
 /// True when the plugin may send mail in the company it runs for.
 fn granted(state: &HostState) -> bool {
     state.active.loaded.manifest.mail.is_some() && state.active.grants.iter().any(|g| g == MAIL_GRANT)
+}
+
+/// The signed unsubscribe link of the message the plugin queues under `key`.
+pub(super) fn unsubscribe_link(state: &HostState, key: &str) -> Result<String, Refusal> {
+    if !granted(state) {
+        return Err(Refusal::Denied(format!(
+            "{} may not send e-mail in this company: its manifest must declare [mail] and an administrator grant it",
+            state.plugin()
+        )));
+    }
+    if !valid_key(key) {
+        return Err(RecordError::Invalid(Invalid::one(
+            "key",
+            format!("must be 1 to {MAX_KEY_CHARS} characters without control characters"),
+        ))
+        .into());
+    }
+    let public = state.platform.public_url().ok_or_else(|| {
+        RecordError::Invalid(Invalid::one(
+            "mail",
+            "the platform has no public address for links (the operator sets ERP_PUBLIC_URL)",
+        ))
+    })?;
+    Ok(links::unsubscribe_url(public, state.platform.secrets(), &state.session.company_id, state.plugin(), key))
 }
 
 /// Queues `m`, with the files of `attachments` (ids the plugin may read), in the invocation's

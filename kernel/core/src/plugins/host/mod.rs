@@ -33,12 +33,12 @@ use crate::access::CompanyScope;
 use crate::records::{WriteCheck, WriteKind};
 use crate::session::{MAX_DEPTH, Session};
 
-pub use mail::{MAX_MAIL_BYTES, MailFile, PluginMail, QueuedMail};
+pub use mail::{MAX_KEY_CHARS, MAX_MAIL_BYTES, MailFile, PluginMail, QueuedMail, valid_key};
 pub use state::HostState;
 
 /// WIT versions of `erp:plugin` this kernel implements; plugins built against any of them load.
 pub fn supported_wit() -> Vec<Version> {
-    vec![Version::new(0, 1, 1), Version::new(0, 2, 2)]
+    vec![Version::new(0, 1, 1), Version::new(0, 2, 3)]
 }
 
 /// The time one step of a plugin's demo data may take, in milliseconds.

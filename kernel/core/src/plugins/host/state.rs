@@ -445,8 +445,10 @@ macro_rules! shared_imports {
                     ))));
                 }
                 // Mail outcomes too, so a subscriber can trust that a message went out.
-                let mail_outcome =
-                    name.strip_prefix(self.plugin()).is_some_and(|rest| rest == ".mail.sent" || rest == ".mail.failed");
+                let mail_outcome = name
+                    .strip_prefix(self.plugin())
+                    .and_then(|rest| rest.strip_prefix(".mail."))
+                    .is_some_and(|what| ["sent", "failed", "bounced", "unsubscribed"].contains(&what));
                 if mail_outcome {
                     return Ok(Err(types::Error::AccessDenied(format!(
                         "{name} tells what became of an e-mail; the kernel emits it itself"
@@ -661,6 +663,14 @@ pub(super) mod v02 {
             };
             match crate::plugins::host::mail::send(self, message, m.attachments) {
                 Ok(q) => Ok(Ok(mail::Queued { id: q.id, message_id: q.message_id, created: q.created })),
+                Err(crate::plugins::host::mail::Refusal::Denied(m)) => Ok(Err(types::Error::AccessDenied(m))),
+                Err(crate::plugins::host::mail::Refusal::Record(e)) => answer(Err(e)),
+            }
+        }
+
+        fn unsubscribe_link(&mut self, key: String) -> wasmtime::Result<Result<String, types::Error>> {
+            match crate::plugins::host::mail::unsubscribe_link(self, &key) {
+                Ok(url) => Ok(Ok(url)),
                 Err(crate::plugins::host::mail::Refusal::Denied(m)) => Ok(Err(types::Error::AccessDenied(m))),
                 Err(crate::plugins::host::mail::Refusal::Record(e)) => answer(Err(e)),
             }

@@ -11,6 +11,7 @@ mod tests {
         ("erp-plugin@0.2.0", "51fc86ae3f3d7cb026fd6514cd4d16c22c66f68407d82acbee56c2fe7b7bdf4c"),
         ("erp-plugin@0.2.1", "a78e957d2dc63fdaee130ad060eaea89d4e2fa2e82d736ab8cd99ca26cec5749"),
         ("erp-plugin@0.2.2", "011236d817ad55a4591aad9e7fbd820e5b9e449595ce738c6848f2df3df43b83"),
+        ("erp-plugin@0.2.3", "8f3e9f637a709d44ab224aa62bd4a1d8b36e53bed41b6729624980f7fcab2457"),
     ];
 
     #[test]

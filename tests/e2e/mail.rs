@@ -75,6 +75,8 @@ impl mailin::Handler for Collect {
 pub(crate) struct Smtp {
     pub port: u16,
     pub received: Arc<Mutex<Vec<Received>>>,
+    /// Connections clients opened.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -102,19 +104,22 @@ impl Smtp {
         let stop = Arc::new(AtomicBool::new(false));
         let handler = Collect { user, password, current: None, received: received.clone() };
         let stopping = stop.clone();
+        let connections: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let counted = connections.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
+                counted.fetch_add(1, Ordering::SeqCst);
                 let handler = handler.clone();
                 std::thread::spawn(move || {
                     let _ = converse(stream, handler);
                 });
             }
         });
-        Smtp { port, received, stop }
+        Smtp { port, received, connections, stop }
     }
 }
 

@@ -20,6 +20,7 @@ mod hr;
 mod identity;
 mod isolation;
 mod mail;
+mod mail_tls;
 mod marketing;
 mod nodes;
 mod notifications;

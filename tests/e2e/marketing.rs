@@ -247,6 +247,10 @@ async fn a_mailing_reaches_each_recipient_once(app: &TestApp) {
     to.sort();
     to.dedup();
     assert_eq!(to.len(), 498, "each recipient once");
+    // A round's letters share one connection to the relay (a refusal costs it, and the next
+    // letter opens another).
+    let connections = smtp.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(connections <= 12, "{connections} connections for 499 letters");
     assert!(!to.contains(&"client3@example.org".to_string()), "the unsubscribed customer got nothing");
     let one = got.iter().find(|r| r.to == ["client1@example.org"]).unwrap();
     let parsed = mail_parser::MessageParser::default().parse(&one.data).unwrap();

@@ -218,6 +218,9 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
     // 6. Accounting: the trial balance over a long journal.
     super::bench_ledger::run(&platform, &company_id, opts.lines)?;
 
+    // 6b. The mail worker: letters to an SMTP server, with and without a kept connection.
+    super::bench_mail::run(&platform, &company_id, super::bench_mail::LETTERS)?;
+
     // 7. One company under attack by another's plugin.
     super::bench_attack::run(url)?;
     Ok(())

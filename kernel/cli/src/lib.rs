@@ -6,6 +6,7 @@ mod bench;
 mod bench_attack;
 mod bench_ledger;
 mod bench_live;
+mod bench_mail;
 mod bench_rows;
 mod bench_search;
 mod bench_stock;
@@ -219,6 +220,10 @@ pub struct ServeArgs {
     /// allowed like any other.
     #[arg(long, env = "ERP_OUTBOUND_ROUTE", value_delimiter = ',')]
     pub outbound_route: Vec<String>,
+    /// A PEM file of certificate authorities trusted besides the public ones, for mail servers
+    /// and plugins' requests to systems with an internal CA.
+    #[arg(long, env = "ERP_OUTBOUND_CA_FILE")]
+    pub outbound_ca_file: Option<std::path::PathBuf>,
     /// Seals stored secrets such as mailbox passwords: 32 bytes as 64 hex digits or base64.
     /// Without it the key is kept in a file beside the data (`<db>.secret-key`; for PostgreSQL
     /// `erp-secret.key` in the working directory), made on first start. Nodes sharing a
@@ -298,7 +303,17 @@ impl ServeArgs {
                     .push(Network::parse(entry).map_err(|e| anyhow::anyhow!("ERP_OUTBOUND_ALLOW_PRIVATE: {e}"))?);
             }
         }
+        let extra_roots = match &self.outbound_ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("ERP_OUTBOUND_CA_FILE: cannot read {}: {e}", path.display()))?;
+                erp_kernel::outbound::roots::ExtraRoots::from_pem(&pem)
+                    .map_err(|e| anyhow::anyhow!("ERP_OUTBOUND_CA_FILE {}: {e}", path.display()))?
+            }
+            None => erp_kernel::outbound::roots::ExtraRoots::default(),
+        };
         Ok(erp_kernel::outbound::OutboundSettings {
+            extra_roots,
             allow_private,
             timeout: std::time::Duration::from_millis(self.outbound_timeout_ms.max(100)),
             max_response_bytes: self.outbound_max_response_kb.max(1).saturating_mul(1024),

@@ -1,5 +1,5 @@
 //! Reading new messages from a company's IMAP mailbox (async-imap over tokio, TLS by rustls
-//! with the web's root certificates), connected to an address the outbound rules allow.
+//! with the web's root certificates and those the operator adds), connected to an address the outbound rules allow.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::settings::Security;
 use crate::outbound::OutboundError;
+use crate::outbound::roots::ExtraRoots;
 
 /// Most messages taken in one check; the rest come with the next.
 pub const BATCH: usize = 50;
@@ -27,6 +28,8 @@ pub(super) struct Mailbox {
     pub since: Option<(u32, u32)>,
     /// Messages larger than this are not downloaded.
     pub max_bytes: u32,
+    /// Authorities trusted besides the public ones.
+    pub roots: ExtraRoots,
 }
 
 /// A message found in the mailbox.
@@ -49,8 +52,8 @@ fn failed(host: &str, e: impl std::fmt::Display) -> OutboundError {
     OutboundError::Failed(format!("{host}: {e}"))
 }
 
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, OutboundError> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+fn tls_connector(roots: &ExtraRoots) -> Result<tokio_rustls::TlsConnector, OutboundError> {
+    let roots = roots.store();
     // The process's provider: ring, the one the workspace builds rustls with.
     let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
@@ -58,10 +61,11 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, OutboundError> {
 
 async fn tls<S: AsyncRead + AsyncWrite + Unpin>(
     host: &str,
+    roots: &ExtraRoots,
     stream: S,
 ) -> Result<tokio_rustls::client::TlsStream<S>, OutboundError> {
     let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| failed(host, e))?;
-    tls_connector()?.connect(name, stream).await.map_err(|e| failed(host, e))
+    tls_connector(roots)?.connect(name, stream).await.map_err(|e| failed(host, e))
 }
 
 /// Connects, logs in and takes the messages that arrived since the last check (on the first
@@ -70,7 +74,7 @@ pub(super) async fn fetch(m: Mailbox) -> Result<Fetched, OutboundError> {
     let tcp = tokio::net::TcpStream::connect(m.address).await.map_err(|e| failed(&m.host, e))?;
     match m.security {
         Security::Tls => {
-            let stream = tls(&m.host, tcp).await?;
+            let stream = tls(&m.host, &m.roots, tcp).await?;
             let mut client = Client::new(stream);
             greeting(&m.host, &mut client).await?;
             read(client, &m).await
@@ -82,7 +86,7 @@ pub(super) async fn fetch(m: Mailbox) -> Result<Fetched, OutboundError> {
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
                 .map_err(|e| failed(&m.host, format!("STARTTLS refused: {e}")))?;
-            let stream = tls(&m.host, client.into_inner()).await?;
+            let stream = tls(&m.host, &m.roots, client.into_inner()).await?;
             read(Client::new(stream), &m).await
         }
         Security::None => {

@@ -26,6 +26,7 @@ use crate::validation::Invalid;
 
 pub use message::{Attached, Outgoing};
 pub use settings::{Security, Stored};
+pub use smtp::Connections;
 
 /// The name the outbound log and the metrics give mail.
 pub const SOURCE: &str = "mail";
@@ -113,6 +114,17 @@ fn record(
 /// Sends `message` through the company's relay and answers its Message-ID. Blocks: call it on
 /// a blocking thread, never inside a transaction that has written.
 pub fn send(kernel: &dyn Kernel, company_id: &str, message: &Outgoing) -> Result<String, MailError> {
+    send_on(kernel, company_id, message, &mut Connections::default())
+}
+
+/// Like [`send`], on the company's connection in `connections` when one is open (and leaving
+/// one open there for the next message).
+pub fn send_on(
+    kernel: &dyn Kernel,
+    company_id: &str,
+    message: &Outgoing,
+    connections: &mut Connections,
+) -> Result<String, MailError> {
     let stored = kernel
         .db()
         .read_blocking(|conn| settings::get(conn, company_id))?
@@ -130,9 +142,9 @@ pub fn send(kernel: &dyn Kernel, company_id: &str, message: &Outgoing) -> Result
     kernel.outbound().admit(kernel.plugins().metrics(), &caller)?;
     let started = Instant::now();
     let host = format!("smtp://{}:{}", stored.smtp_host, stored.smtp_port);
-    let result = stored
-        .smtp_password(kernel.secrets())
-        .and_then(|password| smtp::deliver(kernel.outbound(), &stored, &password, &built, time_limit(kernel)));
+    let result = stored.smtp_password(kernel.secrets()).and_then(|password| {
+        smtp::deliver(kernel.outbound(), &stored, &password, &built, time_limit(kernel), connections)
+    });
     record(kernel, company_id, "SMTP", &host, started, result.as_ref().map(|_| ()));
     result.map(|()| id)
 }

@@ -474,13 +474,15 @@ pub fn deliver_due(kernel: &dyn Kernel, limit: i64) -> Result<usize, StoreError>
         return Ok(0);
     }
     let claimed = kernel.db().write_blocking(|conn| claim(conn, limit))?;
+    // One connection per company for the round: a mailing's letters share it.
+    let mut connections = super::Connections::default();
     for q in &claimed {
         let outcome = match serde_json::from_str::<Outgoing>(&q.message) {
             Ok(mut m) => {
                 if m.message_id.is_none() {
                     m.idempotency_key = Some(q.id.clone());
                 }
-                super::send(kernel, &q.company_id, &m)
+                super::send_on(kernel, &q.company_id, &m, &mut connections)
             }
             Err(e) => Err(MailError::Rejected(format!("the queued message cannot be read: {e}"))),
         };

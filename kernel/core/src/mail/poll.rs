@@ -208,6 +208,7 @@ fn connect(kernel: &dyn Kernel, s: &Stored) -> Result<imap::Fetched, MailError> 
         folder: s.imap_folder.clone(),
         since,
         max_bytes: MAX_MESSAGE_BYTES,
+        roots: kernel.outbound().settings().extra_roots.clone(),
     };
     Ok(kernel.outbound().block_on(time_limit(kernel), imap::fetch(mailbox))?)
 }

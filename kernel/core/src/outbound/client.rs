@@ -63,8 +63,12 @@ impl reqwest::dns::Resolve for CheckedResolver {
 }
 
 /// The node's client: no proxy from the environment, no automatic redirects, checked names.
-pub(super) fn build(allow_private: Vec<Network>) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub(super) fn build(allow_private: Vec<Network>, roots: &super::roots::ExtraRoots) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    for der in &roots.0 {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_der(der)?);
+    }
+    builder
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(CheckedResolver { allow_private }))

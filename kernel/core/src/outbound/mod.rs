@@ -10,6 +10,7 @@
 pub mod address;
 mod client;
 pub mod log;
+pub mod roots;
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,9 @@ pub struct OutboundSettings {
     /// Origins whose requests the operator sends elsewhere (a test rig's stand-in, an egress
     /// relay); grants and the log still name the origin the caller asked for.
     pub routes: Vec<Route>,
+    /// Certificate authorities trusted besides the public ones (mail servers, plugins'
+    /// requests).
+    pub extra_roots: roots::ExtraRoots,
 }
 
 /// `https://api.telegram.org=http://127.0.0.1:8081`: requests to the first origin are sent to
@@ -78,6 +82,7 @@ impl Default for OutboundSettings {
             max_response_bytes: 4 * 1024 * 1024,
             per_minute: 600,
             routes: Vec::new(),
+            extra_roots: roots::ExtraRoots::default(),
         }
     }
 }
@@ -224,9 +229,10 @@ impl Outbound {
 
     fn client(&self) -> Result<reqwest::Client, OutboundError> {
         let allow = self.inner.settings.allow_private.clone();
+        let roots = &self.inner.settings.extra_roots;
         self.inner
             .client
-            .get_or_init(|| client::build(allow).map_err(|e| e.to_string()))
+            .get_or_init(|| client::build(allow, roots).map_err(|e| e.to_string()))
             .clone()
             .map_err(|e| OutboundError::Failed(format!("outbound requests cannot start: {e}")))
     }

@@ -30,12 +30,20 @@ pub(crate) struct Received {
     pub data: Vec<u8>,
 }
 
+/// The test relays' handler: wants `user`/`password`, refuses `@nowhere.invalid`, keeps
+/// what it is given in `received`.
 #[derive(Clone)]
-struct Collect {
+pub(crate) struct Collect {
     user: &'static str,
     password: &'static str,
     current: Option<Received>,
     received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Collect {
+    pub(crate) fn new(user: &'static str, password: &'static str, received: Arc<Mutex<Vec<Received>>>) -> Collect {
+        Collect { user, password, current: None, received }
+    }
 }
 
 impl mailin::Handler for Collect {
@@ -102,7 +110,7 @@ impl Smtp {
         let port = listener.local_addr().expect("addr").port();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let handler = Collect { user, password, current: None, received: received.clone() };
+        let handler = Collect::new(user, password, received.clone());
         let stopping = stop.clone();
         let connections: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
         let counted = connections.clone();
@@ -127,6 +135,8 @@ impl Smtp {
 /// as a Maildir the test writes messages into.
 pub(crate) struct Dovecot {
     pub port: u16,
+    /// The implicit TLS (IMAPS) port, when started with a certificate.
+    pub tls_port: Option<u16>,
     dir: tempfile::TempDir,
     child: std::process::Child,
     owner: (u32, u32),
@@ -154,6 +164,12 @@ impl Dovecot {
     /// Starts the server; `None` (with a loud message) where Dovecot is not installed, which
     /// under CI is a failure (`.ci/run` installs it).
     pub(crate) fn start() -> Option<Dovecot> {
+        Dovecot::start_with(None)
+    }
+
+    /// Like [`Dovecot::start`], also speaking TLS (STARTTLS on `port`, implicit TLS on
+    /// `tls_port`) with this PEM certificate chain and key.
+    pub(crate) fn start_with(tls: Option<(String, String)>) -> Option<Dovecot> {
         let binary = ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"].into_iter().find(|p| Path::new(p).exists());
         let Some(binary) = binary else {
             assert!(
@@ -177,16 +193,28 @@ impl Dovecot {
         }
         std::fs::write(root.join("users"), "inbox@example.com:{PLAIN}secret\n").expect("users");
         let r = root.display();
+        let tls_port =
+            tls.as_ref().map(|_| TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port());
+        let ssl = match &tls {
+            Some((cert, key)) => {
+                std::fs::write(root.join("cert.pem"), cert).expect("cert");
+                std::fs::write(root.join("key.pem"), key).expect("key");
+                format!("ssl = yes\nssl_cert = <{r}/cert.pem\nssl_key = <{r}/key.pem\n")
+            }
+            None => "ssl = no\n".to_string(),
+        };
         let conf = format!(
             "base_dir = {r}/run\nstate_dir = {r}/state\nlog_path = {r}/dovecot.log\nprotocols = imap\n\
-             listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
+             listen = 127.0.0.1\n{ssl}disable_plaintext_auth = no\nauth_mechanisms = plain login\n\
              mail_location = maildir:{r}/mail/%n\ndefault_internal_user = {internal}\n\
              default_login_user = {login}\nfirst_valid_uid = 1\n\
-             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {}\n  }}\n}}\n\
              service anvil {{\n  chroot =\n}}\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {r}/users\n}}\n\
              userdb {{\n  driver = static\n  args = uid={} gid={} home={r}/mail/%n\n}}\n",
-            owner.0, owner.1
+            tls_port.unwrap_or(0),
+            owner.0,
+            owner.1
         );
         std::fs::write(root.join("dovecot.conf"), conf).expect("conf");
         chown_all(&root.join("mail"), owner);
@@ -201,7 +229,7 @@ impl Dovecot {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start dovecot");
-        let server = Dovecot { port, dir, child, owner };
+        let server = Dovecot { port, tls_port, dir, child, owner };
         for _ in 0..100 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Some(server);
@@ -330,7 +358,7 @@ async fn mail_goes_out_through_the_company_relay(app: &TestApp) {
     assert_eq!(app.get(&path, &app.root).await.body["configured"], false);
 }
 
-fn email(from: &str, message_id: &str, subject: &str, text: &str) -> String {
+pub(crate) fn email(from: &str, message_id: &str, subject: &str, text: &str) -> String {
     format!(
         "From: {from}\r\nTo: inbox@example.com\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n\
          Date: Mon, 07 Dec 2026 09:00:00 +0300\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"

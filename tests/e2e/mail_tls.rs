@@ -1,7 +1,7 @@
-//! The company's relay over TLS: STARTTLS and implicit TLS to SMTP servers of the test's own
-//! whose certificate a test CA signed, which the operator trusts (`ERP_OUTBOUND_CA_FILE`);
-//! a certificate for another name, or a CA nobody trusts, stops the message before the password
-//! is sent.
+//! The company's relay and mailbox over TLS: STARTTLS and implicit TLS to SMTP servers of the
+//! test's own and to Dovecot, whose certificates a test CA signed, which the operator trusts
+//! (`ERP_OUTBOUND_CA_FILE`); a certificate for another name, or a CA nobody trusts, stops the
+//! conversation before the password is sent.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
 
-use crate::mail::Received;
+use crate::mail::{Collect, Received};
 use crate::support::{Backend, TestApp, loopback_outbound};
 
 /// How a test relay speaks TLS.
@@ -28,6 +28,9 @@ struct Issued {
     ca_pem: String,
     chain: Vec<CertificateDer<'static>>,
     key: Vec<u8>,
+    /// The certificate and its key in PEM, for Dovecot.
+    cert_pem: String,
+    key_pem: String,
 }
 
 fn issue(names: &[&str]) -> Issued {
@@ -40,41 +43,12 @@ fn issue(names: &[&str]) -> Issued {
     let params =
         rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).expect("params");
     let cert = params.signed_by(&key, &ca, &ca_key).expect("certificate");
-    Issued { ca_pem: ca.pem(), chain: vec![cert.der().clone()], key: key.serialize_der() }
-}
-
-#[derive(Clone)]
-struct Keep {
-    received: Arc<Mutex<Vec<Received>>>,
-    current: Option<Received>,
-}
-
-impl mailin::Handler for Keep {
-    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> mailin::Response {
-        self.current = Some(Received { from: from.to_string(), to: to.to_vec(), data: Vec::new() });
-        mailin::response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if let Some(c) = self.current.as_mut() {
-            c.data.extend_from_slice(buf);
-        }
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> mailin::Response {
-        if let Some(c) = self.current.take() {
-            self.received.lock().push(c);
-        }
-        mailin::response::OK
-    }
-
-    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> mailin::Response {
-        if user == "acme" && password == "relay-password" {
-            mailin::response::AUTH_OK
-        } else {
-            mailin::response::INVALID_CREDENTIALS
-        }
+    Issued {
+        ca_pem: ca.pem(),
+        chain: vec![cert.der().clone()],
+        key: key.serialize_der(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
     }
 }
 
@@ -117,7 +91,7 @@ fn talk<S: Read + Write, H: mailin::Handler>(
 }
 
 /// One client of the relay. Authentication is offered only once TLS is on.
-fn converse(tcp: TcpStream, mode: Mode, config: Arc<rustls::ServerConfig>, keep: Keep) -> std::io::Result<()> {
+fn converse(tcp: TcpStream, mode: Mode, config: Arc<rustls::ServerConfig>, keep: Collect) -> std::io::Result<()> {
     tcp.set_nodelay(true)?;
     let peer = tcp.peer_addr()?.ip();
     let mut session = mailin::SessionBuilder::new("smtp.acme.test")
@@ -153,7 +127,7 @@ fn start_relay(mode: Mode, issued: &Issued) -> Relay {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-    let keep = Keep { received: received.clone(), current: None };
+    let keep = Collect::new("acme", "relay-password", received.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let (config, keep) = (config.clone(), keep.clone());
@@ -204,6 +178,48 @@ async fn mail_goes_to_a_relay_over_starttls_and_tls_that_the_operator_trusts() {
     let r = app.post(&test, &app.root, json!({ "to": "ivan@example.org" })).await;
     assert_eq!(r.status, 502, "{:?}", r.body);
     assert!(relay.received.lock().is_empty() && stranger.received.lock().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_is_read_over_tls_and_starttls() {
+    let issued = issue(&["127.0.0.1"]);
+    let tls = Some((issued.cert_pem.clone(), issued.key_pem.clone()));
+    let Some(imap) = tokio::task::spawn_blocking(move || crate::mail::Dovecot::start_with(tls)).await.unwrap() else {
+        return;
+    };
+    let mut outbound = loopback_outbound();
+    outbound.extra_roots =
+        erp_kernel::outbound::roots::ExtraRoots::from_pem(issued.ca_pem.as_bytes()).expect("the CA bundle reads");
+    let app = TestApp::start_with_outbound(Backend::Sqlite, outbound).await.expect("sqlite");
+    let co = app.company("Acme", &[]).await;
+    app.install(&crate::support::package("crm")).await;
+    app.enable(&co, "crm", json!({})).await.expect(200);
+    let path = format!("/api/v1/companies/{co}/mail");
+    let poll = format!("{path}/poll");
+    let mailbox = |host: &str, port: u16, security: &str| {
+        json!({ "imap_host": host, "imap_port": port, "imap_security": security, "imap_username": "inbox@example.com",
+                "imap_password": "secret", "deliver_to": "crm/email" })
+    };
+    let letter =
+        |n: u32| crate::mail::email("Ivan <ivan@example.org>", &format!("<t{n}@example.org>"), "Quote", "Chairs");
+
+    imap.deliver("1.eml", &letter(1));
+    app.put(&path, &app.root, mailbox("127.0.0.1", imap.tls_port.unwrap(), "tls")).await.expect(200);
+    let r = app.post(&poll, &app.root, json!({})).await;
+    assert_eq!(r.expect(200)["delivered"], 1, "over implicit TLS: {:?}", r.body);
+    imap.deliver("2.eml", &letter(2));
+    app.put(&path, &app.root, mailbox("127.0.0.1", imap.port, "starttls")).await.expect(200);
+    let r = app.post(&poll, &app.root, json!({})).await;
+    assert_eq!(r.expect(200)["delivered"], 1, "over STARTTLS, the first letter taken before: {:?}", r.body);
+
+    // The certificate names 127.0.0.1, not localhost: nothing is read.
+    imap.deliver("3.eml", &letter(3));
+    app.put(&path, &app.root, mailbox("localhost", imap.tls_port.unwrap(), "tls")).await.expect(200);
+    let r = app.post(&poll, &app.root, json!({})).await;
+    assert_eq!(r.status, 502, "{:?}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().to_lowercase().contains("certificate"), "{:?}", r.body);
+    let leads = app.get(&format!("/api/v1/companies/{co}/data/crm/lead"), &app.root).await;
+    assert_eq!(leads.expect(200)["items"].as_array().unwrap().len(), 1, "both letters joined one lead");
 }
 
 #[test]

@@ -179,37 +179,51 @@ async fn statuses(app: &TestApp, co: &str) -> std::collections::BTreeMap<String,
     }
 }
 
-async fn a_mailing_reaches_each_recipient_once(app: &TestApp) {
-    let smtp = crate::mail::Smtp::start("acme", "relay-password");
+/// A company with the CRM and marketing (granted `mail`, with `config`), its mail set up as
+/// `extra` adds to a relay on `smtp_port`.
+async fn mailing_company(app: &TestApp, smtp_port: u16, config: Value, extra: Value) -> (String, Vec<&'static str>) {
     let co = app.company("Acme", &[]).await;
     app.install(&package("crm")).await;
     app.install(&package("marketing")).await;
     app.enable(&co, "crm", json!({})).await.expect(200);
     let mut grants: Vec<&str> = GRANTS.to_vec();
     grants.push("mail");
-    let settings = json!({ "grants": grants, "config": { "mail_per_minute": 300 } });
-    app.enable(&co, "marketing", settings).await.expect(200);
-    let relay = json!({ "from_address": "news@acme.example", "from_name": "Acme", "smtp_host": "127.0.0.1",
-                        "smtp_port": smtp.port, "smtp_security": "none", "smtp_username": "acme",
-                        "smtp_password": "relay-password" });
-    app.put(&format!("/api/v1/companies/{co}/mail"), &app.root, relay).await.expect(200);
-    let _bus = app.start_bus();
+    app.enable(&co, "marketing", json!({ "grants": grants, "config": config })).await.expect(200);
+    let mut mail = json!({ "from_address": "news@acme.example", "from_name": "Acme", "smtp_host": "127.0.0.1",
+                           "smtp_port": smtp_port, "smtp_security": "none", "smtp_username": "acme",
+                           "smtp_password": "relay-password" });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        mail[k] = v.clone();
+    }
+    app.put(&format!("/api/v1/companies/{co}/mail"), &app.root, mail).await.expect(200);
+    (co, grants)
+}
+
+/// CRM customers named `Клиент <name>` with these e-mails, and a segment of them all.
+async fn customers_and_segment(app: &TestApp, co: &str, people: &[(String, String)]) -> (Vec<String>, String) {
     let mut customers = Vec::new();
-    for i in 0..500 {
-        // One address the relay refuses for good.
-        let email = if i == 7 { "gone@nowhere.invalid".to_string() } else { format!("client{i}@example.org") };
-        let body = json!({ "name": format!("Клиент {i}"), "contacts": [{ "kind": "email", "value": email }] });
-        let r = app.post(&cmd(&co, "crm", "create-customer"), &app.root, body).await;
+    for (name, email) in people {
+        let body = json!({ "name": format!("Клиент {name}"), "contacts": [{ "kind": "email", "value": email }] });
+        let r = app.post(&cmd(co, "crm", "create-customer"), &app.root, body).await;
         customers.push(r.expect(200)["customer"]["id"].as_str().unwrap().to_string());
     }
-    let seg = create(
-        app,
-        &co,
-        "marketing",
-        "segment",
-        json!({ "name": "Все", "rule": { "field": "name", "op": "contains", "value": "Клиент" } }),
-    )
-    .await;
+    let rule = json!({ "name": "Все", "rule": { "field": "name", "op": "contains", "value": "Клиент" } });
+    (customers, create(app, co, "marketing", "segment", rule).await)
+}
+
+async fn a_mailing_reaches_each_recipient_once(app: &TestApp) {
+    let smtp = crate::mail::Smtp::start("acme", "relay-password");
+    let config = json!({ "mail_per_minute": 300 });
+    let (co, grants) = mailing_company(app, smtp.port, config, json!({})).await;
+    let _bus = app.start_bus();
+    // One address the relay refuses for good.
+    let people: Vec<(String, String)> = (0..500)
+        .map(|i| {
+            let email = if i == 7 { "gone@nowhere.invalid".to_string() } else { format!("client{i}@example.org") };
+            (i.to_string(), email)
+        })
+        .collect();
+    let (customers, seg) = customers_and_segment(app, &co, &people).await;
     let snap = app.post(&cmd(&co, "marketing", "snapshot-segment"), &app.root, json!({ "segment": seg })).await;
     let snap = snap.expect(200)["id"].clone();
     let mailing = create(app, &co, "marketing", "mailing", json!({ "name": "Декабрь",
@@ -299,35 +313,16 @@ Subject: Sale\r\nMessage-ID: {message_id}\r\n\r\n--R1--\r\n"
 async fn unsubscribe_links_and_bounces_stop_the_next_mailing(app: &TestApp) {
     let smtp = crate::mail::Smtp::start("acme", "relay-password");
     let Some(imap) = tokio::task::spawn_blocking(crate::mail::Dovecot::start).await.unwrap() else { return };
-    let co = app.company("Acme", &[]).await;
-    app.install(&package("crm")).await;
-    app.install(&package("marketing")).await;
-    app.enable(&co, "crm", json!({})).await.expect(200);
-    let mut grants: Vec<&str> = GRANTS.to_vec();
-    grants.push("mail");
-    app.enable(&co, "marketing", json!({ "grants": grants })).await.expect(200);
-    let mail = json!({ "from_address": "news@acme.example", "from_name": "Acme", "smtp_host": "127.0.0.1",
-                       "smtp_port": smtp.port, "smtp_security": "none", "smtp_username": "acme",
-                       "smtp_password": "relay-password", "imap_host": "127.0.0.1", "imap_port": imap.port,
-                       "imap_security": "none", "imap_username": "inbox@example.com", "imap_password": "secret",
-                       "deliver_to": "crm/email" });
-    app.put(&format!("/api/v1/companies/{co}/mail"), &app.root, mail).await.expect(200);
+    let mailbox = json!({ "imap_host": "127.0.0.1", "imap_port": imap.port, "imap_security": "none",
+                          "imap_username": "inbox@example.com", "imap_password": "secret", "deliver_to": "crm/email" });
+    let (co, _) = mailing_company(app, smtp.port, json!({}), mailbox).await;
     let _bus = app.start_bus();
-    let mut customers = Vec::new();
-    for (name, email) in [("Анна", "anna@example.org"), ("Борис", "boris@example.org"), ("Вера", "vera@gone.example")]
-    {
-        let body = json!({ "name": format!("Клиент {name}"), "contacts": [{ "kind": "email", "value": email }] });
-        let r = app.post(&cmd(&co, "crm", "create-customer"), &app.root, body).await;
-        customers.push(r.expect(200)["customer"]["id"].as_str().unwrap().to_string());
-    }
-    let seg = create(
-        app,
-        &co,
-        "marketing",
-        "segment",
-        json!({ "name": "Все", "rule": { "field": "name", "op": "contains", "value": "Клиент" } }),
-    )
-    .await;
+    let people: Vec<(String, String)> =
+        [("Анна", "anna@example.org"), ("Борис", "boris@example.org"), ("Вера", "vera@gone.example")]
+            .iter()
+            .map(|(n, e)| (n.to_string(), e.to_string()))
+            .collect();
+    let (customers, seg) = customers_and_segment(app, &co, &people).await;
     let mailing = async |name: &str| {
         let snap = app.post(&cmd(&co, "marketing", "snapshot-segment"), &app.root, json!({ "segment": seg })).await;
         let snap = snap.expect(200)["id"].clone();

@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use erp_kernel::mail::MailError;
 use erp_kernel::mail::unsubscribe::{self, Unsubscribed};
+use erp_kernel::plugins::Kernel;
 use erp_kernel::storage::run_blocking;
 
 /// What an unsubscribe link stands for.
@@ -40,10 +42,17 @@ pub(crate) async fn preview(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
 ) -> Result<Json<UnsubscribeOut>, ApiError> {
+    answer(state, token, unsubscribe::preview).await
+}
+
+/// What `step` did with the link, answered off the async threads.
+async fn answer(
+    state: AppState,
+    token: String,
+    step: fn(&dyn Kernel, &str) -> Result<Unsubscribed, MailError>,
+) -> Result<Json<UnsubscribeOut>, ApiError> {
     let platform = state.platform.clone();
-    run_blocking(move || unsubscribe::preview(&platform, &token).map(Into::into).map_err(ApiError::from))
-        .await
-        .map(Json)
+    run_blocking(move || step(&platform, &token).map(Into::into).map_err(ApiError::from)).await.map(Json)
 }
 
 /// Confirms the unsubscribe link: the company's plugin that sent the letter hears of it once
@@ -55,8 +64,5 @@ pub(crate) async fn confirm(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
 ) -> Result<Json<UnsubscribeOut>, ApiError> {
-    let platform = state.platform.clone();
-    run_blocking(move || unsubscribe::confirm(&platform, &token).map(Into::into).map_err(ApiError::from))
-        .await
-        .map(Json)
+    answer(state, token, unsubscribe::confirm).await
 }

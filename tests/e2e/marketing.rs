@@ -431,3 +431,50 @@ async fn unsubscribe_links_and_bounces_stop_the_next_mailing(app: &TestApp) {
     assert_eq!(letters.len(), 4);
     assert_eq!(letters[3].to, ["boris@example.org"]);
 }
+
+/// In Chromium, in Russian, on a phone: the unsubscribe link of a real letter asks first, then
+/// confirms. Screenshots: `unsubscribe-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unsubscribe_page_on_a_phone() {
+    use crate::browser::{chromium, click, shot, text_of};
+
+    let Some(driver) = chromium().await else { return };
+    let app = TestApp::start(crate::support::Backend::Sqlite).await.expect("sqlite");
+    let smtp = crate::mail::Smtp::start("acme", "relay-password");
+    let (co, _) = mailing_company(&app, smtp.port, json!({}), json!({})).await;
+    let people = [("Анна".to_string(), "anna@example.org".to_string())];
+    let (_, seg) = customers_and_segment(&app, &co, &people).await;
+    let snap = app.post(&cmd(&co, "marketing", "snapshot-segment"), &app.root, json!({ "segment": seg })).await;
+    let snap = snap.expect(200)["id"].clone();
+    let m = create(
+        &app,
+        &co,
+        "marketing",
+        "mailing",
+        json!({ "name": "Весна", "subject": "Весенние скидки", "body": "<p>Здравствуйте!</p>" }),
+    )
+    .await;
+    let path = cmd(&co, "marketing", "queue-mailing");
+    app.post(&path, &app.root, json!({ "mailing": m, "snapshot": snap })).await.expect(200);
+    send_and_deliver(&app, &co).await;
+    let letter = smtp.received.lock()[0].data.clone();
+    let parsed = mail_parser::MessageParser::default().parse(&letter).unwrap();
+    let link = parsed.header_raw("List-Unsubscribe").unwrap().trim().trim_matches(['<', '>']).to_string();
+
+    let c = &driver.client;
+    c.goto(&format!("{}/lang?to=ru&back=/login", app.base)).await.unwrap();
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&link).await.unwrap();
+    let asked = text_of(c, "#unsubscribe-message").await;
+    assert_eq!(asked, "Больше не присылать рассылки Acme на адрес anna@example.org?");
+    shot(c, "unsubscribe-phone-ru").await;
+    click(c, "#unsubscribe-confirm").await;
+    c.wait()
+        .at_most(std::time::Duration::from_secs(15))
+        .for_element(fantoccini::Locator::XPath("//p[@id='unsubscribe-message'][starts-with(., 'Готово')]"))
+        .await
+        .unwrap();
+    let done = text_of(c, "#unsubscribe-message").await;
+    assert_eq!(done, "Готово: Acme больше не будет присылать рассылки на адрес anna@example.org.");
+    shot(c, "unsubscribed-phone-ru").await;
+}

@@ -48,13 +48,16 @@ fn recipient(customer: &Value, id: &str) -> Value {
             "patronymic": c["patronymic"], "kind": c["kind"], "tags": c["tags"], "total_spent": c["total_spent"] })
 }
 
+/// Whether an unsubscribe record keeps its customer off `channel`.
+pub(crate) fn covers(unsubscribe: &Value, channel: &str) -> bool {
+    matches!(unsubscribe["channel"].as_str(), None | Some("all")) || unsubscribe["channel"].as_str() == Some(channel)
+}
+
 /// Customers who asked for no more mail on this channel.
 pub(crate) fn unsubscribed(channel: &str) -> Result<BTreeSet<String>> {
     Ok(util::every::<Value>("unsubscribe")?
         .into_iter()
-        .filter(|u| {
-            matches!(u.data["channel"].as_str(), None | Some("all")) || u.data["channel"].as_str() == Some(channel)
-        })
+        .filter(|u| covers(&u.data, channel))
         .filter_map(|u| u.data["customer"].as_str().map(str::to_string))
         .collect())
 }

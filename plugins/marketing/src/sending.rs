@@ -187,7 +187,7 @@ pub fn on_schedule() -> Result<()> {
 /// Whether the customer is already kept off e-mail.
 fn already_off(customer: &str) -> Result<bool> {
     let page = store::query::<Value>("unsubscribe", &Query::new().filter(Filter::eq("customer", customer)).limit(100))?;
-    Ok(page.records.iter().any(|u| matches!(u.data["channel"].as_str(), None | Some("all" | "email"))))
+    Ok(page.records.iter().any(|u| mailings::covers(&u.data, "email")))
 }
 
 /// The letter's closing lines with its unsubscribe link, in the language the letter is written

@@ -105,12 +105,7 @@ pub fn enqueue_keyed(
     key: &str,
     mut m: Outgoing,
 ) -> Result<QueuedMail, MailError> {
-    if !crate::plugins::host::valid_key(key) {
-        return Err(MailError::Invalid(Invalid::one(
-            "key",
-            format!("must be 1 to {MAX_KEY_CHARS} characters without control characters"),
-        )));
-    }
+    crate::plugins::host::check_key(key).map_err(MailError::Invalid)?;
     let earlier: Option<(String, Option<String>, String)> = mail_outbox::table
         .filter(mail_outbox::company_id.eq(company_id))
         .filter(mail_outbox::source.eq(source))

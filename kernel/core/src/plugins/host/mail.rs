@@ -15,10 +15,13 @@ use crate::validation::Invalid;
 /// Longest key a plugin may queue a message under.
 pub const MAX_KEY_CHARS: usize = 200;
 
-/// Whether `key` may name a plugin's message: 1 to [`MAX_KEY_CHARS`] characters, none of them
-/// control characters.
-pub fn valid_key(key: &str) -> bool {
-    !key.trim().is_empty() && key.chars().count() <= MAX_KEY_CHARS && !key.chars().any(char::is_control)
+/// Checks that `key` may name a plugin's message: 1 to [`MAX_KEY_CHARS`] characters, none of
+/// them control characters.
+pub fn check_key(key: &str) -> Result<(), Invalid> {
+    if !key.trim().is_empty() && key.chars().count() <= MAX_KEY_CHARS && !key.chars().any(char::is_control) {
+        return Ok(());
+    }
+    Err(Invalid::one("key", format!("must be 1 to {MAX_KEY_CHARS} characters without control characters")))
 }
 
 /// Largest message, attachments included.
@@ -87,26 +90,21 @@ impl From<RecordError> for Refusal {
     }
 }
 
-/// True when the plugin may send mail in the company it runs for.
-fn granted(state: &HostState) -> bool {
-    state.active.loaded.manifest.mail.is_some() && state.active.grants.iter().any(|g| g == MAIL_GRANT)
+/// Refused unless the plugin may send mail in the company it runs for.
+fn require_grant(state: &HostState) -> Result<(), Refusal> {
+    if state.active.loaded.manifest.mail.is_some() && state.active.grants.iter().any(|g| g == MAIL_GRANT) {
+        return Ok(());
+    }
+    Err(Refusal::Denied(format!(
+        "{} may not send e-mail in this company: its manifest must declare [mail] and an administrator grant it",
+        state.plugin()
+    )))
 }
 
 /// The signed unsubscribe link of the message the plugin queues under `key`.
 pub(super) fn unsubscribe_link(state: &HostState, key: &str) -> Result<String, Refusal> {
-    if !granted(state) {
-        return Err(Refusal::Denied(format!(
-            "{} may not send e-mail in this company: its manifest must declare [mail] and an administrator grant it",
-            state.plugin()
-        )));
-    }
-    if !valid_key(key) {
-        return Err(RecordError::Invalid(Invalid::one(
-            "key",
-            format!("must be 1 to {MAX_KEY_CHARS} characters without control characters"),
-        ))
-        .into());
-    }
+    require_grant(state)?;
+    check_key(key).map_err(RecordError::Invalid)?;
     let public = state.platform.public_url().ok_or_else(|| {
         RecordError::Invalid(Invalid::one(
             "mail",
@@ -119,12 +117,7 @@ pub(super) fn unsubscribe_link(state: &HostState, key: &str) -> Result<String, R
 /// Queues `m`, with the files of `attachments` (ids the plugin may read), in the invocation's
 /// transaction.
 pub(super) fn send(state: &mut HostState, mut m: PluginMail, attachments: Vec<String>) -> Result<QueuedMail, Refusal> {
-    if !granted(state) {
-        return Err(Refusal::Denied(format!(
-            "{} may not send e-mail in this company: its manifest must declare [mail] and an administrator grant it",
-            state.plugin()
-        )));
-    }
+    require_grant(state)?;
     let mut room = MAX_MAIL_BYTES;
     for id in &attachments {
         let (file, bytes) = kernel_files::read_whole(state, id, room)?;

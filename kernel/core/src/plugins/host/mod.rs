@@ -33,7 +33,7 @@ use crate::access::CompanyScope;
 use crate::records::{WriteCheck, WriteKind};
 use crate::session::{MAX_DEPTH, Session};
 
-pub use mail::{MAX_KEY_CHARS, MAX_MAIL_BYTES, MailFile, PluginMail, QueuedMail, valid_key};
+pub use mail::{MAX_KEY_CHARS, MAX_MAIL_BYTES, MailFile, PluginMail, QueuedMail, check_key};
 pub use state::HostState;
 
 /// WIT versions of `erp:plugin` this kernel implements; plugins built against any of them load.

@@ -51,6 +51,7 @@ extern crate self as erp_sdk;
 #[allow(missing_docs, unsafe_code)]
 pub mod bindings;
 pub mod context;
+pub mod documents;
 mod error;
 pub mod events;
 pub mod files;
@@ -59,6 +60,7 @@ pub mod log;
 pub mod mail;
 pub mod notify;
 pub mod store;
+pub mod words;
 
 pub use erp_query::RecordChange;
 pub use erp_query::demo::{DEMO_COMMAND, DemoAnswer, DemoPerson, DemoRequest};
@@ -278,12 +280,51 @@ impl<P: Plugin> wit::Guest for Adapter<P> {
     }
 }
 
+#[doc(hidden)]
+/// One entry of the `erp:documents` section: the path's and the text's lengths (u32, little
+/// endian), the path, the text.
+pub const fn __template_entry<const N: usize>(path: &[u8], text: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let (p, t) = ((path.len() as u32).to_le_bytes(), (text.len() as u32).to_le_bytes());
+    let mut i = 0;
+    while i < 4 {
+        out[i] = p[i];
+        out[4 + i] = t[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < path.len() {
+        out[8 + j] = path[j];
+        j += 1;
+    }
+    let mut k = 0;
+    while k < text.len() {
+        out[8 + path.len() + k] = text[k];
+        k += 1;
+    }
+    out
+}
+
 /// Registers a [`Plugin`] type as this component's implementation and embeds the crate's
 /// `plugin.toml` in the component, so the built `.wasm` is the complete package.
 ///
-/// Call it once, at the root of the plugin crate: `erp_sdk::export_plugin!(MyPlugin);`
+/// Call it once, at the root of the plugin crate: `erp_sdk::export_plugin!(MyPlugin);`. A plugin
+/// that prints [`documents`] lists its template files too, paths inside the crate as the
+/// manifest names them: `erp_sdk::export_plugin!(MyPlugin, documents: ["documents/invoice.ru.typ"]);`
 #[macro_export]
 macro_rules! export_plugin {
+    ($plugin:ty, documents: [$($template:literal),* $(,)?]) => {
+        $crate::export_plugin!($plugin);
+        $(
+            const _: () = {
+                const PATH: &[u8] = $template.as_bytes();
+                const TEXT: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $template));
+                #[cfg_attr(target_family = "wasm", unsafe(link_section = "erp:documents"))]
+                #[used]
+                static EMBEDDED_TEMPLATE: [u8; 8 + PATH.len() + TEXT.len()] = $crate::__template_entry(PATH, TEXT);
+            };
+        )*
+    };
     ($plugin:ty) => {
         type __ErpPluginAdapter = $crate::Adapter<$plugin>;
         $crate::__bindings::__export_erp_plugin_world!(__ErpPluginAdapter with_types_in $crate::__bindings);

@@ -6,7 +6,7 @@
 //!
 //! ```toml
 //! [plugin]
-//! wit = "0.2.3"
+//! wit = "0.2.4"
 //!
 //! [mail]
 //! reason = "Sends replies to customers who wrote by e-mail"

@@ -98,7 +98,8 @@ fn crates_depend_only_downwards() {
     let allowed: &[(&str, &[&str])] = &[
         ("erp-manifest", &[]),
         ("erp-query", &[]),
-        ("erp-kernel", &["erp-manifest", "erp-query"]),
+        ("erp-typeset", &[]),
+        ("erp-kernel", &["erp-manifest", "erp-query", "erp-typeset"]),
         ("erp-api", &["erp-kernel", "erp-manifest", "erp-query"]),
         ("erp-web", &["erp-api", "erp-kernel", "erp-manifest", "erp-query"]),
         ("erp", &["erp-web", "erp-api", "erp-kernel", "erp-manifest", "erp-query"]),

@@ -505,11 +505,10 @@ async fn templates_render_documents_and_broken_ones_say_where(app: &TestApp) {
     let r = app.post(&data(&co, "template"), &app.root, broken).await;
     r.expect(422);
     assert!(r.body.to_string().contains("line 2, column"), "{}", r.body);
-    let body = "<h1>{{ company.name }}: КП {{ document.number }}</h1>\
-                <p>{{ company.short_name }}, ИНН {{ company.tax_id }}</p>\
-                <p>{{ customer.name }}, {{ customer.phone }}</p>\
-                {% for l in deal.lines %}<p>{{ l.name }}: {{ l.quantity }} × {{ l.price | money }} = {{ l.total | money }}</p>{% endfor %}\
-                <p>Итого {{ deal.lines_total | money }} {{ deal.currency }}</p>";
+    let body = "{{ company.name }}: КП {{ document.number }}\n\n{{ company.short_name }}, ИНН {{ company.tax_id }}\n\n\
+                {{ customer.name }}, {{ customer.phone }}\n\n\
+                {% for l in deal.lines %}{{ l.name }}: {{ l.quantity }} × {{ l.price | money }} = {{ l.total | money }}{% endfor %}\n\n\
+                Итого {{ deal.lines_total | money }} {{ deal.currency }}";
     let template =
         create(app, &co, "template", json!({ "name": "Коммерческое предложение", "kind": "offer", "body": body }))
             .await;
@@ -518,7 +517,7 @@ async fn templates_render_documents_and_broken_ones_say_where(app: &TestApp) {
         .post(
             &cmd(&co, "create-customer"),
             &app.root,
-            json!({ "name": "Иванов <script>", "contacts": [{ "kind": "phone", "value": "+7 999 111-22-33" }] }),
+            json!({ "name": "Иванов <script> #set", "contacts": [{ "kind": "phone", "value": "+7 999 111-22-33" }] }),
         )
         .await;
     let customer = card.expect(200)["customer"]["id"].as_str().unwrap().to_string();
@@ -530,28 +529,55 @@ async fn templates_render_documents_and_broken_ones_say_where(app: &TestApp) {
                 "lines": [{ "product": "CH", "name": "Стул", "quantity": "2", "price": "6500.00" }] }),
     )
     .await;
-    let doc = app.post(&cmd(&co, "render-document"), &app.root, json!({ "template": template, "deal": deal })).await;
-    let html = doc.expect(200)["html"].as_str().unwrap().to_string();
-    assert!(html.contains("ООО «Альфа»: КП КП-00001"), "{html}");
-    assert!(html.contains("Альфа, ИНН 7707083893"), "{html}");
-    assert!(html.contains("Иванов &lt;script&gt;"), "customer data is escaped: {html}");
-    assert!(html.contains("+7 999 111-22-33"), "{html}");
-    assert!(
-        html.contains("Стул: 2 × 6\u{a0}500,00 = 13\u{a0}000,00") || html.contains("Стул: 2 × 6,500.00 = 13,000.00"),
-        "{html}"
-    );
+    let doc = app
+        .post(&cmd(&co, "render-document"), &app.root, json!({ "template": template, "deal": deal, "language": "ru" }))
+        .await;
+    let text = doc.expect(200)["html"].as_str().unwrap().to_string();
+    assert!(text.contains("ООО «Альфа»: КП КП-00001"), "{text}");
+    assert!(text.contains("Иванов <script> #set, +7 999 111-22-33"), "the text as typed: {text}");
+    // The document is a PDF in the offer's layout: the company, the customer as typed, the
+    // lines, the total in words.
+    let file = doc.body["open"].as_str().expect("the answer opens the PDF").to_string();
+    let (status, ct, pdf) = crate::documents::download(app, &co, &app.root, &file).await;
+    assert_eq!((status, ct.as_str()), (200, "application/pdf"));
+    let pdf_text = crate::documents::pdf_pages(&pdf).join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "Коммерческое предложение № КП-00001",
+        "ООО «Альфа»",
+        "ИНН 7707083893",
+        "Иванов <script> #set",
+        "+7 999 111-22-33",
+        "Стул",
+        "13 000,00",
+        "Тринадцать тысяч рублей 00 копеек",
+    ] {
+        assert!(pdf_text.contains(expected), "{expected:?} in {pdf_text}");
+    }
     // Someone without personal-data rights renders without personal data...
-    let second = app.post(&cmd(&co, "render-document"), &sales, json!({ "template": template, "deal": deal })).await;
-    let second_html = second.expect(200)["html"].as_str().unwrap().to_string();
-    assert!(second_html.contains("КП-00002") && !second_html.contains("111-22-33"), "{second_html}");
-    // ...and cannot open the first document's text, which holds some.
+    let second = app
+        .post(&cmd(&co, "render-document"), &sales, json!({ "template": template, "deal": deal, "language": "en" }))
+        .await;
+    let second_text = second.expect(200)["html"].as_str().unwrap().to_string();
+    assert!(second_text.contains("КП-00002") && !second_text.contains("111-22-33"), "{second_text}");
+    let own_pdf = second.body["open"].as_str().unwrap().to_string();
+    let (status, _, pdf) = crate::documents::download(app, &co, &sales, &own_pdf).await;
+    assert_eq!(status, 200, "their own PDF opens");
+    let english = crate::documents::pdf_pages(&pdf).join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        english.contains("Commercial offer No. КП-00002") && english.contains("Thirteen thousand roubles"),
+        "{english}"
+    );
+    // ...and cannot open the first document's text or PDF, which hold some.
     let first_id = doc.body["id"].as_str().unwrap();
     let opened = app.post(&cmd(&co, "document"), &sales, json!({ "id": first_id })).await;
     assert_eq!(opened.expect(200)["hidden"], true);
+    assert_eq!(opened.body["file"], Value::Null);
     let stored = app.get(&format!("{}/{first_id}", data(&co, "document")), &sales).await;
     assert!(stored.expect(200)["data"].get("html").is_none());
+    assert!(stored.body["data"].get("file_pii").is_none());
+    assert_eq!(crate::documents::download(app, &co, &sales, &file).await.0, 404, "the PDF with personal data");
     let own = app.post(&cmd(&co, "document"), &sales, json!({ "id": second.body["id"] })).await;
-    assert_eq!(own.expect(200)["html"], second_html.as_str());
+    assert_eq!(own.expect(200)["html"], second_text.as_str());
     // A template that fails while rendering says where.
     let bad_render =
         create(app, &co, "template", json!({ "name": "Unknown function", "body": "line one\n{{ nothing() }}" })).await;
@@ -580,7 +606,8 @@ async fn robots_fire_once_per_event_and_loops_stop(app: &TestApp) {
         s.insert(code, id);
     }
     let template =
-        create(app, &co, "template", json!({ "name": "КП", "kind": "offer", "body": "<p>{{ deal.title }}</p>" })).await;
+        create(app, &co, "template", json!({ "name": "КП", "kind": "offer", "body": "КП по сделке {{ deal.title }}" }))
+            .await;
     // Rules are checked when saved.
     let bad = json!({ "name": "Bad", "trigger": "stage_entered", "actions": [{ "type": "teleport" }],
                       "conditions": [{ "field": "colour", "op": "eq", "value": 1 }] });

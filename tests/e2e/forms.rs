@@ -231,7 +231,7 @@ async fn people_set_up_robots_segments_tags_and_deal_lines_in_forms() {
     let shipments =
         app.post(&api("data/warehouse/shipment/query"), &owner, json!({ "limit": 1 })).await.expect(200).clone();
     if let Some(s) = shipments["items"].as_array().and_then(|a| a.first()) {
-        let page = b.get(&format!("/c/{co}/p/warehouse/d/shipment/{}", s["id"].as_str().unwrap())).await;
+        let page = b.get(&format!("/c/{co}/p/warehouse/d/shipment/r/{}", s["id"].as_str().unwrap())).await;
         assert_eq!(page.status, 200);
         for m in s["data"]["moves"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             assert!(!page.body.contains(&format!(">{m}<")), "a move's id shown");

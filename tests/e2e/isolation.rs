@@ -25,6 +25,13 @@ fn matrix() -> Vec<Entry> {
         e(Method::GET, "/api/v1/companies/{id}/members", None),
         e(Method::GET, "/api/v1/companies/{id}/people", None),
         e(Method::GET, "/api/v1/companies/{id}/profile", None),
+        e(Method::GET, "/api/v1/companies/{id}/documents", None),
+        e(Method::GET, "/api/v1/companies/{id}/documents/{plugin}/{document}/{language}", None),
+        e(
+            Method::PUT,
+            "/api/v1/companies/{id}/documents/{plugin}/{document}/{language}",
+            Some(json!({ "source": "Planted" })),
+        ),
         e(Method::PUT, "/api/v1/companies/{id}/profile", Some(json!({ "name": "Planted", "time_zone": "UTC" }))),
         e(
             Method::POST,
@@ -139,6 +146,8 @@ fn fill(path: &str, ids: &Ids<'_>) -> String {
         .replace("{plugin}", "notes")
         .replace("{collection}", "note")
         .replace("{command}", "stats")
+        .replace("{document}", "invoice")
+        .replace("{language}", "ru")
         .replace("{record_id}", ids.record)
         .replace("{event_id}", ids.event)
         .replace("{file_id}", ids.file)

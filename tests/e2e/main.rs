@@ -12,6 +12,7 @@ mod collaboration;
 mod companies;
 mod connections;
 mod crm;
+mod documents;
 mod durability;
 mod fair_use;
 mod files;

@@ -626,6 +626,10 @@ const TABLES: &[(&str, &str)] = &[
     ),
     ("file_usage", "company_id || '|' || CAST(files AS TEXT) || '|' || CAST(bytes AS TEXT)"),
     (
+        "document_templates",
+        "company_id || '|' || plugin || '|' || document || '|' || language || '|' || CAST(version AS TEXT) || '|' || source",
+    ),
+    (
         "notifications",
         "id || '|' || company_id || '|' || user_id || '|' || kind || '|' || title || '|' || body || '|' || COALESCE(CAST(read_at AS TEXT), '')",
     ),

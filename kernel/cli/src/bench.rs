@@ -221,6 +221,9 @@ fn run_on(url: &str, opts: &BenchOptions) -> anyhow::Result<()> {
     // 6b. The mail worker: letters to an SMTP server, with and without a kept connection.
     super::bench_mail::run(&platform, &company_id, super::bench_mail::LETTERS)?;
 
+    // 6c. Printed documents: the invoice template, one page and 500 lines.
+    super::bench_documents::run()?;
+
     // 7. One company under attack by another's plugin.
     super::bench_attack::run(url)?;
     Ok(())

@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod bench_attack;
+mod bench_documents;
 mod bench_ledger;
 mod bench_live;
 mod bench_mail;
@@ -72,6 +73,9 @@ enum Command {
         /// Customers (each with a phone) for the search box benchmark.
         #[arg(long, default_value_t = 100_000)]
         customers: usize,
+        /// Run one part only: `documents` (printed documents, no database).
+        #[arg(long, value_parser = ["documents"])]
+        only: Option<String>,
     },
 }
 
@@ -453,7 +457,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(AdminCommand::CreateCompany(a)) => admin::create_company(&a.db.db, &a.name, &a.owner),
         Command::Admin(AdminCommand::Backup(a)) => admin::backup(&a.db.db, &a.to),
         Command::Admin(AdminCommand::Restore(a)) => admin::restore(&a.from, &a.db.db),
-        Command::Bench { db, records, calls, events, moves, lines, customers } => {
+        Command::Bench { only: Some(_), .. } => bench_documents::run(),
+        Command::Bench { db, records, calls, events, moves, lines, customers, only: None } => {
             bench::run(bench::BenchOptions { db, records, calls, events, moves, lines, customers })
         }
         Command::Plugin(PluginCommand::Install { db, file }) => plugin::install(&db.db, &file),

@@ -137,7 +137,7 @@ fn plugin_toml(name: &str) -> String {
         r#"[plugin]
 name = "{name}"
 version = "0.1.0"
-wit = "0.2.3"
+wit = "0.2.4"
 description = "What {name} does"
 publisher = "You"
 

@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod bus;
 pub mod clock;
+pub mod documents;
 pub mod events;
 pub mod fair_use;
 pub mod files;

@@ -170,6 +170,10 @@ pub struct Manifest {
     /// where they go, by its label.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotificationSpec>,
+    /// Documents the plugin prints (`[[documents]]`, WIT 0.2.4), each with a Typst template
+    /// per language shipped in its package.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentSpec>,
 }
 
 /// `[plugin]`.
@@ -702,6 +706,32 @@ pub struct NotificationSpec {
     pub label: Option<Label>,
 }
 
+/// `[[documents]]`: a kind of document the plugin prints, such as an invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentSpec {
+    /// Lower-case name, such as `invoice`.
+    pub name: String,
+    /// What people call it: `{ en = "Invoice", ru = "Счёт на оплату" }`.
+    pub label: Label,
+    /// The collection whose records it is printed for.
+    pub collection: String,
+    /// The template per language (`ru`, `en`): a path inside the plugin's crate, such as
+    /// `documents/invoice.ru.typ`, which the package carries (`export_plugin!`'s `documents`).
+    pub templates: BTreeMap<String, String>,
+}
+
+impl DocumentSpec {
+    /// The language to print in: the one asked for when there is a template in it, else the
+    /// first declared.
+    pub fn language_for(&self, asked: &str) -> Option<&str> {
+        match self.templates.get_key_value(asked) {
+            Some((k, _)) => Some(k.as_str()),
+            None => self.templates.keys().next().map(String::as_str),
+        }
+    }
+}
+
 /// `[[schedules]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleSpec {
@@ -995,6 +1025,9 @@ impl Manifest {
         for (key, f) in &self.config {
             field(&mut out, format!("config.{key}"), f);
         }
+        for (i, d) in self.documents.iter().enumerate() {
+            out.push((format!("documents.{i}.label"), Some(&d.label)));
+        }
         for (i, h) in self.home.iter().enumerate() {
             out.push((format!("home.{i}.label"), Some(&h.label)));
             for (j, a) in h.actions.iter().enumerate() {
@@ -1003,6 +1036,18 @@ impl Manifest {
         }
         out
     }
+}
+
+/// A template's path inside a plugin's crate: relative, plain segments, ending in `.typ`.
+pub fn is_template_path(path: &str) -> bool {
+    path.len() <= 200
+        && path.ends_with(".typ")
+        && path.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        })
 }
 
 /// Map-valued keys of the manifest: one entry of them can be set aside when it is broken, so
@@ -1283,6 +1328,7 @@ impl Validator<'_> {
         self.subscriptions();
         self.events(&name);
         self.notifications(&name);
+        self.documents();
         self.schedules();
         let mut seen = BTreeSet::new();
         for (i, w) in m.webhooks.iter().enumerate() {
@@ -1737,6 +1783,41 @@ impl Validator<'_> {
             if !seen.insert(&n.kind) {
                 self.problem(format!("notifications.{i}.kind"), format!("{} is declared twice", n.kind));
             }
+        }
+    }
+
+    fn documents(&mut self) {
+        let mut seen = BTreeSet::new();
+        for (i, d) in self.manifest.documents.iter().enumerate() {
+            if !is_slug(&d.name) {
+                self.problem(format!("documents.{i}.name"), "must be a lower-case name like `invoice`");
+            }
+            if !seen.insert(&d.name) {
+                self.problem(format!("documents.{i}.name"), format!("document {} is declared twice", d.name));
+            }
+            if !self.manifest.collections.contains_key(&d.collection) {
+                self.problem(
+                    format!("documents.{i}.collection"),
+                    format!("{} is not a collection of this plugin", d.collection),
+                );
+            }
+            if d.templates.is_empty() {
+                self.problem(format!("documents.{i}.templates"), "needs a template in at least one language");
+            }
+            for (lang, path) in &d.templates {
+                if !(lang.len() == 2 && lang.bytes().all(|b| b.is_ascii_lowercase())) {
+                    self.problem(format!("documents.{i}.templates.{lang}"), "must be a two-letter language code");
+                }
+                if !is_template_path(path) {
+                    self.problem(
+                        format!("documents.{i}.templates.{lang}"),
+                        "must be a relative path to a .typ file inside the crate, like documents/invoice.ru.typ",
+                    );
+                }
+            }
+        }
+        if !self.manifest.documents.is_empty() && self.manifest.plugin.wit < Version::new(0, 2, 4) {
+            self.problem("documents", "printing documents needs WIT 0.2.4 or later (plugin.wit)");
         }
     }
 
@@ -2448,6 +2529,30 @@ label = { en = "Orders", ru = "Заказов" }
             GOOD.replace("wit = \"0.1.0\"", "wit = \"0.2.2\"")
         );
         assert!(parse(&unknown, &v).is_err(), "unknown keys in [mail] are refused");
+    }
+
+    #[test]
+    fn documents_are_checked() {
+        let v = vec![Version::new(0, 2, 4)];
+        let doc = |wit: &str, body: &str| format!("{}\n[[documents]]\n{body}", GOOD.replace("wit = \"0.1.0\"", wit));
+        let good = "name = \"invoice\"\ncollection = \"order\"\nlabel = { en = \"Invoice\", ru = \"Счёт\" }\ntemplates = { ru = \"documents/invoice.ru.typ\", en = \"documents/invoice.en.typ\" }\n";
+        let m = parse(&doc("wit = \"0.2.4\"", good), &v).expect("valid");
+        assert_eq!(m.documents[0].language_for("en"), Some("en"));
+        assert_eq!(m.documents[0].language_for("de"), Some("en"), "the first declared language");
+        let problems = |text: String| -> Vec<String> {
+            parse(&text, &v).expect_err("refused").iter().map(ToString::to_string).collect()
+        };
+        let old = problems(doc("wit = \"0.2.3\"", good));
+        assert!(old.iter().any(|p| p.contains("0.2.4")), "{old:?}");
+        let bad = problems(doc(
+            "wit = \"0.2.4\"",
+            "name = \"Invoice\"\ncollection = \"ghost\"\nlabel = { en = \"Invoice\", ru = \"Счёт\" }\ntemplates = { russian = \"../secret.typ\" }\n",
+        ));
+        for expected in ["documents.0.name", "documents.0.collection", "documents.0.templates.russian"] {
+            assert!(bad.iter().any(|p| p.contains(expected)), "{expected} in {bad:?}");
+        }
+        assert!(is_template_path("documents/act.ru.typ"));
+        assert!(!is_template_path("/etc/act.typ") && !is_template_path("a/../b.typ") && !is_template_path("a.txt"));
     }
 
     #[test]

@@ -149,6 +149,10 @@ pub(super) async fn run_command(
         Err(f) => (Err(f), Map::new()),
     };
     let (answer, input) = answer;
+    // A command that made a document (a printed form) opens it.
+    if let Ok(Some(file)) = answer.as_ref().map(|a| a.get("open").and_then(Value::as_str)) {
+        return Ok(see_other(&format!("{}/files/{}", ctx.base(), super::encode(file))));
+    }
     // A record's action goes back to the record when it worked.
     let back = back(form.get("_back"));
     if answer.is_ok()

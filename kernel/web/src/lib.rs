@@ -16,6 +16,7 @@ mod client;
 mod collab;
 mod commands;
 mod comments;
+mod documents;
 mod drive;
 mod fields;
 mod files;
@@ -127,6 +128,8 @@ pub fn router(api: Router) -> Router {
         .route("/admin/roles/{name}/delete", post(admin::delete_role))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/outbound", get(admin::outbound))
+        .route("/admin/documents", get(documents::index))
+        .route("/admin/documents/{plugin}/{document}/{language}", get(documents::template).post(documents::save))
         .route("/admin/mail", get(admin::mail).post(admin::save_mail))
         .route("/admin/mail/test", post(admin::test_mail))
         .route("/admin/mail/poll", post(admin::poll_mail))

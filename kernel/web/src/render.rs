@@ -34,6 +34,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_outbound.html", include_str!("templates/admin_outbound.html")),
     ("admin_webhooks.html", include_str!("templates/admin_webhooks.html")),
     ("admin_mail.html", include_str!("templates/admin_mail.html")),
+    ("admin_documents.html", include_str!("templates/admin_documents.html")),
+    ("admin_document.html", include_str!("templates/admin_document.html")),
     ("admin_events.html", include_str!("templates/admin_events.html")),
     ("notifications.html", include_str!("templates/notifications.html")),
     ("chat.html", include_str!("templates/chat.html")),

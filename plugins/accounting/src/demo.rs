@@ -31,6 +31,11 @@ pub fn step(request: &DemoRequest) -> Result<DemoAnswer> {
             "lines": [{ "description": "Офисная мебель по спецификации", "quantity": 1, "price": price, "tax": "VAT20INC" }] });
         let id = run("create-invoice", invoice)?["id"].clone();
         run("post-invoice", json!({ "id": id }))?;
+        if paid.is_none() {
+            // The unpaid ones were sent with their printed forms.
+            run("print-invoice", json!({ "id": id, "form": "invoice", "language": "ru" }))?;
+            run("print-invoice", json!({ "id": id, "form": "act", "language": "ru" }))?;
+        }
         if let Some(amount) = paid {
             let payment = json!({ "direction": "in", "partner": partner, "partner_name": name, "date": d(ago - 5),
                                   "amount": amount, "invoices": [{ "invoice": id }] });

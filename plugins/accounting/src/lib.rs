@@ -19,6 +19,7 @@ mod money;
 mod numbering;
 mod payments;
 mod periods;
+mod printing;
 mod rates;
 mod reports;
 mod sums;
@@ -57,6 +58,8 @@ impl Plugin for Accounting {
             "profit-and-loss" => reports::profit_and_loss(input),
             "balance-sheet" => reports::balance_sheet(input),
             "aged" => aged::aged(input),
+            "print-invoice" => printing::print(input),
+            "send-invoice" => printing::send(input),
             other => Err(Error::not_found(format!("command {other}"))),
         }
     }
@@ -66,6 +69,7 @@ impl Plugin for Accounting {
         match (check.collection.as_str(), after) {
             ("entry" | "line", _) => entries::validate(&check.collection, check.kind, check.before.as_ref()),
             ("invoice", _) => invoices::validate(check.before.as_ref(), after),
+            ("document", _) => printing::validate(check.before.as_ref()),
             ("account", Some(a)) => accounts::validate(&check.record_id, a),
             ("tax", Some(a)) => taxes::validate(a),
             ("rate", Some(a)) => rates::validate(&check.record_id, a),
@@ -84,4 +88,7 @@ impl Plugin for Accounting {
     }
 }
 
-erp_sdk::export_plugin!(Accounting);
+erp_sdk::export_plugin!(
+    Accounting,
+    documents: ["documents/invoice.ru.typ", "documents/invoice.en.typ", "documents/act.ru.typ"]
+);

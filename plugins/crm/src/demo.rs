@@ -71,18 +71,11 @@ const DEALS_PER_STEP: usize = 4;
 
 /// The demo's commercial offer. The company's details come from its profile in the kernel,
 /// so a detail nobody has filled in is left out rather than printed empty.
-const OFFER_TEMPLATE: &str = r#"<h1>{{ company.name }}</h1>
-{% if company.tax_id %}<p>ИНН {{ company.tax_id }}{% if company.kpp %}, КПП {{ company.kpp }}{% endif %}</p>{% endif %}
-{% if company.address or company.phone %}<p>{{ company.address }}{% if company.address and company.phone %}, {% endif %}{{ company.phone }}</p>{% endif %}
-{% if company.bank %}<p>{{ company.bank }}</p>{% endif %}
-<h2>Коммерческое предложение № {{ document.number }} от {{ today }}</h2>
-<p>{{ customer.name }}{% if customer.email %}, {{ customer.email }}{% endif %}</p>
-<table>
-<tr><th>Товар</th><th>Количество</th><th>Цена</th><th>Сумма</th></tr>
-{% for l in deal.lines %}<tr><td>{{ l.name }}</td><td>{{ l.quantity }}</td><td>{{ l.price | money }}</td><td>{{ l.total | money }}</td></tr>
-{% endfor %}</table>
-<p>Итого: {{ deal.lines_total | money }} {{ deal.currency }}</p>
-<p>Ваш менеджер: {{ deal.manager }}</p>"#;
+const OFFER_TEMPLATE: &str = r#"Уважаемые коллеги{% if customer.name %} из {{ customer.name }}{% endif %}!
+
+Благодарим за интерес к продукции {{ company.short_name }}. По сделке «{{ deal.title }}» предлагаем вам мебель и услуги на условиях ниже. Цены включают НДС, доставку по городу и сборку.
+
+Предложение действительно 14 дней. Срок поставки — до 10 рабочих дней после оплаты."#;
 
 /// What one step hands the next.
 #[derive(Debug, Default, Serialize, Deserialize)]

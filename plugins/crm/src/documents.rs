@@ -1,9 +1,10 @@
-//! Document templates: minijinja templates over customer, deal and company data, rendered
-//! into HTML documents stored on the deal or customer. A broken template is refused when it
-//! is saved, with the line and column of the problem.
+//! Documents for deals and customers: a CRM template's text (minijinja over customer, deal and
+//! company data) printed as a PDF in the layout of its kind (offer, contract, or a letter on
+//! the company's form), kept as a numbered document on the deal or customer. A broken
+//! template is refused when it is saved, with the line and column of the problem.
 
 use erp_sdk::store::{self, Filter, Record};
-use erp_sdk::{Error, Result, Value, context, json, serde_json};
+use erp_sdk::{Error, Result, Value, context, documents, json, serde_json, words};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,15 @@ pub struct Document {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub responsible: Option<String>,
     pub html: String,
+    /// The PDF of a document without personal data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<Value>,
+    /// The PDF of one with personal data: only those who may see it can open it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_pii: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    pub pages: i64,
     pub has_pii: bool,
     pub rendered_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,7 +80,8 @@ fn money(value: &str, ru: bool) -> String {
 fn environment(ru: bool) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
-    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    // The text goes to the PDF as a value, never as markup: nothing to escape.
+    env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_fuel(Some(FUEL));
     env.add_filter("money", move |v: minijinja::Value| money(&v.to_string(), ru));
     env
@@ -228,22 +239,132 @@ fn next_number(kind: &str) -> Result<i64> {
     }
 }
 
+/// The Typst document a CRM template's kind prints as.
+fn printed_kind(kind: &str) -> &'static str {
+    match kind {
+        "offer" => "offer",
+        "contract" => "contract",
+        _ => "letter",
+    }
+}
+
+/// The city of an address (`г. Москва` or the first part without digits), for a contract's
+/// heading.
+fn city_of(address: &str) -> String {
+    let parts: Vec<&str> = address.split(',').map(str::trim).collect();
+    if let Some(c) = parts.iter().find_map(|p| p.strip_prefix("г. ").or_else(|| p.strip_prefix("г."))) {
+        return c.trim().to_string();
+    }
+    parts
+        .iter()
+        .find(|p| !p.is_empty() && !p.chars().any(|c| c.is_ascii_digit()))
+        .map(|p| p.to_string())
+        .unwrap_or_default()
+}
+
+fn amount_text(d: Decimal, lang: &str) -> String {
+    let text = d.round_dp(2).to_string();
+    words::money(&text, lang).unwrap_or(text)
+}
+
+/// What the document templates read: the company, the customer, the deal with its lines,
+/// and the template's own text in paragraphs, everything formatted for the language.
+#[allow(clippy::too_many_arguments)]
+fn print_data(
+    today: &str,
+    company: &CompanyDetails,
+    customer: Option<&Value>,
+    deal: Option<&Value>,
+    heading: &str,
+    number: &str,
+    text: &str,
+    lang: &str,
+) -> Value {
+    let date = words::date(today, lang).unwrap_or_default();
+    let c = company.context();
+    let customer = customer.cloned().unwrap_or(Value::Null);
+    let text_of = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    let mut lines = Vec::new();
+    let mut total = Decimal::ZERO;
+    if let Some(d) = deal {
+        for (n, l) in d["lines"].as_array().into_iter().flatten().enumerate() {
+            let num = |k: &str| l[k].as_str().and_then(|s| s.parse::<Decimal>().ok()).unwrap_or_default();
+            let amount = num("total");
+            total += amount;
+            let qty = num("quantity").normalize().to_string();
+            lines.push(json!({
+                "n": n + 1,
+                "name": l["name"].as_str().or_else(|| l["product"].as_str()).unwrap_or_default(),
+                "quantity": if lang == "ru" { qty.replace('.', ",") } else { qty },
+                "price": amount_text(num("price"), lang),
+                "amount": amount_text(amount, lang),
+            }));
+        }
+    }
+    let currency = deal.map(|d| text_of(d, "currency")).filter(|c| !c.is_empty()).unwrap_or_else(|| "RUB".into());
+    let total_text = total.round_dp(2).to_string();
+    let shown_currency = if lang == "ru" && currency == "RUB" { "руб.".to_string() } else { currency.clone() };
+    let paragraphs: Vec<String> =
+        text.split("\n\n").map(|p| p.trim().replace('\n', " ")).filter(|p| !p.is_empty()).collect();
+    json!({
+        "language": lang,
+        "title": format!("{heading} № {number} от {date}"),
+        "heading": heading,
+        "number": number,
+        "date": date,
+        "date_long": words::date_long(today, lang).unwrap_or_default(),
+        "city": city_of(c["address"].as_str().unwrap_or_default()),
+        "seller": {
+            "name": c["name"], "inn": c["tax_id"], "kpp": c["kpp"], "address": c["address"], "phone": c["phone"],
+            "email": c["email"], "bank_name": c["bank_name"], "bic": c["bank_bic"], "account": c["bank_account"],
+            "corr_account": c["bank_corr_account"], "director": c["director"],
+        },
+        "customer": {
+            "name": text_of(&customer, "name"), "inn": text_of(&customer, "tax_id"),
+            "address": customer["legal_address"].as_str().or_else(|| customer["delivery_address"].as_str()).unwrap_or_default(),
+            "phone": customer["phone"].as_str().unwrap_or_default(), "email": customer["email"].as_str().unwrap_or_default(),
+        },
+        "deal": {
+            "title": deal.map(|d| text_of(d, "title")).unwrap_or_default(),
+            "manager": deal.map(|d| text_of(d, "manager")).unwrap_or_default(),
+            "lines": lines,
+            "currency": shown_currency,
+            "total": amount_text(total, lang),
+            "total_words": words::amount(&total_text, &currency, lang).unwrap_or_default(),
+        },
+        "text": text,
+        "paragraphs": paragraphs,
+    })
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Render {
     template: String,
     deal: Option<String>,
     customer: Option<String>,
+    language: Option<String>,
 }
 
-/// Renders a template for a deal or a customer and stores the document. Returns the document
-/// id and its HTML.
+/// A document made from a template.
+#[derive(Debug)]
+pub struct Made {
+    /// The `document` record.
+    pub id: String,
+    /// The template's text as rendered.
+    pub text: String,
+    /// The PDF (a `file` field's value).
+    pub file: Value,
+}
+
+/// Renders a template for a deal or a customer into a PDF and stores the document.
 pub fn render_for(
     template_id: &str,
     deal: Option<&str>,
     customer: Option<&str>,
     pii: bool,
-) -> Result<(String, String)> {
+    language: Option<&str>,
+) -> Result<Made> {
     let template = match store::get::<Template>("template", template_id) {
         Ok(t) => t,
         Err(Error::NotFound(_)) => return Err(Error::invalid("template", "no such template")),
@@ -271,28 +392,62 @@ pub fn render_for(
     };
     let number = format!("{prefix}-{:05}", next_number(&kind)?);
     let now = time::now();
+    let customer_ctx = match &customer {
+        Some(c) => customer_context(c, pii)?,
+        None => Value::Null,
+    };
+    let deal_ctx = match &deal {
+        Some(d) => deal_context(d)?,
+        None => Value::Null,
+    };
     let ctx = json!({
         "company": company.context(),
-        "customer": match &customer { Some(c) => customer_context(c, pii)?, None => Value::Null },
-        "deal": match &deal { Some(d) => deal_context(d)?, None => Value::Null },
+        "customer": customer_ctx,
+        "deal": deal_ctx,
         "document": { "number": number, "kind": kind },
         "today": now.format("%Y-%m-%d").to_string(),
         "now": time::format(now),
     });
-    let ru = context::current().locale.starts_with("ru");
+    // The language asked for; else the caller's, and Russian for work nobody asked for.
+    let ru = match language {
+        Some(l) => l == "ru",
+        None => {
+            let locale = context::current().locale;
+            locale.is_empty() || locale.starts_with("ru") || util::current_user().is_none()
+        }
+    };
     let env = environment(ru);
     let tmpl = env
         .template_from_str(&template.data.body)
         .map_err(|e| Error::invalid("template", describe(&template.data.body, &e)))?;
-    let html = tmpl.render(&ctx).map_err(|e| Error::invalid("template", describe(&template.data.body, &e)))?;
-    if html.len() > MAX_OUTPUT {
+    let text = tmpl.render(&ctx).map_err(|e| Error::invalid("template", describe(&template.data.body, &e)))?;
+    if text.len() > MAX_OUTPUT {
         return Err(Error::invalid("template", format!("renders to more than {MAX_OUTPUT} bytes")));
     }
+    let lang = if ru { "ru" } else { "en" };
+    let printed = printed_kind(&kind);
+    let heading = match (kind.as_str(), ru) {
+        ("offer", true) => "Коммерческое предложение".to_string(),
+        ("offer", false) => "Commercial offer".to_string(),
+        ("contract", _) => "Договор".to_string(),
+        _ => template.data.name.clone(),
+    };
+    let data = print_data(
+        &now.format("%Y-%m-%d").to_string(),
+        &company,
+        (!customer_ctx.is_null()).then_some(&customer_ctx),
+        (!deal_ctx.is_null()).then_some(&deal_ctx),
+        &heading,
+        &number,
+        &text,
+        lang,
+    );
     let title = match (&deal, &customer) {
         (Some(d), _) => format!("{} {number}: {}", template.data.name, d.data.title),
         (None, Some(c)) => format!("{} {number}: {}", template.data.name, c.data.name),
         (None, None) => format!("{} {number}", template.data.name),
     };
+    let pdf = documents::render(printed, lang, &data, data["title"].as_str().unwrap_or("document"))?;
     let doc = store::create(
         "document",
         &Document {
@@ -307,13 +462,17 @@ pub fn render_for(
                 .and_then(|d| d.data.responsible.clone())
                 .or_else(util::current_user)
                 .or_else(|| customer.as_ref().and_then(|c| c.data.responsible.clone())),
-            html: html.clone(),
+            html: text.clone(),
+            file: (!pii).then(|| pdf.file.field_value()),
+            file_pii: pii.then(|| pdf.file.field_value()),
+            language: Some(lang.to_string()),
+            pages: i64::from(pdf.pages),
             has_pii: pii,
             rendered_at: time::format(now),
             by: util::current_user(),
         },
     )?;
-    Ok((doc.id, html))
+    Ok(Made { id: doc.id, text, file: pdf.file.field_value() })
 }
 
 /// `render-document`: a template for a deal (and its customer) or a customer alone. What the
@@ -326,8 +485,12 @@ pub fn render(input: Value) -> Result<Value> {
             return Err(Error::not_found(format!("deal {id}")));
         }
     }
-    let (id, html) = render_for(&r.template, r.deal.as_deref(), r.customer.as_deref(), util::sees_pii())?;
-    Ok(json!({ "id": id, "html": html }))
+    if r.language.as_deref().is_some_and(|l| l != "ru" && l != "en") {
+        return Err(Error::invalid("language", "must be ru or en"));
+    }
+    let made =
+        render_for(&r.template, r.deal.as_deref(), r.customer.as_deref(), util::sees_pii(), r.language.as_deref())?;
+    Ok(json!({ "id": made.id, "html": made.text, "file": made.file, "open": made.file.get("id") }))
 }
 
 /// `document`: a stored document; its text only to those who may see what it holds.
@@ -344,6 +507,7 @@ pub fn document(input: Value) -> Result<Value> {
     Ok(json!({
         "id": doc.id, "title": doc.data.title, "number": doc.data.number, "deal": doc.data.deal,
         "customer": doc.data.customer, "rendered_at": doc.data.rendered_at, "html": html,
+        "file": if html.is_null() { Value::Null } else { doc.data.file.clone().or(doc.data.file_pii.clone()).unwrap_or(Value::Null) },
         "hidden": html.is_null(),
     }))
 }
@@ -377,7 +541,7 @@ mod tests {
         let out = env
             .render_str("{{ name }} {{ sum | money }}", json!({ "name": "<b>A&B</b>", "sum": "1500" }))
             .expect("renders");
-        assert_eq!(out, "&lt;b&gt;A&amp;B&lt;&#x2f;b&gt; 1,500.00");
+        assert_eq!(out, "<b>A&B</b> 1,500.00", "text as typed: the PDF prints it as a value");
         let runtime = env.render_str("line one\n{{ nothing() }}", json!({}));
         assert!(runtime.is_err(), "{runtime:?}");
         let source = "line one\n{{ nothing() }}";
@@ -403,5 +567,45 @@ mod tests {
         assert_eq!((ctx["name"].as_str(), ctx["bank"].as_str()), (Some("Альфа"), Some("")));
         let none = serde_json::from_value::<CompanyConfig>(json!({})).expect("reads");
         assert_eq!(none.company.context()["name"], "");
+    }
+}
+
+#[cfg(test)]
+mod print_tests {
+    use super::*;
+
+    #[test]
+    fn cities_come_from_addresses() {
+        assert_eq!(city_of("125009, г. Москва, ул. Примерная, д. 1"), "Москва");
+        assert_eq!(city_of("Казань, ул. Баумана, 5"), "Казань");
+        assert_eq!(city_of(""), "");
+    }
+
+    #[test]
+    fn print_data_formats_the_deal_for_the_language() {
+        let company = CompanyDetails {
+            name: "Альфа".into(), legal_name: "ООО «Альфа»".into(), ..Default::default()
+        };
+        let deal = json!({ "title": "Поставка", "currency": "RUB", "manager": "Анна",
+            "lines": [{ "name": "Стол", "quantity": "2", "price": "15000", "total": "30000.00" }] });
+        let customer = json!({ "name": "ООО \"Рога\" #set <b>", "tax_id": "7707083893" });
+        let d = print_data(
+            "2026-12-07",
+            &company,
+            Some(&customer),
+            Some(&deal),
+            "Коммерческое предложение",
+            "КП-00001",
+            "Первый.\n\nВторой\nабзац.",
+            "ru",
+        );
+        assert_eq!(d["seller"]["name"], "ООО «Альфа»");
+        assert_eq!(d["customer"]["name"], "ООО \"Рога\" #set <b>");
+        assert_eq!(d["deal"]["lines"][0]["amount"], "30\u{a0}000,00");
+        assert_eq!(d["deal"]["total_words"], "Тридцать тысяч рублей 00 копеек");
+        assert_eq!(d["deal"]["currency"], "руб.");
+        assert_eq!(d["date_long"], "7 декабря 2026 г.");
+        assert_eq!(d["paragraphs"], json!(["Первый.", "Второй абзац."]));
+        assert_eq!(printed_kind("invoice"), "letter");
     }
 }

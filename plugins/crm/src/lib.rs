@@ -195,4 +195,12 @@ fn on_payment(event: &Event, payload: &Value) -> Result<()> {
     Ok(())
 }
 
-erp_sdk::export_plugin!(Crm);
+erp_sdk::export_plugin!(
+    Crm,
+    documents: [
+        "documents/offer.ru.typ",
+        "documents/offer.en.typ",
+        "documents/contract.ru.typ",
+        "documents/letter.ru.typ",
+    ]
+);

@@ -663,7 +663,7 @@ fn act(action: &Action, robot: &Record<Robot>, run: &str, mark: &str, deal_id: &
             Ok(json!({ "responsible": who }))
         }
         Action::RenderDocument { template } => {
-            let (id, _) = crate::documents::render_for(template, Some(deal_id), None, true)?;
+            let id = crate::documents::render_for(template, Some(deal_id), None, true, None)?.id;
             Ok(json!({ "document": id }))
         }
         Action::PublishEvent { name } => {

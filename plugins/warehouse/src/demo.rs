@@ -1,7 +1,8 @@
 //! Sample stock for `erp serve --demo`: a warehouse with zones and bins, the virtual
 //! locations, a dozen furniture products (the SKUs the CRM demo sells) with reorder rules, and
 //! receipts, transfers and issues, so stock, valuation and the ledger are real. Won demo deals
-//! reserve this stock once the event bus runs.
+//! reserve this stock once the event bus runs; one order is shipped with its delivery note and
+//! picking list printed.
 
 use erp_sdk::{DemoAnswer, DemoRequest, Plugin, Result, Value, json, store};
 use rust_decimal::Decimal;
@@ -49,6 +50,7 @@ pub fn step(_request: &DemoRequest) -> Result<DemoAnswer> {
     for i in 1..=4 {
         bins.push(place(&format!("WH1-B-{i:02}"), &format!("Ячейка B-{i:02}"), "bin", Some(&zone_b))?);
     }
+    let mut catalogue = Vec::new();
     for (n, (sku, name, price)) in PRODUCTS.iter().enumerate() {
         let product = create(
             "product",
@@ -70,6 +72,7 @@ pub fn step(_request: &DemoRequest) -> Result<DemoAnswer> {
                 json!({ "product": product, "warehouse": main, "min_qty": "60", "max_qty": "120", "lead_days": 10 }),
             )?;
         }
+        catalogue.push(product.clone());
         let bin = &bins[n % bins.len()];
         Warehouse::command(
             "transfer",
@@ -81,5 +84,13 @@ pub fn step(_request: &DemoRequest) -> Result<DemoAnswer> {
                     "reference": format!("SO-{:03}", n + 1) }),
         )?;
     }
+    // An order picked and shipped with its delivery note and picking list printed.
+    for (product, qty) in catalogue.iter().zip(["4", "2", "6"]) {
+        Warehouse::command("reserve", json!({ "product": product, "quantity": qty, "reference": "ЗК-0042" }))?;
+    }
+    let delivered = Warehouse::command("deliver", json!({ "reference": "ЗК-0042", "to_location": customer }))?;
+    let shipment = delivered["shipment"].clone();
+    Warehouse::command("print-shipment", json!({ "id": shipment, "form": "picking_list", "language": "ru" }))?;
+    Warehouse::command("print-shipment", json!({ "id": shipment, "form": "delivery_note" }))?;
     Ok(DemoAnswer::done())
 }

@@ -12,6 +12,7 @@ mod model;
 mod moves;
 mod places;
 mod planning;
+mod printing;
 mod reports;
 mod reservations;
 mod shipments;
@@ -46,6 +47,7 @@ impl Plugin for Warehouse {
             "forecast" => forecast::forecast(input),
             "replenishment" => planning::replenishment(),
             "ship" => shipments::ship(input),
+            "print-shipment" => printing::print(input),
             "mark-delivered" => shipments::delivered(input),
             "stock-report" => reports::on_hand(input),
             "movements" => reports::movements(input),
@@ -66,6 +68,7 @@ impl Plugin for Warehouse {
                 Some(after) => planning::validate(&check.record_id, after),
                 None => Ok(()),
             },
+            "document" => printing::validate(check.before.as_ref()),
             "shipment" => match &check.after {
                 Some(after) => shipments::validate(check.before.as_ref(), after),
                 None => Ok(()),
@@ -97,4 +100,7 @@ impl Plugin for Warehouse {
     }
 }
 
-erp_sdk::export_plugin!(Warehouse);
+erp_sdk::export_plugin!(
+    Warehouse,
+    documents: ["documents/delivery_note.ru.typ", "documents/picking_list.ru.typ", "documents/picking_list.en.typ"]
+);

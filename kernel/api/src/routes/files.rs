@@ -250,13 +250,14 @@ pub(crate) async fn download_file(
     if let Ok(v) = HeaderValue::from_str(&disposition(inline, &file.name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    // Whatever the bytes are, a browser runs nothing from them.
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'",
-        ),
-    );
+    // Whatever the bytes are, a browser runs nothing from them. A PDF is shown by the
+    // browser's own viewer, which a sandboxed page may not load.
+    let policy = if content_type == "application/pdf" {
+        "default-src 'none'; frame-ancestors 'self'"
+    } else {
+        "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
+    };
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     Ok(response)
 }
 

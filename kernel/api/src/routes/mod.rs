@@ -6,6 +6,7 @@ mod commands;
 mod companies;
 mod company_plugins;
 mod doc;
+mod documents;
 mod events;
 mod fair_use;
 mod files;
@@ -64,6 +65,7 @@ use erp_kernel::storage::{DbConn, run_blocking};
         (name = "plugins", description = "Installed plugins and their per-company lifecycle"),
         (name = "records", description = "Records of the collections plugins declare"),
         (name = "files", description = "Files: uploads, and downloads through the records that hold them"),
+        (name = "documents", description = "Documents plugins print, and the templates a company uses for them"),
         (name = "notifications", description = "The caller's notifications: inbox, read marks, preferences and a live stream"),
         (name = "webhooks", description = "Inbound webhooks delivered to plugins"),
         (name = "mail", description = "The company's outgoing mail server and the mailbox read into a plugin's inbox"),
@@ -100,6 +102,8 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(companies::list_companies, companies::create_company))
         .routes(routes!(companies::get_company))
         .routes(routes!(companies::get_profile, companies::put_profile))
+        .routes(routes!(documents::list_kinds))
+        .routes(routes!(documents::get_template, documents::put_template))
         .routes(routes!(members::list_members, members::add_member))
         .routes(routes!(members::update_member, members::remove_member))
         .routes(routes!(members::list_people))

@@ -212,6 +212,7 @@ fn store_version(conn: &mut DbConn, platform: &dyn Kernel, p: &Inspected, actor:
             plugin_versions::wit_version.eq(p.manifest.plugin.wit.to_string()),
             plugin_versions::manifest.eq(&p.manifest_text),
             plugin_versions::package.eq(&p.package),
+            plugin_versions::templates.eq(serde_json::to_string(&p.templates).unwrap_or_else(|_| "{}".into())),
             plugin_versions::installed_at.eq(clock::now()),
             plugin_versions::installed_by.eq(actor.user_id.as_deref()),
         ))

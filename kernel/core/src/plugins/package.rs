@@ -2,6 +2,8 @@
 //! `erp:manifest` custom section (the SDK's `export_plugin!` puts it there). Inspection
 //! checks everything and reports every problem at once.
 
+use std::collections::BTreeMap;
+
 use semver::Version;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
@@ -13,6 +15,10 @@ use super::manifest::{self, Manifest, wit_compatible};
 
 /// Name of the custom section that carries the manifest.
 pub const MANIFEST_SECTION: &str = "erp:manifest";
+/// Name of the custom section that carries the document templates (`export_plugin!`'s
+/// `documents`): entries of a little-endian u32 path length, a u32 text length, the path and
+/// the text.
+pub const DOCUMENTS_SECTION: &str = "erp:documents";
 /// Largest package accepted.
 pub const MAX_PACKAGE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -30,6 +36,8 @@ pub struct Inspected {
     pub artifact: Vec<u8>,
     /// The component (from the artifact).
     pub component: Component,
+    /// The document templates the manifest names, by path.
+    pub templates: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Inspected {
@@ -61,6 +69,68 @@ pub fn embedded_manifest(bytes: &[u8]) -> Result<Option<String>, String> {
         }
     }
     Ok(found)
+}
+
+/// The document templates embedded in a component, by path.
+pub fn embedded_templates(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    let mut found = BTreeMap::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(wasmparser::Payload::CustomSection(reader)) if reader.name() == DOCUMENTS_SECTION => {
+                let mut rest = reader.data();
+                while !rest.is_empty() {
+                    let (path, text, tail) =
+                        template_entry(rest).ok_or_else(|| format!("the {DOCUMENTS_SECTION} section is malformed"))?;
+                    let text = String::from_utf8(text.to_vec()).map_err(|_| format!("template {path} is not UTF-8"))?;
+                    if found.insert(path.clone(), text).is_some() {
+                        return Err(format!("template {path} is embedded twice"));
+                    }
+                    rest = tail;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("not a valid WebAssembly file: {e}")),
+        }
+    }
+    Ok(found)
+}
+
+/// One entry of the templates section: its path, its text and what follows.
+fn template_entry(bytes: &[u8]) -> Option<(String, &[u8], &[u8])> {
+    let len = |b: &[u8]| -> Option<usize> { usize::try_from(u32::from_le_bytes(b.get(..4)?.try_into().ok()?)).ok() };
+    let path_len = len(bytes)?;
+    let text_len = len(bytes.get(4..)?)?;
+    let path = bytes.get(8..8usize.checked_add(path_len)?)?;
+    let end = 8usize.checked_add(path_len)?.checked_add(text_len)?;
+    let text = bytes.get(8 + path_len..end)?;
+    Some((String::from_utf8(path.to_vec()).ok()?, text, bytes.get(end..)?))
+}
+
+/// The templates the manifest names, each present and free of syntax errors; every problem
+/// is reported with the template's line.
+fn declared_templates(
+    manifest: &Manifest,
+    embedded: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (i, doc) in manifest.documents.iter().enumerate() {
+        for (lang, path) in &doc.templates {
+            let at = format!("documents.{i}.templates.{lang}");
+            let Some(text) = embedded.get(path) else {
+                problems.push(format!("{at}: {path} is not in the package; list it in export_plugin!'s documents"));
+                continue;
+            };
+            if let Err(e) = erp_typeset::check(text) {
+                for p in e.problems() {
+                    problems.push(format!("{at}: {path}: {p}"));
+                }
+                continue;
+            }
+            out.insert(path.clone(), text.clone());
+        }
+    }
+    out
 }
 
 /// Checks one import name against what the kernel offers.
@@ -129,6 +199,14 @@ pub fn inspect(host: &PluginHost, bytes: &[u8]) -> Result<Inspected, Vec<String>
             None
         }
     });
+    let templates = match (&manifest, embedded_templates(bytes)) {
+        (Some(m), Ok(embedded)) => declared_templates(m, &embedded, &mut problems),
+        (_, Err(e)) => {
+            problems.push(e);
+            BTreeMap::new()
+        }
+        (None, Ok(_)) => BTreeMap::new(),
+    };
     let compiled = host.precompile(bytes).map_err(|e| format!("not a valid component: {e:#}")).and_then(|artifact| {
         host.component_from_artifact(&artifact)
             .map(|c| (artifact, c))
@@ -166,6 +244,7 @@ pub fn inspect(host: &PluginHost, bytes: &[u8]) -> Result<Inspected, Vec<String>
             package: bytes.to_vec(),
             artifact,
             component,
+            templates,
         }),
         _ => Err(problems),
     }
@@ -174,6 +253,23 @@ pub fn inspect(host: &PluginHost, bytes: &[u8]) -> Result<Inspected, Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn template_entries_are_read_and_malformed_ones_refused() {
+        let mut bytes = Vec::new();
+        for (path, text) in [("documents/a.typ", "= A"), ("documents/b.typ", "")] {
+            bytes.extend_from_slice(&(path.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(path.as_bytes());
+            bytes.extend_from_slice(text.as_bytes());
+        }
+        let (path, text, rest) = template_entry(&bytes).expect("first");
+        assert_eq!((path.as_str(), text), ("documents/a.typ", b"= A".as_slice()));
+        let (path, text, rest) = template_entry(rest).expect("second");
+        assert_eq!((path.as_str(), text, rest.len()), ("documents/b.typ", b"".as_slice(), 0));
+        assert!(template_entry(&bytes[..10]).is_none(), "a cut entry");
+        assert!(template_entry(&[255, 255, 255, 255, 0, 0, 0, 0]).is_none(), "a length past the end");
+    }
 
     #[test]
     fn imports_are_checked() {

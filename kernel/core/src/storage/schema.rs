@@ -99,6 +99,20 @@ diesel::table! {
         package -> Binary,
         installed_at -> BigInt,
         installed_by -> Nullable<Text>,
+        templates -> Text,
+    }
+}
+
+diesel::table! {
+    document_templates (company_id, plugin, document, language, version) {
+        company_id -> Text,
+        plugin -> Text,
+        document -> Text,
+        language -> Text,
+        version -> Integer,
+        source -> Text,
+        created_at -> BigInt,
+        created_by -> Nullable<Text>,
     }
 }
 
@@ -236,6 +250,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     plugins,
     plugin_versions,
+    document_templates,
     plugin_artifacts,
     company_plugins,
     records,

@@ -14,8 +14,8 @@ pub mod v01 {
 /// The 0.2.x line, at its newest release (the current version).
 pub mod v02 {
     wasmtime::component::bindgen!({
-        path: "../../wit/erp-plugin@0.2.3",
-        world: "erp:plugin/plugin@0.2.3",
+        path: "../../wit/erp-plugin@0.2.4",
+        world: "erp:plugin/plugin@0.2.4",
         imports: { default: trappable },
     });
 }

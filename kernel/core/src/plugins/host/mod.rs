@@ -8,6 +8,7 @@
 //! could not be instantiated anyway.
 
 mod bindings;
+mod documents;
 mod files;
 mod http;
 mod mail;
@@ -38,7 +39,7 @@ pub use state::HostState;
 
 /// WIT versions of `erp:plugin` this kernel implements; plugins built against any of them load.
 pub fn supported_wit() -> Vec<Version> {
-    vec![Version::new(0, 1, 1), Version::new(0, 2, 3)]
+    vec![Version::new(0, 1, 1), Version::new(0, 2, 4)]
 }
 
 /// The time one step of a plugin's demo data may take, in milliseconds.
@@ -248,7 +249,7 @@ pub(crate) const ALLOWED_WASI: &[&str] = &[
 
 /// The kernel's own interfaces.
 pub(crate) const KERNEL_INTERFACES: &[&str] =
-    &["types", "context", "store", "events", "log", "time", "ids", "files", "notify", "http", "mail"];
+    &["types", "context", "store", "events", "log", "time", "ids", "files", "notify", "http", "mail", "documents"];
 
 /// A plugin version ready to instantiate, for the WIT line it was built against.
 #[derive(Clone)]

@@ -512,11 +512,12 @@ pub(super) mod v01 {
     shared_imports!();
 }
 
-/// The 0.2.x line: the shared interfaces, files, notifications, outbound requests and mail.
+/// The 0.2.x line: the shared interfaces, files, notifications, outbound requests, mail and
+/// documents.
 pub(super) mod v02 {
     use super::*;
     use crate::plugins::host::bindings::v02::erp::plugin::{
-        context, events, files, http, ids, log, mail, notify, store, time, types,
+        context, documents, events, files, http, ids, log, mail, notify, store, time, types,
     };
     use crate::plugins::host::files as kernel_files;
     use crate::plugins::host::notices;
@@ -674,6 +675,20 @@ pub(super) mod v02 {
                 Err(crate::plugins::host::mail::Refusal::Denied(m)) => Ok(Err(types::Error::AccessDenied(m))),
                 Err(crate::plugins::host::mail::Refusal::Record(e)) => answer(Err(e)),
             }
+        }
+    }
+
+    impl documents::Host for HostState {
+        fn render(&mut self, r: documents::Request) -> wasmtime::Result<Result<documents::Rendered, types::Error>> {
+            if let Err(e) = self.charge(&[&r.document, &r.language, &r.data, &r.name]) {
+                return Ok(Err(types::Error::LimitExceeded(e)));
+            }
+            let rendered = crate::plugins::host::documents::render(self, &r.document, &r.language, &r.data, &r.name);
+            answer(rendered.map(|d| documents::Rendered {
+                file: file_info(d.file),
+                pages: u32::try_from(d.pages).unwrap_or(u32::MAX),
+                template_version: u32::try_from(d.template_version).unwrap_or(0),
+            }))
         }
     }
 }

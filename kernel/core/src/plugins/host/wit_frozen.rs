@@ -12,6 +12,7 @@ mod tests {
         ("erp-plugin@0.2.1", "a78e957d2dc63fdaee130ad060eaea89d4e2fa2e82d736ab8cd99ca26cec5749"),
         ("erp-plugin@0.2.2", "011236d817ad55a4591aad9e7fbd820e5b9e449595ce738c6848f2df3df43b83"),
         ("erp-plugin@0.2.3", "8f3e9f637a709d44ab224aa62bd4a1d8b36e53bed41b6729624980f7fcab2457"),
+        ("erp-plugin@0.2.4", "18a55a62b47188693fc6bc05274df0367eb073cbab5f19b146e6cffdc4ed0c5a"),
     ];
 
     #[test]

@@ -369,9 +369,14 @@ fn the_demo_stocks_a_warehouse_with_real_movements() {
     let products = k.query("product", json!({ "limit": 500 })).unwrap();
     assert_eq!(products.len(), 12);
     let chair = products.iter().find(|p| p["data"]["sku"] == "CHAIR-01").unwrap();
-    // 20 + 15 received, 5 issued.
+    // 20 + 15 received, 5 issued, 4 shipped with order ЗК-0042.
     let on_hand = k.command("on-hand", json!({ "product": chair["id"] })).unwrap();
-    assert_eq!(on_hand["on_hand"], "30", "{on_hand}");
+    assert_eq!(on_hand["on_hand"], "26", "{on_hand}");
+    // That order went out with its delivery note and picking list printed.
+    let printed = k.query("document", json!({})).unwrap();
+    let mut forms: Vec<&str> = printed.iter().map(|d| d["data"]["form"].as_str().unwrap()).collect();
+    forms.sort();
+    assert_eq!(forms, ["delivery_note", "picking_list"]);
     assert_eq!(k.query("reorder_rule", json!({})).unwrap().len(), 4);
     assert_eq!(k.query("location", json!({})).unwrap().len(), 10);
 }

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::marketing::drain_outbox;
 use crate::support::{TestApp, package};
 
 both_backends!(
@@ -281,21 +282,6 @@ async fn templates_are_versioned_and_their_errors_named(app: &TestApp) {
         assert!(all.contains(&format!("Позиция номер {n} ")), "line {n}");
     }
     assert!(all.contains("Шесть тысяч рублей 00 копеек"), "500 × 10 + 20% VAT");
-}
-
-async fn drain_outbox(app: &TestApp) -> usize {
-    let mut sent = 0;
-    loop {
-        let platform = app.platform.clone();
-        let n = tokio::task::spawn_blocking(move || erp_kernel::mail::outbox::deliver_due(&platform, 200))
-            .await
-            .unwrap()
-            .unwrap();
-        if n == 0 {
-            return sent;
-        }
-        sent += n;
-    }
 }
 
 async fn invoices_go_to_the_customer_by_email(app: &TestApp) {

@@ -145,7 +145,7 @@ async fn from_campaign_to_revenue_and_mailings(app: &TestApp) {
 }
 
 /// Runs the node's mail worker until the outbox is empty, as the server does every few seconds.
-async fn drain_outbox(app: &TestApp) -> usize {
+pub(crate) async fn drain_outbox(app: &TestApp) -> usize {
     let mut sent = 0;
     loop {
         let platform = app.platform.clone();
